@@ -1,0 +1,2 @@
+//! SIMD dense layers, optimisers and parameter files.
+#![warn(missing_docs)]

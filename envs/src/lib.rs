@@ -1,0 +1,2 @@
+//! Gymnasium-faithful classic-control environments.
+#![warn(missing_docs)]

@@ -1,0 +1,2 @@
+//! REINFORCE and its variance-reduced relatives.
+#![warn(missing_docs)]
