@@ -1,2 +1,13 @@
 //! REINFORCE and its variance-reduced relatives.
 #![warn(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod lm;
+pub mod metrics;
+pub mod obs_norm;
+pub mod plot;
+pub mod returns;
+pub mod run_dir;
+
+pub use error::{PgError, Result};

@@ -1,0 +1,225 @@
+//! KL divergence to the frozen reference model: exact, and the three one-sample estimators.
+//!
+//! The fine-tuned policy `π` is kept close to the pretrained reference `π_ref` by penalising
+//! `KL(π ‖ π_ref) = E_{y~π}[log π(y) - log π_ref(y)]`. For a whole completion the log-probabilities
+//! are sums over tokens, so the sequence KL is the sum of per-token terms. With one sampled token
+//! and the log-ratio `l = log π(y) - log π_ref(y)` (J. Schulman, "Approximating KL Divergence",
+//! 2020, writes `r = π_ref(y)/π(y) = e^{-l}`):
+//!
+//! | estimator | per sample | unbiased | always ≥ 0 | function |
+//! |---|---|---|---|---|
+//! | k1 | `l` | yes | no | [`k1`] |
+//! | k2 | `l²/2` | no (low bias for small KL) | yes | [`k2`] |
+//! | k3 | `(e^{-l} - 1) + l` | yes | yes | [`k3`] |
+//!
+//! k3 is unbiased because `E_π[e^{-l}] = Σ_y π_ref(y) = 1`; it is non-negative because
+//! `e^x ≥ 1 + x`. The trainer offers two ways to use them ([`KlPenalty`]):
+//!
+//! - **k1 in the reward** (the InstructGPT/PPO-RLHF form): `r_i ← r_i - β Σ_t l_{i,t}`
+//!   ([`kl_penalised_rewards`]), detached, so the penalty reaches the policy through the same
+//!   score-function gradient as the reward;
+//! - **k3 in the loss** (the GRPO form): `loss += β (1/N) Σ_i Σ_t k3_{i,t}` differentiated through
+//!   the tape, whose per-token gradient with respect to `log π` is [`k3_grad_logp`] `= 1 - e^{-l}`.
+//!
+//! [`exact_kl`] sums over the whole vocabulary at one position; the trainer logs its sum along
+//! the sampled completions as the KL column (lower variance than summing k1).
+
+/// How (and how strongly) the fine-tuned policy is tied to the reference.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum KlPenalty {
+    /// No penalty: the policy is free to drift.
+    None,
+    /// Subtract `β Σ_t k1` from each completion's reward before computing advantages.
+    RewardK1 {
+        /// The coefficient β.
+        beta: f64,
+    },
+    /// Add `β (1/N) Σ_i Σ_t k3` to the loss, differentiated through the tape.
+    LossK3 {
+        /// The coefficient β.
+        beta: f64,
+    },
+}
+
+impl KlPenalty {
+    /// The coefficient β (0 for [`KlPenalty::None`]).
+    pub fn beta(self) -> f64 {
+        match self {
+            KlPenalty::None => 0.0,
+            KlPenalty::RewardK1 { beta } | KlPenalty::LossK3 { beta } => beta,
+        }
+    }
+}
+
+/// k1 `= log π(y) - log π_ref(y)`: the log-ratio itself.
+pub fn k1(logp: f64, logp_ref: f64) -> f64 {
+    logp - logp_ref
+}
+
+/// k2 `= (log π(y) - log π_ref(y))² / 2`.
+pub fn k2(logp: f64, logp_ref: f64) -> f64 {
+    let l = logp - logp_ref;
+    0.5 * l * l
+}
+
+/// k3 `= (π_ref(y)/π(y) - 1) - log(π_ref(y)/π(y)) = (e^{-l} - 1) + l` with `l = log π - log π_ref`.
+///
+/// ```
+/// use policy_gradient::lm::kl::k3;
+/// assert_eq!(k3(-1.0, -1.0), 0.0); // same probability: no divergence
+/// assert!(k3(-0.1, -3.0) > 0.0 && k3(-3.0, -0.1) > 0.0);
+/// ```
+pub fn k3(logp: f64, logp_ref: f64) -> f64 {
+    let neg_l = logp_ref - logp;
+    neg_l.exp_m1() - neg_l
+}
+
+/// `∂ k3 / ∂ log π(y) = 1 - π_ref(y)/π(y) = 1 - e^{-l}`: what the tape must produce per token.
+pub fn k3_grad_logp(logp: f64, logp_ref: f64) -> f64 {
+    -(logp_ref - logp).exp_m1()
+}
+
+/// Exact `KL(p ‖ q) = Σ_a p(a) (log p(a) - log q(a))` between two categorical distributions
+/// given as log-probabilities (rows of a log-softmax). Terms with `p(a) = 0` contribute 0.
+///
+/// Panics if the rows differ in length.
+///
+/// ```
+/// use policy_gradient::lm::kl::exact_kl;
+/// let p = [0.5f32.ln(), 0.5f32.ln()];
+/// let q = [0.25f32.ln(), 0.75f32.ln()];
+/// // 0.5 ln 2 + 0.5 ln(2/3) = 0.1438
+/// assert!((exact_kl(&p, &q) - 0.143841).abs() < 1e-5);
+/// ```
+pub fn exact_kl(logp: &[f32], logq: &[f32]) -> f64 {
+    assert_eq!(
+        logp.len(),
+        logq.len(),
+        "exact_kl: {} log-probabilities against {}",
+        logp.len(),
+        logq.len()
+    );
+    logp.iter()
+        .zip(logq)
+        .map(|(&lp, &lq)| {
+            let p = (lp as f64).exp();
+            if p == 0.0 {
+                0.0
+            } else {
+                p * (lp as f64 - lq as f64)
+            }
+        })
+        .sum()
+}
+
+/// The k1 reward penalty: `r_i - β · kl_i` where `kl_i = Σ_t (log π - log π_ref)` is completion
+/// `i`'s summed k1 (as returned by summing [`k1`] over its tokens).
+///
+/// Panics if the slices differ in length.
+///
+/// ```
+/// use policy_gradient::lm::kl::kl_penalised_rewards;
+/// assert_eq!(kl_penalised_rewards(&[1.0, 0.0], &[2.0, -1.0], 0.1), vec![0.8, 0.1]);
+/// ```
+pub fn kl_penalised_rewards(rewards: &[f64], seq_k1: &[f64], beta: f64) -> Vec<f64> {
+    assert_eq!(
+        rewards.len(),
+        seq_k1.len(),
+        "kl_penalised_rewards: {} rewards but {} KL values",
+        rewards.len(),
+        seq_k1.len()
+    );
+    rewards
+        .iter()
+        .zip(seq_k1)
+        .map(|(r, kl)| r - beta * kl)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// p = (1/2, 1/2) is the policy, q = (1/4, 3/4) the reference.
+    const P: [f64; 2] = [0.5, 0.5];
+    const Q: [f64; 2] = [0.25, 0.75];
+    /// KL(p ‖ q) = 0.5 ln 2 + 0.5 ln(2/3).
+    fn kl_pq() -> f64 {
+        0.5 * 2f64.ln() + 0.5 * (2.0f64 / 3.0).ln()
+    }
+
+    /// E_{a~p}[f(log p(a), log q(a))], computed exactly.
+    fn expect(f: fn(f64, f64) -> f64) -> f64 {
+        P.iter().zip(&Q).map(|(p, q)| p * f(p.ln(), q.ln())).sum()
+    }
+
+    #[test]
+    fn hand_worked_values() {
+        // Token 0: l = ln(0.5/0.25) = ln 2.
+        let (lp, lq) = (P[0].ln(), Q[0].ln());
+        let l = 2f64.ln();
+        assert!((k1(lp, lq) - l).abs() < 1e-15);
+        assert!((k2(lp, lq) - 0.5 * l * l).abs() < 1e-15);
+        // k3 = q/p - 1 - ln(q/p) = 0.5 - 1 + ln 2.
+        assert!((k3(lp, lq) - (-0.5 + l)).abs() < 1e-15);
+        // Token 1: q/p = 1.5, k3 = 0.5 - ln 1.5.
+        assert!((k3(P[1].ln(), Q[1].ln()) - (0.5 - 1.5f64.ln())).abs() < 1e-15);
+    }
+
+    #[test]
+    fn k1_and_k3_are_unbiased_and_k2_is_not() {
+        let kl = kl_pq();
+        assert!((expect(k1) - kl).abs() < 1e-15);
+        assert!((expect(k3) - kl).abs() < 1e-15);
+        // E[k2] = 0.5 (0.5 ln²2 + 0.5 ln²(2/3)) = 0.1612, close to but above 0.1438.
+        let e2 = 0.25 * (2f64.ln().powi(2) + (2.0f64 / 3.0).ln().powi(2));
+        assert!((expect(k2) - e2).abs() < 1e-15);
+        assert!(expect(k2) - kl > 0.01);
+    }
+
+    #[test]
+    fn k3_is_non_negative_where_k1_is_not() {
+        // Token 1 is less likely under the policy than under the reference: l < 0.
+        assert!(k1(P[1].ln(), Q[1].ln()) < 0.0);
+        for lp in [-5.0, -1.0, -0.01, 0.0] {
+            for lq in [-7.0, -1.0, -0.5, 0.0] {
+                assert!(k3(lp, lq) >= 0.0, "k3({lp}, {lq})");
+            }
+        }
+    }
+
+    #[test]
+    fn k3_gradient_matches_central_differences() {
+        for (lp, lq) in [(-0.7, -1.9), (-2.0, -0.1), (-1.0, -1.0)] {
+            let h = 1e-6;
+            let numeric = (k3(lp + h, lq) - k3(lp - h, lq)) / (2.0 * h);
+            assert!((k3_grad_logp(lp, lq) - numeric).abs() < 1e-8);
+        }
+        // At equal probabilities k3 is at its minimum: zero gradient.
+        assert_eq!(k3_grad_logp(-1.0, -1.0), 0.0);
+    }
+
+    #[test]
+    fn exact_kl_worked_example_and_properties() {
+        let p = [0.5f32.ln(), 0.5f32.ln()];
+        let q = [0.25f32.ln(), 0.75f32.ln()];
+        assert!((exact_kl(&p, &q) - kl_pq()).abs() < 1e-6);
+        assert_eq!(exact_kl(&p, &p), 0.0);
+        // A zero-probability action under p contributes nothing even if q gives it -inf.
+        let sure = [0.0f32, f32::NEG_INFINITY];
+        assert!((exact_kl(&sure, &q) - (-(0.25f64).ln())).abs() < 1e-6);
+    }
+
+    #[test]
+    fn penalty_beta_accessor() {
+        assert_eq!(KlPenalty::None.beta(), 0.0);
+        assert_eq!(KlPenalty::RewardK1 { beta: 0.2 }.beta(), 0.2);
+        assert_eq!(KlPenalty::LossK3 { beta: 0.05 }.beta(), 0.05);
+    }
+
+    #[test]
+    #[should_panic(expected = "2 rewards but 1 KL values")]
+    fn penalty_lengths_must_match() {
+        kl_penalised_rewards(&[0.0, 1.0], &[0.0], 0.1);
+    }
+}

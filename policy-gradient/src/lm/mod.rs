@@ -1,0 +1,11 @@
+//! Policy gradients for a tiny language model: the control-task REINFORCE applied to text.
+//!
+//! Sampling a completion is an episode: the state is the prefix, the action is the next token,
+//! and the return is the reward of the finished text (tasks live in [`envs::tokens`]).
+//!
+//! - [`advantage`]: the sequence-level advantage estimators (REINFORCE with and without a
+//!   batch-mean baseline, RLOO, GRPO), each a pure function with its formula beside it.
+//! - [`kl`]: the KL divergence to the frozen reference and its k1/k2/k3 estimators.
+
+pub mod advantage;
+pub mod kl;

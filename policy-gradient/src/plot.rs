@@ -1,0 +1,305 @@
+//! SVG learning curves: the mean ± one standard deviation across runs of a metric (by default the
+//! moving average return) against environment steps, with each run drawn faintly and the solved
+//! threshold dashed. Plain SVG text, no plotting library.
+
+use std::fmt::Write;
+
+/// One run's curve: `(env_steps, value)` points in increasing `env_steps`.
+pub type Curve = Vec<(f64, f64)>;
+
+/// What to draw.
+#[derive(Clone, Debug)]
+pub struct PlotSpec {
+    /// Title above the plot.
+    pub title: String,
+    /// Label of the y axis.
+    pub y_label: String,
+    /// A horizontal dashed line (e.g. the solved threshold), if any.
+    pub threshold: Option<f64>,
+}
+
+/// The value of `curve` at `x` by linear interpolation; `None` outside the curve or where it is NaN.
+pub fn interpolate(curve: &[(f64, f64)], x: f64) -> Option<f64> {
+    let i = curve.partition_point(|p| p.0 < x);
+    let y = if i < curve.len() && curve[i].0 == x {
+        curve[i].1
+    } else if i == 0 || i == curve.len() {
+        return None;
+    } else {
+        let (x0, y0) = curve[i - 1];
+        let (x1, y1) = curve[i];
+        y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    };
+    y.is_finite().then_some(y)
+}
+
+/// Mean and population standard deviation across runs at each x of the first run's grid
+/// (restricted to where at least one run has a finite value): `(x, mean, sd, runs counted)`.
+pub fn mean_sd(curves: &[Curve]) -> Vec<(f64, f64, f64, usize)> {
+    let Some(first) = curves.first() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for &(x, _) in first {
+        let ys: Vec<f64> = curves.iter().filter_map(|c| interpolate(c, x)).collect();
+        if ys.is_empty() {
+            continue;
+        }
+        let n = ys.len() as f64;
+        let m = ys.iter().sum::<f64>() / n;
+        let sd = (ys.iter().map(|y| (y - m).powi(2)).sum::<f64>() / n).sqrt();
+        out.push((x, m, sd, ys.len()));
+    }
+    out
+}
+
+fn nice_step(range: f64) -> f64 {
+    let raw = range / 5.0;
+    let mag = 10f64.powf(raw.log10().floor());
+    let f = raw / mag;
+    mag * if f < 1.5 {
+        1.0
+    } else if f < 3.5 {
+        2.0
+    } else if f < 7.5 {
+        5.0
+    } else {
+        10.0
+    }
+}
+
+fn fmt_tick(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{}M", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{}k", v / 1e3)
+    } else {
+        format!("{}", (v * 1000.0).round() / 1000.0)
+    }
+}
+
+/// Renders the curves as an SVG document.
+///
+/// ```
+/// use policy_gradient::plot::{render_svg, PlotSpec};
+/// let runs = vec![vec![(0.0, 1.0), (10.0, 3.0)], vec![(0.0, 3.0), (10.0, 5.0)]];
+/// let spec = PlotSpec { title: "t".into(), y_label: "return".into(), threshold: Some(4.0) };
+/// let svg = render_svg(&runs, &spec);
+/// assert!(svg.starts_with("<svg") && svg.contains("2 runs"));
+/// ```
+pub fn render_svg(curves: &[Curve], spec: &PlotSpec) -> String {
+    let (w, h) = (720.0, 440.0);
+    let (left, right, top, bottom) = (70.0, 20.0, 40.0, 50.0);
+    let stats = mean_sd(curves);
+    let mut xs = vec![0.0];
+    let mut ys: Vec<f64> = spec.threshold.into_iter().collect();
+    for c in curves {
+        for &(x, y) in c {
+            if y.is_finite() {
+                xs.push(x);
+                ys.push(y);
+            }
+        }
+    }
+    for &(_, m, sd, _) in &stats {
+        ys.push(m + sd);
+        ys.push(m - sd);
+    }
+    let x_max = xs.iter().cloned().fold(1.0, f64::max);
+    let (mut y_min, mut y_max) = ys
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| {
+            (a.min(y), b.max(y))
+        });
+    if !y_min.is_finite() {
+        (y_min, y_max) = (0.0, 1.0);
+    }
+    if y_max - y_min < 1e-9 {
+        y_min -= 1.0;
+        y_max += 1.0;
+    }
+    let pad = 0.05 * (y_max - y_min);
+    let (y_min, y_max) = (y_min - pad, y_max + pad);
+    let px = |x: f64| left + (w - left - right) * x / x_max;
+    let py = |y: f64| top + (h - top - bottom) * (1.0 - (y - y_min) / (y_max - y_min));
+
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="{w}" height="{h}" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{} ({} runs)</text>"#,
+        w / 2.0,
+        escape(&spec.title),
+        curves.len()
+    );
+    // Grid and ticks.
+    let xs_step = nice_step(x_max);
+    let mut t = 0.0;
+    while t <= x_max + 1e-9 {
+        let _ = writeln!(
+            s,
+            r##"<line x1="{0:.1}" y1="{1}" x2="{0:.1}" y2="{2}" stroke="#eee"/><text x="{0:.1}" y="{3}" text-anchor="middle">{4}</text>"##,
+            px(t),
+            top,
+            h - bottom,
+            h - bottom + 16.0,
+            fmt_tick(t)
+        );
+        t += xs_step;
+    }
+    let ys_step = nice_step(y_max - y_min);
+    let mut t = (y_min / ys_step).ceil() * ys_step;
+    while t <= y_max {
+        let _ = writeln!(
+            s,
+            r##"<line x1="{0}" y1="{1:.1}" x2="{2}" y2="{1:.1}" stroke="#eee"/><text x="{3}" y="{4:.1}" text-anchor="end">{5}</text>"##,
+            left,
+            py(t),
+            w - right,
+            left - 6.0,
+            py(t) + 4.0,
+            fmt_tick(t)
+        );
+        t += ys_step;
+    }
+    let _ = writeln!(
+        s,
+        r##"<rect x="{left}" y="{top}" width="{}" height="{}" fill="none" stroke="#333"/>"##,
+        w - left - right,
+        h - top - bottom
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="middle">environment steps</text>"#,
+        (left + w - right) / 2.0,
+        h - 12.0
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="16" y="{0}" text-anchor="middle" transform="rotate(-90 16 {0})">{1}</text>"#,
+        (top + h - bottom) / 2.0,
+        escape(&spec.y_label)
+    );
+    // ±1 sd band, then the individual runs, then the mean.
+    if !stats.is_empty() {
+        let mut d = String::new();
+        for (i, &(x, m, sd, _)) in stats.iter().enumerate() {
+            let _ = write!(
+                d,
+                "{}{:.1},{:.1} ",
+                if i == 0 { "M" } else { "L" },
+                px(x),
+                py(m + sd)
+            );
+        }
+        for &(x, m, sd, _) in stats.iter().rev() {
+            let _ = write!(d, "L{:.1},{:.1} ", px(x), py(m - sd));
+        }
+        let _ = writeln!(
+            s,
+            r##"<path d="{}Z" fill="#1f77b4" fill-opacity="0.2" stroke="none"/>"##,
+            d
+        );
+    }
+    for c in curves {
+        let _ = writeln!(
+            s,
+            r##"<path d="{}" fill="none" stroke="#1f77b4" stroke-opacity="0.25" stroke-width="1"/>"##,
+            polyline(c, &px, &py)
+        );
+    }
+    let mean: Curve = stats.iter().map(|&(x, m, _, _)| (x, m)).collect();
+    let _ = writeln!(
+        s,
+        r##"<path d="{}" fill="none" stroke="#1f77b4" stroke-width="2"/>"##,
+        polyline(&mean, &px, &py)
+    );
+    if let Some(th) = spec.threshold {
+        let _ = writeln!(
+            s,
+            r##"<line x1="{left}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="#d62728" stroke-dasharray="6,4"/><text x="{2}" y="{3:.1}" text-anchor="end" fill="#d62728">solved: {4}</text>"##,
+            py(th),
+            w - right,
+            w - right - 4.0,
+            py(th) - 4.0,
+            th
+        );
+    }
+    let _ = writeln!(
+        s,
+        r##"<text x="{}" y="{}" fill="#1f77b4">mean ± 1 sd across runs</text>"##,
+        left + 8.0,
+        top + 16.0
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
+fn polyline(c: &[(f64, f64)], px: &dyn Fn(f64) -> f64, py: &dyn Fn(f64) -> f64) -> String {
+    let mut d = String::new();
+    let mut pen_down = false;
+    for &(x, y) in c {
+        if !y.is_finite() {
+            pen_down = false;
+            continue;
+        }
+        let _ = write!(
+            d,
+            "{}{:.1},{:.1} ",
+            if pen_down { "L" } else { "M" },
+            px(x),
+            py(y)
+        );
+        pen_down = true;
+    }
+    d
+}
+
+fn escape(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolation_is_linear_and_bounded() {
+        let c = vec![(0.0, 0.0), (10.0, 10.0), (20.0, f64::NAN)];
+        assert_eq!(interpolate(&c, 5.0), Some(5.0));
+        assert_eq!(interpolate(&c, 10.0), Some(10.0));
+        assert_eq!(interpolate(&c, 25.0), None);
+        assert_eq!(interpolate(&c, 20.0), None);
+    }
+
+    #[test]
+    fn mean_and_sd_across_runs() {
+        let a = vec![(0.0, 1.0), (10.0, 1.0)];
+        let b = vec![(0.0, 3.0), (20.0, 7.0)];
+        let s = mean_sd(&[a, b]);
+        assert_eq!(s, vec![(0.0, 2.0, 1.0, 2), (10.0, 3.0, 2.0, 2)]);
+    }
+
+    #[test]
+    fn svg_is_well_formed_enough() {
+        let svg = render_svg(
+            &[vec![(0.0, f64::NAN), (100.0, 20.0), (200.0, 30.0)]],
+            &PlotSpec {
+                title: "CartPole <v1>".into(),
+                y_label: "return".into(),
+                threshold: Some(475.0),
+            },
+        );
+        assert!(svg.trim_end().ends_with("</svg>"));
+        assert!(svg.contains("CartPole &lt;v1&gt;"));
+        assert!(svg.contains("solved: 475"));
+        assert!(!svg.contains("NaN"));
+    }
+}
