@@ -1,0 +1,194 @@
+//! The blocked GEMM driver (the BLIS loop nest), shared by every kernel path.
+//!
+//! ```text
+//! for jc in 0..n step NC            B block  KC×NC  → packed once, lives in L3
+//!   for pc in 0..k step KC          (beta applies to the first KC slice only)
+//!     pack B[pc.., jc..]
+//!     for ic in 0..m step MC        A block  MC×KC  → packed, lives in L2
+//!       pack A[ic.., pc..]
+//!       for jr in 0..NC step NR     B micro-panel KC×NR stays in L1
+//!         for ir in 0..MC step MR   A micro-panel MR×KC streams from L2
+//!           micro-kernel: C[MR×NR] (registers) += A panel · B panel
+//! ```
+//!
+//! Why this is fast: the `MR×NR` tile of C lives in registers for the whole `KC` loop, so each
+//! step of the innermost loop loads `MR + NR` numbers and does `MR·NR` fused multiply-adds. The
+//! blocks are sized so what is reused most sits in the closest cache.
+//!
+//! When the row count is small (a few micro-panels) and B has unit column stride, packing B would
+//! cost as much as the multiply itself: the kernel then reads B in place (`ldb = rs_b`), and only a
+//! ragged last column strip is packed. Edge tiles (fewer than `MR` rows or `NR` columns) and C
+//! views without unit column stride go through a small scratch tile.
+
+use std::cell::RefCell;
+
+use super::pack::{pack_a, pack_b};
+use super::{Epilogue, apply_epilogue};
+use crate::kernel::Kernel;
+use crate::scalar::Scalar;
+use crate::view::{MatMut, MatRef};
+
+/// A micro-kernel: `C[MR×NR] = alpha·Σ_p a[p·MR + i]·b[p·ldb + j] + beta·C` (C unit column
+/// stride, row stride `rs_c`; when `beta == 0` C is not read).
+///
+/// # Safety
+/// `a` must point to `k·MR` readable values, `b` to `(k-1)·ldb + NR` (or none when `k == 0`),
+/// `c` to `(MR-1)·rs_c + NR` writable values, and the CPU must support the kernel's features.
+pub(crate) type MicroFn<T> = unsafe fn(
+    k: usize,
+    alpha: T,
+    a: *const T,
+    b: *const T,
+    ldb: usize,
+    beta: T,
+    c: *mut T,
+    rs_c: usize,
+);
+
+/// A micro-kernel with its register tile and cache block sizes.
+pub(crate) struct MicroKernel<T> {
+    /// Rows of the register tile.
+    pub mr: usize,
+    /// Columns of the register tile.
+    pub nr: usize,
+    /// Depth of one packed block (B micro-panel `KC×NR` should fit L1).
+    pub kc: usize,
+    /// Rows of one packed A block (`MC×KC` should fit L2); a multiple of `mr`.
+    pub mc: usize,
+    /// Columns of one packed B block (`KC×NC` should fit L3); a multiple of `nr`.
+    pub nc: usize,
+    /// The kernel.
+    pub run: MicroFn<T>,
+}
+
+/// Reusable packing buffers, one set per thread and element type, so steady-state GEMMs do not
+/// allocate.
+pub(crate) trait PackBuffers: Sized {
+    /// Runs `f` with this thread's (A, B) buffers, which keep their capacity between calls.
+    fn with_buffers<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R;
+}
+
+thread_local! {
+    static BUF_F32: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    static BUF_F64: RefCell<(Vec<f64>, Vec<f64>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+macro_rules! impl_pack_buffers {
+    ($t:ty, $cell:ident) => {
+        impl PackBuffers for $t {
+            fn with_buffers<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R {
+                // Take the buffers out while in use: a nested call (none today) would simply
+                // start from empty buffers instead of failing a RefCell borrow.
+                let (mut a, mut b) = $cell.with(|c| std::mem::take(&mut *c.borrow_mut()));
+                let r = f(&mut a, &mut b);
+                $cell.with(|c| *c.borrow_mut() = (a, b));
+                r
+            }
+        }
+    };
+}
+impl_pack_buffers!(f32, BUF_F32);
+impl_pack_buffers!(f64, BUF_F64);
+
+/// Row counts up to this many micro-panels read B in place instead of packing it.
+const NO_PACK_B_PANELS: usize = 4;
+
+/// The blocked loop nest; shapes were checked by the caller and `k > 0`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
+    kernel: Kernel,
+    mk: &MicroKernel<T>,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    mut c: MatMut<'_, T>,
+    epilogue: &Epilogue<'_, T>,
+) {
+    let (m, n, k) = (a.rows(), b.cols(), a.cols());
+    let (mr, nr) = (mk.mr, mk.nr);
+    let pack_all_b = !(b.cs() == 1 && m.div_ceil(mr) <= NO_PACK_B_PANELS);
+    let direct_c = c.cs() == 1;
+    T::with_buffers(|abuf, bbuf| {
+        let mut tile = [T::ZERO; 16 * 32];
+        debug_assert!(mr * nr <= tile.len());
+        for jc in (0..n).step_by(mk.nc) {
+            let nc = mk.nc.min(n - jc);
+            for pc in (0..k).step_by(mk.kc) {
+                let kc = mk.kc.min(k - pc);
+                let beta_eff = if pc == 0 { beta } else { T::ONE };
+                let last_k = pc + kc == k;
+                let bsub = b.sub(pc, jc, kc, nc);
+                if pack_all_b {
+                    pack_b(bsub, nr, bbuf);
+                } else if nc % nr != 0 {
+                    // Only the ragged last strip needs zero padding.
+                    let j_last = nc - nc % nr;
+                    pack_b(bsub.sub(0, j_last, kc, nc - j_last), nr, bbuf);
+                }
+                for ic in (0..m).step_by(mk.mc) {
+                    let mc = mk.mc.min(m - ic);
+                    pack_a(a.sub(ic, pc, mc, kc), mr, abuf);
+                    for jr in (0..nc).step_by(nr) {
+                        let nrr = nr.min(nc - jr);
+                        // (pointer to the B panel, its row stride)
+                        let (bptr, ldb) = if pack_all_b {
+                            (bbuf[(jr / nr) * kc * nr..].as_ptr(), nr)
+                        } else if nrr == nr {
+                            (bsub.sub(0, jr, kc, nr).as_slice().as_ptr(), b.rs())
+                        } else {
+                            (bbuf.as_ptr(), nr)
+                        };
+                        for ir in (0..mc).step_by(mr) {
+                            let mrr = mr.min(mc - ir);
+                            let aptr = abuf[(ir / mr) * kc * mr..].as_ptr();
+                            let (i, j) = (ic + ir, jc + jr);
+                            let mut ctile = c.sub(i, j, mrr, nrr);
+                            if direct_c && mrr == mr && nrr == nr {
+                                let rs_c = ctile.rs();
+                                let cptr = ctile.as_mut_slice().as_mut_ptr();
+                                // SAFETY: the A panel holds kc·mr packed values and the B panel
+                                // kc rows of stride ldb with nr readable values each (packed, or
+                                // in place because this strip has all nr columns); the C tile is
+                                // a full mr×nr sub-view with unit column stride, so its rows
+                                // (mr-1)·rs_c + nr elements are inside the view's slice; `mk`
+                                // was chosen for `kernel`, whose availability the caller checked.
+                                unsafe {
+                                    (mk.run)(kc, alpha, aptr, bptr, ldb, beta_eff, cptr, rs_c)
+                                };
+                            } else {
+                                // SAFETY: same operands; C is the local scratch tile of at
+                                // least mr·nr values with row stride nr.
+                                unsafe {
+                                    (mk.run)(
+                                        kc,
+                                        alpha,
+                                        aptr,
+                                        bptr,
+                                        ldb,
+                                        T::ZERO,
+                                        tile.as_mut_ptr(),
+                                        nr,
+                                    )
+                                };
+                                for ii in 0..mrr {
+                                    for jj in 0..nrr {
+                                        let mut v = tile[ii * nr + jj];
+                                        if beta_eff != T::ZERO {
+                                            v += beta_eff * ctile.get(ii, jj);
+                                        }
+                                        ctile.set(ii, jj, v);
+                                    }
+                                }
+                            }
+                            if last_k {
+                                // The fused epilogue: bias and activation while the tile is hot.
+                                apply_epilogue(kernel, &mut ctile, j, epilogue);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,101 @@
+//! AVX2+FMA `exp` and `tanh`, 8 lanes at a time; the algorithm is documented in the parent
+//! module and mirrors `exp_approx` / `tanh_approx` line by line. The ragged tail goes through
+//! an 8-value scratch array.
+
+use std::arch::x86_64::*;
+
+use super::{EXP_HI, EXP_LO, EXP_POLY, LN2_HI, LN2_LO, LOG2_E, TANH_POLY, TANH_SMALL};
+
+/// eˣ for 8 lanes.
+#[target_feature(enable = "avx2,fma")]
+fn exp8(x: __m256) -> __m256 {
+    let nan = _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x);
+    let xc = _mm256_min_ps(
+        _mm256_max_ps(x, _mm256_set1_ps(EXP_LO)),
+        _mm256_set1_ps(EXP_HI),
+    );
+    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+        xc,
+        _mm256_set1_ps(LOG2_E),
+    ));
+    // r = x - n·LN2_HI - n·LN2_LO
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), xc);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+    let mut p = _mm256_set1_ps(EXP_POLY[0]);
+    for &c in &EXP_POLY[1..] {
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+    }
+    // 2ⁿ = 2^n1 · 2^n2 with n1 = n >> 1, built in the exponent field.
+    let ni = _mm256_cvtps_epi32(n);
+    let n1 = _mm256_srai_epi32::<1>(ni);
+    let n2 = _mm256_sub_epi32(ni, n1);
+    let bias = _mm256_set1_epi32(127);
+    let s1 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n1, bias)));
+    let s2 = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(n2, bias)));
+    let y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+    _mm256_blendv_ps(y, x, nan)
+}
+
+/// tanh for 8 lanes.
+#[target_feature(enable = "avx2,fma")]
+fn tanh8(x: __m256) -> __m256 {
+    let sign = _mm256_set1_ps(-0.0);
+    let a = _mm256_andnot_ps(sign, x);
+    // Small |x|: a + a·x²·Q(x²).
+    let x2 = _mm256_mul_ps(a, a);
+    let mut q = _mm256_set1_ps(TANH_POLY[0]);
+    for &c in &TANH_POLY[1..] {
+        q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(c));
+    }
+    let small = _mm256_fmadd_ps(_mm256_mul_ps(a, x2), q, a);
+    // Large |x|: 1 - 2/(e^{2a} + 1).
+    let one = _mm256_set1_ps(1.0);
+    let e = exp8(_mm256_add_ps(a, a));
+    let large = _mm256_sub_ps(
+        one,
+        _mm256_div_ps(_mm256_set1_ps(2.0), _mm256_add_ps(e, one)),
+    );
+    let is_small = _mm256_cmp_ps::<_CMP_LT_OQ>(a, _mm256_set1_ps(TANH_SMALL));
+    let t = _mm256_blendv_ps(large, small, is_small);
+    // Copy the sign of x back.
+    _mm256_or_ps(t, _mm256_and_ps(x, sign))
+}
+
+/// Applies `f` to every element, 8 at a time, the tail through a scratch array.
+#[target_feature(enable = "avx2,fma")]
+fn map8(xs: &mut [f32], f: impl Fn(__m256) -> __m256) {
+    let mut chunks = xs.chunks_exact_mut(8);
+    for c in &mut chunks {
+        // SAFETY: the chunk has exactly 8 values.
+        unsafe { _mm256_storeu_ps(c.as_mut_ptr(), f(_mm256_loadu_ps(c.as_ptr()))) };
+    }
+    let tail = chunks.into_remainder();
+    if !tail.is_empty() {
+        let mut buf = [0.0f32; 8];
+        buf[..tail.len()].copy_from_slice(tail);
+        // SAFETY: `buf` has exactly 8 values.
+        unsafe { _mm256_storeu_ps(buf.as_mut_ptr(), f(_mm256_loadu_ps(buf.as_ptr()))) };
+        let n = tail.len();
+        tail.copy_from_slice(&buf[..n]);
+    }
+}
+
+/// `xs[i] = exp(xs[i])`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn exp_in_place(xs: &mut [f32]) {
+    // The closure inherits this function's target features, so the kernel inlines.
+    map8(xs, |v| exp8(v));
+}
+
+/// `xs[i] = tanh(xs[i])`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn tanh_in_place(xs: &mut [f32]) {
+    // The closure inherits this function's target features, so the kernel inlines.
+    map8(xs, |v| tanh8(v));
+}

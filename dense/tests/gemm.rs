@@ -1,0 +1,316 @@
+//! Every GEMM path equals the scalar reference: random shapes (1..300, not multiples of the
+//! tiles), strided and transposed views, alpha, beta (with NaN in C when beta = 0, which must not
+//! be read), bias and activation, for each kernel this CPU has.
+
+use dense::{Activation, Epilogue, Kernel, MatMut, MatRef, gemm_fused_with, gemm_reference};
+use proptest::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// How a matrix is laid out in memory.
+#[derive(Clone, Copy, Debug)]
+enum Layout {
+    RowMajor,
+    ColMajor,
+    /// Row-major with `pad` unused values after each row.
+    PaddedRows(usize),
+    /// Column-major with `pad` unused values after each column.
+    PaddedCols(usize),
+    /// Both strides > 1 (e.g. every other element of a bigger matrix).
+    Strided(usize),
+}
+
+impl Layout {
+    fn strides(self, rows: usize, cols: usize) -> (usize, usize) {
+        match self {
+            Layout::RowMajor => (cols, 1),
+            Layout::ColMajor => (1, rows),
+            Layout::PaddedRows(p) => (cols + p, 1),
+            Layout::PaddedCols(p) => (1, rows + p),
+            Layout::Strided(s) => (cols * s + 1, s),
+        }
+    }
+}
+
+fn layout() -> impl Strategy<Value = Layout> {
+    prop_oneof![
+        3 => Just(Layout::RowMajor),
+        2 => Just(Layout::ColMajor),
+        1 => (1usize..5).prop_map(Layout::PaddedRows),
+        1 => (1usize..5).prop_map(Layout::PaddedCols),
+        1 => (2usize..4).prop_map(Layout::Strided),
+    ]
+}
+
+fn activation() -> impl Strategy<Value = Activation> {
+    prop_oneof![
+        Just(Activation::Identity),
+        Just(Activation::Tanh),
+        Just(Activation::Relu)
+    ]
+}
+
+#[derive(Clone, Debug)]
+struct Case {
+    m: usize,
+    n: usize,
+    k: usize,
+    la: Layout,
+    lb: Layout,
+    lc: Layout,
+    alpha: f32,
+    beta: f32,
+    bias: bool,
+    act: Activation,
+    seed: u64,
+}
+
+fn dim() -> impl Strategy<Value = usize> {
+    // Mostly small and ragged, sometimes large: the whole 1..300 range is covered.
+    prop_oneof![3 => 1usize..40, 2 => 1usize..300]
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        (dim(), dim(), dim()),
+        (layout(), layout(), layout()),
+        prop_oneof![Just(1.0f32), Just(-0.5), -2.0f32..2.0],
+        prop_oneof![Just(0.0f32), Just(1.0), -1.5f32..1.5],
+        any::<bool>(),
+        activation(),
+        any::<u64>(),
+    )
+        .prop_map(
+            |((m, n, k), (la, lb, lc), alpha, beta, bias, act, seed)| Case {
+                m,
+                n,
+                k,
+                la,
+                lb,
+                lc,
+                alpha,
+                beta,
+                bias,
+                act,
+                seed,
+            },
+        )
+}
+
+/// Storage for a `rows × cols` matrix in `layout`, filled with uniform values in [-1, 1].
+fn storage(
+    rng: &mut ChaCha8Rng,
+    rows: usize,
+    cols: usize,
+    layout: Layout,
+) -> (Vec<f32>, usize, usize) {
+    let (rs, cs) = layout.strides(rows, cols);
+    let len = (rows - 1) * rs + (cols - 1) * cs + 1;
+    let data = (0..len).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+    (data, rs, cs)
+}
+
+fn check(kernel: Kernel, c: &Case) {
+    let mut rng = ChaCha8Rng::seed_from_u64(c.seed);
+    let (ad, ars, acs) = storage(&mut rng, c.m, c.k, c.la);
+    let (bd, brs, bcs) = storage(&mut rng, c.k, c.n, c.lb);
+    let (mut cd, crs, ccs) = storage(&mut rng, c.m, c.n, c.lc);
+    if c.beta == 0.0 {
+        // beta = 0 means C is write-only: NaN there must not leak into the result.
+        cd.iter_mut().for_each(|x| *x = f32::NAN);
+    }
+    let bias: Vec<f32> = (0..c.n).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+    let bias_opt = c.bias.then_some(&bias[..]);
+
+    // Reference in f64 on the same views.
+    let to64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+    let (ad64, bd64, bias64) = (to64(&ad), to64(&bd), to64(&bias));
+    let mut cd64 = to64(&cd);
+    gemm_reference(
+        c.alpha as f64,
+        MatRef::new(&ad64, c.m, c.k, ars, acs),
+        MatRef::new(&bd64, c.k, c.n, brs, bcs),
+        c.beta as f64,
+        MatMut::new(&mut cd64, c.m, c.n, crs, ccs),
+        Epilogue::new(c.bias.then_some(&bias64[..]), c.act),
+    );
+    let c_before = cd.clone();
+    gemm_fused_with(
+        kernel,
+        c.alpha,
+        MatRef::new(&ad, c.m, c.k, ars, acs),
+        MatRef::new(&bd, c.k, c.n, brs, bcs),
+        c.beta,
+        MatMut::new(&mut cd, c.m, c.n, crs, ccs),
+        Epilogue::new(bias_opt, c.act),
+    );
+    let a = MatRef::new(&ad, c.m, c.k, ars, acs);
+    let b = MatRef::new(&bd, c.k, c.n, brs, bcs);
+    for i in 0..c.m {
+        for j in 0..c.n {
+            let idx = i * crs + j * ccs;
+            // Error bound: a few ulps of the sum of |terms| (rounding grows with k).
+            let mut scale = 0.0f64;
+            for p in 0..c.k {
+                scale += (a.get(i, p) as f64 * b.get(p, j) as f64).abs();
+            }
+            scale = scale * c.alpha.abs() as f64 + 1.0;
+            if c.beta != 0.0 {
+                scale += (c.beta * c_before[idx]).abs() as f64;
+            }
+            let tol = 2e-7 * (c.k as f64 + 8.0) * scale;
+            let (got, want) = (cd[idx] as f64, cd64[idx]);
+            assert!(
+                (got - want).abs() <= tol,
+                "{kernel:?} {c:?}: C[{i},{j}] = {got}, reference {want} (tolerance {tol})"
+            );
+        }
+    }
+    // Elements of the storage outside the view are untouched.
+    let inside: std::collections::HashSet<usize> = (0..c.m)
+        .flat_map(|i| (0..c.n).map(move |j| i * crs + j * ccs))
+        .collect();
+    for (idx, (&now, &before)) in cd.iter().zip(&c_before).enumerate() {
+        if !inside.contains(&idx) {
+            assert!(
+                now.to_bits() == before.to_bits(),
+                "{kernel:?} {c:?}: storage element {idx} outside the view of C changed"
+            );
+        }
+    }
+}
+
+fn run_for(kernel: Kernel) -> Result<(), TestCaseError> {
+    if !kernel.is_available() {
+        eprintln!("skipping {kernel:?}: not supported by this CPU");
+        return Ok(());
+    }
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(40));
+    runner
+        .run(&case(), |c| {
+            check(kernel, &c);
+            Ok(())
+        })
+        .map_err(|e| TestCaseError::fail(format!("{e}")))
+}
+
+#[test]
+fn avx512_equals_reference() {
+    run_for(Kernel::Avx512).unwrap();
+}
+
+#[test]
+fn avx2fma_equals_reference() {
+    run_for(Kernel::Avx2Fma).unwrap();
+}
+
+#[test]
+fn portable_equals_reference() {
+    run_for(Kernel::Portable).unwrap();
+}
+
+/// Shapes around every tile size of every path, one-row and one-column problems (the GEMV
+/// routes), both storage orders of B.
+#[test]
+fn tile_edges_and_gemv_routes() {
+    let dims = [
+        1usize, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 15, 16, 17, 31, 32, 33, 64, 65,
+    ];
+    let mut seed = 0;
+    for kernel in Kernel::available() {
+        for &m in &[1usize, 5, 6, 7, 12, 13, 25] {
+            for &n in &dims {
+                for lb in [Layout::RowMajor, Layout::ColMajor] {
+                    seed += 1;
+                    let k = dims[seed as usize % dims.len()] + 1;
+                    let c = Case {
+                        m,
+                        n,
+                        k,
+                        la: Layout::RowMajor,
+                        lb,
+                        lc: Layout::RowMajor,
+                        alpha: 1.0,
+                        beta: if seed % 2 == 0 { 0.0 } else { 0.5 },
+                        bias: seed % 3 == 0,
+                        act: [Activation::Identity, Activation::Tanh, Activation::Relu]
+                            [seed as usize % 3],
+                        seed,
+                    };
+                    check(kernel, &c);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn k_zero_and_alpha_zero_scale_c() {
+    for kernel in Kernel::available() {
+        let a: [f32; 0] = [];
+        let mut c = [1.0f32, 2.0, 3.0, 4.0];
+        gemm_fused_with(
+            kernel,
+            1.0,
+            MatRef::row_major(&a, 2, 0),
+            MatRef::row_major(&a, 0, 2),
+            0.5,
+            MatMut::row_major(&mut c, 2, 2),
+            Epilogue::new(Some(&[1.0, -10.0]), Activation::Relu),
+        );
+        assert_eq!(c, [1.5, 0.0, 2.5, 0.0]);
+        let a = [f32::NAN; 4];
+        let mut c = [f32::NAN; 4];
+        gemm_fused_with(
+            kernel,
+            0.0,
+            MatRef::row_major(&a, 2, 2),
+            MatRef::row_major(&a, 2, 2),
+            0.0,
+            MatMut::row_major(&mut c, 2, 2),
+            Epilogue::none(),
+        );
+        assert_eq!(
+            c, [0.0; 4],
+            "alpha = beta = 0 must give zeros without reading A, B or C"
+        );
+    }
+}
+
+#[test]
+#[should_panic(expected = "A is 2x3, B is 2x2")]
+fn shape_mismatch_names_the_shapes() {
+    let a = [0.0f32; 6];
+    let b = [0.0f32; 4];
+    let mut c = [0.0f32; 4];
+    dense::gemm(
+        1.0,
+        MatRef::row_major(&a, 2, 3),
+        MatRef::row_major(&b, 2, 2),
+        0.0,
+        MatMut::row_major(&mut c, 2, 2),
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// f64 runs the portable packed kernel; it must match the reference to ~1e-13.
+    #[test]
+    fn f64_equals_reference(m in 1usize..120, n in 1usize..120, k in 1usize..120,
+                            ta in any::<bool>(), tb in any::<bool>(), beta in -1.0f64..1.0, seed in any::<u64>()) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let a: Vec<f64> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let b: Vec<f64> = (0..k * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let c0: Vec<f64> = (0..m * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let av = if ta { MatRef::row_major(&a, k, m).t() } else { MatRef::row_major(&a, m, k) };
+        let bv = if tb { MatRef::row_major(&b, n, k).t() } else { MatRef::row_major(&b, k, n) };
+        let mut want = c0.clone();
+        let mut got = c0.clone();
+        gemm_reference(0.7, av, bv, beta, MatMut::row_major(&mut want, m, n), Epilogue::none());
+        dense::gemm(0.7, av, bv, beta, MatMut::row_major(&mut got, m, n));
+        for (g, w) in got.iter().zip(&want) {
+            prop_assert!((g - w).abs() <= 1e-13 * (k as f64 + 1.0), "{g} vs {w}");
+        }
+    }
+}
