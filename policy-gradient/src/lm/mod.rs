@@ -6,6 +6,12 @@
 //! - [`advantage`]: the sequence-level advantage estimators (REINFORCE with and without a
 //!   batch-mean baseline, RLOO, GRPO), each a pure function with its formula beside it.
 //! - [`kl`]: the KL divergence to the frozen reference and its k1/k2/k3 estimators.
+//! - [`sample`]: drawing a token from logits with a temperature.
+//! - [`config`]: the typed configurations of `pg lm pretrain` and `pg lm rl`.
+//! - [`batch`]: laying out completions as one row per token for teacher forcing.
 
 pub mod advantage;
+pub mod batch;
+pub mod config;
 pub mod kl;
+pub mod sample;
