@@ -1,0 +1,245 @@
+//! The reverse pass: [`Var::backward`] and the [`Sink`] that ops add their input gradients into.
+//!
+//! Reverse mode in one loop. Write `ḡ_i` for dL/d(node i). The output's `ḡ` is 1. Every node's
+//! value was computed from nodes with smaller indices, so walking the arena from the output down
+//! to node 0 visits a node only after everything that used it: by then its `ḡ` is complete, and
+//! its op's backward rule adds `ḡ_i · ∂(node i)/∂(input)` into each input's `ḡ` (the chain rule,
+//! summed over every use). No recursion, no sort: a million-node chain is a million iterations.
+
+use crate::custom::with_inputs;
+use crate::float::Float;
+use crate::gradients::Gradients;
+use crate::ops::{binary, gather, matmul, reduce, shape_ops, unary};
+use crate::tape::{Node, Op};
+use crate::tensor::Tensor;
+use crate::var::Var;
+
+/// Where backward rules add gradients: the gradient slots of the nodes below the current one.
+pub(crate) struct Sink<'a, T: Float> {
+    grads: &'a mut [Tensor<T>],
+    touched: &'a mut [bool],
+    nodes: &'a [Node<T>],
+    values: &'a [Tensor<T>],
+}
+
+impl<T: Float> Sink<'_, T> {
+    /// The buffer holding dL/d(node j), to ADD into; zeroed (at node j's shape) on first use in
+    /// this pass. `None` when node j needs no gradient, so rules skip work for constants.
+    #[inline]
+    pub(crate) fn grad(&mut self, j: u32) -> Option<&mut Tensor<T>> {
+        let j = j as usize;
+        if !self.nodes[j].requires_grad {
+            return None;
+        }
+        let g = &mut self.grads[j];
+        if !self.touched[j] {
+            self.touched[j] = true;
+            g.resize(self.values[j].shape());
+            g.fill(T::zero());
+        }
+        Some(g)
+    }
+
+    /// The value of node j.
+    pub(crate) fn value(&self, j: usize) -> &Tensor<T> {
+        &self.values[j]
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Reverse-mode gradient of this one-element output (a loss) with respect to every
+    /// parameter on the tape.
+    ///
+    /// **Contract.**
+    /// - Returns dL/dp for every leaf made with [`Tape::param`](crate::Tape::param) (also those
+    ///   recorded after this node), as a tensor of p's shape; zeros when L does not depend on p.
+    ///   Constants and intermediate values have no entry.
+    /// - Returns a fresh result: nothing accumulates across calls. Calling it twice on the same
+    ///   output gives identical gradients; to sum the gradients of several losses, add the losses
+    ///   first, or add the returned tensors yourself.
+    /// - The tape is left unchanged (values stay readable; more ops may be recorded).
+    /// - Higher-order gradients are not supported: backward records nothing on the tape.
+    ///
+    /// # Panics
+    /// If the output does not have exactly one element; the message names its shape.
+    pub fn backward(self) -> Gradients<T> {
+        let mut grads = Gradients::new();
+        self.backward_into(&mut grads);
+        grads
+    }
+
+    /// [`backward`](Var::backward) into an existing [`Gradients`], reusing its buffers: in a
+    /// training loop this makes the backward pass allocation-free once warmed up. Whatever
+    /// `grads` held before is replaced (not accumulated).
+    pub fn backward_into(self, out: &mut Gradients<T>) {
+        let tape = self.tape;
+        let mut guard = tape.inner.borrow_mut();
+        let crate::tape::Inner {
+            nodes,
+            values,
+            grads,
+            touched,
+            scratch,
+            pool,
+            customs,
+        } = &mut *guard;
+        let root = self.index as usize;
+        let n = root + 1;
+        assert!(
+            values[root].numel() == 1,
+            "backward: expected a one-element output (a loss), got shape {:?}; reduce it first, e.g. with .sum() or .mean()",
+            values[root].shape()
+        );
+        if grads.len() < n {
+            grads.resize_with(n, Tensor::placeholder);
+        }
+        touched.clear();
+        touched.resize(n, false);
+        let values: &[Tensor<T>] = values;
+        let nodes: &[Node<T>] = nodes;
+
+        // Seed: dL/dL = 1.
+        grads[root].resize(values[root].shape());
+        grads[root].fill(T::one());
+        touched[root] = true;
+
+        for i in (0..n).rev() {
+            if !touched[i] || !nodes[i].requires_grad {
+                continue; // L does not depend on node i, or no parameter lies below it
+            }
+            let (grads_below, rest) = grads.split_at_mut(i);
+            let g = &rest[0];
+            let y = &values[i];
+            let mut sink = Sink {
+                grads: grads_below,
+                touched: &mut touched[..i],
+                nodes,
+                values,
+            };
+            match nodes[i].op {
+                Op::Leaf => {}
+                Op::Unary(kind, a) => {
+                    unary::backward(kind, &values[a as usize], y, g, &mut sink, a)
+                }
+                Op::Binary(kind, a, b) => {
+                    binary::backward(kind, values, y, g, &mut sink, scratch, a, b)
+                }
+                Op::MatMul(a, b) => matmul::backward(values, g, &mut sink, a, b),
+                Op::Transpose(a) => shape_ops::transpose_backward(g, &mut sink, a),
+                Op::Reshape(a) => shape_ops::reshape_backward(g, &mut sink, a),
+                Op::SumAll(a) => reduce::sum_all_backward(g, &mut sink, a, false),
+                Op::MeanAll(a) => reduce::sum_all_backward(g, &mut sink, a, true),
+                Op::Axis(kind, a, axis) => reduce::axis_backward(
+                    kind,
+                    &values[a as usize],
+                    y,
+                    g,
+                    &mut sink,
+                    a,
+                    axis as usize,
+                ),
+                Op::Gather { x, axis, start } => {
+                    let idx = &pool[start as usize..start as usize + g.numel()];
+                    gather::backward(g, &mut sink, x, axis as usize, idx)
+                }
+                Op::Concat { axis, start, len } => {
+                    let inputs = &pool[start as usize..(start + len) as usize];
+                    shape_ops::concat_backward(g, &mut sink, inputs, axis as usize)
+                }
+                Op::Custom { op, start, len } => {
+                    let inputs = &pool[start as usize..(start + len) as usize];
+                    custom_backward(&*customs[op as usize], inputs, y, g, &mut sink);
+                }
+            }
+        }
+
+        // Collect the parameters' gradients, reusing `out`'s buffers.
+        out.tape = Gradients::tape_id(tape);
+        out.generation = tape.generation.get();
+        let mut k = 0;
+        for (j, node) in nodes.iter().enumerate() {
+            if !(matches!(node.op, Op::Leaf) && node.requires_grad) {
+                continue;
+            }
+            if k == out.entries.len() {
+                out.entries.push((j as u32, Tensor::placeholder()));
+            }
+            let entry = &mut out.entries[k];
+            entry.0 = j as u32;
+            if j < n && touched[j] {
+                entry.1.copy_from(&grads[j]);
+            } else {
+                entry.1.resize(values[j].shape());
+                entry.1.fill(T::zero());
+            }
+            k += 1;
+        }
+        out.entries.truncate(k);
+    }
+}
+
+/// Inputs whose gradient buffers are lent to a custom op without allocating.
+const STACK_INPUTS: usize = 4;
+
+/// Backward of a custom op: lends it the gradient buffers of its inputs and lets it add into them.
+fn custom_backward<T: Float>(
+    op: &dyn crate::custom::CustomOp<T>,
+    inputs: &[usize],
+    y: &Tensor<T>,
+    g: &Tensor<T>,
+    sink: &mut Sink<'_, T>,
+) {
+    if inputs.len() <= STACK_INPUTS {
+        let mut taken: [Option<Tensor<T>>; STACK_INPUTS] = Default::default();
+        custom_backward_with(op, inputs, y, g, sink, &mut taken[..inputs.len()]);
+    } else {
+        let mut taken: Vec<Option<Tensor<T>>> = (0..inputs.len()).map(|_| None).collect();
+        custom_backward_with(op, inputs, y, g, sink, &mut taken);
+    }
+}
+
+fn custom_backward_with<T: Float>(
+    op: &dyn crate::custom::CustomOp<T>,
+    inputs: &[usize],
+    y: &Tensor<T>,
+    g: &Tensor<T>,
+    sink: &mut Sink<'_, T>,
+    taken: &mut [Option<Tensor<T>>],
+) {
+    // Move each input's gradient buffer out of the sink so the op can hold them all mutably at
+    // once. An input listed twice gets a separate zeroed buffer, added back afterwards.
+    for (k, &j) in inputs.iter().enumerate() {
+        let duplicate = inputs[..k].contains(&j);
+        taken[k] = match sink.grad(j as u32) {
+            None => None,
+            Some(_) if duplicate => Some(Tensor::zeros(sink.values[j].shape())),
+            Some(buf) => Some(std::mem::replace(buf, Tensor::placeholder())),
+        };
+    }
+    let count = taken.len();
+    with_inputs(sink.values, inputs.iter().copied(), |ins| {
+        if count <= STACK_INPUTS {
+            let mut refs: [Option<&mut Tensor<T>>; STACK_INPUTS] = Default::default();
+            for (r, t) in refs.iter_mut().zip(taken.iter_mut()) {
+                *r = t.as_mut();
+            }
+            op.backward(ins, y, g, &mut refs[..count]);
+        } else {
+            let mut refs: Vec<Option<&mut Tensor<T>>> =
+                taken.iter_mut().map(Option::as_mut).collect();
+            op.backward(ins, y, g, &mut refs);
+        }
+    });
+    for (k, &j) in inputs.iter().enumerate() {
+        if let Some(t) = taken[k].take() {
+            let slot = &mut sink.grads[j];
+            if inputs[..k].contains(&j) {
+                for (d, s) in slot.data.iter_mut().zip(&t.data) {
+                    *d += *s;
+                }
+            } else {
+                *slot = t;
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! The public gradient checker: the tape's gradients against central finite differences.
+//!
+//! For a function `f` of some input tensors, [`gradcheck`] compares, for every element `xⱼ` of
+//! every input, the reverse-mode gradient `∂L/∂xⱼ` with the central difference
+//!
+//! ```text
+//! (L(x + h eⱼ) − L(x − h eⱼ)) / 2h,     error O(h² · L''')
+//! ```
+//!
+//! where L is f's output if it has one element, else `Σ cₖ yₖ` with fixed pseudo-random weights
+//! `cₖ` (magnitudes in [0.5, 1.5], random signs), so every output element's gradient is exercised
+//! and errors in different elements cannot cancel. The step is `h = eps · max(1, |xⱼ|)`; the
+//! quotient uses the step actually taken after rounding to `T`. Differences and errors are
+//! accumulated in `f64`.
+//!
+//! The error of one element is `|a − n|` (absolute) and `|a − n| / max(|a|, |n|, abs_floor)`
+//! (relative, with an absolute floor so that near-zero gradients are judged by absolute error).
+
+use crate::float::Float;
+use crate::tape::Tape;
+use crate::tensor::Tensor;
+use crate::var::Var;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::fmt;
+
+/// Settings of [`gradcheck`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct GradcheckConfig {
+    /// Relative finite-difference step: `h = eps · max(1, |x|)`.
+    pub eps: f64,
+    /// Denominator floor of the relative error (see the module doc).
+    pub abs_floor: f64,
+    /// Seed of the output weights used when f's output has more than one element.
+    pub seed: u64,
+}
+
+impl Default for GradcheckConfig {
+    /// Settings for `f64`: `eps = 1e-5` (near the optimum `∛ε_machine` for central differences),
+    /// `abs_floor = 1e-3`.
+    fn default() -> Self {
+        GradcheckConfig {
+            eps: 1e-5,
+            abs_floor: 1e-3,
+            seed: 0x5eed,
+        }
+    }
+}
+
+impl GradcheckConfig {
+    /// Settings for `f32` (differences evaluated in `f32` need a larger step): `eps = 4e-3`,
+    /// `abs_floor = 1e-2`.
+    pub fn for_f32() -> Self {
+        GradcheckConfig {
+            eps: 4e-3,
+            abs_floor: 1e-2,
+            ..Self::default()
+        }
+    }
+
+    /// The default settings for the element type `T`.
+    pub fn for_type<T: Float>() -> Self {
+        if T::NAME == "f32" {
+            Self::for_f32()
+        } else {
+            Self::default()
+        }
+    }
+}
+
+/// What [`gradcheck`] found: the worst errors and where.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GradcheckReport {
+    /// Largest `|analytic − numeric|` over all checked elements.
+    pub max_abs_err: f64,
+    /// Largest `|analytic − numeric| / max(|analytic|, |numeric|, abs_floor)`.
+    pub max_rel_err: f64,
+    /// Which input holds the element with the largest relative error.
+    pub worst_input: usize,
+    /// Row-major position of that element in its input.
+    pub worst_index: usize,
+    /// The tape's gradient at that element.
+    pub analytic: f64,
+    /// The finite-difference gradient at that element.
+    pub numeric: f64,
+    /// Number of elements checked.
+    pub checked: usize,
+}
+
+impl GradcheckReport {
+    /// True when the worst relative error is at most `rel_tol` (and finite).
+    pub fn passes(&self, rel_tol: f64) -> bool {
+        self.max_rel_err <= rel_tol
+    }
+}
+
+impl fmt::Display for GradcheckReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "gradcheck over {} elements: max abs err {:.3e}, max rel err {:.3e} (input {}, element {}: analytic {:.9e}, numeric {:.9e})",
+            self.checked,
+            self.max_abs_err,
+            self.max_rel_err,
+            self.worst_input,
+            self.worst_index,
+            self.analytic,
+            self.numeric
+        )
+    }
+}
+
+/// Output weights: magnitude in [0.5, 1.5], random sign.
+fn output_weights<T: Float>(n: usize, seed: u64) -> Vec<T> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n)
+        .map(|_| {
+            let m = 0.5 + rng.r#gen::<f64>();
+            T::from_f64(if rng.r#gen::<bool>() { m } else { -m })
+        })
+        .collect()
+}
+
+/// The scalar L: f's single output, or Σ cₖ yₖ.
+fn scalar_loss<'t, T: Float>(
+    tape: &'t Tape<T>,
+    y: Var<'t, T>,
+    weights: &mut Option<Vec<T>>,
+    seed: u64,
+) -> Var<'t, T> {
+    let (n, shape) = y.with_value(|v| (v.numel(), v.shape().to_vec()));
+    if n == 1 {
+        return y.sum();
+    }
+    let w = weights.get_or_insert_with(|| output_weights(n, seed));
+    assert!(
+        w.len() == n,
+        "gradcheck: f's output changed size between evaluations"
+    );
+    (y * tape.constant_from_slice(w, &shape)).sum()
+}
+
+/// Checks the tape's gradient of `f` at `inputs` against central finite differences (see the
+/// module doc). Every input is a parameter.
+///
+/// ```
+/// use autograd::{Tensor, gradcheck::{gradcheck, GradcheckConfig}};
+/// let x = Tensor::from_vec(vec![0.5, -1.0, 2.0], &[3]);
+/// let w = Tensor::from_vec(vec![0.3, 0.2, -0.1, 0.4, 0.8, -0.6], &[3, 2]);
+/// let report = gradcheck(
+///     |_tape, v| v[0].reshape(&[1, 3]).matmul(v[1]).tanh().sum(),
+///     &[x, w],
+///     &GradcheckConfig::default(),
+/// );
+/// assert!(report.passes(1e-6), "{report}");
+/// ```
+///
+/// # Panics
+/// If `f` panics, or its output changes size between evaluations.
+pub fn gradcheck<T, F>(f: F, inputs: &[Tensor<T>], config: &GradcheckConfig) -> GradcheckReport
+where
+    T: Float,
+    F: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Var<'t, T>,
+{
+    let mut weights: Option<Vec<T>> = None;
+
+    // Reverse mode, once.
+    let analytic: Vec<Vec<f64>> = {
+        let tape = Tape::new();
+        let params: Vec<Var<'_, T>> = inputs.iter().map(|t| tape.param(t)).collect();
+        let loss = scalar_loss(&tape, f(&tape, &params), &mut weights, config.seed);
+        let grads = loss.backward();
+        params
+            .iter()
+            .map(|&p| grads[p].data().iter().map(|g| g.to_f64()).collect())
+            .collect()
+    };
+
+    // Finite differences: two evaluations per element, without recording.
+    let mut tape = Tape::new();
+    let mut xs: Vec<Tensor<T>> = inputs.to_vec();
+    let mut eval = |xs: &[Tensor<T>], tape: &mut Tape<T>| -> f64 {
+        tape.reset();
+        let tape = &*tape;
+        tape.no_grad(|| {
+            let vars: Vec<Var<'_, T>> = xs.iter().map(|t| tape.constant(t)).collect();
+            scalar_loss(tape, f(tape, &vars), &mut weights, config.seed)
+                .item()
+                .to_f64()
+        })
+    };
+
+    let mut report = GradcheckReport {
+        max_abs_err: 0.0,
+        max_rel_err: 0.0,
+        worst_input: 0,
+        worst_index: 0,
+        analytic: 0.0,
+        numeric: 0.0,
+        checked: 0,
+    };
+    let mut worst = f64::NEG_INFINITY;
+    for (k, analytic_k) in analytic.iter().enumerate() {
+        for (j, &a) in analytic_k.iter().enumerate() {
+            let x0 = xs[k].data()[j];
+            let h = config.eps * x0.to_f64().abs().max(1.0);
+            let (xp, xm) = (T::from_f64(x0.to_f64() + h), T::from_f64(x0.to_f64() - h));
+            xs[k].data_mut()[j] = xp;
+            let lp = eval(&xs, &mut tape);
+            xs[k].data_mut()[j] = xm;
+            let lm = eval(&xs, &mut tape);
+            xs[k].data_mut()[j] = x0;
+            let numeric = (lp - lm) / (xp.to_f64() - xm.to_f64());
+
+            let abs = (a - numeric).abs();
+            let rel = abs / a.abs().max(numeric.abs()).max(config.abs_floor);
+            // NaN errors (a NaN gradient) count as the worst possible.
+            let rel_key = if rel.is_nan() { f64::INFINITY } else { rel };
+            report.max_abs_err =
+                report
+                    .max_abs_err
+                    .max(if abs.is_nan() { f64::INFINITY } else { abs });
+            if rel_key > worst {
+                worst = rel_key;
+                report.max_rel_err = rel_key;
+                report.worst_input = k;
+                report.worst_index = j;
+                report.analytic = a;
+                report.numeric = numeric;
+            }
+            report.checked += 1;
+        }
+    }
+    report
+}

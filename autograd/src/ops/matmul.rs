@@ -1,0 +1,147 @@
+//! 2-d matrix product `C = A · B`, the plain reference that faster kernels are tested against.
+//!
+//! `C[i, j] = Σₚ A[i, p] B[p, j]` for `A: [m, k]`, `B: [k, n]`, `C: [m, n]`.
+//! Backward, from `dC = dA·B + A·dB`:
+//! `Ā = C̄ · Bᵀ` (`[m, n]·[n, k]`) and `B̄ = Aᵀ · C̄` (`[k, m]·[m, n]`).
+//! Each product has its own loop order that reads memory contiguously, so no transposed copy is
+//! ever made.
+
+use crate::backward::Sink;
+use crate::float::Float;
+use crate::tensor::Tensor;
+use crate::var::Var;
+
+/// `c += a · b` for row-major `a: [m, k]`, `b: [k, n]`, `c: [m, n]`.
+///
+/// Loop order i, p, j: the inner loop adds `a[i, p] · b[p, ·]` to row `c[i, ·]`, both contiguous.
+pub fn matmul_nn<T: Float>(a: &[T], b: &[T], c: &mut [T], m: usize, k: usize, n: usize) {
+    for i in 0..m {
+        let c_row = &mut c[i * n..(i + 1) * n];
+        for p in 0..k {
+            let aip = a[i * k + p];
+            for (cij, &bpj) in c_row.iter_mut().zip(&b[p * n..(p + 1) * n]) {
+                *cij += aip * bpj;
+            }
+        }
+    }
+}
+
+/// `c += a · bᵀ` for row-major `a: [m, n]`, `b: [k, n]`, `c: [m, k]`.
+///
+/// `c[i, p]` is the dot product of rows `a[i, ·]` and `b[p, ·]`, both contiguous.
+pub fn matmul_nt<T: Float>(a: &[T], b: &[T], c: &mut [T], m: usize, n: usize, k: usize) {
+    for i in 0..m {
+        let a_row = &a[i * n..(i + 1) * n];
+        for p in 0..k {
+            let b_row = &b[p * n..(p + 1) * n];
+            let mut dot = T::zero();
+            for (&x, &y) in a_row.iter().zip(b_row) {
+                dot += x * y;
+            }
+            c[i * k + p] += dot;
+        }
+    }
+}
+
+/// `c += aᵀ · b` for row-major `a: [m, k]`, `b: [m, n]`, `c: [k, n]`.
+///
+/// For each row r, adds the outer product `a[r, ·]ᵀ b[r, ·]`: the inner loop is contiguous.
+pub fn matmul_tn<T: Float>(a: &[T], b: &[T], c: &mut [T], m: usize, k: usize, n: usize) {
+    for r in 0..m {
+        let b_row = &b[r * n..(r + 1) * n];
+        for p in 0..k {
+            let arp = a[r * k + p];
+            for (cpj, &brj) in c[p * n..(p + 1) * n].iter_mut().zip(b_row) {
+                *cpj += arp * brj;
+            }
+        }
+    }
+}
+
+pub(crate) fn backward<T: Float>(
+    values: &[Tensor<T>],
+    g: &Tensor<T>,
+    sink: &mut Sink<'_, T>,
+    a: u32,
+    b: u32,
+) {
+    let (av, bv) = (&values[a as usize], &values[b as usize]);
+    let (m, k, n) = (av.shape[0], av.shape[1], bv.shape[1]);
+    // Ā += C̄ · Bᵀ
+    if let Some(ga) = sink.grad(a) {
+        matmul_nt(&g.data, &bv.data, &mut ga.data, m, n, k);
+    }
+    // B̄ += Aᵀ · C̄
+    if let Some(gb) = sink.grad(b) {
+        matmul_tn(&av.data, &g.data, &mut gb.data, m, k, n);
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Matrix product of 2-d values: `[m, k] · [k, n] → [m, n]`, with the plain reference loop.
+    /// ∂L/∂A = ∂L/∂C · Bᵀ, ∂L/∂B = Aᵀ · ∂L/∂C.
+    ///
+    /// # Panics
+    /// If either value is not 2-d or the inner lengths differ; the message names both shapes.
+    ///
+    /// ```
+    /// use autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let a = tape.constant(&Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]));
+    /// let b = tape.constant(&Tensor::from_vec(vec![5.0, 6.0, 7.0, 8.0], &[2, 2]));
+    /// assert_eq!(a.matmul(b).value().data(), &[19.0, 22.0, 43.0, 50.0]);
+    /// ```
+    pub fn matmul(self, o: Self) -> Self {
+        let (a, b) = (self.index, o.index);
+        self.tape.record(
+            "matmul",
+            &[self, o],
+            |v, out| {
+                let (av, bv) = (&v[a as usize], &v[b as usize]);
+                assert!(
+                    av.ndim() == 2 && bv.ndim() == 2 && av.shape[1] == bv.shape[0],
+                    "matmul: shapes {:?} and {:?} do not fit (expected [m, k] and [k, n])",
+                    av.shape,
+                    bv.shape
+                );
+                let (m, k, n) = (av.shape[0], av.shape[1], bv.shape[1]);
+                out.resize(&[m, n]);
+                out.fill(T::zero());
+                matmul_nn(&av.data, &bv.data, &mut out.data, m, k, n);
+            },
+            |_, _| crate::tape::Op::MatMul(a, b),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_kernels_agree_with_the_definition() {
+        let (m, k, n) = (3, 4, 2);
+        let a: Vec<f64> = (0..m * k).map(|x| x as f64 * 0.5 - 1.0).collect();
+        let b: Vec<f64> = (0..k * n).map(|x| (x as f64).sin()).collect();
+        let mut c = vec![0.0; m * n];
+        matmul_nn(&a, &b, &mut c, m, k, n);
+        for i in 0..m {
+            for j in 0..n {
+                let want: f64 = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+                assert!((c[i * n + j] - want).abs() < 1e-12);
+            }
+        }
+        // a · (bᵀ)ᵀ through matmul_nt with b stored transposed.
+        let bt: Vec<f64> = (0..n * k).map(|x| b[(x % k) * n + x / k]).collect();
+        let mut c2 = vec![0.0; m * n];
+        matmul_nt(&a, &bt, &mut c2, m, k, n);
+        assert_eq!(c, c2);
+        // (aᵀ)ᵀ · b through matmul_tn with a stored transposed.
+        let at: Vec<f64> = (0..k * m).map(|x| a[(x % m) * k + x / m]).collect();
+        let mut c3 = vec![0.0; m * n];
+        matmul_tn(&at, &b, &mut c3, k, m, n);
+        for (x, y) in c.iter().zip(&c3) {
+            assert!((x - y).abs() < 1e-12);
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Every differentiable op, one concept per module, each with its backward rule beside its
+//! forward.
+//!
+//! | module | ops |
+//! |---|---|
+//! | [`unary`] | neg, square, powf, sqrt, exp, ln, tanh, sigmoid, relu, softplus, abs, clamp, scalar affine maps |
+//! | [`binary`] | add, sub, mul, div, maximum, minimum (NumPy broadcasting) |
+//! | [`matmul`] | 2-d matrix product (the plain reference kernel) |
+//! | [`shape_ops`] | transpose, reshape, concat |
+//! | [`reduce`] | sum, mean (all or along an axis), max along an axis |
+//! | [`softmax`] | logsumexp, softmax, log_softmax (numerically stable) |
+//! | [`gather`] | gather / select along an axis by integer indices |
+//! | [`loss`] | mean squared error |
+//! | [`operators`] | `+ - * /` and unary `-` on `Var`s and scalars |
+
+pub mod binary;
+pub mod gather;
+pub mod loss;
+pub mod matmul;
+pub mod operators;
+pub mod reduce;
+pub mod shape_ops;
+pub mod softmax;
+pub mod unary;

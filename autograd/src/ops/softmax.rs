@@ -1,0 +1,181 @@
+//! logsumexp, softmax and log_softmax along an axis, numerically stable.
+//!
+//! The naive `ln Σ eˣ` overflows for x = 1e4 (e^10000 = inf) and loses everything to underflow for
+//! x = −1e4. Subtracting the maximum m first fixes both, because for any m
+//!
+//! ```text
+//! ln Σₗ e^{xₗ} = m + ln Σₗ e^{xₗ − m}
+//! ```
+//!
+//! and with m = maxₗ xₗ every exponent is ≤ 0 (no overflow) and one of them is 0 (the sum is at
+//! least 1, so the logarithm is finite). Then
+//!
+//! ```text
+//! log_softmax(x)ₗ = xₗ − logsumexp(x) = (xₗ − m) − ln Σ e^{xₖ − m}
+//! softmax(x)ₗ     = e^{log_softmax(x)ₗ}
+//! ```
+//!
+//! Derivatives, with p = softmax(x):
+//!
+//! ```text
+//! ∂ logsumexp/∂xₗ = pₗ                      ⇒ x̄ₗ += ȳ · e^{xₗ − y}
+//! ∂ softmaxₖ/∂xₗ  = pₖ([k = l] − pₗ)        ⇒ x̄ₗ += pₗ (ȳₗ − Σₖ ȳₖ pₖ)
+//! ∂ log_softmaxₖ/∂xₗ = [k = l] − pₗ          ⇒ x̄ₗ += ȳₗ − pₗ Σₖ ȳₖ
+//! ```
+//!
+//! All three work on the `[outer, len, inner]` view of the input (see [`super::reduce`]).
+
+use crate::float::Float;
+use crate::var::Var;
+
+use super::reduce::AxisOp;
+
+type Dims = (usize, usize, usize);
+
+/// Element `(o, l, i)` of the `[outer, len, inner]` view.
+#[inline]
+fn at(o: usize, l: usize, i: usize, len: usize, inner: usize) -> usize {
+    (o * len + l) * inner + i
+}
+
+/// `m + ln Σₗ e^{xₗ − m}` for the row `(o, ·, i)`, with m its maximum.
+#[inline]
+fn row_logsumexp<T: Float>(x: &[T], o: usize, i: usize, (_, len, inner): Dims) -> T {
+    let mut m = T::NEG_INFINITY;
+    for l in 0..len {
+        m = m.max(x[at(o, l, i, len, inner)]);
+    }
+    if !m.is_finite() {
+        return m; // all −∞ (an empty distribution) or some +∞: the answer is m itself
+    }
+    let mut s = T::zero();
+    for l in 0..len {
+        s += (x[at(o, l, i, len, inner)] - m).exp();
+    }
+    m + s.ln()
+}
+
+/// y[o, i] = logsumexp of row (o, ·, i).
+pub(crate) fn logsumexp_forward<T: Float>(x: &[T], y: &mut [T], dims: Dims) {
+    let (outer, _, inner) = dims;
+    for o in 0..outer {
+        for i in 0..inner {
+            y[o * inner + i] = row_logsumexp(x, o, i, dims);
+        }
+    }
+}
+
+/// x̄ₗ += ȳ · e^{xₗ − y} (= ȳ · softmax(x)ₗ).
+pub(crate) fn logsumexp_backward<T: Float>(
+    x: &[T],
+    y: &[T],
+    g: &[T],
+    gx: &mut [T],
+    (outer, len, inner): Dims,
+) {
+    for o in 0..outer {
+        for i in 0..inner {
+            let (yv, gv) = (y[o * inner + i], g[o * inner + i]);
+            for l in 0..len {
+                let k = at(o, l, i, len, inner);
+                gx[k] += gv * (x[k] - yv).exp();
+            }
+        }
+    }
+}
+
+/// y = log_softmax(x) (when `log`) or softmax(x) along the axis: `xₗ − logsumexp(x)`, then `e^`.
+pub(crate) fn softmax_forward<T: Float>(x: &[T], y: &mut [T], dims: Dims, log: bool) {
+    let (outer, len, inner) = dims;
+    for o in 0..outer {
+        for i in 0..inner {
+            let lse = row_logsumexp(x, o, i, dims);
+            for l in 0..len {
+                let k = at(o, l, i, len, inner);
+                let ls = x[k] - lse;
+                y[k] = if log { ls } else { ls.exp() };
+            }
+        }
+    }
+}
+
+/// x̄ₗ += pₗ (ȳₗ − Σₖ ȳₖ pₖ), with p = y the softmax output.
+pub(crate) fn softmax_backward<T: Float>(
+    y: &[T],
+    g: &[T],
+    gx: &mut [T],
+    (outer, len, inner): Dims,
+) {
+    for o in 0..outer {
+        for i in 0..inner {
+            let mut dot = T::zero();
+            for l in 0..len {
+                let k = at(o, l, i, len, inner);
+                dot += g[k] * y[k];
+            }
+            for l in 0..len {
+                let k = at(o, l, i, len, inner);
+                gx[k] += y[k] * (g[k] - dot);
+            }
+        }
+    }
+}
+
+/// x̄ₗ += ȳₗ − pₗ Σₖ ȳₖ, with pₗ = e^{yₗ} recovered from the log_softmax output y.
+pub(crate) fn log_softmax_backward<T: Float>(
+    y: &[T],
+    g: &[T],
+    gx: &mut [T],
+    (outer, len, inner): Dims,
+) {
+    for o in 0..outer {
+        for i in 0..inner {
+            let mut sum_g = T::zero();
+            for l in 0..len {
+                sum_g += g[at(o, l, i, len, inner)];
+            }
+            for l in 0..len {
+                let k = at(o, l, i, len, inner);
+                gx[k] += g[k] - y[k].exp() * sum_g;
+            }
+        }
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// ln Σ eˣ along `axis` (removed, or kept with length 1 when `keepdim`), computed as
+    /// `m + ln Σ e^{x − m}` with m the maximum, so it is finite and exact for logits like ±1e4.
+    /// ∂y/∂xₗ = softmax(x)ₗ.
+    ///
+    /// # Panics
+    /// If `axis` is out of range.
+    pub fn logsumexp(self, axis: usize, keepdim: bool) -> Self {
+        self.axis_op(AxisOp::LogSumExp, axis, keepdim)
+    }
+
+    /// softmax along `axis`: `pₗ = e^{xₗ − logsumexp(x)}` (same shape).
+    /// ∂pₖ/∂xₗ = pₖ([k = l] − pₗ).
+    ///
+    /// # Panics
+    /// If `axis` is out of range.
+    pub fn softmax(self, axis: usize) -> Self {
+        self.axis_op(AxisOp::Softmax, axis, false)
+    }
+
+    /// log_softmax along `axis`: `xₗ − logsumexp(x)` (same shape), stable for large logits.
+    /// ∂yₖ/∂xₗ = [k = l] − softmax(x)ₗ.
+    ///
+    /// ```
+    /// use autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.constant(&Tensor::from_vec(vec![1e4, 0.0, -1e4], &[3]));
+    /// let y = x.log_softmax(0).value();
+    /// assert_eq!(y.data(), &[0.0, -1e4, -2e4]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `axis` is out of range.
+    pub fn log_softmax(self, axis: usize) -> Self {
+        self.axis_op(AxisOp::LogSoftmax, axis, false)
+    }
+}

@@ -1,0 +1,321 @@
+//! The [`Tape`]: an arena that records every op in the order it runs.
+//!
+//! Node `i` is the i-th op (or leaf) recorded since the last [`Tape::reset`]. Its value lives in
+//! slot `i` of a `Vec<Tensor>` that the tape keeps across resets, so a training loop that builds
+//! the same graph every step reuses the same buffers and stops allocating after the first step.
+//! An op refers to its inputs by their node indices, which are always smaller than its own, so the
+//! order of the arena is already a topological order: backward is one loop from the output down
+//! to node 0 (see `backward.rs`), with no recursion and no sort.
+//!
+//! All interior mutability sits in one `RefCell` for the whole tape (not one per node). That is
+//! what lets a [`Var`] be a plain `Copy` pair `(&Tape, index)` that operators can consume.
+
+use crate::custom::CustomOp;
+use crate::float::Float;
+use crate::ops::binary::Binary;
+use crate::ops::reduce::AxisOp;
+use crate::ops::unary::Unary;
+use crate::tensor::{Tensor, numel_of};
+use crate::var::Var;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// What a node is and what its backward rule needs: the indices of its inputs and the few
+/// constants of the op. Values are not stored here; they sit in the tape's value slots.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Op<T: Float> {
+    /// A parameter or constant leaf, or any node recorded under `no_grad`.
+    Leaf,
+    /// Elementwise `y = f(x)`.
+    Unary(Unary<T>, u32),
+    /// Elementwise, broadcasting `y = f(a, b)`.
+    Binary(Binary, u32, u32),
+    /// 2-d `a · b`.
+    MatMul(u32, u32),
+    /// 2-d transpose.
+    Transpose(u32),
+    /// Same data, new shape.
+    Reshape(u32),
+    /// Sum of all elements.
+    SumAll(u32),
+    /// Mean of all elements.
+    MeanAll(u32),
+    /// An op working along one axis (sum, mean, max, logsumexp, softmax, log_softmax).
+    Axis(AxisOp, u32, u32),
+    /// `x` indexed along `axis` by `indices[start .. start + numel(output)]` of the tape's pool.
+    Gather { x: u32, axis: u32, start: u32 },
+    /// Inputs `pool[start .. start + len]` joined along `axis`.
+    Concat { axis: u32, start: u32, len: u32 },
+    /// Custom op number `op` of the tape, applied to inputs `pool[start .. start + len]`.
+    Custom { op: u32, start: u32, len: u32 },
+}
+
+/// One recorded node.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Node<T: Float> {
+    pub(crate) op: Op<T>,
+    /// True when a gradient must flow into this node: it is a parameter, or an op with at least
+    /// one input that needs a gradient, recorded outside `no_grad`.
+    pub(crate) requires_grad: bool,
+}
+
+/// The mutable state of a tape, behind its single `RefCell`.
+pub(crate) struct Inner<T: Float> {
+    /// Recorded nodes, in execution order.
+    pub(crate) nodes: Vec<Node<T>>,
+    /// Value slots: `values[i]` is node i's value for `i < nodes.len()`; slots beyond are spare
+    /// buffers kept from earlier steps.
+    pub(crate) values: Vec<Tensor<T>>,
+    /// Gradient slots used by backward, reused the same way.
+    pub(crate) grads: Vec<Tensor<T>>,
+    /// Whether `grads[i]` holds a gradient in the current backward pass (else it is stale).
+    pub(crate) touched: Vec<bool>,
+    /// Scratch space for a gradient at a broadcast shape before it is summed back.
+    pub(crate) scratch: Vec<T>,
+    /// Integer data some ops record: gather indices, input lists of concat and custom ops.
+    pub(crate) pool: Vec<usize>,
+    /// Custom ops recorded since the last reset.
+    pub(crate) customs: Vec<Rc<dyn CustomOp<T>>>,
+}
+
+/// An arena of recorded ops; create [`Var`]s with [`param`](Tape::param) and
+/// [`constant`](Tape::constant), combine them with ops, then call [`Var::backward`].
+///
+/// ```
+/// use autograd::{Tape, Tensor};
+/// let mut tape = Tape::<f64>::new();
+/// for step in 0..3 {
+///     tape.reset(); // forget last step's nodes, keep their buffers
+///     let x = tape.param(&Tensor::from_vec(vec![1.0, 2.0], &[2]));
+///     let y = (x * x).sum(); // y = x0² + x1²
+///     let g = y.backward();
+///     assert_eq!(g[x].data(), &[2.0, 4.0]); // dy/dx = 2x
+///     assert_eq!(tape.len(), 3, "step {step}");
+/// }
+/// ```
+pub struct Tape<T: Float> {
+    pub(crate) inner: RefCell<Inner<T>>,
+    no_grad: Cell<bool>,
+    /// Incremented by every reset, so stale [`Gradients`](crate::Gradients) are detected.
+    pub(crate) generation: Cell<u64>,
+}
+
+impl<T: Float> Default for Tape<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Float> Tape<T> {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Tape {
+            inner: RefCell::new(Inner {
+                nodes: Vec::new(),
+                values: Vec::new(),
+                grads: Vec::new(),
+                touched: Vec::new(),
+                scratch: Vec::new(),
+                pool: Vec::new(),
+                customs: Vec::new(),
+            }),
+            no_grad: Cell::new(false),
+            generation: Cell::new(0),
+        }
+    }
+
+    /// Forgets every node but keeps every buffer, so the next step reuses them: a loop that
+    /// builds the same graph each step stops allocating after its first step.
+    ///
+    /// Takes `&mut self`, so the borrow checker guarantees no [`Var`] of the old graph survives.
+    pub fn reset(&mut self) {
+        let inner = self.inner.get_mut();
+        inner.nodes.clear();
+        inner.pool.clear();
+        inner.customs.clear();
+        self.generation.set(self.generation.get() + 1);
+    }
+
+    /// Number of nodes recorded since the last reset.
+    pub fn len(&self) -> usize {
+        self.inner.borrow().nodes.len()
+    }
+
+    /// True when no node has been recorded since the last reset.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of heap memory held by the tape's buffers (capacities, not lengths). In a loop that
+    /// builds the same graph every step this stops growing after the first step.
+    pub fn capacity_bytes(&self) -> usize {
+        let inner = self.inner.borrow();
+        let tensors = |v: &Vec<Tensor<T>>| {
+            v.iter().map(Tensor::capacity_bytes).sum::<usize>()
+                + v.capacity() * std::mem::size_of::<Tensor<T>>()
+        };
+        tensors(&inner.values)
+            + tensors(&inner.grads)
+            + inner.nodes.capacity() * std::mem::size_of::<Node<T>>()
+            + inner.touched.capacity()
+            + inner.scratch.capacity() * std::mem::size_of::<T>()
+            + inner.pool.capacity() * std::mem::size_of::<usize>()
+            + inner.customs.capacity() * std::mem::size_of::<Rc<dyn CustomOp<T>>>()
+    }
+
+    /// Runs `f` with recording switched off: ops inside compute their values but record no
+    /// backward information, and every `Var` they produce is a constant. Use it for rollouts and
+    /// evaluation. Nests, and restores the previous mode even if `f` panics.
+    ///
+    /// ```
+    /// use autograd::{Tape, Tensor};
+    /// let tape = Tape::<f32>::new();
+    /// let w = tape.param(&Tensor::ones(&[2]));
+    /// let y = tape.no_grad(|| (w * 3.0).sum());
+    /// assert_eq!(y.item(), 6.0);
+    /// assert!(!y.requires_grad());
+    /// ```
+    pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Restore<'a>(&'a Cell<bool>, bool);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.1);
+            }
+        }
+        let _restore = Restore(&self.no_grad, self.no_grad.replace(true));
+        f()
+    }
+
+    /// True inside [`no_grad`](Tape::no_grad).
+    pub fn is_no_grad(&self) -> bool {
+        self.no_grad.get()
+    }
+
+    /// Records a leaf holding a copy of `data`, reusing a spare value buffer.
+    fn leaf(&self, data: &[T], shape: &[usize], requires_grad: bool, what: &str) -> Var<'_, T> {
+        assert!(
+            data.len() == numel_of(shape),
+            "{what}: data of length {} does not fit shape {shape:?}, which holds {} elements",
+            data.len(),
+            numel_of(shape)
+        );
+        let mut inner = self.inner.borrow_mut();
+        let i = inner.next_slot();
+        let out = &mut inner.values[i];
+        out.shape.clear();
+        out.shape.extend_from_slice(shape);
+        out.data.clear();
+        out.data.extend_from_slice(data);
+        inner.nodes.push(Node {
+            op: Op::Leaf,
+            requires_grad: requires_grad && !self.no_grad.get(),
+        });
+        Var::new(self, i)
+    }
+
+    /// A parameter: a leaf whose gradient [`Var::backward`] reports. The values are copied into
+    /// a buffer the tape reuses across resets.
+    pub fn param(&self, t: &Tensor<T>) -> Var<'_, T> {
+        self.leaf(&t.data, &t.shape, true, "Tape::param")
+    }
+
+    /// A constant: a leaf no gradient flows into (inputs, targets, advantages).
+    pub fn constant(&self, t: &Tensor<T>) -> Var<'_, T> {
+        self.leaf(&t.data, &t.shape, false, "Tape::constant")
+    }
+
+    /// A parameter from row-major data and a shape.
+    ///
+    /// # Panics
+    /// If the data does not fit the shape.
+    pub fn param_from_slice(&self, data: &[T], shape: &[usize]) -> Var<'_, T> {
+        self.leaf(data, shape, true, "Tape::param_from_slice")
+    }
+
+    /// A constant from row-major data and a shape.
+    ///
+    /// # Panics
+    /// If the data does not fit the shape.
+    pub fn constant_from_slice(&self, data: &[T], shape: &[usize]) -> Var<'_, T> {
+        self.leaf(data, shape, false, "Tape::constant_from_slice")
+    }
+
+    /// A constant scalar (shape `[]`).
+    pub fn scalar(&self, x: T) -> Var<'_, T> {
+        self.leaf(&[x], &[], false, "Tape::scalar")
+    }
+
+    /// Records an op: checks that every input is on this tape, lets `compute` write the output
+    /// value into a reused slot (it sees all earlier values), then stores the node. `make_op`
+    /// builds the node's [`Op`], pushing any integer data it needs onto the pool (and a custom op
+    /// onto the custom list); it runs only
+    /// when a gradient will flow, so `no_grad` records nothing but the value.
+    pub(crate) fn record(
+        &self,
+        name: &str,
+        inputs: &[Var<'_, T>],
+        compute: impl FnOnce(&[Tensor<T>], &mut Tensor<T>),
+        make_op: impl FnOnce(&mut Vec<usize>, &mut Vec<Rc<dyn CustomOp<T>>>) -> Op<T>,
+    ) -> Var<'_, T> {
+        let mut inner = self.inner.borrow_mut();
+        let mut requires_grad = false;
+        for v in inputs {
+            assert!(
+                std::ptr::eq(v.tape, self),
+                "{name}: an operand belongs to a different tape"
+            );
+            requires_grad |= inner.nodes[v.index as usize].requires_grad;
+        }
+        requires_grad &= !self.no_grad.get();
+        let i = inner.next_slot();
+        let (done, rest) = inner.values.split_at_mut(i);
+        compute(done, &mut rest[0]);
+        let op = if requires_grad {
+            let inner = &mut *inner;
+            make_op(&mut inner.pool, &mut inner.customs)
+        } else {
+            Op::Leaf
+        };
+        inner.nodes.push(Node { op, requires_grad });
+        Var::new(self, i)
+    }
+
+    /// Records a custom op (the extension point; see [`CustomOp`]): its output shape comes from
+    /// [`CustomOp::output_shape`], its value from [`CustomOp::forward`], and backward calls
+    /// [`CustomOp::backward`].
+    pub fn custom(&self, op: Rc<dyn CustomOp<T>>, inputs: &[Var<'_, T>]) -> Var<'_, T> {
+        self.record(
+            op.name(),
+            inputs,
+            |values, out| {
+                crate::custom::with_inputs(values, inputs.iter().map(|v| v.index as usize), |ins| {
+                    crate::custom::with_shapes(ins, |shapes| out.resize(&op.output_shape(shapes)));
+                    op.forward(ins, out);
+                })
+            },
+            |pool, customs| {
+                let start = pool.len() as u32;
+                pool.extend(inputs.iter().map(|v| v.index as usize));
+                customs.push(op.clone());
+                Op::Custom {
+                    op: (customs.len() - 1) as u32,
+                    start,
+                    len: inputs.len() as u32,
+                }
+            },
+        )
+    }
+}
+
+impl<T: Float> Inner<T> {
+    /// Index of the next node, making sure a value buffer exists for it.
+    #[inline]
+    pub(crate) fn next_slot(&mut self) -> usize {
+        let i = self.nodes.len();
+        assert!(i < u32::MAX as usize, "Tape: more than 2^32 - 1 nodes");
+        if self.values.len() == i {
+            self.values.push(Tensor::placeholder());
+        }
+        i
+    }
+}
