@@ -84,6 +84,8 @@ pub enum PgError {
         /// The last good checkpoint, if one was saved.
         checkpoint: Option<PathBuf>,
     },
+    /// Training was interrupted by Ctrl-C after saving a checkpoint in this run directory.
+    Interrupted(PathBuf),
     /// Any other error, for subcommand families with their own error types (e.g. `pg lm`).
     Other(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -176,6 +178,11 @@ impl fmt::Display for PgError {
                     None => write!(f, "; no checkpoint had been saved yet"),
                 }
             }
+            PgError::Interrupted(d) => write!(
+                f,
+                "interrupted; checkpoint saved; continue with `pg train --resume {}`",
+                d.display()
+            ),
             PgError::Other(e) => write!(f, "{e}"),
         }
     }

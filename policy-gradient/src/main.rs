@@ -1,2 +1,4 @@
-//! The `pg` command.
-fn main() {}
+//! The `pg` command; everything lives in `policy_gradient::cli`.
+fn main() -> std::process::ExitCode {
+    policy_gradient::cli::main()
+}

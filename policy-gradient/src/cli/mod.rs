@@ -1,0 +1,75 @@
+//! The `pg` command: argument parsing (clap) and one module per subcommand.
+//!
+//! Adding a subcommand (or a family such as `pg lm ...`) is done in this one place: a module with
+//! an `Args` type deriving `clap::Args` (or `clap::Subcommand` for a family) and a
+//! `run(args) -> Result<()>` function, plus one variant in [`Command`] and one arm in
+//! [`Command::run`]. Errors of another type can be returned through [`PgError::Other`].
+
+use crate::error::{PgError, Result};
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+pub mod envs;
+pub mod plot;
+
+/// Policy-gradient reinforcement learning from scratch: train, evaluate, render and plot.
+#[derive(Debug, Parser)]
+#[command(name = "pg", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands of `pg`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Plot learning curves (mean ± sd across runs against env steps) as SVG.
+    Plot(plot::PlotArgs),
+    /// List the environments: ids, spaces, time limits and solved thresholds.
+    Envs(envs::EnvsArgs),
+}
+
+impl Command {
+    /// Runs the subcommand.
+    pub fn run(self) -> Result<()> {
+        match self {
+            Command::Plot(a) => plot::run(a),
+            Command::Envs(a) => envs::run(a),
+        }
+    }
+}
+
+/// Exit status of a run interrupted by Ctrl-C (128 + SIGINT), after its checkpoint was saved.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// The whole program: parse, run, print any error as one clean line, and return the exit status.
+/// `pg` never shows a panic or a backtrace: a bug that panics is reported as an internal error.
+pub fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: internal error{at}: {msg} (this is a bug in pg; please report it)");
+    }));
+    let cli = Cli::parse();
+    match std::panic::catch_unwind(|| cli.command.run()) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e @ PgError::Interrupted(_))) => {
+            eprintln!("{e}");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => ExitCode::from(101),
+    }
+}
