@@ -15,7 +15,7 @@ fn backward_twice_gives_identical_fresh_gradients() {
     // Nothing accumulated: the gradient is the true one, not twice it.
     let s: f64 = [0.25, 1.0, 4.0].iter().sum();
     let dt = 1.0 - s.tanh().powi(2);
-    let want = [2.0 * 0.5 * dt, 2.0 * -1.0 * dt, 2.0 * 2.0 * dt];
+    let want = [2.0 * 0.5 * dt, -2.0 * dt, 2.0 * 2.0 * dt];
     for (g, w) in g1[w].data().iter().zip(want) {
         assert!((g - w).abs() < 1e-12);
     }
