@@ -1,0 +1,212 @@
+//! The `metrics.csv` of `pg lm` runs: one row per logged step, indexed by sampled completions.
+//!
+//! Pretraining and RL share the columns so the same plotting reads both; a column that does not
+//! apply to a row (no RL reward during pretraining, no held-out evaluation at this step) holds
+//! `nan`. Numbers use Rust's shortest round-trip formatting, so identical runs write identical
+//! text except in the wall-clock columns. Files are read back with [`crate::metrics::Table`].
+
+use crate::error::{PgError, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Column names, in order.
+pub const COLUMNS: &[&str] = &[
+    "step",
+    "samples",
+    "tokens",
+    "loss",
+    "reward",
+    "reward_std",
+    "train_success",
+    "heldout_accuracy",
+    "heldout_greedy_accuracy",
+    "heldout_reward",
+    "kl",
+    "entropy",
+    "mean_length",
+    "grad_norm",
+    "samples_per_second",
+    "elapsed_seconds",
+];
+
+/// One row of `metrics.csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LmMetrics {
+    /// Gradient steps taken so far.
+    pub step: u64,
+    /// Training sequences consumed so far: generated training texts in pretraining, sampled
+    /// completions in RL (the sample budget).
+    pub samples: u64,
+    /// Completion tokens in those sequences.
+    pub tokens: u64,
+    /// The step's loss: mean negative log-likelihood per token in pretraining; the surrogate
+    /// (plus the k3 term, if any) in RL.
+    pub loss: f64,
+    /// Mean task reward of the step's training completions (RL only).
+    pub reward: f64,
+    /// Population standard deviation of those rewards (RL only).
+    pub reward_std: f64,
+    /// Fraction of the step's training completions that succeed (RL only).
+    pub train_success: f64,
+    /// Success rate on the held-out prompts, completions sampled at temperature 1 (evaluation
+    /// steps only).
+    pub heldout_accuracy: f64,
+    /// Success rate on the held-out prompts with greedy decoding (evaluation steps only).
+    pub heldout_greedy_accuracy: f64,
+    /// Mean reward on the held-out prompts at temperature 1 (evaluation steps only).
+    pub heldout_reward: f64,
+    /// Mean per-completion KL to the reference, `Σ_t KL(π(·|s_t) ‖ π_ref(·|s_t))` summed exactly
+    /// over the vocabulary along each training completion (RL only).
+    pub kl: f64,
+    /// Mean per-token entropy of the policy over the step's completion tokens.
+    pub entropy: f64,
+    /// Mean completion length (end token included) of the step's training completions in RL, or
+    /// of the held-out samples in pretraining evaluation rows.
+    pub mean_length: f64,
+    /// Global gradient L2 norm before clipping.
+    pub grad_norm: f64,
+    /// Training sequences per second of wall-clock time.
+    pub samples_per_second: f64,
+    /// Seconds since the run started.
+    pub elapsed_seconds: f64,
+}
+
+impl Default for LmMetrics {
+    /// Every measurement `nan`, counters 0.
+    fn default() -> Self {
+        Self {
+            step: 0,
+            samples: 0,
+            tokens: 0,
+            loss: f64::NAN,
+            reward: f64::NAN,
+            reward_std: f64::NAN,
+            train_success: f64::NAN,
+            heldout_accuracy: f64::NAN,
+            heldout_greedy_accuracy: f64::NAN,
+            heldout_reward: f64::NAN,
+            kl: f64::NAN,
+            entropy: f64::NAN,
+            mean_length: f64::NAN,
+            grad_norm: f64::NAN,
+            samples_per_second: f64::NAN,
+            elapsed_seconds: f64::NAN,
+        }
+    }
+}
+
+fn num(x: f64) -> String {
+    if x.is_nan() {
+        "nan".to_string()
+    } else {
+        format!("{x}")
+    }
+}
+
+impl LmMetrics {
+    /// The measurements after the three counters, in [`COLUMNS`] order.
+    fn measurements(&self) -> [f64; 13] {
+        [
+            self.loss,
+            self.reward,
+            self.reward_std,
+            self.train_success,
+            self.heldout_accuracy,
+            self.heldout_greedy_accuracy,
+            self.heldout_reward,
+            self.kl,
+            self.entropy,
+            self.mean_length,
+            self.grad_norm,
+            self.samples_per_second,
+            self.elapsed_seconds,
+        ]
+    }
+
+    /// One CSV line (without the newline).
+    pub fn csv_row(&self) -> String {
+        let mut s = format!("{},{},{}", self.step, self.samples, self.tokens);
+        for v in self.measurements() {
+            s.push(',');
+            s.push_str(&num(v));
+        }
+        s
+    }
+}
+
+/// Appends rows to `metrics.csv`, flushing each so a killed run keeps them.
+pub struct LmMetricsWriter {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl LmMetricsWriter {
+    /// Creates `path` with the header line (truncating any old file).
+    pub fn create(path: &Path) -> Result<Self> {
+        let mut file = std::fs::File::create(path).map_err(|e| PgError::io(path, e))?;
+        writeln!(file, "{}", COLUMNS.join(",")).map_err(|e| PgError::io(path, e))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
+    /// Appends one row.
+    pub fn append(&mut self, m: &LmMetrics) -> Result<()> {
+        writeln!(self.file, "{}", m.csv_row())
+            .and_then(|_| self.file.flush())
+            .map_err(|e| PgError::io(&self.path, e))
+    }
+}
+
+/// Mean and population standard deviation (`nan` for an empty slice).
+pub fn mean_std(xs: &[f64]) -> (f64, f64) {
+    if xs.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    let n = xs.len() as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Table;
+
+    #[test]
+    fn rows_round_trip_through_the_table_reader() {
+        let dir = std::env::temp_dir().join(format!("pg-lm-metrics-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("metrics.csv");
+        let mut w = LmMetricsWriter::create(&path).unwrap();
+        let m = LmMetrics {
+            step: 3,
+            samples: 768,
+            tokens: 3000,
+            loss: 0.25,
+            heldout_accuracy: 0.875,
+            ..LmMetrics::default()
+        };
+        w.append(&m).unwrap();
+        w.append(&LmMetrics {
+            step: 4,
+            ..m.clone()
+        })
+        .unwrap();
+        let t = Table::read(&path).unwrap();
+        assert_eq!(t.columns, COLUMNS);
+        assert_eq!(t.rows.len(), 2);
+        assert_eq!(t.column("heldout_accuracy", &path).unwrap(), vec![0.875; 2]);
+        assert_eq!(t.column("step", &path).unwrap(), vec![3.0, 4.0]);
+        assert!(t.column("kl", &path).unwrap()[0].is_nan());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn mean_std_worked_example() {
+        assert_eq!(mean_std(&[1.0, 3.0]), (2.0, 1.0));
+        assert!(mean_std(&[]).0.is_nan());
+    }
+}
