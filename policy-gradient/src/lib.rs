@@ -10,6 +10,7 @@ pub mod lm;
 pub mod metrics;
 pub mod obs_norm;
 pub mod plot;
+pub mod policy;
 pub mod progress;
 pub mod returns;
 pub mod run_dir;
