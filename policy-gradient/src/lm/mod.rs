@@ -8,6 +8,8 @@
 //! - [`kl`]: the KL divergence to the frozen reference and its k1/k2/k3 estimators.
 //! - [`sample`]: drawing a token from logits with a temperature.
 //! - [`config`]: the typed configurations of `pg lm pretrain` and `pg lm rl`.
+//! - [`model`]: the token policy (embeddings of the last C tokens, concatenated, through an MLP).
+//! - [`generate`]: sampling completions for many prompts in lock-step.
 //! - [`embedding`]: the token-embedding lookup as a custom tape op.
 //! - [`metrics`]: the columns of an `pg lm` run's `metrics.csv`.
 //! - [`batch`]: laying out completions as one row per token for teacher forcing.
@@ -16,6 +18,8 @@ pub mod advantage;
 pub mod batch;
 pub mod config;
 pub mod embedding;
+pub mod generate;
 pub mod kl;
 pub mod metrics;
+pub mod model;
 pub mod sample;
