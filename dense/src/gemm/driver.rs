@@ -28,21 +28,27 @@ use crate::kernel::Kernel;
 use crate::scalar::Scalar;
 use crate::view::{MatMut, MatRef};
 
-/// A micro-kernel: `C[MR×NR] = alpha·Σ_p a[p·MR + i]·b[p·ldb + j] + beta·C` (C unit column
-/// stride, row stride `rs_c`; when `beta == 0` C is not read).
+/// A micro-kernel: `C[i, j] = alpha·Σ_p A[i, p]·b[p·ldb + j] + beta·C[i, j]` for
+/// `i < rows ≤ MR`, `j < NR` (C has unit column stride and row stride `rs_c`; when
+/// `beta == 0` C is not read). A is either a packed panel, `A[i, p] = a[p·MR + i]`, zero-padded
+/// to MR rows so a short last panel costs no special case (the kernel just stores fewer rows),
+/// or a row-major block read in place, `A[i, p] = a[i·rs_a + p]`, of which only `rows` rows exist.
 ///
 /// # Safety
-/// `a` must point to `k·MR` readable values, `b` to `(k-1)·ldb + NR` (or none when `k == 0`),
-/// `c` to `(MR-1)·rs_c + NR` writable values, and the CPU must support the kernel's features.
+/// `a` must point to `k·MR` readable values (packed) or `rows` rows of `k` values at stride
+/// `rs_a` (in place), `b` to `(k-1)·ldb + NR` (or none when `k == 0`), `c` to
+/// `(rows-1)·rs_c + NR` writable values, and the CPU must support the kernel's features.
 pub(crate) type MicroFn<T> = unsafe fn(
     k: usize,
     alpha: T,
     a: *const T,
+    rs_a: usize,
     b: *const T,
     ldb: usize,
     beta: T,
     c: *mut T,
     rs_c: usize,
+    rows: usize,
 );
 
 /// A micro-kernel with its register tile and cache block sizes.
@@ -57,8 +63,10 @@ pub(crate) struct MicroKernel<T> {
     pub mc: usize,
     /// Columns of one packed B block (`KC×NC` should fit L3); a multiple of `nr`.
     pub nc: usize,
-    /// The kernel.
-    pub run: MicroFn<T>,
+    /// The kernel reading packed A.
+    pub run_packed: MicroFn<T>,
+    /// The kernel reading a row-major A in place.
+    pub run_rowa: MicroFn<T>,
 }
 
 /// Reusable packing buffers, one set per thread and element type, so steady-state GEMMs do not
@@ -92,6 +100,9 @@ impl_pack_buffers!(f64, BUF_F64);
 
 /// Row counts up to this many micro-panels read B in place instead of packing it.
 const NO_PACK_B_PANELS: usize = 4;
+/// Column counts up to this many micro-panels read a row-major A in place instead of packing it
+/// (each row panel of A is then used at most this many times, too few to repay a copy).
+const NO_PACK_A_PANELS: usize = 4;
 
 /// The blocked loop nest; shapes were checked by the caller and `k > 0`.
 #[allow(clippy::too_many_arguments)]
@@ -109,6 +120,12 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
     let (mr, nr) = (mk.mr, mk.nr);
     let pack_all_b = !(b.cs() == 1 && m.div_ceil(mr) <= NO_PACK_B_PANELS);
     let direct_c = c.cs() == 1;
+    let in_place_a = a.cs() == 1 && n.div_ceil(nr) <= NO_PACK_A_PANELS;
+    let run = if in_place_a {
+        mk.run_rowa
+    } else {
+        mk.run_packed
+    };
     T::with_buffers(|abuf, bbuf| {
         let mut tile = [T::ZERO; 16 * 32];
         debug_assert!(mr * nr <= tile.len());
@@ -128,7 +145,10 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
                 }
                 for ic in (0..m).step_by(mk.mc) {
                     let mc = mk.mc.min(m - ic);
-                    pack_a(a.sub(ic, pc, mc, kc), mr, abuf);
+                    let ablock = a.sub(ic, pc, mc, kc);
+                    if !in_place_a {
+                        pack_a(ablock, mr, abuf);
+                    }
                     for jr in (0..nc).step_by(nr) {
                         let nrr = nr.min(nc - jr);
                         // (pointer to the B panel, its row stride)
@@ -141,45 +161,35 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
                         };
                         for ir in (0..mc).step_by(mr) {
                             let mrr = mr.min(mc - ir);
-                            let aptr = abuf[(ir / mr) * kc * mr..].as_ptr();
+                            // (pointer to the A panel, its row stride when read in place)
+                            let (aptr, rs_a) = if in_place_a {
+                                (ablock.sub(ir, 0, mrr, kc).as_slice().as_ptr(), a.rs())
+                            } else {
+                                (abuf[(ir / mr) * kc * mr..].as_ptr(), 0)
+                            };
                             let (i, j) = (ic + ir, jc + jr);
                             let mut ctile = c.sub(i, j, mrr, nrr);
-                            if direct_c && mrr == mr && nrr == nr {
+                            if direct_c && nrr == nr {
                                 let rs_c = ctile.rs();
                                 let cptr = ctile.as_mut_slice().as_mut_ptr();
-                                // SAFETY: the A panel holds kc·mr packed values and the B panel
-                                // kc rows of stride ldb with nr readable values each (packed, or
-                                // in place because this strip has all nr columns); the C tile is
-                                // a full mr×nr sub-view with unit column stride, so its rows
-                                // (mr-1)·rs_c + nr elements are inside the view's slice; `mk`
-                                // was chosen for `kernel`, whose availability the caller checked.
+                                // SAFETY: the A panel holds kc·mr packed values (or mrr rows of kc
+                                // values in place, inside A's view) and the B panel kc rows of
+                                // stride ldb with nr readable values each (packed, or in place
+                                // because this strip has all nr columns); the C tile is an mrr×nr
+                                // sub-view with unit column stride, so its (mrr-1)·rs_c + nr
+                                // elements are inside the view's slice; `mk` was chosen for
+                                // `kernel`, whose availability the caller checked.
                                 unsafe {
-                                    (mk.run)(kc, alpha, aptr, bptr, ldb, beta_eff, cptr, rs_c)
+                                    run(kc, alpha, aptr, rs_a, bptr, ldb, beta_eff, cptr, rs_c, mrr)
                                 };
                             } else {
-                                // SAFETY: same operands; C is the local scratch tile of at
-                                // least mr·nr values with row stride nr.
+                                let scratch = tile.as_mut_ptr();
+                                // SAFETY: same operands; C is the local scratch tile of
+                                // mr·nr ≥ mrr·nr values with row stride nr.
                                 unsafe {
-                                    (mk.run)(
-                                        kc,
-                                        alpha,
-                                        aptr,
-                                        bptr,
-                                        ldb,
-                                        T::ZERO,
-                                        tile.as_mut_ptr(),
-                                        nr,
-                                    )
+                                    run(kc, alpha, aptr, rs_a, bptr, ldb, T::ZERO, scratch, nr, mrr)
                                 };
-                                for ii in 0..mrr {
-                                    for jj in 0..nrr {
-                                        let mut v = tile[ii * nr + jj];
-                                        if beta_eff != T::ZERO {
-                                            v += beta_eff * ctile.get(ii, jj);
-                                        }
-                                        ctile.set(ii, jj, v);
-                                    }
-                                }
+                                merge_tile(&tile[..mrr * nr], nr, beta_eff, &mut ctile);
                             }
                             if last_k {
                                 // The fused epilogue: bias and activation while the tile is hot.
@@ -191,4 +201,30 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
             }
         }
     });
+}
+
+/// `C = tile + beta·C` for an edge tile held in the scratch buffer (row stride `ld`).
+fn merge_tile<T: Scalar>(tile: &[T], ld: usize, beta: T, c: &mut MatMut<'_, T>) {
+    let cols = c.cols();
+    for i in 0..c.rows() {
+        let src = &tile[i * ld..i * ld + cols];
+        if let Some(row) = c.row_mut(i) {
+            if beta == T::ZERO {
+                row.copy_from_slice(src);
+            } else {
+                row.iter_mut()
+                    .zip(src)
+                    .for_each(|(x, &t)| *x = t + beta * *x);
+            }
+        } else {
+            for (j, &t) in src.iter().enumerate() {
+                let v = if beta == T::ZERO {
+                    t
+                } else {
+                    t + beta * c.get(i, j)
+                };
+                c.set(i, j, v);
+            }
+        }
+    }
 }

@@ -43,6 +43,13 @@ pub(crate) fn pack_a<T: Scalar>(a: MatRef<'_, T>, mr: usize, dst: &mut Vec<T>) -
                 let s = i0 + p * cs;
                 o[..rows].copy_from_slice(&data[s..s + rows]);
             }
+        } else if cs == 1 && rows == mr && matches!(mr, 4 | 6 | 12) {
+            // Full panel of a row-major block: a fixed-size gather the compiler unrolls.
+            match mr {
+                4 => gather_rows::<T, 4>(data, i0, rs, k, out),
+                6 => gather_rows::<T, 6>(data, i0, rs, k, out),
+                _ => gather_rows::<T, 12>(data, i0, rs, k, out),
+            }
         } else if cs == 1 {
             for i in 0..rows {
                 let s = (i0 + i) * rs;
@@ -59,6 +66,23 @@ pub(crate) fn pack_a<T: Scalar>(a: MatRef<'_, T>, mr: usize, dst: &mut Vec<T>) -
         }
     }
     len
+}
+
+/// `out[p·MR + i] = A[i0 + i, p]` for a row-major source (row stride `rs`): step `p` reads one
+/// value from each of the MR rows and writes MR contiguous values.
+fn gather_rows<T: Scalar, const MR: usize>(
+    data: &[T],
+    i0: usize,
+    rs: usize,
+    k: usize,
+    out: &mut [T],
+) {
+    let rows: [&[T]; MR] = std::array::from_fn(|i| &data[(i0 + i) * rs..(i0 + i) * rs + k]);
+    for (p, o) in out.chunks_exact_mut(MR).take(k).enumerate() {
+        for i in 0..MR {
+            o[i] = rows[i][p];
+        }
+    }
 }
 
 /// Packs `b` (kc × nc) into `ceil(nc/nr)` panels of `kc × nr`, zero-padded; returns the length used.

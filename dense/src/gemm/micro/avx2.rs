@@ -2,6 +2,10 @@
 //!
 //! Each step of `p` loads two 8-wide vectors of the B panel row, broadcasts each of the six A
 //! values, and issues twelve fused multiply-adds `acc[i][h] += a[i] · b[h]`.
+//!
+//! One source serves two ways of reading A (a const parameter, so each is compiled separately):
+//! packed (`a[p·MR + i]`, see `pack.rs`) and in place from a row-major block (`a[i·rs_a + p]`),
+//! which the driver uses when A's rows are reused too few times to repay packing them.
 
 use std::arch::x86_64::*;
 
@@ -10,48 +14,79 @@ pub(crate) const MR: usize = 6;
 /// Tile columns (two vectors of 8).
 pub(crate) const NR: usize = 16;
 
-/// See `driver::MicroFn`.
+/// Packed-A kernel; see `driver::MicroFn` (`rs_a` is unused).
 ///
 /// # Safety
 /// As `MicroFn`, and the CPU must support AVX2 and FMA.
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn micro(
+pub(crate) unsafe fn micro_packed(
     k: usize,
     alpha: f32,
     a: *const f32,
+    rs_a: usize,
     b: *const f32,
     ldb: usize,
     beta: f32,
     c: *mut f32,
     rs_c: usize,
+    rows: usize,
 ) {
-    // SAFETY: forwarded contract; the caller checked AVX2+FMA.
-    unsafe { micro_impl(k, alpha, a, b, ldb, beta, c, rs_c) }
+    // SAFETY: forwarded contract; the caller checked AVX2 and FMA.
+    unsafe { micro_impl::<true>(k, alpha, a, rs_a, b, ldb, beta, c, rs_c, rows) }
+}
+
+/// Row-major-A kernel; see `driver::MicroFn`.
+///
+/// # Safety
+/// As `MicroFn`, and the CPU must support AVX2 and FMA.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn micro_rowa(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    b: *const f32,
+    ldb: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+    rows: usize,
+) {
+    // SAFETY: forwarded contract; the caller checked AVX2 and FMA.
+    unsafe { micro_impl::<false>(k, alpha, a, rs_a, b, ldb, beta, c, rs_c, rows) }
 }
 
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn micro_impl(
+unsafe fn micro_impl<const PACKED_A: bool>(
     k: usize,
     alpha: f32,
     a: *const f32,
+    rs_a: usize,
     b: *const f32,
     ldb: usize,
     beta: f32,
     c: *mut f32,
     rs_c: usize,
+    rows: usize,
 ) {
+    // Where row i of A starts and how far one step of p moves. In place, rows past `rows` do not
+    // exist, so they re-read row 0 (their results are never stored).
+    let (row_step, p_step) = if PACKED_A { (1, MR) } else { (rs_a, 1) };
+    let arow: [*const f32; MR] = std::array::from_fn(|i| {
+        let i = if PACKED_A || i < rows { i } else { 0 };
+        a.wrapping_add(i * row_step)
+    });
     let mut acc0 = [_mm256_setzero_ps(); MR];
     let mut acc1 = [_mm256_setzero_ps(); MR];
     for p in 0..k {
-        // SAFETY: p < k: b[p·ldb .. p·ldb + 16] and a[p·MR .. p·MR + 6] are in range.
+        // SAFETY: p < k: b[p·ldb .. p·ldb + NR] and A's (row i, step p) values are in range.
         unsafe {
             let bp = b.add(p * ldb);
             let b0 = _mm256_loadu_ps(bp);
             let b1 = _mm256_loadu_ps(bp.add(8));
-            let ap = a.add(p * MR);
             for i in 0..MR {
-                let ai = _mm256_broadcast_ss(&*ap.add(i));
+                let ai = _mm256_set1_ps(*arow[i].add(p * p_step));
                 acc0[i] = _mm256_fmadd_ps(ai, b0, acc0[i]);
                 acc1[i] = _mm256_fmadd_ps(ai, b1, acc1[i]);
             }
@@ -59,8 +94,8 @@ unsafe fn micro_impl(
     }
     let va = _mm256_set1_ps(alpha);
     let vb = _mm256_set1_ps(beta);
-    for i in 0..MR {
-        // SAFETY: row i of the tile is c[i·rs_c .. i·rs_c + 16], inside the caller's range.
+    for i in 0..rows.min(MR) {
+        // SAFETY: row i < rows of the tile is c[i·rs_c .. i·rs_c + NR], inside the caller's range.
         unsafe {
             let cp = c.add(i * rs_c);
             let mut r0 = _mm256_mul_ps(va, acc0[i]);

@@ -24,7 +24,8 @@ static PORTABLE_F32: MicroKernel<f32> = MicroKernel {
     kc: 256,
     mc: 64,
     nc: 4096,
-    run: portable::micro::<f32, 4, 8>,
+    run_packed: portable::micro::<f32, 4, 8, true>,
+    run_rowa: portable::micro::<f32, 4, 8, false>,
 };
 
 static PORTABLE_F64: MicroKernel<f64> = MicroKernel {
@@ -33,7 +34,8 @@ static PORTABLE_F64: MicroKernel<f64> = MicroKernel {
     kc: 256,
     mc: 64,
     nc: 4096,
-    run: portable::micro::<f64, 4, 4>,
+    run_packed: portable::micro::<f64, 4, 4, true>,
+    run_rowa: portable::micro::<f64, 4, 4, false>,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -43,7 +45,8 @@ static AVX2_F32: MicroKernel<f32> = MicroKernel {
     kc: 256,
     mc: 120,
     nc: 4096,
-    run: avx2::micro,
+    run_packed: avx2::micro_packed,
+    run_rowa: avx2::micro_rowa,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -53,7 +56,8 @@ static AVX512_F32: MicroKernel<f32> = MicroKernel {
     kc: 256,
     mc: 240,
     nc: 4096,
-    run: avx512::micro,
+    run_packed: avx512::micro_packed,
+    run_rowa: avx512::micro_rowa,
 };
 
 /// The `f32` micro-kernel of a path (whose availability the caller checked).

@@ -1,0 +1,147 @@
+//! GEMM throughput of every `dense` kernel path against the `matrixmultiply` crate (the peer
+//! baseline) and the scalar reference, in the same run. Throughput is reported in elements/s
+//! where one element is one floating-point operation, so `Gelem/s` reads as GFLOP/s.
+//!
+//! Run: `cargo bench -p benches --bench gemm -- --warm-up-time 1 --measurement-time 2`
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use dense::{Kernel, MatMut, MatRef, gemm_reference, gemm_with};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::hint::black_box;
+
+fn random(len: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    (0..len).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
+}
+
+/// `C = A·B` through `matrixmultiply::sgemm` on general strides.
+#[allow(clippy::too_many_arguments)]
+fn mm_sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    (rsa, csa): (isize, isize),
+    b: &[f32],
+    (rsb, csb): (isize, isize),
+    c: &mut [f32],
+) {
+    // SAFETY: the strides describe m×k, k×n and m×n matrices inside the three slices.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa,
+            csa,
+            b.as_ptr(),
+            rsb,
+            csb,
+            0.0,
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        )
+    }
+}
+
+/// One benchmark group over (m, k, n) shapes with A possibly read transposed.
+fn shapes(
+    c: &mut Criterion,
+    group: &str,
+    cases: &[(String, usize, usize, usize, bool)],
+    with_reference: bool,
+) {
+    let mut g = c.benchmark_group(group);
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    for (label, m, k, n, a_transposed) in cases {
+        let (m, k, n) = (*m, *k, *n);
+        let a = random(m * k, &mut rng);
+        let b = random(k * n, &mut rng);
+        let mut out = vec![0.0f32; m * n];
+        // A stored row-major m×k, or stored k×m and read through a transposed view.
+        let a_view = || {
+            if *a_transposed {
+                MatRef::row_major(&a, k, m).t()
+            } else {
+                MatRef::row_major(&a, m, k)
+            }
+        };
+        let a_strides = if *a_transposed {
+            (1, m as isize)
+        } else {
+            (k as isize, 1)
+        };
+        g.throughput(Throughput::Elements((2 * m * n * k) as u64));
+        for kernel in Kernel::available() {
+            g.bench_with_input(
+                BenchmarkId::new(format!("dense-{}", kernel.name()), label),
+                &(),
+                |bch, _| {
+                    bch.iter(|| {
+                        gemm_with(
+                            kernel,
+                            1.0,
+                            a_view(),
+                            MatRef::row_major(&b, k, n),
+                            0.0,
+                            MatMut::row_major(&mut out, m, n),
+                        );
+                        black_box(&out);
+                    })
+                },
+            );
+        }
+        g.bench_with_input(BenchmarkId::new("matrixmultiply", label), &(), |bch, _| {
+            bch.iter(|| {
+                mm_sgemm(m, k, n, &a, a_strides, &b, (n as isize, 1), &mut out);
+                black_box(&out);
+            })
+        });
+        if with_reference && m * n * k <= 128 * 128 * 128 {
+            g.bench_with_input(BenchmarkId::new("reference", label), &(), |bch, _| {
+                bch.iter(|| {
+                    gemm_reference(
+                        1.0,
+                        a_view(),
+                        MatRef::row_major(&b, k, n),
+                        0.0,
+                        MatMut::row_major(&mut out, m, n),
+                        dense::Epilogue::none(),
+                    );
+                    black_box(&out);
+                })
+            });
+        }
+    }
+    g.finish();
+}
+
+fn square(c: &mut Criterion) {
+    let cases: Vec<_> = [32usize, 64, 128, 256, 512]
+        .iter()
+        .map(|&n| (format!("n={n}"), n, n, n, false))
+        .collect();
+    shapes(c, "gemm_square", &cases, true);
+}
+
+fn mlp_shapes(c: &mut Criterion) {
+    let mut cases = Vec::new();
+    for batch in [64usize, 512, 4096] {
+        // Forward of the first layer, forward of a hidden layer, and the weight gradient Xᵀ·dY.
+        cases.push((format!("{batch}x4*4x64"), batch, 4, 64, false));
+        cases.push((format!("{batch}x64*64x64"), batch, 64, 64, false));
+        cases.push((format!("64x{batch}*{batch}x64(At)"), 64, batch, 64, true));
+    }
+    shapes(c, "gemm_mlp_shapes", &cases, false);
+}
+
+fn one_row(c: &mut Criterion) {
+    let cases = vec![("1x256*256x256".to_string(), 1, 256, 256, false)];
+    shapes(c, "gemv", &cases, true);
+}
+
+criterion_group!(benches, square, mlp_shapes, one_row);
+criterion_main!(benches);
