@@ -13,6 +13,9 @@
 //! quotient uses the step actually taken after rounding to `T`. Differences and errors are
 //! accumulated in `f64`.
 //!
+//! For `f32`, [`compare_f32_to_f64`] holds the `f32` tape's gradient to the `f64` tape's gradient
+//! of the same function (finite differences of `f32` evaluations are dominated by rounding).
+//!
 //! The error of one element is `|a − n|` (absolute) and `|a − n| / max(|a|, |n|, abs_floor)`
 //! (relative, with an absolute floor so that near-zero gradients are judged by absolute error).
 
@@ -140,6 +143,99 @@ fn scalar_loss<'t, T: Float>(
     (y * tape.constant_from_slice(w, &shape)).sum()
 }
 
+/// The tape's gradient of the scalar L (see the module doc) with respect to every input, in f64.
+fn tape_gradients<T, F>(f: &F, inputs: &[Tensor<T>], seed: u64) -> Vec<Vec<f64>>
+where
+    T: Float,
+    F: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Var<'t, T>,
+{
+    let mut weights = None;
+    let tape = Tape::new();
+    let params: Vec<Var<'_, T>> = inputs.iter().map(|t| tape.param(t)).collect();
+    let loss = scalar_loss(&tape, f(&tape, &params), &mut weights, seed);
+    let grads = loss.backward();
+    params
+        .iter()
+        .map(|&p| grads[p].data().iter().map(|g| g.to_f64()).collect())
+        .collect()
+}
+
+/// Compares the `f32` tape's gradient of a function with the `f64` tape's gradient of the same
+/// function (`f32_fn` and `f64_fn` should be one generic function instantiated twice).
+///
+/// Finite differences of `f32` evaluations measure `f32` rounding as much as the gradient, so for
+/// `f32` this is the sharper check: first prove the `f64` gradient with [`gradcheck`], then hold
+/// the `f32` gradient to it. In the report, `numeric` is the `f64` gradient.
+///
+/// ```
+/// use autograd::{Float, Tape, Tensor, Var, gradcheck::{compare_f32_to_f64, GradcheckConfig}};
+/// fn f<'t, T: Float>(_t: &'t Tape<T>, v: &[Var<'t, T>]) -> Var<'t, T> { v[0].tanh().exp() }
+/// let x = Tensor::from_vec(vec![0.3, -1.0, 2.0], &[3]);
+/// let report = compare_f32_to_f64(f::<f32>, f::<f64>, &[x], &GradcheckConfig::for_f32());
+/// assert!(report.passes(1e-5), "{report}");
+/// ```
+pub fn compare_f32_to_f64<F32, F64>(
+    f32_fn: F32,
+    f64_fn: F64,
+    inputs: &[Tensor<f64>],
+    config: &GradcheckConfig,
+) -> GradcheckReport
+where
+    F32: for<'t> Fn(&'t Tape<f32>, &[Var<'t, f32>]) -> Var<'t, f32>,
+    F64: for<'t> Fn(&'t Tape<f64>, &[Var<'t, f64>]) -> Var<'t, f64>,
+{
+    let inputs32: Vec<Tensor<f32>> = inputs
+        .iter()
+        .map(|t| Tensor::from_vec(t.data().iter().map(|&x| x as f32).collect(), t.shape()))
+        .collect();
+    let g32 = tape_gradients(&f32_fn, &inputs32, config.seed);
+    let g64 = tape_gradients(&f64_fn, inputs, config.seed);
+    let mut report = GradcheckReport {
+        max_abs_err: 0.0,
+        max_rel_err: 0.0,
+        worst_input: 0,
+        worst_index: 0,
+        analytic: 0.0,
+        numeric: 0.0,
+        checked: 0,
+    };
+    let mut worst = f64::NEG_INFINITY;
+    for (k, (a_k, n_k)) in g32.iter().zip(&g64).enumerate() {
+        for (j, (&a, &n)) in a_k.iter().zip(n_k).enumerate() {
+            record(&mut report, &mut worst, k, j, a, n, config.abs_floor);
+        }
+    }
+    report
+}
+
+/// Folds one element's errors into the report.
+fn record(
+    report: &mut GradcheckReport,
+    worst: &mut f64,
+    k: usize,
+    j: usize,
+    a: f64,
+    numeric: f64,
+    floor: f64,
+) {
+    let abs = (a - numeric).abs();
+    let rel = abs / a.abs().max(numeric.abs()).max(floor);
+    // NaN errors (a NaN gradient) count as the worst possible.
+    let rel_key = if rel.is_nan() { f64::INFINITY } else { rel };
+    report.max_abs_err = report
+        .max_abs_err
+        .max(if abs.is_nan() { f64::INFINITY } else { abs });
+    if rel_key > *worst {
+        *worst = rel_key;
+        report.max_rel_err = rel_key;
+        report.worst_input = k;
+        report.worst_index = j;
+        report.analytic = a;
+        report.numeric = numeric;
+    }
+    report.checked += 1;
+}
+
 /// Checks the tape's gradient of `f` at `inputs` against central finite differences (see the
 /// module doc). Every input is a parameter.
 ///
@@ -163,18 +259,8 @@ where
     F: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Var<'t, T>,
 {
     let mut weights: Option<Vec<T>> = None;
-
     // Reverse mode, once.
-    let analytic: Vec<Vec<f64>> = {
-        let tape = Tape::new();
-        let params: Vec<Var<'_, T>> = inputs.iter().map(|t| tape.param(t)).collect();
-        let loss = scalar_loss(&tape, f(&tape, &params), &mut weights, config.seed);
-        let grads = loss.backward();
-        params
-            .iter()
-            .map(|&p| grads[p].data().iter().map(|g| g.to_f64()).collect())
-            .collect()
-    };
+    let analytic = tape_gradients(&f, inputs, config.seed);
 
     // Finite differences: two evaluations per element, without recording.
     let mut tape = Tape::new();
@@ -212,23 +298,7 @@ where
             xs[k].data_mut()[j] = x0;
             let numeric = (lp - lm) / (xp.to_f64() - xm.to_f64());
 
-            let abs = (a - numeric).abs();
-            let rel = abs / a.abs().max(numeric.abs()).max(config.abs_floor);
-            // NaN errors (a NaN gradient) count as the worst possible.
-            let rel_key = if rel.is_nan() { f64::INFINITY } else { rel };
-            report.max_abs_err =
-                report
-                    .max_abs_err
-                    .max(if abs.is_nan() { f64::INFINITY } else { abs });
-            if rel_key > worst {
-                worst = rel_key;
-                report.max_rel_err = rel_key;
-                report.worst_input = k;
-                report.worst_index = j;
-                report.analytic = a;
-                report.numeric = numeric;
-            }
-            report.checked += 1;
+            record(&mut report, &mut worst, k, j, a, numeric, config.abs_floor);
         }
     }
     report

@@ -119,7 +119,7 @@ pub mod var;
 
 pub use custom::CustomOp;
 pub use float::Float;
-pub use gradcheck::{GradcheckConfig, GradcheckReport, gradcheck};
+pub use gradcheck::{GradcheckConfig, GradcheckReport, compare_f32_to_f64, gradcheck};
 pub use gradients::Gradients;
 pub use tape::Tape;
 pub use tensor::{ShapeError, Tensor};
