@@ -1,0 +1,101 @@
+//! Nanoseconds per environment step: every registered env (CartPole-v0 is CartPole-v1 with a
+//! shorter limit, so it is left out), alone through `make` (time limit and dynamic dispatch
+//! included) and as a `VecEnv` of N = 1, 8 and 64 copies.
+//!
+//! Actions are random but generated before timing (a ring of 4096 per copy), so the RNG is not
+//! measured. Episode ends are part of the workload: the single-env loop resets on `done` and the
+//! vector resets finished copies itself, so the figures include the amortised reset cost.
+//! The vector benches report throughput in env-steps: criterion's "elem/s" is steps per second,
+//! and time per iteration divided by N is nanoseconds per env-step.
+//!
+//! Run briefly: `cargo bench -p benches --bench envs -- --warm-up-time 1 --measurement-time 2`.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use envs::{Action, Space, VecAction, VecEnv};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::hint::black_box;
+
+const IDS: [&str; 5] = [
+    "CartPole-v1",
+    "Acrobot-v1",
+    "MountainCar-v0",
+    "MountainCarContinuous-v0",
+    "Pendulum-v1",
+];
+const RING: usize = 4096;
+
+/// `len` random actions for `space`: indices for a discrete space, values in the box otherwise.
+fn random_actions(space: &Space, len: usize, rng: &mut ChaCha8Rng) -> (Vec<usize>, Vec<f32>) {
+    match space {
+        Space::Discrete { n } => ((0..len).map(|_| rng.gen_range(0..*n)).collect(), Vec::new()),
+        Space::Box { low, high } => (
+            Vec::new(),
+            (0..len).map(|_| rng.gen_range(low[0]..=high[0])).collect(),
+        ),
+    }
+}
+
+fn single(c: &mut Criterion) {
+    let mut group = c.benchmark_group("envs/single");
+    group.throughput(Throughput::Elements(1));
+    for id in IDS {
+        let mut env = envs::make(id).unwrap();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let (disc, cont) = random_actions(&env.action_space(), RING, &mut rng);
+        let mut obs = vec![0.0f32; env.obs_dim()];
+        env.reset(Some(0), &mut obs).unwrap();
+        let mut t = 0usize;
+        group.bench_function(id, |b| {
+            b.iter(|| {
+                t = (t + 1) % RING;
+                let a = if disc.is_empty() {
+                    Action::Continuous(&cont[t..t + 1])
+                } else {
+                    Action::Discrete(disc[t])
+                };
+                let s = env.step(a, &mut obs).unwrap();
+                if s.terminated || s.truncated {
+                    env.reset(None, &mut obs).unwrap();
+                }
+                black_box(s.reward)
+            })
+        });
+    }
+    group.finish();
+}
+
+fn vectorised(c: &mut Criterion) {
+    let mut group = c.benchmark_group("envs/vec");
+    for id in IDS {
+        for n in [1usize, 8, 64] {
+            let mut v = VecEnv::new(id, n).unwrap();
+            v.reset(0);
+            let space = envs::make(id).unwrap().action_space();
+            let mut rng = ChaCha8Rng::seed_from_u64(1);
+            let (disc, cont) = random_actions(&space, RING * n, &mut rng);
+            let mut t = 0usize;
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_with_input(BenchmarkId::new(id, n), &n, |b, &n| {
+                b.iter(|| {
+                    t = (t + 1) % RING;
+                    let r = t * n..(t + 1) * n;
+                    if disc.is_empty() {
+                        v.step(VecAction::Continuous(&cont[r])).unwrap();
+                    } else {
+                        v.step(VecAction::Discrete(&disc[r])).unwrap();
+                    }
+                    black_box(v.rewards()[0])
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30);
+    targets = single, vectorised
+}
+criterion_main!(benches);
