@@ -40,16 +40,8 @@ pub trait Scalar:
     const ZERO: Self;
     /// 1.
     const ONE: Self;
-    /// The type's name, `"f32"` or `"f64"`.
-    const NAME: &'static str;
-    /// Converts from `f64` (rounding for `f32`).
-    fn from_f64(x: f64) -> Self;
-    /// Converts to `f64` (exact).
-    fn to_f64(self) -> f64;
     /// `tanh` from the standard library (the scalar reference).
     fn lib_tanh(self) -> Self;
-    /// `sqrt` from the standard library.
-    fn lib_sqrt(self) -> Self;
 
     /// Runs `C = act(alpha·A·B + beta·C + bias)` with the given kernel path. Called by
     /// [`crate::gemm::gemm_with`]; use that instead.
@@ -67,23 +59,23 @@ pub trait Scalar:
     /// Applies `activation` to every element of `xs` in place with the given kernel path.
     #[doc(hidden)]
     fn activate_with(kernel: Kernel, activation: Activation, xs: &mut [Self]);
+
+    /// Runs `f` with this thread's scratch buffer for this type (kept between calls, so backward
+    /// passes do not allocate once warmed up).
+    #[doc(hidden)]
+    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R;
+}
+
+thread_local! {
+    static SCRATCH_F32: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SCRATCH_F64: std::cell::RefCell<Vec<f64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Scalar for f32 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
-    const NAME: &'static str = "f32";
-    fn from_f64(x: f64) -> Self {
-        x as f32
-    }
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
     fn lib_tanh(self) -> Self {
         self.tanh()
-    }
-    fn lib_sqrt(self) -> Self {
-        self.sqrt()
     }
     fn gemm_dispatch(
         kernel: Kernel,
@@ -103,23 +95,20 @@ impl Scalar for f32 {
             Activation::Tanh => crate::vmath::tanh_in_place_with(kernel, xs),
         }
     }
+    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
+        // Taken out while in use, so a nested call starts from an empty buffer instead of failing.
+        let mut buf = SCRATCH_F32.with(|c| std::mem::take(&mut *c.borrow_mut()));
+        let r = f(&mut buf);
+        SCRATCH_F32.with(|c| *c.borrow_mut() = buf);
+        r
+    }
 }
 
 impl Scalar for f64 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
-    const NAME: &'static str = "f64";
-    fn from_f64(x: f64) -> Self {
-        x
-    }
-    fn to_f64(self) -> f64 {
-        self
-    }
     fn lib_tanh(self) -> Self {
         self.tanh()
-    }
-    fn lib_sqrt(self) -> Self {
-        self.sqrt()
     }
     fn gemm_dispatch(
         _kernel: Kernel,
@@ -138,5 +127,11 @@ impl Scalar for f64 {
             Activation::Relu => xs.iter_mut().for_each(|x| *x = x.max(0.0)),
             Activation::Tanh => xs.iter_mut().for_each(|x| *x = x.tanh()),
         }
+    }
+    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
+        let mut buf = SCRATCH_F64.with(|c| std::mem::take(&mut *c.borrow_mut()));
+        let r = f(&mut buf);
+        SCRATCH_F64.with(|c| *c.borrow_mut() = buf);
+        r
     }
 }
