@@ -6,7 +6,7 @@
 //!
 //! | module | what lives there |
 //! |---|---|
-//! | [`env`] | the [`Env`] trait and [`EnvSnapshot`] (save and resume exactly) |
+//! | [`env`](mod@env) | the [`Env`] trait and [`EnvSnapshot`] (save and resume exactly) |
 //! | [`space`] | [`Space`], [`Action`], [`VecAction`], [`Step`] |
 //! | [`classic_control`] | the five environments, each with its equations and a pure `transition` |
 //! | [`registry`] | [`make`], [`specs`]: ids, time limits, reward thresholds |
