@@ -8,6 +8,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// Progress display of one training run.
 pub struct Progress {
     bar: ProgressBar,
+    /// Whether the bar is drawn (stderr is a terminal); otherwise rows go to stdout directly.
+    drawn: bool,
     print_every: u64,
     rows: u64,
 }
@@ -40,8 +42,10 @@ impl Progress {
                 .progress_chars("=> "),
         );
         bar.set_position(start_steps);
+        let drawn = !bar.is_hidden();
         Self {
             bar,
+            drawn,
             print_every: if quiet { 0 } else { print_every },
             rows: 0,
         }
@@ -97,17 +101,22 @@ impl Progress {
         ));
         if self.print_every > 0 && (m.epoch.is_multiple_of(self.print_every) || m.epoch == 1) {
             if self.rows.is_multiple_of(20) {
-                self.bar.println(Self::header());
+                self.println(Self::header());
             }
-            self.bar.println(Self::row(m));
+            self.println(Self::row(m));
             self.rows += 1;
         }
     }
 
     /// Prints a line above the bar.
     pub fn println(&self, line: impl AsRef<str>) {
-        if self.print_every > 0 {
+        if self.print_every == 0 {
+            return;
+        }
+        if self.drawn {
             self.bar.println(line.as_ref());
+        } else {
+            println!("{}", line.as_ref());
         }
     }
 

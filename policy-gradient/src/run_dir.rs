@@ -3,7 +3,7 @@
 //! ```text
 //! DIR/config.toml          the full configuration (reload with `Config::from_toml`)
 //! DIR/metrics.csv          one row per epoch (see `metrics::COLUMNS`)
-//! DIR/checkpoints/latest/  the most recent checkpoint (periodic, final, or on Ctrl-C)
+//! DIR/checkpoints/latest.ckpt  the most recent checkpoint (periodic, final, or on Ctrl-C)
 //! DIR/curve.svg            the learning curve of this run
 //! ```
 //!
@@ -97,9 +97,9 @@ impl RunDir {
         self.root.join("checkpoints")
     }
 
-    /// `checkpoints/latest/`, the checkpoint `--resume`, `eval` and `render` use.
+    /// `checkpoints/latest.ckpt`, the checkpoint `--resume`, `eval` and `render` use.
     pub fn latest_checkpoint(&self) -> PathBuf {
-        self.checkpoints_dir().join("latest")
+        self.checkpoints_dir().join("latest.ckpt")
     }
 }
 

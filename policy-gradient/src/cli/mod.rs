@@ -11,6 +11,7 @@ use std::process::ExitCode;
 
 pub mod envs;
 pub mod plot;
+pub mod train;
 
 /// Policy-gradient reinforcement learning from scratch: train, evaluate, render and plot.
 #[derive(Debug, Parser)]
@@ -24,6 +25,8 @@ pub struct Cli {
 /// The subcommands of `pg`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Train a policy on an environment (its preset, overridden by --config and --set).
+    Train(train::TrainArgs),
     /// Plot learning curves (mean ± sd across runs against env steps) as SVG.
     Plot(plot::PlotArgs),
     /// List the environments: ids, spaces, time limits and solved thresholds.
@@ -34,6 +37,7 @@ impl Command {
     /// Runs the subcommand.
     pub fn run(self) -> Result<()> {
         match self {
+            Command::Train(a) => train::run(a),
             Command::Plot(a) => plot::run(a),
             Command::Envs(a) => envs::run(a),
         }

@@ -1,0 +1,163 @@
+//! Driving a run: the epoch loop around a [`Trainer`] with its run directory, metrics file,
+//! progress display, periodic checkpoints, Ctrl-C and the final learning curve.
+
+use crate::checkpoint;
+use crate::config::Config;
+use crate::error::{PgError, Result};
+use crate::metrics::{MetricsWriter, Table};
+use crate::plot::{PlotSpec, render_svg};
+use crate::progress::Progress;
+use crate::run_dir::RunDir;
+use crate::trainer::Trainer;
+use std::fmt;
+use std::path::Path;
+
+/// How a run is displayed.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Print a table row every this many epochs (0: never).
+    pub print_every: u64,
+    /// Hide the bar and the table.
+    pub quiet: bool,
+    /// Stop as Ctrl-C would (checkpoint, then [`PgError::Interrupted`]) once this many epochs
+    /// are done: for tests and scripted interruptions.
+    pub stop_after_epochs: Option<u64>,
+}
+
+/// What a finished run reports.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    /// The run directory.
+    pub dir: std::path::PathBuf,
+    /// Epochs completed.
+    pub epochs: u64,
+    /// Environment steps taken.
+    pub env_steps: u64,
+    /// The final moving average return.
+    pub moving_avg_return: f64,
+    /// The first env step count at which the moving average reached the solved threshold.
+    pub solved_at: Option<u64>,
+    /// Seconds of training.
+    pub elapsed: f64,
+}
+
+impl fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} epochs, {} env steps in {:.1} s ({:.0} steps/s); final average return {:.2}; ",
+            self.dir.display(),
+            self.epochs,
+            self.env_steps,
+            self.elapsed,
+            self.env_steps as f64 / self.elapsed.max(1e-9),
+            self.moving_avg_return
+        )?;
+        match self.solved_at {
+            Some(s) => write!(f, "solved at {s} env steps"),
+            None => write!(f, "not solved"),
+        }
+    }
+}
+
+/// Starts a new run in `out` (refusing an existing run unless `force`).
+pub fn train_new(config: Config, out: &Path, force: bool, opts: &RunOptions) -> Result<RunSummary> {
+    let trainer = Trainer::new(config.clone())?;
+    let run = RunDir::create(out, &config, force)?;
+    let metrics = MetricsWriter::create(&run.metrics_path())?;
+    drive(&run, trainer, metrics, opts)
+}
+
+/// Continues the run in `dir` from its latest checkpoint, dropping metrics rows written after it.
+pub fn train_resume(dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
+    let run = RunDir::open(dir)?;
+    let config = run.config()?;
+    let trainer = checkpoint::load(&run.latest_checkpoint(), Some(&config))?;
+    let metrics = MetricsWriter::resume(&run.metrics_path(), trainer.epochs_done())?;
+    drive(&run, trainer, metrics, opts)
+}
+
+fn drive(
+    run: &RunDir,
+    mut trainer: Trainer,
+    mut metrics: MetricsWriter,
+    opts: &RunOptions,
+) -> Result<RunSummary> {
+    let c = trainer.config().clone();
+    let mut progress = Progress::new(
+        c.total_env_steps,
+        trainer.env_steps(),
+        opts.print_every,
+        opts.quiet,
+    );
+    let mut last_checkpoint = run
+        .latest_checkpoint()
+        .exists()
+        .then(|| run.latest_checkpoint());
+    while !trainer.finished() {
+        let stop = opts
+            .stop_after_epochs
+            .is_some_and(|n| trainer.epochs_done() >= n);
+        if stop || crate::interrupt::requested() {
+            checkpoint::save(&trainer, &run.latest_checkpoint())?;
+            progress.finish();
+            write_curve(run, &c)?;
+            crate::interrupt::clear();
+            return Err(PgError::Interrupted(run.root().to_path_buf()));
+        }
+        let m = match trainer.epoch() {
+            Ok(m) => m,
+            Err(PgError::NonFiniteLoss { epoch, what, .. }) => {
+                progress.finish();
+                return Err(PgError::NonFiniteLoss {
+                    epoch,
+                    what,
+                    checkpoint: last_checkpoint,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        metrics.append(&m)?;
+        progress.epoch(&m);
+        if c.checkpoint_every > 0 && m.epoch.is_multiple_of(c.checkpoint_every) {
+            checkpoint::save(&trainer, &run.latest_checkpoint())?;
+            last_checkpoint = Some(run.latest_checkpoint());
+        }
+    }
+    checkpoint::save(&trainer, &run.latest_checkpoint())?;
+    progress.finish();
+    write_curve(run, &c)?;
+    let table = Table::read(&run.metrics_path())?;
+    let p = run.metrics_path();
+    let steps = table.column("env_steps", &p)?;
+    let avg = table.column("moving_avg_return", &p)?;
+    let elapsed = table.column("elapsed_seconds", &p)?;
+    let solved_at = steps
+        .iter()
+        .zip(&avg)
+        .find(|(_, a)| **a >= c.solved_return)
+        .map(|(s, _)| *s as u64);
+    Ok(RunSummary {
+        dir: run.root().to_path_buf(),
+        epochs: trainer.epochs_done(),
+        env_steps: trainer.env_steps(),
+        moving_avg_return: avg.last().copied().unwrap_or(f64::NAN),
+        solved_at,
+        elapsed: elapsed.last().copied().unwrap_or(0.0),
+    })
+}
+
+/// Writes the run's own learning curve (`curve.svg`).
+pub fn write_curve(run: &RunDir, c: &Config) -> Result<()> {
+    let curves = crate::cli::plot::load_curves(&[run.root().to_path_buf()], "moving_avg_return")?;
+    let svg = render_svg(
+        &curves,
+        &PlotSpec {
+            title: format!("{} seed {}", c.env_id, c.seed),
+            y_label: format!("average return (last {} episodes)", c.solved_window),
+            threshold: Some(c.solved_return),
+        },
+    );
+    let p = run.curve_path();
+    std::fs::write(&p, svg).map_err(|e| PgError::io(&p, e))
+}

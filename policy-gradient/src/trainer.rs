@@ -1,0 +1,352 @@
+//! The training loop, one epoch at a time: collect a batch with the current policy, estimate the
+//! advantages, take one policy-gradient step and a few value-function steps.
+//!
+//! The policy step minimises the surrogate whose gradient is the policy-gradient estimate
+//! (see the crate documentation for the derivation):
+//!
+//! `L(θ) = −(1/B) Σ_i Ψ_i log π_θ(a_i|s_i) − β · H[π_θ]`,
+//! so `−∇L = (1/B) Σ_i Ψ_i ∇ log π_θ(a_i|s_i) + β ∇H`, the REINFORCE gradient plus the entropy bonus.
+//!
+//! The value step regresses `V_φ(s_i)` on the targets: `L(φ) = (1/B) Σ_i (V_φ(s_i) − Ŷ_i)²`.
+
+use crate::config::{Config, LrSchedule};
+use crate::episodes::EpisodeTracker;
+use crate::error::{PgError, Result};
+use crate::estimate::{EstimateScratch, Values, estimate};
+use crate::metrics::{EpochMetrics, explained_variance, summary};
+use crate::net::{Activation, Mlp, Scratch};
+use crate::obs_norm::RunningNorm;
+use crate::optim::{Adam, clip_grad_norm};
+use crate::policy::{Policy, PolicyKind};
+use crate::returns;
+use crate::rollout::{Rollout, collect};
+use autograd::{Tape, Tensor};
+use envs::{Space, VecEnv};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+
+/// Clip of normalised observations.
+pub const OBS_CLIP: f32 = 10.0;
+
+/// Everything a run holds between epochs. [`crate::checkpoint`] saves and restores all of it, so
+/// a resumed run continues bit for bit.
+pub struct Trainer {
+    pub(crate) config: Config,
+    pub(crate) env: VecEnv,
+    pub(crate) policy: Policy,
+    pub(crate) value: Option<Mlp>,
+    pub(crate) policy_opt: Adam,
+    pub(crate) value_opt: Option<Adam>,
+    pub(crate) rng: ChaCha8Rng,
+    pub(crate) obs_norm: Option<RunningNorm>,
+    pub(crate) tracker: EpisodeTracker,
+    pub(crate) epoch: u64,
+    pub(crate) env_steps: u64,
+    pub(crate) elapsed: f64,
+    rollout: Rollout,
+    scratch: Scratch,
+    est: EstimateScratch,
+    tape: Tape<f32>,
+    weights: Vec<f32>,
+    targets: Vec<f32>,
+}
+
+fn activation(c: &Config) -> Activation {
+    match c.activation {
+        crate::config::Activation::Tanh => Activation::Tanh,
+        crate::config::Activation::Relu => Activation::Relu,
+    }
+}
+
+/// Makes the vector env of a config, turning an unknown id into [`PgError::UnknownEnv`].
+pub fn make_env(id: &str, n: usize) -> Result<VecEnv> {
+    VecEnv::new(id, n).map_err(|e| match e {
+        envs::EnvError::UnknownId { id, known } => PgError::UnknownEnv {
+            id,
+            known: known.iter().map(|s| s.to_string()).collect(),
+        },
+        other => PgError::Env(other.to_string()),
+    })
+}
+
+/// The policy kind for an action space.
+pub fn policy_kind(space: &Space) -> PolicyKind {
+    match space {
+        Space::Discrete { n } => PolicyKind::Categorical { n: *n },
+        Space::Box { low, .. } => PolicyKind::Gaussian { dim: low.len() },
+    }
+}
+
+impl Trainer {
+    /// A fresh run: networks initialised and environments reset from `config.seed`.
+    pub fn new(config: Config) -> Result<Self> {
+        config.validate("the configuration")?;
+        let mut env = make_env(&config.env_id, config.num_envs)?;
+        let obs_dim = env.obs_dim();
+        let kind = policy_kind(&env.env(0).action_space());
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let act = activation(&config);
+        let policy = Policy::new(
+            kind,
+            obs_dim,
+            &config.hidden_sizes,
+            act,
+            config.init_log_std,
+            &mut rng,
+        );
+        let value = config.estimator.uses_value_function().then(|| {
+            let mut sizes = vec![obs_dim];
+            sizes.extend_from_slice(&config.hidden_sizes);
+            sizes.push(1);
+            Mlp::new(&sizes, act, 1.0, &mut rng)
+        });
+        let sizes = |ps: Vec<&Tensor<f32>>| ps.iter().map(|p| p.numel()).collect::<Vec<_>>();
+        let policy_opt = Adam::new(&sizes(policy.params()));
+        let value_opt = value
+            .as_ref()
+            .map(|v| Adam::new(&sizes(v.params().iter().collect())));
+        env.reset(config.seed);
+        let obs_norm = config
+            .normalize_observations
+            .then(|| RunningNorm::new(obs_dim, OBS_CLIP));
+        let tracker = EpisodeTracker::new(config.num_envs, config.solved_window);
+        let rollout = Rollout::new(&policy, config.num_envs, config.steps_per_env, obs_dim);
+        Ok(Self {
+            config,
+            env,
+            policy,
+            value,
+            policy_opt,
+            value_opt,
+            rng,
+            obs_norm,
+            tracker,
+            epoch: 0,
+            env_steps: 0,
+            elapsed: 0.0,
+            rollout,
+            scratch: Scratch::default(),
+            est: EstimateScratch::default(),
+            tape: Tape::new(),
+            weights: Vec::new(),
+            targets: Vec::new(),
+        })
+    }
+
+    /// The run's configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The observation normaliser, when normalisation is on.
+    pub fn obs_norm(&self) -> Option<&RunningNorm> {
+        self.obs_norm.as_ref()
+    }
+
+    /// Epochs completed.
+    pub fn epochs_done(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Environment steps taken.
+    pub fn env_steps(&self) -> u64 {
+        self.env_steps
+    }
+
+    /// Whether training should stop: the budget is spent, or the task is solved and
+    /// `stop_when_solved` is set.
+    pub fn finished(&self) -> bool {
+        self.env_steps >= self.config.total_env_steps
+            || (self.config.stop_when_solved && self.tracker.solved(self.config.solved_return))
+    }
+
+    /// Learning-rate multiplier of the schedule at the current step.
+    fn lr_factor(&self) -> f32 {
+        match self.config.lr_schedule {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Linear => {
+                (1.0 - self.env_steps as f64 / self.config.total_env_steps as f64).max(0.0) as f32
+            }
+        }
+    }
+
+    /// Runs one epoch and returns its metrics. A non-finite loss or gradient stops before any
+    /// parameter changes, with [`PgError::NonFiniteLoss`].
+    pub fn epoch(&mut self) -> Result<EpochMetrics> {
+        let start = Instant::now();
+        let lr = self.lr_factor();
+        let epoch = self.epoch + 1;
+        self.tracker.start_epoch();
+        collect(
+            &mut self.env,
+            &self.policy,
+            self.obs_norm.as_mut(),
+            &mut self.rng,
+            &mut self.tracker,
+            &mut self.rollout,
+            &mut self.scratch,
+        )?;
+        let ro = &self.rollout;
+        let (rows, d) = (ro.rows(), ro.obs_dim);
+        let c = &self.config;
+
+        // V before the update, wherever a value is needed: every row, the tails, the finals.
+        let value_all: Option<Vec<f32>> = self.value.as_ref().map(|v| {
+            let mut input =
+                Vec::with_capacity(ro.obs.len() + ro.tail_obs.len() + ro.final_obs.len());
+            input.extend_from_slice(&ro.obs);
+            input.extend_from_slice(&ro.tail_obs);
+            input.extend_from_slice(&ro.final_obs);
+            v.forward_plain(&input, input.len() / d, &mut self.scratch)
+                .to_vec()
+        });
+        let values = value_all.as_ref().map(|v| Values {
+            rows: &v[..rows],
+            tail: &v[rows..rows + ro.num_envs],
+            finals: &v[rows + ro.num_envs..],
+        });
+        estimate(
+            c.estimator,
+            ro,
+            values,
+            c.gamma,
+            c.gae_lambda,
+            &mut self.weights,
+            &mut self.targets,
+            &mut self.est,
+        );
+        let explained = values.map_or(f64::NAN, |v| explained_variance(v.rows, &self.targets));
+        if c.normalize_advantages {
+            returns::normalize(&mut self.weights);
+        }
+
+        // The policy step.
+        let (policy_loss, entropy, mut grads) = {
+            self.tape.reset();
+            let tape = &self.tape;
+            let obs = tape.constant_from_slice(&ro.obs, &[rows, d]);
+            let (logp, ent, vars) = self.policy.log_prob_entropy(tape, obs, &ro.actions);
+            let psi = tape.constant_from_slice(&self.weights, &[rows]);
+            // L(θ) = −(1/B) Σ_i Ψ_i log π_θ(a_i|s_i) − β H[π_θ]
+            let surrogate = -(logp * psi).mean();
+            let loss = surrogate - ent * c.entropy_coef;
+            let g = loss.backward();
+            let grads: Vec<Tensor<f32>> = vars.iter().map(|&v| g[v].clone()).collect();
+            (surrogate.item() as f64, ent.item() as f64, grads)
+        };
+        let grad_norm = clip_grad_norm(&mut grads, c.max_grad_norm) as f64;
+        if !policy_loss.is_finite() {
+            return Err(PgError::NonFiniteLoss {
+                epoch,
+                what: "policy loss",
+                checkpoint: None,
+            });
+        }
+        if !grad_norm.is_finite() {
+            return Err(PgError::NonFiniteLoss {
+                epoch,
+                what: "policy gradient norm",
+                checkpoint: None,
+            });
+        }
+
+        // The value steps: L(φ) = (1/B) Σ_i (V_φ(s_i) − Ŷ_i)², full batch.
+        let mut value_loss = f64::NAN;
+        if let (Some(vnet), Some(vopt)) = (self.value.as_mut(), self.value_opt.as_mut()) {
+            // Apply later only if every step is finite: work on a copy.
+            let mut trial = vnet.clone();
+            let mut opt = vopt.clone();
+            for it in 0..c.value_iters.max(1) {
+                self.tape.reset();
+                let tape = &self.tape;
+                let obs = tape.constant_from_slice(&ro.obs, &[rows, d]);
+                let (v, vars) = trial.forward(tape, obs);
+                let target = tape.constant_from_slice(&self.targets, &[rows, 1]);
+                let loss = v.mse(target);
+                let l = loss.item() as f64;
+                if it == 0 {
+                    value_loss = l;
+                }
+                if !l.is_finite() {
+                    return Err(PgError::NonFiniteLoss {
+                        epoch,
+                        what: "value loss",
+                        checkpoint: None,
+                    });
+                }
+                if c.value_iters == 0 {
+                    break;
+                }
+                let g = loss.backward();
+                let mut vg: Vec<Tensor<f32>> = vars.iter().map(|&v| g[v].clone()).collect();
+                clip_grad_norm(&mut vg, c.max_grad_norm);
+                let mut ps: Vec<&mut Tensor<f32>> = trial.params_mut().iter_mut().collect();
+                opt.step(&mut ps, &vg, c.value_lr * lr);
+            }
+            *vnet = trial;
+            *vopt = opt;
+        }
+
+        let old_logp = std::mem::take(&mut self.rollout.logp);
+        self.policy_opt
+            .step(&mut self.policy.params_mut(), &grads, c.policy_lr * lr);
+
+        // Approximate KL(π_old ‖ π_new) ≈ mean(log π_old(a|s) − log π_new(a|s)) over the batch.
+        let ro = &self.rollout;
+        let new_logp = {
+            self.tape.reset();
+            let tape = &self.tape;
+            tape.no_grad(|| {
+                let obs = tape.constant_from_slice(&ro.obs, &[rows, d]);
+                self.policy
+                    .log_prob_entropy(tape, obs, &ro.actions)
+                    .0
+                    .value()
+            })
+        };
+        let approx_kl = old_logp
+            .iter()
+            .zip(new_logp.data())
+            .map(|(&o, &n)| (o - n) as f64)
+            .sum::<f64>()
+            / rows as f64;
+        self.rollout.logp = old_logp;
+
+        self.epoch = epoch;
+        self.env_steps += rows as u64;
+        let secs = start.elapsed().as_secs_f64();
+        self.elapsed += secs;
+        let (avg, sd, min, max) = summary(self.tracker.finished_returns());
+        let lens: Vec<f64> = self
+            .tracker
+            .finished_lens()
+            .iter()
+            .map(|&l| l as f64)
+            .collect();
+        Ok(EpochMetrics {
+            epoch,
+            env_steps: self.env_steps,
+            episodes: lens.len() as u64,
+            avg_return: avg,
+            std_return: sd,
+            min_return: min,
+            max_return: max,
+            moving_avg_return: self.tracker.moving_average(),
+            avg_ep_len: summary(&lens).0,
+            policy_loss,
+            value_loss,
+            entropy,
+            approx_kl,
+            explained_variance: explained,
+            grad_norm,
+            steps_per_second: rows as f64 / secs.max(1e-9),
+            elapsed_seconds: self.elapsed,
+        })
+    }
+}

@@ -1,0 +1,111 @@
+//! Same seed and config give bit-identical metrics, and a resumed run continues exactly as the
+//! uninterrupted one (every CSV column except the wall-clock ones compared as text).
+
+use policy_gradient::PgError;
+use policy_gradient::config::{Config, Estimator};
+use policy_gradient::metrics::{COLUMNS, WALL_CLOCK_COLUMNS};
+use policy_gradient::run::{RunOptions, train_new, train_resume};
+use std::path::{Path, PathBuf};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pg-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn small(env: &str, estimator: Estimator) -> Config {
+    Config {
+        num_envs: 3,
+        steps_per_env: 40,
+        total_env_steps: 3 * 40 * 8,
+        hidden_sizes: vec![16],
+        value_iters: 3,
+        estimator,
+        checkpoint_every: 3,
+        normalize_observations: true,
+        entropy_coef: 0.01,
+        ..Config::preset(env).unwrap()
+    }
+}
+
+const QUIET: RunOptions = RunOptions {
+    print_every: 0,
+    quiet: true,
+    stop_after_epochs: None,
+};
+
+/// The CSV without its wall-clock columns.
+fn learning_columns(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let keep: Vec<usize> = (0..COLUMNS.len())
+        .filter(|&j| !WALL_CLOCK_COLUMNS.contains(&COLUMNS[j]))
+        .collect();
+    text.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            assert_eq!(f.len(), COLUMNS.len(), "row `{l}`");
+            keep.iter().map(|&j| f[j]).collect::<Vec<_>>().join(",")
+        })
+        .collect()
+}
+
+#[test]
+fn same_seed_same_csv() {
+    for (env, est) in [
+        ("CartPole-v1", Estimator::Gae),
+        ("Pendulum-v1", Estimator::Vpg),
+    ] {
+        let (a, b) = (tmp(&format!("same-a-{env}")), tmp(&format!("same-b-{env}")));
+        let c = small(env, est);
+        train_new(c.clone(), &a, false, &QUIET).unwrap();
+        train_new(c.clone(), &b, false, &QUIET).unwrap();
+        let (ca, cb) = (learning_columns(&a), learning_columns(&b));
+        assert_eq!(ca.len(), 9, "header + 8 epochs");
+        assert_eq!(ca, cb, "{env}: two runs with the same seed differ");
+        // A different seed really changes the numbers (the test can fail).
+        let d = tmp(&format!("other-{env}"));
+        train_new(Config { seed: 1, ..c }, &d, false, &QUIET).unwrap();
+        assert_ne!(learning_columns(&d), ca);
+        for p in [a, b, d] {
+            std::fs::remove_dir_all(p).unwrap();
+        }
+    }
+}
+
+#[test]
+fn resume_continues_bit_identically() {
+    for (env, est) in [
+        ("CartPole-v1", Estimator::Reinforce),
+        ("MountainCarContinuous-v0", Estimator::Gae),
+    ] {
+        let c = small(env, est);
+        let full = tmp(&format!("full-{env}"));
+        train_new(c.clone(), &full, false, &QUIET).unwrap();
+
+        let cut = tmp(&format!("cut-{env}"));
+        let stop = |n| RunOptions {
+            stop_after_epochs: Some(n),
+            ..QUIET
+        };
+        // Interrupted (as by Ctrl-C) after epoch 3; keep that checkpoint aside.
+        let e = train_new(c.clone(), &cut, false, &stop(3)).unwrap_err();
+        assert!(matches!(e, PgError::Interrupted(_)), "{e}");
+        let ckpt = cut.join("checkpoints/latest.ckpt");
+        std::fs::copy(&ckpt, cut.join("epoch3.ckpt")).unwrap();
+        // Resumed and interrupted again after epoch 5 ...
+        assert!(train_resume(&cut, &stop(5)).is_err());
+        assert_eq!(learning_columns(&cut).len(), 6);
+        // ... then "killed": only the epoch-3 checkpoint survives, the CSV has rows 4 and 5.
+        std::fs::copy(cut.join("epoch3.ckpt"), &ckpt).unwrap();
+        let summary = train_resume(&cut, &QUIET).unwrap();
+        assert_eq!(summary.epochs, 8);
+        assert_eq!(
+            learning_columns(&cut),
+            learning_columns(&full),
+            "{env}: resumed run differs"
+        );
+        for p in [full, cut] {
+            std::fs::remove_dir_all(p).unwrap();
+        }
+    }
+}
