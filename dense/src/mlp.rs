@@ -1,4 +1,4 @@
-//! [`Mlp`]: a stack of fused [`crate::linear`] layers that owns its parameters.
+//! [`Mlp`]: a stack of fused [`crate::linear()`] layers that owns its parameters.
 //!
 //! Parameters live in one flat list, `[W₀, b₀, W₁, b₁, …]` (`Wᵢ` is `[sizes[i], sizes[i+1]]`,
 //! `bᵢ` is `[sizes[i+1]]`), so an optimiser steps them all with `adam.step(mlp.params_mut(), &g)`.

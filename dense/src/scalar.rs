@@ -60,6 +60,27 @@ pub trait Scalar:
     #[doc(hidden)]
     fn activate_with(kernel: Kernel, activation: Activation, xs: &mut [Self]);
 
+    /// `row = act(row + bias)` for `rows` rows of `cols` values, `rs` apart in `data` (the fused
+    /// epilogue of one tile).
+    #[doc(hidden)]
+    fn epilogue_rows(
+        kernel: Kernel,
+        activation: Activation,
+        data: &mut [Self],
+        rows: usize,
+        cols: usize,
+        rs: usize,
+        bias: Option<&[Self]>,
+    ) {
+        for i in 0..rows {
+            let row = &mut data[i * rs..i * rs + cols];
+            if let Some(b) = bias {
+                row.iter_mut().zip(b).for_each(|(x, &b)| *x += b);
+            }
+            Self::activate_with(kernel, activation, row);
+        }
+    }
+
     /// Runs `f` with this thread's scratch buffer for this type (kept between calls, so backward
     /// passes do not allocate once warmed up).
     #[doc(hidden)]
@@ -93,6 +114,28 @@ impl Scalar for f32 {
             Activation::Identity => {}
             Activation::Relu => xs.iter_mut().for_each(|x| *x = x.max(0.0)),
             Activation::Tanh => crate::vmath::tanh_in_place_with(kernel, xs),
+        }
+    }
+    fn epilogue_rows(
+        kernel: Kernel,
+        activation: Activation,
+        data: &mut [Self],
+        rows: usize,
+        cols: usize,
+        rs: usize,
+        bias: Option<&[Self]>,
+    ) {
+        if activation == Activation::Tanh {
+            // One call per tile: bias add and tanh in a single vectorised pass.
+            crate::vmath::bias_tanh_rows_with(kernel, data, rows, cols, rs, bias);
+            return;
+        }
+        for i in 0..rows {
+            let row = &mut data[i * rs..i * rs + cols];
+            if let Some(b) = bias {
+                row.iter_mut().zip(b).for_each(|(x, &b)| *x += b);
+            }
+            Self::activate_with(kernel, activation, row);
         }
     }
     fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {

@@ -7,9 +7,10 @@
 //! Shapes: `A` is `m×k`, `B` is `k×n`, `C` is `m×n`, `bias` has `n` values. A shape mismatch
 //! panics with a message naming the shapes (like ndarray). When `beta == 0`, `C` is not read.
 //!
-//! Routing: one-row problems (`m == 1`, acting with one observation) go to the GEMV path of
-//! [`crate::gemv`]; one-column problems are the same thing transposed; everything else goes
-//! through the packed, blocked driver in `driver.rs`.
+//! Routing: problems with at most four rows (one row: acting with one observation) run as one
+//! GEMV per row (`crate::gemv`); at most four columns (a policy or value head) run as one GEMV
+//! per column of the transposed problem `Cᵀ = Bᵀ·Aᵀ`; everything else goes through the packed,
+//! blocked driver in `driver.rs`.
 
 mod driver;
 mod micro;
@@ -154,13 +155,16 @@ pub(crate) fn apply_epilogue<T: Scalar>(
     let cols = c.cols();
     let bias = epilogue.bias.map(|b| &b[col0..col0 + cols]);
     if c.cs() == 1 {
-        for i in 0..c.rows() {
-            let row = c.row_mut(i).expect("unit column stride");
-            if let Some(bias) = bias {
-                row.iter_mut().zip(bias).for_each(|(x, &b)| *x += b);
-            }
-            T::activate_with(kernel, epilogue.activation, row);
-        }
+        let (rows, rs) = (c.rows(), c.rs());
+        T::epilogue_rows(
+            kernel,
+            epilogue.activation,
+            c.as_mut_slice(),
+            rows,
+            cols,
+            rs,
+            bias,
+        );
     } else {
         // Strided rows: gather a short run, transform it, scatter it back.
         let mut buf = [T::ZERO; 64];
@@ -199,24 +203,12 @@ pub(crate) fn gemm_f32(
         scale_only(kernel, beta, c, epilogue);
         return;
     }
-    if m == 1 && crate::gemv::gemv_f32(kernel, alpha, a, b, beta, c.rb(), epilogue) {
+    if m <= SMALL && gemv_rows(kernel, alpha, a, b, beta, &mut c, epilogue) {
         return;
     }
-    if n == 1 && m > 1 {
-        // C (m×1) = A·b is the one-row problem Cᵀ = bᵀ·Aᵀ; the epilogue adds bias[0] to all.
-        let done = crate::gemv::gemv_f32(
-            kernel,
-            alpha,
-            b.t(),
-            a.t(),
-            beta,
-            c.rb().t(),
-            Epilogue::none(),
-        );
-        if done {
-            apply_epilogue(kernel, &mut c, 0, &epilogue);
-            return;
-        }
+    if n <= SMALL && gemv_cols(kernel, alpha, a, b, beta, &mut c) {
+        apply_epilogue(kernel, &mut c, 0, &epilogue);
+        return;
     }
     driver::gemm_packed(
         kernel,
@@ -228,6 +220,71 @@ pub(crate) fn gemm_f32(
         c,
         &epilogue,
     );
+}
+
+/// Problems with at most this many rows (or columns) run as that many GEMVs: a register tile
+/// of 12×32 would mostly hold padding, and packing would cost more than the product.
+const SMALL: usize = 4;
+
+/// Row `i` of C is the one-row product `A[i, :]·B`; false (nothing done) if B's strides do not
+/// suit the GEMV kernels.
+fn gemv_rows(
+    kernel: Kernel,
+    alpha: f32,
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    beta: f32,
+    c: &mut MatMut<'_, f32>,
+    epilogue: Epilogue<'_, f32>,
+) -> bool {
+    if b.cs() != 1 && b.rs() != 1 {
+        return false;
+    }
+    let (m, n, k) = (a.rows(), b.cols(), a.cols());
+    for i in 0..m {
+        let done = crate::gemv::gemv_f32(
+            kernel,
+            alpha,
+            a.sub(i, 0, 1, k),
+            b,
+            beta,
+            c.sub(i, 0, 1, n),
+            epilogue,
+        );
+        debug_assert!(done);
+    }
+    true
+}
+
+/// Column `j` of C is `A·B[:, j]`, i.e. the one-row product `(B[:, j])ᵀ·Aᵀ` written into the
+/// transposed column; false (nothing done) if A's strides do not suit the GEMV kernels. The
+/// caller applies the epilogue afterwards.
+fn gemv_cols(
+    kernel: Kernel,
+    alpha: f32,
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    beta: f32,
+    c: &mut MatMut<'_, f32>,
+) -> bool {
+    if a.cs() != 1 && a.rs() != 1 {
+        return false;
+    }
+    let (m, n, k) = (a.rows(), b.cols(), a.cols());
+    for j in 0..n {
+        let col = c.sub(0, j, m, 1).t();
+        let done = crate::gemv::gemv_f32(
+            kernel,
+            alpha,
+            b.sub(0, j, k, 1).t(),
+            a.t(),
+            beta,
+            col,
+            Epilogue::none(),
+        );
+        debug_assert!(done);
+    }
+    true
 }
 
 /// The `f64` router: degenerate cases, else the portable packed driver.

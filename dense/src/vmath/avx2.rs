@@ -4,7 +4,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{EXP_HI, EXP_LO, EXP_POLY, LN2_HI, LN2_LO, LOG2_E, TANH_POLY, TANH_SMALL};
+use super::{EXP_HI, EXP_LO, EXP_POLY, LN2_HI, LN2_LO, LOG2_E, TANH_ONE, TANH_POLY, TANH_SMALL};
 
 /// eˣ for 8 lanes.
 #[target_feature(enable = "avx2,fma")]
@@ -48,9 +48,12 @@ fn tanh8(x: __m256) -> __m256 {
         q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(c));
     }
     let small = _mm256_fmadd_ps(_mm256_mul_ps(a, x2), q, a);
-    // Large |x|: 1 - 2/(e^{2a} + 1).
+    // Large |x|: 1 - 2/(e^{2a} + 1). |x| is capped at TANH_ONE (where tanh rounds to 1) so
+    // e^{2a} stays finite (`min` returns its second operand, `a`, when that is NaN). AVX2's
+    // reciprocal estimate has only 12 bits, so this path keeps the exact division.
     let one = _mm256_set1_ps(1.0);
-    let e = exp8(_mm256_add_ps(a, a));
+    let ac = _mm256_min_ps(_mm256_set1_ps(TANH_ONE), a);
+    let e = exp8(_mm256_add_ps(ac, ac));
     let large = _mm256_sub_ps(
         one,
         _mm256_div_ps(_mm256_set1_ps(2.0), _mm256_add_ps(e, one)),
@@ -61,22 +64,50 @@ fn tanh8(x: __m256) -> __m256 {
     _mm256_or_ps(t, _mm256_and_ps(x, sign))
 }
 
-/// Applies `f` to every element, 8 at a time, the tail through a scratch array.
+/// Applies `f(x + bias)` to every element (bias optional, same length), 8 at a time, the tail
+/// through a scratch array.
 #[target_feature(enable = "avx2,fma")]
-fn map8(xs: &mut [f32], f: impl Fn(__m256) -> __m256) {
-    let mut chunks = xs.chunks_exact_mut(8);
-    for c in &mut chunks {
-        // SAFETY: the chunk has exactly 8 values.
-        unsafe { _mm256_storeu_ps(c.as_mut_ptr(), f(_mm256_loadu_ps(c.as_ptr()))) };
+fn map8(xs: &mut [f32], bias: Option<&[f32]>, f: impl Fn(__m256) -> __m256) {
+    let n = xs.len();
+    if let Some(b) = bias {
+        assert_eq!(b.len(), n, "bias length");
     }
-    let tail = chunks.into_remainder();
-    if !tail.is_empty() {
+    let full = n / 8 * 8;
+    for j in (0..full).step_by(8) {
+        // SAFETY: j + 8 ≤ n for xs and bias.
+        unsafe {
+            let mut v = _mm256_loadu_ps(xs.as_ptr().add(j));
+            if let Some(b) = bias {
+                v = _mm256_add_ps(v, _mm256_loadu_ps(b.as_ptr().add(j)));
+            }
+            _mm256_storeu_ps(xs.as_mut_ptr().add(j), f(v));
+        }
+    }
+    if full < n {
         let mut buf = [0.0f32; 8];
-        buf[..tail.len()].copy_from_slice(tail);
+        for (k, slot) in buf[..n - full].iter_mut().enumerate() {
+            *slot = xs[full + k] + bias.map_or(0.0, |b| b[full + k]);
+        }
         // SAFETY: `buf` has exactly 8 values.
         unsafe { _mm256_storeu_ps(buf.as_mut_ptr(), f(_mm256_loadu_ps(buf.as_ptr()))) };
-        let n = tail.len();
-        tail.copy_from_slice(&buf[..n]);
+        xs[full..].copy_from_slice(&buf[..n - full]);
+    }
+}
+
+/// `row = tanh(row + bias)` for `rows` rows of `cols` values, `rs` apart, in one call.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn bias_tanh_rows(
+    data: &mut [f32],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    bias: Option<&[f32]>,
+) {
+    for i in 0..rows {
+        map8(&mut data[i * rs..i * rs + cols], bias, |v| tanh8(v));
     }
 }
 
@@ -87,7 +118,7 @@ fn map8(xs: &mut [f32], f: impl Fn(__m256) -> __m256) {
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn exp_in_place(xs: &mut [f32]) {
     // The closure inherits this function's target features, so the kernel inlines.
-    map8(xs, |v| exp8(v));
+    map8(xs, None, |v| exp8(v));
 }
 
 /// `xs[i] = tanh(xs[i])`.
@@ -97,5 +128,5 @@ pub(super) unsafe fn exp_in_place(xs: &mut [f32]) {
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn tanh_in_place(xs: &mut [f32]) {
     // The closure inherits this function's target features, so the kernel inlines.
-    map8(xs, |v| tanh8(v));
+    map8(xs, None, |v| tanh8(v));
 }

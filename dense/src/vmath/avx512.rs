@@ -4,7 +4,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{EXP_HI, EXP_LO, EXP_POLY, LN2_HI, LN2_LO, LOG2_E, TANH_POLY, TANH_SMALL};
+use super::{EXP_HI, EXP_LO, EXP_POLY, LN2_HI, LN2_LO, LOG2_E, TANH_ONE, TANH_POLY, TANH_SMALL};
 
 /// eˣ for 16 lanes.
 #[target_feature(enable = "avx512f")]
@@ -48,13 +48,16 @@ fn tanh16(x: __m512) -> __m512 {
         q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(c));
     }
     let small = _mm512_fmadd_ps(_mm512_mul_ps(a, x2), q, a);
-    // Large |x|: 1 - 2/(e^{2a} + 1).
+    // Large |x|: 1 - 2/(e^{2a} + 1). |x| is capped at TANH_ONE (where tanh rounds to 1) so the
+    // denominator stays finite (`min` returns its second operand, `a`, when that is NaN). The
+    // division is a 14-bit reciprocal estimate refined by one Newton step, r ← r + r·(1 − d·r).
     let one = _mm512_set1_ps(1.0);
-    let e = exp16(_mm512_add_ps(a, a));
-    let large = _mm512_sub_ps(
-        one,
-        _mm512_div_ps(_mm512_set1_ps(2.0), _mm512_add_ps(e, one)),
-    );
+    let ac = _mm512_min_ps(_mm512_set1_ps(TANH_ONE), a);
+    let e = exp16(_mm512_add_ps(ac, ac));
+    let d = _mm512_add_ps(e, one);
+    let r = _mm512_rcp14_ps(d);
+    let r = _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, one), r);
+    let large = _mm512_fnmadd_ps(_mm512_set1_ps(2.0), r, one);
     let is_small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, _mm512_set1_ps(TANH_SMALL));
     let t = _mm512_mask_blend_ps(is_small, large, small);
     // Copy the sign of x back.
@@ -64,22 +67,48 @@ fn tanh16(x: __m512) -> __m512 {
     ))
 }
 
-/// Applies `f` to every element, 16 at a time, the tail masked.
+/// Applies `f(x + bias)` to every element (bias optional, same length), 16 at a time, the tail
+/// masked.
 #[target_feature(enable = "avx512f")]
-fn map16(xs: &mut [f32], f: impl Fn(__m512) -> __m512) {
-    let mut chunks = xs.chunks_exact_mut(16);
-    for c in &mut chunks {
-        // SAFETY: the chunk has exactly 16 values.
-        unsafe { _mm512_storeu_ps(c.as_mut_ptr(), f(_mm512_loadu_ps(c.as_ptr()))) };
+fn map16(xs: &mut [f32], bias: Option<&[f32]>, f: impl Fn(__m512) -> __m512) {
+    let n = xs.len();
+    if let Some(b) = bias {
+        assert_eq!(b.len(), n, "bias length");
     }
-    let tail = chunks.into_remainder();
-    if !tail.is_empty() {
-        let mask = ((1u32 << tail.len()) - 1) as u16;
-        // SAFETY: only the `tail.len()` lanes selected by the mask are read and written.
+    let mut j = 0;
+    while j < n {
+        let mask: u16 = if n - j >= 16 {
+            0xFFFF
+        } else {
+            ((1u32 << (n - j)) - 1) as u16
+        };
+        // SAFETY: only lanes j + l < n (selected by the mask) of xs and bias are read or written.
         unsafe {
-            let v = _mm512_maskz_loadu_ps(mask, tail.as_ptr());
-            _mm512_mask_storeu_ps(tail.as_mut_ptr(), mask, f(v));
+            let mut v = _mm512_maskz_loadu_ps(mask, xs.as_ptr().add(j));
+            if let Some(b) = bias {
+                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, b.as_ptr().add(j)));
+            }
+            _mm512_mask_storeu_ps(xs.as_mut_ptr().add(j), mask, f(v));
         }
+        j += 16;
+    }
+}
+
+/// `row = tanh(row + bias)` for `rows` rows of `cols` values, `rs` apart, in one call (so the
+/// constants are set up once per tile, not once per row).
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn bias_tanh_rows(
+    data: &mut [f32],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    bias: Option<&[f32]>,
+) {
+    for i in 0..rows {
+        map16(&mut data[i * rs..i * rs + cols], bias, |v| tanh16(v));
     }
 }
 
@@ -90,7 +119,7 @@ fn map16(xs: &mut [f32], f: impl Fn(__m512) -> __m512) {
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn exp_in_place(xs: &mut [f32]) {
     // The closure inherits this function's target features, so the kernel inlines.
-    map16(xs, |v| exp16(v));
+    map16(xs, None, |v| exp16(v));
 }
 
 /// `xs[i] = tanh(xs[i])`.
@@ -100,5 +129,5 @@ pub(super) unsafe fn exp_in_place(xs: &mut [f32]) {
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn tanh_in_place(xs: &mut [f32]) {
     // The closure inherits this function's target features, so the kernel inlines.
-    map16(xs, |v| tanh16(v));
+    map16(xs, None, |v| tanh16(v));
 }

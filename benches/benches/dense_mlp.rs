@@ -1,0 +1,133 @@
+//! A 4-64-64-2 tanh MLP, the size of a classic-control policy: one training step (forward,
+//! loss, backward, gradients collected) at batch 1, 64, 512 and 4096 with `dense`'s fused layers
+//! against the same network composed from autograd's reference ops; tape-free inference for
+//! acting; and one Adam step over the network's parameters.
+//!
+//! Throughput counts floating-point operations of the step (see `step_flops`), so `Gelem/s`
+//! reads as GFLOP/s and can be set against the GEMM benchmark's rate.
+//!
+//! Run: `cargo bench -p benches --bench dense_mlp -- --warm-up-time 1 --measurement-time 2`
+
+use autograd::{Gradients, Tape, Tensor, Var};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use dense::optim::{Adam, AdamConfig};
+use dense::{Activation, Init, Mlp};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::hint::black_box;
+
+const SIZES: [usize; 4] = [4, 64, 64, 2];
+
+fn mlp() -> Mlp<f32> {
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    Mlp::new(
+        &SIZES,
+        Activation::Tanh,
+        Activation::Identity,
+        Init::Orthogonal { gain: 2f64.sqrt() },
+        Init::Orthogonal { gain: 0.01 },
+        &mut rng,
+    )
+}
+
+/// FLOPs of one forward + backward: forward 2·B·Σ kᵢnᵢ; backward the weight gradients (same
+/// again) plus the input gradients of every layer but the first (x needs none).
+fn step_flops(batch: usize) -> u64 {
+    let kn: Vec<usize> = SIZES.windows(2).map(|w| w[0] * w[1]).collect();
+    let fwd: usize = kn.iter().sum();
+    let dx: usize = kn[1..].iter().sum();
+    (2 * batch * (2 * fwd + dx)) as u64
+}
+
+fn train_step(c: &mut Criterion) {
+    let net = mlp();
+    let mut g = c.benchmark_group("mlp_4_64_64_2_step");
+    for batch in [1usize, 64, 512, 4096] {
+        let mut rng = ChaCha8Rng::seed_from_u64(batch as u64);
+        let x = Tensor::<f32>::randn(&[batch, 4], &mut rng);
+        let w = Tensor::<f32>::randn(&[batch, 2], &mut rng);
+        g.throughput(Throughput::Elements(step_flops(batch)));
+        let mut tape = Tape::new();
+        let mut grads = Gradients::new();
+        let mut gbuf = Vec::new();
+        g.bench_with_input(BenchmarkId::new("dense-fused", batch), &(), |b, _| {
+            b.iter(|| {
+                tape.reset();
+                let (y, vars) = net.forward(&tape, tape.constant(&x));
+                let loss = (y * tape.constant(&w)).sum();
+                loss.backward_into(&mut grads);
+                vars.grads_into(&grads, &mut gbuf);
+                black_box(&gbuf);
+            })
+        });
+        let mut tape = Tape::new();
+        let mut grads = Gradients::new();
+        g.bench_with_input(
+            BenchmarkId::new("autograd-reference-ops", batch),
+            &(),
+            |b, _| {
+                b.iter(|| {
+                    tape.reset();
+                    let p: Vec<Var<'_, f32>> = net.params().iter().map(|t| tape.param(t)).collect();
+                    let mut h = tape.constant(&x);
+                    for l in 0..3 {
+                        h = h.matmul(p[2 * l]) + p[2 * l + 1];
+                        if l < 2 {
+                            h = h.tanh();
+                        }
+                    }
+                    let loss = (h * tape.constant(&w)).sum();
+                    loss.backward_into(&mut grads);
+                    black_box(&grads);
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+fn inference(c: &mut Criterion) {
+    let net = mlp();
+    let mut g = c.benchmark_group("mlp_4_64_64_2_infer");
+    for batch in [1usize, 64, 4096] {
+        let mut rng = ChaCha8Rng::seed_from_u64(batch as u64);
+        let x = Tensor::<f32>::randn(&[batch, 4], &mut rng);
+        let mut out = vec![0.0f32; batch * 2];
+        g.throughput(Throughput::Elements(
+            (2 * batch * (4 * 64 + 64 * 64 + 64 * 2)) as u64,
+        ));
+        g.bench_with_input(BenchmarkId::new("dense-infer", batch), &(), |b, _| {
+            b.iter(|| {
+                net.infer(x.data(), &mut out);
+                black_box(&out);
+            })
+        });
+        let mut tape = Tape::new();
+        g.bench_with_input(BenchmarkId::new("tape-no-grad", batch), &(), |b, _| {
+            b.iter(|| {
+                tape.reset();
+                let y = tape.no_grad(|| net.bind(&tape).forward(tape.constant(&x)).value());
+                black_box(y);
+            })
+        });
+    }
+    g.finish();
+}
+
+fn adam_step(c: &mut Criterion) {
+    let mut net = mlp();
+    let grads = net.zeros_like_params();
+    let mut adam = Adam::new(AdamConfig::default());
+    let mut g = c.benchmark_group("adam_step");
+    g.throughput(Throughput::Elements(net.num_params() as u64));
+    g.bench_function("mlp_4_64_64_2", |b| {
+        b.iter(|| {
+            adam.step(net.params_mut(), &grads);
+            black_box(net.params());
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, train_step, inference, adam_step);
+criterion_main!(benches);
