@@ -28,12 +28,6 @@ pub fn cart_and_pole(pos: f64, theta: f64, width: usize) -> String {
     rows.join("\n") + "\n"
 }
 
-/// A point on a horizontal line, e.g. a car on a hill seen from above; `label` drawn at `pos`.
-pub fn marker_row(pos: f64, width: usize, ch: char) -> String {
-    let width = width.max(3);
-    row_with(width, column(pos, width), ch)
-}
-
 /// Column of a position scaled to `[-1, 1]` in a row of `width` characters.
 fn column(pos: f64, width: usize) -> usize {
     let p = if pos.is_finite() {
