@@ -105,6 +105,32 @@ fn the_data_covers_every_environment() {
     }
 }
 
+/// Our reset distributions cover Gymnasium's recorded first states (same support, same rounding).
+#[test]
+fn recorded_first_states_fit_our_reset_distributions() {
+    use std::f64::consts::PI;
+    for e in episodes() {
+        let s = &e.state0;
+        let ok = match e.env.as_str() {
+            "CartPole-v1" => s.iter().all(|x| (-0.05..0.05).contains(x)),
+            // Acrobot draws in f64 and rounds to f32, as our reset does.
+            "Acrobot-v1" => s
+                .iter()
+                .all(|&x| (-0.1..=0.1).contains(&x) && x as f32 as f64 == x),
+            "MountainCar-v0" | "MountainCarContinuous-v0" => {
+                (-0.6..-0.4).contains(&s[0]) && s[1] == 0.0
+            }
+            "Pendulum-v1" => (-PI..PI).contains(&s[0]) && (-1.0..1.0).contains(&s[1]),
+            other => panic!("unexpected env {other}"),
+        };
+        assert!(
+            ok,
+            "{} seed {}: state0 {s:?} outside our reset distribution",
+            e.env, e.seed
+        );
+    }
+}
+
 #[test]
 fn every_recorded_step_is_reproduced() {
     let mut worst = 0.0f64;
@@ -145,6 +171,13 @@ fn every_recorded_step_is_reproduced() {
     }
     assert!(n > 9_000, "only {n} steps replayed");
     eprintln!("replayed {n} steps; worst relative state error {worst:e}");
+    // With glibc's libm (the C library NumPy used for the recording) we are exact, not just close.
+    if cfg!(all(target_os = "linux", target_env = "gnu")) {
+        assert_eq!(
+            worst, 0.0,
+            "on glibc every recorded state should be reproduced bit for bit"
+        );
+    }
 }
 
 #[test]
