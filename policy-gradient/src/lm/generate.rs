@@ -8,7 +8,6 @@
 
 use super::model::TokenPolicy;
 use super::sample::sample_token;
-use autograd::Tape;
 use envs::tokens::{Episode, Status, Token, TokenTask};
 use rand::Rng;
 
@@ -25,10 +24,8 @@ pub struct Completion {
 
 /// Samples one completion per prompt at `temperature` (0: greedy), in the prompts' order.
 ///
-/// `tape` is reset and reused for the forward passes.
 pub fn generate<R: Rng + ?Sized>(
     policy: &TokenPolicy,
-    tape: &mut Tape<f32>,
     task: &dyn TokenTask,
     prompts: &[Vec<Token>],
     temperature: f32,
@@ -56,7 +53,7 @@ pub fn generate<R: Rng + ?Sized>(
             episodes[e].context_into(row);
         }
         // Sampling from log-probabilities is sampling from the logits (softmax is shift-invariant).
-        policy.log_probs_into(tape, &contexts, &mut logp);
+        policy.log_probs_into(&contexts, &mut logp);
         for (row, &e) in logp.chunks_exact(v).zip(&active) {
             let token = sample_token(row, temperature, rng);
             episodes[e]
@@ -101,9 +98,8 @@ mod tests {
         let task = Addition::new(2, 0.0).unwrap();
         let p = policy(&task, 0);
         let prompts = task.held_out_prompts(40, 1);
-        let mut tape = Tape::new();
         let mut rng = ChaCha8Rng::seed_from_u64(5);
-        let out = generate(&p, &mut tape, &task, &prompts, 1.0, &mut rng);
+        let out = generate(&p, &task, &prompts, 1.0, &mut rng);
         assert_eq!(out.len(), 40);
         for (c, prompt) in out.iter().zip(&prompts) {
             assert_eq!(&c.prompt, prompt);
@@ -125,11 +121,9 @@ mod tests {
         let task = Addition::new(2, 0.0).unwrap();
         let p = policy(&task, 1);
         let prompts = task.held_out_prompts(16, 2);
-        let mut tape = Tape::new();
         let run = |seed, t| {
-            let mut tape = Tape::new();
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
-            generate(&p, &mut tape, &task, &prompts, t, &mut rng)
+            generate(&p, &task, &prompts, t, &mut rng)
         };
         assert_eq!(run(3, 1.0), run(3, 1.0));
         assert_ne!(run(3, 1.0), run(4, 1.0));
@@ -138,14 +132,7 @@ mod tests {
         let together = run(0, 0.0);
         for (i, prompt) in prompts.iter().enumerate() {
             let mut rng = ChaCha8Rng::seed_from_u64(0);
-            let alone = generate(
-                &p,
-                &mut tape,
-                &task,
-                std::slice::from_ref(prompt),
-                0.0,
-                &mut rng,
-            );
+            let alone = generate(&p, &task, std::slice::from_ref(prompt), 0.0, &mut rng);
             assert_eq!(alone[0], together[i]);
         }
     }

@@ -10,16 +10,28 @@
 //! - [`config`]: the typed configurations of `pg lm pretrain` and `pg lm rl`.
 //! - [`model`]: the token policy (embeddings of the last C tokens, concatenated, through an MLP).
 //! - [`generate`]: sampling completions for many prompts in lock-step.
+//! - [`pretrain`]: `pg lm pretrain`, maximum likelihood on the training text.
+//! - [`rl`]: `pg lm rl`, fine-tuning with REINFORCE, RLOO or GRPO and the KL penalty.
+//! - [`checkpoint`]: saving and loading a token policy.
+//! - [`run`]: run directories, progress display and curves.
+//! - [`objective`]: the pretraining and RL losses on the tape.
+//! - [`eval`]: held-out accuracy (sampled and greedy), reward and length.
 //! - [`embedding`]: the token-embedding lookup as a custom tape op.
 //! - [`metrics`]: the columns of an `pg lm` run's `metrics.csv`.
 //! - [`batch`]: laying out completions as one row per token for teacher forcing.
 
 pub mod advantage;
 pub mod batch;
+pub mod checkpoint;
 pub mod config;
 pub mod embedding;
+pub mod eval;
 pub mod generate;
 pub mod kl;
 pub mod metrics;
 pub mod model;
+pub mod objective;
+pub mod pretrain;
+pub mod rl;
+pub mod run;
 pub mod sample;

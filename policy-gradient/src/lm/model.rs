@@ -15,8 +15,10 @@
 //! the observation is the context window, the action space is the vocabulary.
 
 use super::embedding::embed;
+use super::sample::log_softmax_into;
 use crate::config::Activation;
-use autograd::{Tape, Tensor, Var};
+use autograd::{Gradients, Tape, Tensor, Var};
+use dense::{Init, Mlp};
 use envs::tokens::Token;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -40,28 +42,34 @@ pub struct ModelSpec {
 }
 
 impl ModelSpec {
-    /// The shapes of the parameters, in order: the embedding table `[V, D]`, then `W_i` and
-    /// `b_i` of each layer (the last one producing the `V` logits).
-    pub fn param_shapes(&self) -> Vec<Vec<usize>> {
-        let mut shapes = vec![vec![self.vocab, self.embed_dim]];
-        let mut fan_in = self.context * self.embed_dim;
-        for &width in self.hidden_sizes.iter().chain(std::iter::once(&self.vocab)) {
-            shapes.push(vec![fan_in, width]);
-            shapes.push(vec![width]);
-            fan_in = width;
-        }
-        shapes
+    /// The MLP's layer widths: `[C·D, hidden…, V]`.
+    pub fn mlp_sizes(&self) -> Vec<usize> {
+        let mut sizes = vec![self.context * self.embed_dim];
+        sizes.extend_from_slice(&self.hidden_sizes);
+        sizes.push(self.vocab);
+        sizes
     }
 
-    /// Names of the parameters, in the order of [`ModelSpec::param_shapes`] (`embed`, `w0`,
-    /// `b0`, …), used in checkpoint files.
-    pub fn param_names(&self) -> Vec<String> {
-        let mut names = vec!["embed".to_string()];
-        for i in 0..=self.hidden_sizes.len() {
-            names.push(format!("w{i}"));
-            names.push(format!("b{i}"));
+    /// The MLP's activation after each layer (none after the last: it gives logits).
+    fn mlp_activations(&self) -> Vec<dense::Activation> {
+        let hidden = match self.activation {
+            Activation::Tanh => dense::Activation::Tanh,
+            Activation::Relu => dense::Activation::Relu,
+        };
+        let mut acts = vec![hidden; self.hidden_sizes.len()];
+        acts.push(dense::Activation::Identity);
+        acts
+    }
+
+    /// The shapes of the parameters, in order: the embedding table `[V, D]`, then `W_i` and
+    /// `b_i` of each MLP layer (the last one producing the `V` logits).
+    pub fn param_shapes(&self) -> Vec<Vec<usize>> {
+        let mut shapes = vec![vec![self.vocab, self.embed_dim]];
+        for w in self.mlp_sizes().windows(2) {
+            shapes.push(vec![w[0], w[1]]);
+            shapes.push(vec![w[1]]);
         }
-        names
+        shapes
     }
 
     /// Total number of scalar parameters.
@@ -73,57 +81,52 @@ impl ModelSpec {
     }
 }
 
-/// A token policy: its shape and its parameters.
+/// A token policy: an embedding table and a `dense` MLP.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenPolicy {
     spec: ModelSpec,
-    params: Vec<Tensor<f32>>,
+    embed: Tensor<f32>,
+    mlp: Mlp<f32>,
 }
 
 impl TokenPolicy {
-    /// A freshly initialised policy: embeddings `N(0, 1)`; each weight matrix uniform in
-    /// `±sqrt(6 / (fan_in + fan_out))` (Glorot); biases 0; the output layer scaled by 0.1 so the
-    /// first policy is close to uniform.
+    /// A freshly initialised policy: embeddings `N(0, 1)`; hidden layers Glorot-uniform
+    /// (`±sqrt(6 / (fan_in + fan_out))`), the output layer scaled by 0.1 so the first policy is
+    /// close to uniform; biases 0.
     pub fn new<R: Rng + ?Sized>(spec: ModelSpec, rng: &mut R) -> Self {
-        let shapes = spec.param_shapes();
-        let last_w = shapes.len() - 2;
-        let params = shapes
-            .iter()
-            .enumerate()
-            .map(|(i, shape)| {
-                if i == 0 {
-                    Tensor::randn(shape, rng)
-                } else if shape.len() == 1 {
-                    Tensor::zeros(shape)
-                } else {
-                    let limit = (6.0 / (shape[0] + shape[1]) as f32).sqrt();
-                    let limit = if i == last_w { 0.1 * limit } else { limit };
-                    Tensor::rand_uniform(shape, -limit, limit, rng)
-                }
-            })
-            .collect();
-        Self { spec, params }
+        let embed = Tensor::randn(&[spec.vocab, spec.embed_dim], rng);
+        let acts = spec.mlp_activations();
+        let mlp = Mlp::new(
+            &spec.mlp_sizes(),
+            acts[0],
+            dense::Activation::Identity,
+            Init::XavierUniform { gain: 1.0 },
+            Init::XavierUniform { gain: 0.1 },
+            rng,
+        );
+        Self { spec, embed, mlp }
     }
 
-    /// A policy from saved parameters; panics unless their shapes are the spec's.
-    pub fn from_params(spec: ModelSpec, params: Vec<Tensor<f32>>) -> Self {
-        let shapes = spec.param_shapes();
+    /// A policy from an embedding table and MLP parameters `[W_0, b_0, …]`; panics, naming the
+    /// shapes, unless they are the spec's.
+    pub fn from_parts(spec: ModelSpec, embed: Tensor<f32>, mlp_params: Vec<Tensor<f32>>) -> Self {
         assert_eq!(
-            params.len(),
-            shapes.len(),
-            "TokenPolicy::from_params: {} tensors for a spec with {}",
-            params.len(),
-            shapes.len()
+            embed.shape(),
+            [spec.vocab, spec.embed_dim],
+            "TokenPolicy::from_parts: embedding table {:?}, expected [{}, {}]",
+            embed.shape(),
+            spec.vocab,
+            spec.embed_dim
         );
-        for (i, (p, s)) in params.iter().zip(&shapes).enumerate() {
-            assert_eq!(
-                p.shape(),
-                s.as_slice(),
-                "TokenPolicy::from_params: parameter {i} has shape {:?}, expected {s:?}",
-                p.shape()
-            );
-        }
-        Self { spec, params }
+        let mlp = Mlp::from_params(&spec.mlp_activations(), mlp_params);
+        assert_eq!(
+            mlp.sizes(),
+            spec.mlp_sizes().as_slice(),
+            "TokenPolicy::from_parts: MLP sizes {:?}, expected {:?}",
+            mlp.sizes(),
+            spec.mlp_sizes()
+        );
+        Self { spec, embed, mlp }
     }
 
     /// The policy's shape.
@@ -131,19 +134,35 @@ impl TokenPolicy {
         &self.spec
     }
 
-    /// The parameters, in the order of [`ModelSpec::param_shapes`].
-    pub fn params(&self) -> &[Tensor<f32>] {
-        &self.params
+    /// The embedding table `[V, D]`.
+    pub fn embedding(&self) -> &Tensor<f32> {
+        &self.embed
     }
 
-    /// Mutable parameters, for the optimiser.
-    pub fn params_mut(&mut self) -> &mut [Tensor<f32>] {
-        &mut self.params
+    /// The MLP from the concatenated embeddings to the logits.
+    pub fn mlp(&self) -> &Mlp<f32> {
+        &self.mlp
     }
 
-    /// Puts the parameters on the tape as leaves that receive gradients.
+    /// Every parameter as a mutable slice, embedding first, then the MLP's `[W_0, b_0, …]`: the
+    /// list an optimiser steps (in the order of [`TokenPolicy::param_vars`]).
+    pub fn param_slices_mut(&mut self) -> Vec<&mut [f32]> {
+        let mut out = vec![self.embed.data_mut()];
+        out.extend(self.mlp.params_mut().iter_mut().map(|t| t.data_mut()));
+        out
+    }
+
+    /// Puts the parameters on the tape as leaves that receive gradients: the embedding table,
+    /// then the MLP's `[W_0, b_0, …]`.
     pub fn param_vars<'t>(&self, tape: &'t Tape<f32>) -> Vec<Var<'t, f32>> {
-        self.params.iter().map(|p| tape.param(p)).collect()
+        let mut vars = vec![tape.param(&self.embed)];
+        vars.extend(self.mlp.params().iter().map(|p| tape.param(p)));
+        vars
+    }
+
+    /// Copies the gradients of `vars` (from [`TokenPolicy::param_vars`]) out of `grads`.
+    pub fn grads_of(vars: &[Var<'_, f32>], grads: &Gradients<f32>) -> Vec<Tensor<f32>> {
+        vars.iter().map(|&v| grads[v].clone()).collect()
     }
 
     /// The logits `[rows, V]` for `rows = contexts.len() / C` context windows (row-major),
@@ -151,7 +170,7 @@ impl TokenPolicy {
     ///
     /// Panics if `contexts.len()` is not a multiple of `C` or an id is outside the vocabulary.
     pub fn logits<'t>(&self, vars: &[Var<'t, f32>], contexts: &[Token]) -> Var<'t, f32> {
-        let c = self.spec.context;
+        let (c, d) = (self.spec.context, self.spec.embed_dim);
         assert!(
             contexts.len().is_multiple_of(c),
             "TokenPolicy::logits: {} context tokens is not a multiple of the window {c}",
@@ -160,33 +179,37 @@ impl TokenPolicy {
         let rows = contexts.len() / c;
         // e = [E[x_1]; …; E[x_C]]: look up rows·C embeddings, then view each row's C of them as
         // one concatenated vector (row-major order makes this a reshape, not a copy).
-        let mut h = embed(vars[0], contexts).reshape(&[rows, c * self.spec.embed_dim]);
-        let layers = self.spec.hidden_sizes.len() + 1;
-        for l in 0..layers {
-            let (w, b) = (vars[1 + 2 * l], vars[2 + 2 * l]);
-            h = h.matmul(w) + b;
-            if l + 1 < layers {
-                h = match self.spec.activation {
-                    Activation::Tanh => h.tanh(),
-                    Activation::Relu => h.relu(),
-                };
-            }
-        }
-        h
+        let e = embed(vars[0], contexts).reshape(&[rows, c * d]);
+        // z = MLP(e): one fused dense layer per node.
+        self.mlp.with_vars(vars[1..].to_vec()).forward(e)
     }
 
-    /// Log-probabilities `log π(· | s)` for each context window, without recording gradients,
-    /// written into `out` (`[rows × V]`, resized). Resets `tape` first.
-    pub fn log_probs_into(&self, tape: &mut Tape<f32>, contexts: &[Token], out: &mut Vec<f32>) {
-        tape.reset();
-        let tape = &*tape;
-        tape.no_grad(|| {
-            let vars: Vec<Var<'_, f32>> = self.params.iter().map(|p| tape.constant(p)).collect();
-            self.logits(&vars, contexts).log_softmax(1).with_value(|t| {
-                out.clear();
-                out.extend_from_slice(t.data());
-            });
-        });
+    /// Log-probabilities `log π(· | s)` for each context window, with no tape: the embedding rows
+    /// are copied side by side and the MLP runs on `dense`'s inference path. Writes `[rows × V]`
+    /// values into `out` (resized).
+    pub fn log_probs_into(&self, contexts: &[Token], out: &mut Vec<f32>) {
+        let (c, d, v) = (self.spec.context, self.spec.embed_dim, self.spec.vocab);
+        assert!(
+            contexts.len().is_multiple_of(c),
+            "TokenPolicy::log_probs_into: {} context tokens is not a multiple of the window {c}",
+            contexts.len()
+        );
+        let rows = contexts.len() / c;
+        let table = self.embed.data();
+        let mut input = Vec::with_capacity(rows * c * d);
+        for &t in contexts {
+            assert!(
+                t < v,
+                "TokenPolicy::log_probs_into: token {t} outside the vocabulary of {v}"
+            );
+            input.extend_from_slice(&table[t * d..(t + 1) * d]);
+        }
+        let mut logits = vec![0.0f32; rows * v];
+        self.mlp.infer(&input, &mut logits);
+        out.resize(rows * v, 0.0);
+        for (z, lp) in logits.chunks_exact(v).zip(out.chunks_exact_mut(v)) {
+            log_softmax_into(z, 1.0, lp);
+        }
     }
 }
 
@@ -215,7 +238,7 @@ mod tests {
             s.param_shapes(),
             vec![vec![5, 2], vec![6, 4], vec![4], vec![4, 5], vec![5]]
         );
-        assert_eq!(s.param_names(), ["embed", "w0", "b0", "w1", "b1"]);
+        assert_eq!(s.mlp_sizes(), vec![6, 4, 5]);
         assert_eq!(s.num_params(), 10 + 24 + 4 + 20 + 5);
     }
 
@@ -229,21 +252,22 @@ mod tests {
         let z = p.logits(&vars, &ctx).value();
         assert_eq!(z.shape(), &[2, 5]);
         // By hand for row 1: e = [E1; E1; E3], h = tanh(e W0 + b0), z = h W1 + b1.
-        let pr = p.params();
+        let (emb, pr) = (p.embedding().data(), p.mlp().params());
         let e: Vec<f32> = [1, 1, 3]
             .iter()
-            .flat_map(|&t| pr[0].data()[t * 2..t * 2 + 2].to_vec())
+            .flat_map(|&t| emb[t * 2..t * 2 + 2].to_vec())
             .collect();
         let h: Vec<f32> = (0..4)
             .map(|j| {
-                let s: f32 = (0..6).map(|i| e[i] * pr[1].data()[i * 4 + j]).sum();
-                (s + pr[2].data()[j]).tanh()
+                let s: f32 = (0..6).map(|i| e[i] * pr[0].data()[i * 4 + j]).sum();
+                (s + pr[1].data()[j]).tanh()
             })
             .collect();
         for k in 0..5 {
-            let s: f32 = (0..4).map(|j| h[j] * pr[3].data()[j * 5 + k]).sum();
-            let want = s + pr[4].data()[k];
-            assert!((z.data()[5 + k] - want).abs() < 1e-5, "logit {k}");
+            let s: f32 = (0..4).map(|j| h[j] * pr[2].data()[j * 5 + k]).sum();
+            let want = s + pr[3].data()[k];
+            // dense's vectorised tanh is an approximation with a small documented error.
+            assert!((z.data()[5 + k] - want).abs() < 1e-4, "logit {k}");
         }
     }
 
@@ -256,6 +280,8 @@ mod tests {
         let ctx = [0usize, 0, 4, 0, 4, 2];
         let targets = [2usize, 1];
         let model = p.clone();
+        let mut inputs = vec![p.embedding().clone()];
+        inputs.extend(p.mlp().params().iter().cloned());
         let report = gradcheck(
             |_tape, xs| {
                 model
@@ -264,7 +290,7 @@ mod tests {
                     .gather(1, &targets)
                     .sum()
             },
-            p.params(),
+            &inputs,
             &GradcheckConfig::for_f32(),
         );
         assert!(report.max_rel_err < 2e-2, "{report}");
@@ -274,22 +300,30 @@ mod tests {
     fn no_grad_log_probs_are_normalised_rows() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let p = TokenPolicy::new(spec(), &mut rng);
-        let mut tape = Tape::new();
+        let ctx = [0, 0, 0, 2, 3, 4];
         let mut out = Vec::new();
-        p.log_probs_into(&mut tape, &[0, 0, 0, 2, 3, 4], &mut out);
+        p.log_probs_into(&ctx, &mut out);
         assert_eq!(out.len(), 10);
         for row in out.chunks(5) {
             let s: f32 = row.iter().map(|l| l.exp()).sum();
             assert!((s - 1.0).abs() < 1e-5);
         }
+        // The tape-free path agrees with the recorded one.
+        let tape = Tape::new();
+        let vars = p.param_vars(&tape);
+        let recorded = p.logits(&vars, &ctx).log_softmax(1).value();
+        for (a, b) in out.iter().zip(recorded.data()) {
+            assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+        }
     }
 
     #[test]
-    #[should_panic(expected = "parameter 1 has shape [6, 3], expected [6, 4]")]
-    fn from_params_checks_shapes() {
-        let mut shapes = spec().param_shapes();
-        shapes[1] = vec![6, 3];
-        let params = shapes.iter().map(|s| Tensor::zeros(s)).collect();
-        TokenPolicy::from_params(spec(), params);
+    #[should_panic(expected = "MLP sizes [6, 3, 5], expected [6, 4, 5]")]
+    fn from_parts_checks_shapes() {
+        let params = [vec![6, 3], vec![3], vec![3, 5], vec![5]]
+            .iter()
+            .map(|s| Tensor::zeros(s))
+            .collect();
+        TokenPolicy::from_parts(spec(), Tensor::zeros(&[5, 2]), params);
     }
 }

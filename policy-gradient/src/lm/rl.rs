@@ -1,0 +1,343 @@
+//! `pg lm rl`: policy-gradient fine-tuning of the pretrained model on the task's reward.
+//!
+//! One step, the whole algorithm (each line names the function that does it):
+//!
+//! 1. draw `P` training prompts and repeat each `k` times (the groups of RLOO and GRPO);
+//! 2. sample a completion for each at the configured temperature ([`generate`]);
+//! 3. score each finished text: `r_i` = the task's reward ([`envs::tokens::TokenTask::reward`]);
+//! 4. one recorded forward pass over every completion token gives `log π(y_t | s_t)`
+//!    ([`forward`]); one no-grad pass of the frozen reference gives `log π_ref(y_t | s_t)`;
+//! 5. with `kl = k1_reward`, `r_i ← r_i - β Σ_t (log π - log π_ref)` ([`kl_penalised_rewards`]);
+//! 6. advantages from the rewards ([`advantages`]);
+//! 7. loss `-(1/N) Σ_i A_i Σ_t log π(y_t)` (+ `β/N Σ k3` with `kl = k3_loss`) ([`pg_loss`]);
+//! 8. backward, clip the gradient norm, one Adam step ([`apply_update`]).
+//!
+//! The policy is a copy of the reference at step 0 and the reference never changes.
+
+use super::advantage::{
+    batch_mean_advantages, grpo_advantages, reinforce_advantages, rloo_advantages,
+};
+use super::batch::TokenBatch;
+use super::checkpoint;
+use super::config::{Algo, Baseline, KlMode, LmConfig, RlConfig};
+use super::eval::{Evaluation, evaluate};
+use super::generate::generate;
+use super::kl::{exact_kl, kl_penalised_rewards};
+use super::metrics::{LmMetrics, LmMetricsWriter, mean_std};
+use super::objective::{forward, pg_loss};
+use super::pretrain::{
+    EVAL_PROMPT_SEED, apply_update, make_task, mean_entropy, stream_rng, write_samples,
+};
+use super::run::{LmProgress, create_run, latest_checkpoint, samples_path, write_curve};
+use crate::error::{PgError, Result};
+use crate::run_dir::RunDir;
+use autograd::{Gradients, Tape};
+use dense::optim::{Adam, AdamConfig};
+use envs::tokens::{Split, Token};
+use std::path::Path;
+use std::time::Instant;
+
+/// The advantages of the configured estimator for rewards laid out group by group
+/// (`cfg.samples_per_prompt` consecutive completions per prompt).
+///
+/// ```
+/// use policy_gradient::lm::config::{Algo, RlConfig};
+/// use policy_gradient::lm::rl::advantages;
+/// let mut c = RlConfig::preset("addition").unwrap();
+/// c.samples_per_prompt = 2;
+/// c.algo = Algo::Rloo;
+/// assert_eq!(advantages(&c, &[1.0, 0.0, 1.0, 1.0]), vec![1.0, -1.0, 0.0, 0.0]);
+/// ```
+pub fn advantages(cfg: &RlConfig, rewards: &[f64]) -> Vec<f64> {
+    match (cfg.algo, cfg.baseline) {
+        (Algo::Reinforce, Baseline::None) => reinforce_advantages(rewards),
+        (Algo::Reinforce, Baseline::BatchMean) => batch_mean_advantages(rewards),
+        (Algo::Rloo, _) => rloo_advantages(rewards, cfg.samples_per_prompt),
+        (Algo::Grpo, _) => grpo_advantages(rewards, cfg.samples_per_prompt, cfg.grpo_eps),
+    }
+}
+
+/// A short name of the estimator for titles: `reinforce`, `reinforce+mean`, `rloo`, `grpo`.
+pub fn algo_name(cfg: &RlConfig) -> &'static str {
+    match (cfg.algo, cfg.baseline) {
+        (Algo::Reinforce, Baseline::None) => "reinforce",
+        (Algo::Reinforce, Baseline::BatchMean) => "reinforce+mean",
+        (Algo::Rloo, _) => "rloo",
+        (Algo::Grpo, _) => "grpo",
+    }
+}
+
+/// Runs RL fine-tuning into `out`; returns the run and the final held-out evaluation.
+pub fn rl(cfg: &RlConfig, out: &Path, force: bool, quiet: bool) -> Result<(RunDir, Evaluation)> {
+    cfg.validate("the configuration")?;
+    let task = make_task(&cfg.task)?;
+    let reference = checkpoint::load(Path::new(&cfg.reference))?;
+    if reference.spec().task != cfg.task {
+        return Err(PgError::BadConfigValue {
+            key: "reference".into(),
+            origin: "the configuration".into(),
+            message: format!(
+                "{} was trained on task `{}`, not `{}`",
+                cfg.reference,
+                reference.spec().task,
+                cfg.task
+            ),
+        });
+    }
+    let run = create_run(out, &cfg.to_toml(), force)?;
+    let mut policy = reference.clone();
+    let mut data_rng = stream_rng(cfg.seed, 1);
+    let mut eval_rng = stream_rng(cfg.seed, 2);
+    let mut adam = Adam::new(AdamConfig {
+        lr: cfg.lr,
+        ..AdamConfig::default()
+    });
+    let eval_prompts = task.held_out_prompts(cfg.eval_prompts, EVAL_PROMPT_SEED);
+    let per_step = cfg.samples_per_step() as u64;
+    let steps = cfg.total_samples.div_ceil(per_step);
+    let mut writer = LmMetricsWriter::create(&run.metrics_path())?;
+    let mut progress = LmProgress::new(steps, quiet);
+    progress.println(format!(
+        "RL on {} with {}, kl {:?} (beta {}), {} completions per step, {steps} steps",
+        cfg.task,
+        algo_name(cfg),
+        cfg.kl,
+        cfg.kl_coef,
+        per_step
+    ));
+    let v = task.vocab().len();
+    let mut tape = Tape::<f32>::new();
+    let mut grads = Gradients::new();
+    let mut batch = TokenBatch::new(policy.spec().context);
+    let mut ref_rows: Vec<f32> = Vec::new();
+    let start = Instant::now();
+
+    // Row 0: the pretrained model before any update.
+    let e0 = evaluate(&policy, &*task, &eval_prompts, &mut eval_rng);
+    let row0 = LmMetrics {
+        heldout_accuracy: e0.accuracy,
+        heldout_greedy_accuracy: e0.greedy_accuracy,
+        heldout_reward: e0.reward,
+        kl: 0.0,
+        mean_length: e0.mean_length,
+        elapsed_seconds: 0.0,
+        ..LmMetrics::default()
+    };
+    writer.append(&row0)?;
+    progress.step(&row0);
+    let mut last_eval = e0;
+    let (mut samples, mut tokens) = (0u64, 0u64);
+    for step in 1..=steps {
+        // 1-2. Prompts, each repeated k times, and their sampled completions.
+        let prompts: Vec<Vec<Token>> = (0..cfg.prompts_per_step)
+            .flat_map(|_| {
+                let p = task.sample_prompt(Split::Train, &mut data_rng);
+                std::iter::repeat_n(p, cfg.samples_per_prompt)
+            })
+            .collect();
+        let completions = generate(&policy, &*task, &prompts, cfg.temperature, &mut data_rng);
+        // 3. Rewards of the finished texts.
+        let rewards: Vec<f64> = completions
+            .iter()
+            .map(|c| task.reward(&c.prompt, &c.completion))
+            .collect();
+        let successes = completions
+            .iter()
+            .filter(|c| task.is_success(&c.prompt, &c.completion))
+            .count();
+        batch.clear();
+        for c in &completions {
+            batch.push(&c.prompt, &c.completion);
+        }
+        let n = completions.len();
+        samples += n as u64;
+        tokens += batch.rows() as u64;
+        // 4. The frozen reference's log-probabilities of the sampled tokens.
+        reference.log_probs_into(batch.contexts(), &mut ref_rows);
+        let ref_tok: Vec<f32> = batch
+            .targets()
+            .iter()
+            .enumerate()
+            .map(|(t, &y)| ref_rows[t * v + y])
+            .collect();
+        tape.reset();
+        let (loss, ent, kl_mean, grad_norm) = {
+            let f = forward(&policy, &tape, &batch);
+            let (ent, exact) = f.log_probs.with_value(|lp| {
+                let rows = lp.data();
+                let exact: Vec<f64> = rows
+                    .chunks_exact(v)
+                    .zip(ref_rows.chunks_exact(v))
+                    .map(|(p, q)| exact_kl(p, q))
+                    .collect();
+                (mean_entropy(rows, v), exact)
+            });
+            let kl_mean = batch.sum_per_sequence(&exact).iter().sum::<f64>() / n as f64;
+            // 5. k1 reward penalty: r_i - β Σ_t (log π(y_t) - log π_ref(y_t)).
+            let shaped = if cfg.kl == KlMode::K1Reward {
+                let k1_rows: Vec<f64> = f.token_logp.with_value(|lp| {
+                    lp.data()
+                        .iter()
+                        .zip(&ref_tok)
+                        .map(|(&a, &b)| (a - b) as f64)
+                        .collect()
+                });
+                kl_penalised_rewards(&rewards, &batch.sum_per_sequence(&k1_rows), cfg.kl_coef)
+            } else {
+                rewards.clone()
+            };
+            // 6-7. Advantages, then the surrogate (and the k3 term).
+            let adv = advantages(cfg, &shaped);
+            let weights = batch.row_weights(&adv);
+            let k3 = (cfg.kl == KlMode::K3Loss)
+                .then_some((ref_tok.as_slice(), (cfg.kl_coef / n as f64) as f32));
+            let loss = pg_loss(f.token_logp, &weights, k3);
+            let value = loss.item() as f64;
+            if !value.is_finite() {
+                return Err(PgError::NonFiniteLoss {
+                    epoch: step,
+                    what: "policy loss",
+                    checkpoint: None,
+                });
+            }
+            // 8. Backward and one Adam step.
+            loss.backward_into(&mut grads);
+            let norm = apply_update(
+                &mut policy,
+                &mut adam,
+                &grads,
+                &f.params,
+                cfg.max_grad_norm,
+                cfg.lr,
+            );
+            (value, ent, kl_mean, norm)
+        };
+        let (reward, reward_std) = mean_std(&rewards);
+        let elapsed = start.elapsed().as_secs_f64();
+        let mut m = LmMetrics {
+            step,
+            samples,
+            tokens,
+            loss,
+            reward,
+            reward_std,
+            train_success: successes as f64 / n as f64,
+            kl: kl_mean,
+            entropy: ent,
+            mean_length: completions
+                .iter()
+                .map(|c| c.completion.len())
+                .sum::<usize>() as f64
+                / n as f64,
+            grad_norm: grad_norm as f64,
+            samples_per_second: samples as f64 / elapsed.max(1e-9),
+            elapsed_seconds: elapsed,
+            ..LmMetrics::default()
+        };
+        if step % cfg.eval_every == 0 || step == steps {
+            let e = evaluate(&policy, &*task, &eval_prompts, &mut eval_rng);
+            m.heldout_accuracy = e.accuracy;
+            m.heldout_greedy_accuracy = e.greedy_accuracy;
+            m.heldout_reward = e.reward;
+            last_eval = e;
+        }
+        writer.append(&m)?;
+        progress.step(&m);
+        if cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0 {
+            checkpoint::save(&policy, &latest_checkpoint(&run))?;
+        }
+        if crate::interrupt::requested() {
+            checkpoint::save(&policy, &latest_checkpoint(&run))?;
+            progress.finish();
+            return Err(PgError::Interrupted(run.root().to_path_buf()));
+        }
+    }
+    progress.finish();
+    checkpoint::save(&policy, &latest_checkpoint(&run))?;
+    write_curve(
+        &run,
+        "heldout_accuracy",
+        &format!("{} on {}", algo_name(cfg), cfg.task),
+    )?;
+    write_samples(
+        &samples_path(&run),
+        &*task,
+        &format!(
+            "held-out samples at temperature 1 after RL (accuracy {:.3}, greedy {:.3}, reward {:.3})",
+            last_eval.accuracy, last_eval.greedy_accuracy, last_eval.reward
+        ),
+        &last_eval.samples,
+    )?;
+    Ok((run, last_eval))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lm::config::PretrainConfig;
+    use crate::lm::pretrain::pretrain;
+
+    #[test]
+    fn estimator_dispatch_matches_the_pure_functions() {
+        let mut c = RlConfig::preset("addition").unwrap();
+        c.samples_per_prompt = 3;
+        let r = [2.0, 4.0, 9.0];
+        c.algo = Algo::Reinforce;
+        c.baseline = Baseline::None;
+        assert_eq!(advantages(&c, &r), r.to_vec());
+        c.baseline = Baseline::BatchMean;
+        assert_eq!(advantages(&c, &r), vec![-3.0, -1.0, 4.0]);
+        c.algo = Algo::Rloo;
+        assert_eq!(advantages(&c, &r), vec![-4.5, -1.5, 6.0]);
+        c.algo = Algo::Grpo;
+        c.grpo_eps = 0.0;
+        let s = 13f64.sqrt();
+        let a = advantages(&c, &r);
+        assert!((a[2] - 4.0 / s).abs() < 1e-12);
+        assert_eq!(algo_name(&c), "grpo");
+    }
+
+    #[test]
+    fn a_tiny_rl_run_is_reproducible_and_refuses_a_wrong_reference() {
+        let dir = std::env::temp_dir().join(format!("pg-lm-rl-{}", std::process::id()));
+        let mut p = PretrainConfig::preset("reviews").unwrap();
+        p.hidden_sizes = vec![16];
+        p.steps = 10;
+        p.batch_size = 8;
+        p.eval_every = 10;
+        p.eval_prompts = 4;
+        pretrain(&p, &dir.join("ref"), true, true).unwrap();
+        let mut c = RlConfig::preset("reviews").unwrap();
+        c.reference = dir.join("ref").display().to_string();
+        c.prompts_per_step = 2;
+        c.samples_per_prompt = 3;
+        c.total_samples = 18;
+        c.eval_every = 2;
+        c.eval_prompts = 4;
+        for kl in [KlMode::None, KlMode::K1Reward, KlMode::K3Loss] {
+            c.kl = kl;
+            let (_, a) = rl(&c, &dir.join("a"), true, true).unwrap();
+            let (run, b) = rl(&c, &dir.join("b"), true, true).unwrap();
+            assert_eq!(a, b, "{kl:?}");
+            let path = run.metrics_path();
+            let t = crate::metrics::Table::read(&path).unwrap();
+            // A row before training, then 3 steps of 6 completions.
+            assert_eq!(
+                t.column("samples", &path).unwrap(),
+                vec![0.0, 6.0, 12.0, 18.0]
+            );
+            let kl_col = t.column("kl", &path).unwrap();
+            assert_eq!(kl_col[0], 0.0);
+            // The first step samples from the reference itself: only rounding separates them.
+            assert!(
+                kl_col[1].abs() < 1e-5,
+                "the first step is on-reference: {}",
+                kl_col[1]
+            );
+        }
+        c.task = "addition".into();
+        let e = rl(&c, &dir.join("c"), true, true).unwrap_err().to_string();
+        assert!(e.contains("trained on task `reviews`"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
