@@ -8,6 +8,9 @@
 //! The vector benches report throughput in env-steps: criterion's "elem/s" is steps per second,
 //! and time per iteration divided by N is nanoseconds per env-step.
 //!
+//! `envs/square` measures the price of fidelity: `x**2` as NumPy computes it (`pow`), our exact
+//! shortcut `envs::numpy::square`, and a plain multiplication, over the same 1024 values.
+//!
 //! Run briefly: `cargo bench -p benches --bench envs -- --warm-up-time 1 --measurement-time 2`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -93,9 +96,26 @@ fn vectorised(c: &mut Criterion) {
     group.finish();
 }
 
+fn square(c: &mut Criterion) {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let xs: Vec<f64> = (0..1024).map(|_| rng.gen_range(-10.0..10.0)).collect();
+    let mut group = c.benchmark_group("envs/square");
+    group.throughput(Throughput::Elements(xs.len() as u64));
+    group.bench_function("libm_pow", |b| {
+        b.iter(|| xs.iter().map(|&x| x.powf(black_box(2.0))).sum::<f64>())
+    });
+    group.bench_function("numpy_square", |b| {
+        b.iter(|| xs.iter().map(|&x| envs::numpy::square(x)).sum::<f64>())
+    });
+    group.bench_function("mul", |b| {
+        b.iter(|| xs.iter().map(|&x| black_box(x) * x).sum::<f64>())
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30);
-    targets = single, vectorised
+    targets = single, vectorised, square
 }
 criterion_main!(benches);

@@ -15,6 +15,7 @@
 //! | [`check`] | [`check_env`], after Gymnasium's env checker |
 //! | [`render`] | text frames, SVG frames and animated SVG episodes |
 //! | [`rng`] | the ChaCha8 reset generator and its saved state |
+//! | [`numpy`] | `x**2` exactly as NumPy computes it (the C library's `pow`) |
 //! | [`error`] | [`EnvError`], [`CheckError`] |
 //!
 //! # Contract
@@ -70,6 +71,7 @@ pub mod classic_control;
 mod core;
 pub mod env;
 pub mod error;
+pub mod numpy;
 pub mod registry;
 pub mod render;
 pub mod rng;

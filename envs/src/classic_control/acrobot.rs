@@ -34,9 +34,10 @@
 //! **Reset**: each component uniform in `[−0.1, 0.1)`, then rounded to f32 as Gymnasium does
 //! (`.astype(np.float32)`), so the first state holds f32 values.
 
-use crate::core::{EpisodeCore, np_square};
+use crate::core::EpisodeCore;
 use crate::env::{Env, EnvSnapshot};
 use crate::error::EnvError;
+use crate::numpy::square;
 use crate::render::{svg, text::Canvas};
 use crate::space::{Action, Space, Step};
 use std::f64::consts::PI;
@@ -82,13 +83,13 @@ pub fn dsdt(s: &[f64; 5]) -> [f64; 5] {
     // φ₂ = m₂ l_c2 g cos(θ₁ + θ₂ − π/2)
     let phi2 = m2 * lc2 * g * (theta1 + theta2 - PI / 2.0).cos();
     // φ₁ = −m₂ l₁ l_c2 θ̇₂² sin θ₂ − 2 m₂ l₁ l_c2 θ̇₂ θ̇₁ sin θ₂ + (m₁ l_c1 + m₂ l₁) g cos(θ₁ − π/2) + φ₂
-    let phi1 = -m2 * l1 * lc2 * np_square(dtheta2) * sin2
+    let phi1 = -m2 * l1 * lc2 * square(dtheta2) * sin2
         - 2.0 * m2 * l1 * lc2 * dtheta2 * dtheta1 * sin2
         + (m1 * lc1 + m2 * l1) * g * (theta1 - PI / 2.0).cos()
         + phi2;
     // θ̈₂ = (a + d₂/d₁ φ₁ − m₂ l₁ l_c2 θ̇₁² sin θ₂ − φ₂) / (m₂ l_c2² + I₂ − d₂²/d₁)
-    let ddtheta2 = (a + d2 / d1 * phi1 - m2 * l1 * lc2 * np_square(dtheta1) * sin2 - phi2)
-        / (m2 * (lc2 * lc2) + i2 - np_square(d2) / d1);
+    let ddtheta2 = (a + d2 / d1 * phi1 - m2 * l1 * lc2 * square(dtheta1) * sin2 - phi2)
+        / (m2 * (lc2 * lc2) + i2 - square(d2) / d1);
     // θ̈₁ = −(d₂ θ̈₂ + φ₁) / d₁
     let ddtheta1 = -(d2 * ddtheta2 + phi1) / d1;
     [dtheta1, dtheta2, ddtheta1, ddtheta2, 0.0]

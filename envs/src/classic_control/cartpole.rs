@@ -28,9 +28,10 @@
 //!
 //! **Reset**: each state component uniform in `[−0.05, 0.05)`.
 
-use crate::core::{EpisodeCore, np_square};
+use crate::core::EpisodeCore;
 use crate::env::{Env, EnvSnapshot};
 use crate::error::EnvError;
+use crate::numpy::square;
 use crate::render::{svg, text};
 use crate::space::{Action, Space, Step};
 
@@ -68,10 +69,10 @@ pub fn transition(s: &[f64; 4], action: usize) -> ([f64; 4], bool) {
     let costheta = theta.cos();
     let sintheta = theta.sin();
     // temp = (F + m_p l θ̇² sin θ) / M
-    let temp = (force + POLEMASS_LENGTH * np_square(theta_dot) * sintheta) / TOTAL_MASS;
+    let temp = (force + POLEMASS_LENGTH * square(theta_dot) * sintheta) / TOTAL_MASS;
     // θ̈ = (g sin θ − cos θ · temp) / (l (4/3 − m_p cos²θ / M))
     let thetaacc = (GRAVITY * sintheta - costheta * temp)
-        / (LENGTH * (4.0 / 3.0 - MASS_POLE * np_square(costheta) / TOTAL_MASS));
+        / (LENGTH * (4.0 / 3.0 - MASS_POLE * square(costheta) / TOTAL_MASS));
     // ẍ = temp − m_p l θ̈ cos θ / M
     let xacc = temp - POLEMASS_LENGTH * thetaacc * costheta / TOTAL_MASS;
     // Explicit Euler: every update uses the values from the start of the step.

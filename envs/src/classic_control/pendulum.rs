@@ -28,9 +28,10 @@
 //! correctly rounded (glibc's misses by one f32 ulp in rare near-halfway cases), so we call
 //! `powf` too rather than writing `u*u`: on glibc targets the cost matches Gymnasium's bit for bit.
 
-use crate::core::{EpisodeCore, np_square};
+use crate::core::EpisodeCore;
 use crate::env::{Env, EnvSnapshot};
 use crate::error::EnvError;
+use crate::numpy::{square, square_f32};
 use crate::render::{svg, text::Canvas};
 use crate::space::{Action, Space, Step};
 use std::f64::consts::PI;
@@ -70,11 +71,11 @@ pub fn transition(s: &[f64; 2], u: f32) -> ([f64; 2], f64) {
     let [th, thdot] = *s;
     let u = u.clamp(-MAX_TORQUE, MAX_TORQUE);
     // 0.001·u² in float32; u² through powf as NumPy's float32 scalar power does.
-    let u_sq = u.powf(std::hint::black_box(2.0f32));
+    let u_sq = square_f32(u);
     let torque_cost = 0.001f32 * u_sq;
     let an = angle_normalize(th);
     // cost = normalize(θ)² + 0.1·θ̇² + 0.001·u²
-    let costs = np_square(an) + 0.1 * np_square(thdot) + torque_cost as f64;
+    let costs = square(an) + 0.1 * square(thdot) + torque_cost as f64;
     // θ̇' = θ̇ + (3g/(2l)·sin θ + 3/(m l²)·u)·Δt, with 3/(m l²)·u in float32
     let torque_acc = (3.0 / (M * (L * L))) as f32 * u;
     let mut newthdot = thdot + (3.0 * G / (2.0 * L) * th.sin() + torque_acc as f64) * DT;
