@@ -33,14 +33,33 @@ pub fn matmul_nt<T: Float>(a: &[T], b: &[T], c: &mut [T], m: usize, n: usize, k:
     for i in 0..m {
         let a_row = &a[i * n..(i + 1) * n];
         for p in 0..k {
-            let b_row = &b[p * n..(p + 1) * n];
-            let mut dot = T::zero();
-            for (&x, &y) in a_row.iter().zip(b_row) {
-                dot += x * y;
-            }
-            c[i * k + p] += dot;
+            c[i * k + p] += dot(a_row, &b[p * n..(p + 1) * n]);
         }
     }
+}
+
+/// Σⱼ xⱼ yⱼ, summed in 8 interleaved partial sums (lane l takes j ≡ l mod 8), then added up.
+///
+/// One running sum would make every addition wait for the previous one; eight independent ones
+/// keep the floating-point units busy and let the compiler use SIMD registers. The order of the
+/// additions is fixed, so the result is deterministic.
+#[inline]
+fn dot<T: Float>(x: &[T], y: &[T]) -> T {
+    const LANES: usize = 8;
+    let mut acc = [T::zero(); LANES];
+    let (xc, yc) = (x.chunks_exact(LANES), y.chunks_exact(LANES));
+    let (xr, yr) = (xc.remainder(), yc.remainder());
+    for (xs, ys) in xc.zip(yc) {
+        for l in 0..LANES {
+            acc[l] += xs[l] * ys[l];
+        }
+    }
+    let mut tail = T::zero();
+    for (&a, &b) in xr.iter().zip(yr) {
+        tail += a * b;
+    }
+    // Pairwise: ((a0+a1)+(a2+a3)) + ((a4+a5)+(a6+a7)), then the tail.
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7])) + tail
 }
 
 /// `c += aᵀ · b` for row-major `a: [m, k]`, `b: [m, n]`, `c: [k, n]`.
@@ -135,13 +154,25 @@ mod tests {
         let bt: Vec<f64> = (0..n * k).map(|x| b[(x % k) * n + x / k]).collect();
         let mut c2 = vec![0.0; m * n];
         matmul_nt(&a, &bt, &mut c2, m, k, n);
-        assert_eq!(c, c2);
+        for (x, y) in c.iter().zip(&c2) {
+            assert!((x - y).abs() < 1e-12);
+        }
         // (aᵀ)ᵀ · b through matmul_tn with a stored transposed.
         let at: Vec<f64> = (0..k * m).map(|x| a[(x % m) * k + x / m]).collect();
         let mut c3 = vec![0.0; m * n];
         matmul_tn(&at, &b, &mut c3, k, m, n);
         for (x, y) in c.iter().zip(&c3) {
             assert!((x - y).abs() < 1e-12);
+        }
+    }
+
+    #[test]
+    fn dot_handles_every_remainder() {
+        for n in 0..20 {
+            let x: Vec<f64> = (0..n).map(|i| i as f64 + 1.0).collect();
+            let y: Vec<f64> = (0..n).map(|i| 2.0 - i as f64).collect();
+            let want: f64 = x.iter().zip(&y).map(|(a, b)| a * b).sum();
+            assert_eq!(dot(&x, &y), want, "n = {n}");
         }
     }
 }
