@@ -12,6 +12,7 @@
 //! | [`registry`] | [`make`], [`specs`]: ids, time limits, reward thresholds |
 //! | [`time_limit`] | [`TimeLimit`], Gymnasium's truncation wrapper |
 //! | [`vec_env`] | [`VecEnv`]: N copies, one observation buffer, same-step autoreset |
+//! | [`vec_snapshot`] | [`VecEnvSnapshot`] and its byte encoding |
 //! | [`check`] | [`check_env`], after Gymnasium's env checker |
 //! | [`render`] | text frames, SVG frames and animated SVG episodes |
 //! | [`rng`] | the ChaCha8 reset generator and its saved state |
@@ -92,6 +93,7 @@ pub mod time_limit;
 /// Token-sequence tasks for language-model policy gradients: vocabulary, prompts, end token, reward.
 pub mod tokens;
 pub mod vec_env;
+pub mod vec_snapshot;
 
 pub use check::check_env;
 pub use env::{Env, EnvSnapshot};
@@ -99,4 +101,5 @@ pub use error::{CheckError, EnvError};
 pub use registry::{EnvSpec, make, spec, specs};
 pub use space::{Action, Space, Step, VecAction};
 pub use time_limit::TimeLimit;
-pub use vec_env::{VecEnv, VecEnvSnapshot};
+pub use vec_env::VecEnv;
+pub use vec_snapshot::VecEnvSnapshot;
