@@ -92,6 +92,65 @@ pub trait Env: Send {
     fn restore(&mut self, snapshot: &EnvSnapshot) -> Result<(), EnvError>;
 }
 
+/// A boxed env is an env, so wrappers take `Box<dyn Env>` too, e.g. a custom time limit:
+///
+/// ```
+/// use envs::{Env, TimeLimit};
+/// let raw = envs::spec("CartPole-v1").unwrap().make_unlimited();
+/// let env = TimeLimit::new(raw, 1000);
+/// assert_eq!(env.max_episode_steps(), Some(1000));
+/// ```
+impl<E: Env + ?Sized> Env for Box<E> {
+    fn id(&self) -> &'static str {
+        (**self).id()
+    }
+    fn observation_space(&self) -> Space {
+        (**self).observation_space()
+    }
+    fn action_space(&self) -> Space {
+        (**self).action_space()
+    }
+    fn obs_dim(&self) -> usize {
+        (**self).obs_dim()
+    }
+    fn reset(&mut self, seed: Option<u64>, obs: &mut [f32]) -> Result<(), EnvError> {
+        (**self).reset(seed, obs)
+    }
+    fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
+        (**self).step(action, obs)
+    }
+    fn state(&self) -> &[f64] {
+        (**self).state()
+    }
+    fn set_state(&mut self, state: &[f64]) -> Result<(), EnvError> {
+        (**self).set_state(state)
+    }
+    fn elapsed_steps(&self) -> Option<u64> {
+        (**self).elapsed_steps()
+    }
+    fn max_episode_steps(&self) -> Option<u64> {
+        (**self).max_episode_steps()
+    }
+    fn render_text(&self) -> String {
+        (**self).render_text()
+    }
+    fn svg_size(&self) -> (f64, f64) {
+        (**self).svg_size()
+    }
+    fn svg_body(&self) -> String {
+        (**self).svg_body()
+    }
+    fn render_svg(&self) -> String {
+        (**self).render_svg()
+    }
+    fn snapshot(&self) -> EnvSnapshot {
+        (**self).snapshot()
+    }
+    fn restore(&mut self, snapshot: &EnvSnapshot) -> Result<(), EnvError> {
+        (**self).restore(snapshot)
+    }
+}
+
 /// The saved state of one environment. Plain public fields, plus a byte encoding
 /// ([`EnvSnapshot::to_bytes`] / [`EnvSnapshot::from_bytes`]) so a trainer can store it in a checkpoint.
 #[derive(Debug, Clone, PartialEq)]

@@ -56,6 +56,8 @@
 //!   `max_episode_steps`, `svg_size`/`svg_body` (one SVG frame, used by
 //!   [`render::EpisodeSvg`] for animations), with defaults where an env may not have them.
 //! * `EnvSnapshot` has plain pub fields plus `to_bytes`/`from_bytes`; `VecEnvSnapshot` likewise.
+//! * `Box<E: Env + ?Sized>` is an `Env`, so `TimeLimit::new(spec.make_unlimited(), n)` sets a
+//!   custom limit.
 //! * [`spec`] looks one id up; [`EnvSpec::make_unlimited`] builds an env without its time limit;
 //!   [`VecEnv::from_envs`] vectorises envs that are not in the registry.
 //! * `EnvError` also has `InvalidState`, `BadSnapshot`, `EmptyVecEnv` and `MixedVecEnv`.
