@@ -1,12 +1,45 @@
 //! [`Element`]: the element types the layers work with, `f32` and `f64` — both a [`Scalar`]
 //! (the fast kernels know them) and an [`autograd::Float`] (the tape knows them).
 
+use std::rc::Rc;
+
+use autograd::CustomOp;
+
+use crate::activation::Activation;
+use crate::linear::LinearOp;
 use crate::scalar::Scalar;
 
 /// `f32` or `f64`: usable by the GEMM kernels and by the autograd tape.
 ///
 /// Both parent traits define conversions such as `from_f64`; inside generic code call them
 /// qualified, e.g. `<T as autograd::Float>::from_f64(x)`.
-pub trait Element: Scalar + autograd::Float {}
-impl Element for f32 {}
-impl Element for f64 {}
+pub trait Element: Scalar + autograd::Float {
+    /// The shared [`LinearOp`] for `activation` (one per thread, so recording a layer on the tape
+    /// only bumps a reference count instead of allocating).
+    #[doc(hidden)]
+    fn linear_op(activation: Activation) -> Rc<dyn CustomOp<Self>>;
+}
+
+macro_rules! impl_element {
+    ($t:ty) => {
+        impl Element for $t {
+            fn linear_op(activation: Activation) -> Rc<dyn CustomOp<Self>> {
+                thread_local! {
+                    static OPS: [Rc<dyn CustomOp<$t>>; 3] = [
+                        Rc::new(LinearOp { activation: Activation::Identity }),
+                        Rc::new(LinearOp { activation: Activation::Tanh }),
+                        Rc::new(LinearOp { activation: Activation::Relu }),
+                    ];
+                }
+                let i = match activation {
+                    Activation::Identity => 0,
+                    Activation::Tanh => 1,
+                    Activation::Relu => 2,
+                };
+                OPS.with(|ops| ops[i].clone())
+            }
+        }
+    };
+}
+impl_element!(f32);
+impl_element!(f64);

@@ -18,8 +18,6 @@
 //! (`x.matmul(w) + b`, then `.tanh()` / `.relu()`), and that the `f64` op passes autograd's
 //! finite-difference `gradcheck`.
 
-use std::rc::Rc;
-
 use autograd::{CustomOp, Tensor, Var};
 
 use crate::activation::Activation;
@@ -41,8 +39,7 @@ pub fn linear<'t, T: Element>(
     b: Var<'t, T>,
     activation: Activation,
 ) -> Var<'t, T> {
-    let op: Rc<dyn CustomOp<T>> = Rc::new(LinearOp { activation });
-    x.tape().custom(op, &[x, w, b])
+    x.tape().custom(T::linear_op(activation), &[x, w, b])
 }
 
 impl LinearOp {
