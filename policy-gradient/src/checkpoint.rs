@@ -1,184 +1,164 @@
 //! Checkpoints: everything a [`Trainer`] holds between epochs, so that a resumed run continues
 //! exactly as the uninterrupted one would have (a test compares their metrics bit for bit).
 //!
-//! # Format (version 1)
+//! # Format
 //!
-//! One text file. The first line is `pg-checkpoint 1 <FNV-1a-64 of the body, 16 hex digits>`;
-//! the body is one JSON object holding the configuration (TOML text), the counters, every
-//! parameter tensor (shape and `f32` bit patterns), both Adam states, the ChaCha8 generator
-//! (seed, stream, word position), the observation statistics, the episode tracker and the vector
-//! env's snapshot bytes. Floats are stored as their bit patterns so nothing is lost to decimal
-//! printing. The file is written to `NAME.tmp` and renamed over `NAME`, so a crash never leaves
-//! a half-written checkpoint; a damaged file fails its checksum with a clear error.
+//! One `dense` parameter file (magic number, version, named tensors, checksum; written to a
+//! temporary file and renamed, so a crash never leaves half a checkpoint). Its entries:
+//!
+//! | name | dtype | what |
+//! |---|---|---|
+//! | `checkpoint.version` | u64 | [`VERSION`] |
+//! | `config.toml`, `config.toml.len` | u64 | the run's configuration as UTF-8 bytes packed 8 per u64 |
+//! | `counters` | u64 | epoch, env steps, elapsed seconds (f64 bits) |
+//! | `policy.layer{i}.weight/.bias` | f32 | the policy MLP (`dense::Mlp::save_to`) |
+//! | `policy.log_std` | f32 | the Gaussian's `log σ` (continuous actions only) |
+//! | `value.layer{i}.weight/.bias` | f32 | the value MLP, when there is one |
+//! | `policy_adam.*`, `value_adam.*` | f64/u64/f32 | both Adam states (`dense::optim::Adam::save_to`) |
+//! | `rng` | u64 | ChaCha8: the 32-byte seed as 4 words, the stream, the word position (2 words) |
+//! | `obs_norm` | f64 | running observation statistics, when normalisation is on |
+//! | `episodes` | u64 | the episode tracker (running returns, window of recent returns) |
+//! | `env.snapshot`, `env.snapshot.len` | u64 | the vector env's snapshot bytes (`envs::VecEnvSnapshot`) |
 
 use crate::config::Config;
 use crate::episodes::EpisodeTracker;
 use crate::error::{PgError, Result};
 use crate::obs_norm::RunningNorm;
-use crate::optim::Adam;
 use crate::trainer::Trainer;
-use autograd::Tensor;
+use dense::paramfile::ParamFile;
 use envs::VecEnvSnapshot;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 
-const MAGIC: &str = "pg-checkpoint";
-const VERSION: u32 = 1;
+/// Version of the checkpoint layout inside the parameter file.
+pub const VERSION: u64 = 1;
 
-#[derive(Serialize, Deserialize)]
-struct Param {
-    shape: Vec<usize>,
-    bits: Vec<u32>,
+fn pack_bytes(file: &mut ParamFile, name: &str, bytes: &[u8]) {
+    let words: Vec<u64> = bytes
+        .chunks(8)
+        .map(|c| {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            u64::from_le_bytes(w)
+        })
+        .collect();
+    file.insert_u64(name, &[words.len()], &words);
+    file.insert_u64(&format!("{name}.len"), &[1], &[bytes.len() as u64]);
 }
 
-#[derive(Serialize, Deserialize)]
-struct Body {
-    config: String,
-    epoch: u64,
-    env_steps: u64,
-    elapsed_bits: u64,
-    policy: Vec<Param>,
-    value: Option<Vec<Param>>,
-    policy_adam: Vec<u32>,
-    value_adam: Option<Vec<u32>>,
-    rng_seed: Vec<u8>,
-    rng_stream: u64,
-    rng_word_pos: [u64; 2],
-    obs_norm: Option<Vec<u64>>,
-    tracker: Vec<u64>,
-    env: Vec<u8>,
-}
-
-/// FNV-1a, 64 bit: `h = (h ⊕ byte) · 0x100000001b3` from `0xcbf29ce484222325`.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
-}
-
-fn to_param(t: &Tensor<f32>) -> Param {
-    Param {
-        shape: t.shape().to_vec(),
-        bits: t.data().iter().map(|x| x.to_bits()).collect(),
-    }
-}
-
-fn set_params(path: &Path, what: &str, dst: Vec<&mut Tensor<f32>>, src: &[Param]) -> Result<()> {
-    if dst.len() != src.len() {
+fn unpack_bytes(file: &ParamFile, name: &str, path: &Path) -> Result<Vec<u8>> {
+    let len = u64s(file, &format!("{name}.len"), path)?
+        .first()
+        .copied()
+        .unwrap_or(0) as usize;
+    let words = u64s(file, name, path)?;
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    if bytes.len() < len || bytes.len() >= len + 8 {
         return Err(PgError::checkpoint(
             path,
             format!(
-                "{what} has {} tensors, the config needs {}",
-                src.len(),
-                dst.len()
+                "`{name}` holds {} bytes, its length says {len}",
+                bytes.len()
             ),
         ));
     }
-    for (i, (d, s)) in dst.into_iter().zip(src).enumerate() {
-        if d.shape() != s.shape.as_slice() || s.bits.len() != d.numel() {
-            return Err(PgError::checkpoint(
-                path,
-                format!(
-                    "{what} tensor {i} has shape {:?}, the config needs {:?}",
-                    s.shape,
-                    d.shape()
-                ),
-            ));
-        }
-        for (x, &b) in d.data_mut().iter_mut().zip(&s.bits) {
-            *x = f32::from_bits(b);
-        }
-    }
-    Ok(())
+    Ok(bytes[..len].to_vec())
 }
 
-/// Writes the trainer's state to `path` (atomically: a temporary file renamed over it).
+fn bad(path: &Path) -> impl Fn(dense::paramfile::ParamFileError) -> PgError + '_ {
+    move |e| PgError::checkpoint(path, e.to_string())
+}
+
+fn u64s<'a>(file: &'a ParamFile, name: &str, path: &Path) -> Result<&'a [u64]> {
+    let n = file
+        .get(name)
+        .map(|e| e.shape.iter().product::<usize>())
+        .ok_or_else(|| PgError::checkpoint(path, format!("entry `{name}` is missing")))?;
+    file.u64(name, &[n]).map_err(bad(path))
+}
+
+/// Writes the trainer's state to `path` (atomically).
 pub fn save(t: &Trainer, path: &Path) -> Result<()> {
-    let wp = t.rng.get_word_pos();
-    let body = Body {
-        config: t.config.to_toml(),
-        epoch: t.epoch,
-        env_steps: t.env_steps,
-        elapsed_bits: t.elapsed.to_bits(),
-        policy: t.policy.params().into_iter().map(to_param).collect(),
-        value: t
-            .value
-            .as_ref()
-            .map(|v| v.params().iter().map(to_param).collect()),
-        policy_adam: t.policy_opt.to_bits(),
-        value_adam: t.value_opt.as_ref().map(|a| a.to_bits()),
-        rng_seed: t.rng.get_seed().to_vec(),
-        rng_stream: t.rng.get_stream(),
-        rng_word_pos: [(wp >> 64) as u64, wp as u64],
-        obs_norm: t
-            .obs_norm
-            .as_ref()
-            .map(|n| n.to_vec().iter().map(|x| x.to_bits()).collect()),
-        tracker: t.tracker.to_bits(),
-        env: t.env.snapshot().to_bytes(),
-    };
-    let json = serde_json::to_string(&body).expect("a checkpoint body always serialises");
-    let text = format!(
-        "{MAGIC} {VERSION} {:016x}\n{json}\n",
-        fnv1a64(json.as_bytes())
+    let mut f = ParamFile::new();
+    f.insert_u64("checkpoint.version", &[1], &[VERSION]);
+    pack_bytes(&mut f, "config.toml", t.config.to_toml().as_bytes());
+    f.insert_u64(
+        "counters",
+        &[3],
+        &[t.epoch, t.env_steps, t.elapsed.to_bits()],
     );
+    t.policy.net().save_to(&mut f, "policy.");
+    let log_std = t.policy.log_std();
+    if !log_std.is_empty() {
+        f.insert_f32("policy.log_std", &[log_std.len()], log_std);
+    }
+    if let Some(v) = &t.value {
+        v.save_to(&mut f, "value.");
+    }
+    t.policy_opt.save_to(&mut f, "policy_adam.");
+    if let Some(a) = &t.value_opt {
+        a.save_to(&mut f, "value_adam.");
+    }
+    let seed = t.rng.get_seed();
+    let mut rng: Vec<u64> = seed
+        .chunks(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    let wp = t.rng.get_word_pos();
+    rng.extend([t.rng.get_stream(), (wp >> 64) as u64, wp as u64]);
+    f.insert_u64("rng", &[7], &rng);
+    if let Some(n) = &t.obs_norm {
+        let v = n.to_vec();
+        f.insert_f64("obs_norm", &[v.len()], &v);
+    }
+    let ep = t.tracker.to_bits();
+    f.insert_u64("episodes", &[ep.len()], &ep);
+    pack_bytes(&mut f, "env.snapshot", &t.env.snapshot().to_bytes());
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| PgError::io(dir, e))?;
     }
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(|e| PgError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| PgError::io(path, e))
+    f.save(path).map_err(bad(path))
+}
+
+/// The configuration stored in a checkpoint.
+pub fn read_config(path: &Path) -> Result<Config> {
+    let f = open(path)?;
+    config_of(&f, path)
+}
+
+fn open(path: &Path) -> Result<ParamFile> {
+    if !path.exists() {
+        return Err(PgError::checkpoint(
+            path,
+            "not found (was the run ever checkpointed?)",
+        ));
+    }
+    let f = ParamFile::load(path).map_err(bad(path))?;
+    let v = u64s(&f, "checkpoint.version", path)?;
+    if v != [VERSION] {
+        return Err(PgError::checkpoint(
+            path,
+            format!("layout version {v:?}, this pg reads version {VERSION}"),
+        ));
+    }
+    Ok(f)
+}
+
+fn config_of(f: &ParamFile, path: &Path) -> Result<Config> {
+    let text = String::from_utf8(unpack_bytes(f, "config.toml", path)?)
+        .map_err(|_| PgError::checkpoint(path, "the stored configuration is not UTF-8"))?;
+    Config::from_toml(
+        &text,
+        &format!("the configuration inside {}", path.display()),
+    )
 }
 
 /// Reads a checkpoint and rebuilds the trainer. With `expected`, the checkpoint's configuration
-/// must equal it (a run's `config.toml` that changed since the checkpoint is refused).
+/// must equal it (a run's `config.toml` edited since the checkpoint is refused).
 pub fn load(path: &Path, expected: Option<&Config>) -> Result<Trainer> {
-    let text = std::fs::read_to_string(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => {
-            PgError::checkpoint(path, "not found (was the run ever checkpointed?)")
-        }
-        std::io::ErrorKind::InvalidData => {
-            PgError::checkpoint(path, "not a checkpoint (not UTF-8 text)")
-        }
-        _ => PgError::io(path, e),
-    })?;
-    let (header, json) = text
-        .split_once('\n')
-        .ok_or_else(|| PgError::checkpoint(path, "truncated: no header line"))?;
-    let json = json.strip_suffix('\n').unwrap_or(json);
-    let mut h = header.split(' ');
-    if h.next() != Some(MAGIC) {
-        return Err(PgError::checkpoint(
-            path,
-            format!("not a checkpoint: the first line should start with `{MAGIC}`"),
-        ));
-    }
-    let version: u32 = h.next().and_then(|v| v.parse().ok()).unwrap_or(0);
-    if version != VERSION {
-        return Err(PgError::checkpoint(
-            path,
-            format!("format version {version}, this pg reads version {VERSION}"),
-        ));
-    }
-    let sum = h.next().and_then(|s| u64::from_str_radix(s, 16).ok());
-    let actual = fnv1a64(json.as_bytes());
-    if sum != Some(actual) {
-        return Err(PgError::checkpoint(
-            path,
-            format!("damaged: checksum {actual:016x} does not match the header"),
-        ));
-    }
-    let body: Body = serde_json::from_str(json)
-        .map_err(|e| PgError::checkpoint(path, format!("damaged: {e}")))?;
-    let config = Config::from_toml(
-        &body.config,
-        &format!("the config inside {}", path.display()),
-    )?;
+    let f = open(path)?;
+    let config = config_of(&f, path)?;
     if let Some(e) = expected
         && *e != config
     {
@@ -188,66 +168,128 @@ pub fn load(path: &Path, expected: Option<&Config>) -> Result<Trainer> {
         ));
     }
     let mut t = Trainer::new(config)?;
-    set_params(path, "the policy", t.policy.params_mut(), &body.policy)?;
-    match (t.value.as_mut(), &body.value) {
-        (Some(v), Some(p)) => set_params(
+    let counters = u64s(&f, "counters", path)?;
+    let [epoch, env_steps, elapsed] = counters else {
+        return Err(PgError::checkpoint(
             path,
-            "the value function",
-            v.params_mut().iter_mut().collect(),
-            p,
-        )?,
-        (None, None) => {}
-        _ => {
-            return Err(PgError::checkpoint(
-                path,
-                "value function present in one of checkpoint and config only",
-            ));
-        }
+            "`counters` should hold 3 numbers",
+        ));
+    };
+    t.policy
+        .net_mut()
+        .load_from(&f, "policy.")
+        .map_err(bad(path))?;
+    if !t.policy.log_std().is_empty() {
+        let n = t.policy.log_std().len();
+        let v = f.f32("policy.log_std", &[n]).map_err(bad(path))?;
+        t.policy.log_std_mut().data_mut().copy_from_slice(v);
     }
-    let sizes = |ps: Vec<&Tensor<f32>>| ps.iter().map(|p| p.numel()).collect::<Vec<_>>();
-    t.policy_opt = Adam::from_bits(&body.policy_adam, &sizes(t.policy.params()))
-        .ok_or_else(|| PgError::checkpoint(path, "policy optimiser state has the wrong size"))?;
-    t.value_opt = match (&t.value, &body.value_adam) {
-        (Some(v), Some(bits)) => Some(
-            Adam::from_bits(bits, &sizes(v.params().iter().collect())).ok_or_else(|| {
-                PgError::checkpoint(path, "value optimiser state has the wrong size")
-            })?,
-        ),
-        _ => None,
-    };
-    let seed: [u8; 32] = body
-        .rng_seed
-        .as_slice()
-        .try_into()
-        .map_err(|_| PgError::checkpoint(path, "RNG seed is not 32 bytes"))?;
-    let mut rng = ChaCha8Rng::from_seed(seed);
-    rng.set_stream(body.rng_stream);
-    rng.set_word_pos(((body.rng_word_pos[0] as u128) << 64) | body.rng_word_pos[1] as u128);
-    t.rng = rng;
-    t.obs_norm = match (&t.obs_norm, &body.obs_norm) {
-        (Some(n), Some(bits)) => {
-            let v: Vec<f64> = bits.iter().map(|&b| f64::from_bits(b)).collect();
-            Some(RunningNorm::from_vec(&v, n.dim()).ok_or_else(|| {
-                PgError::checkpoint(path, "observation statistics have the wrong size")
-            })?)
-        }
-        (None, None) => None,
-        _ => {
-            return Err(PgError::checkpoint(
-                path,
-                "observation statistics present in one of checkpoint and config only",
-            ));
-        }
-    };
-    t.tracker = EpisodeTracker::from_bits(&body.tracker)
-        .ok_or_else(|| PgError::checkpoint(path, "episode tracker state is inconsistent"))?;
-    let snap = VecEnvSnapshot::from_bytes(&body.env)
+    if let Some(v) = t.value.as_mut() {
+        v.load_from(&f, "value.").map_err(bad(path))?;
+    }
+    let sizes: Vec<usize> = t.policy.params().iter().map(|p| p.numel()).collect();
+    load_adam(&f, path, "policy_adam.", &mut t.policy_opt, &sizes)?;
+    if let (Some(opt), Some(v)) = (t.value_opt.as_mut(), t.value.as_ref()) {
+        let sizes: Vec<usize> = v.params().iter().map(|p| p.numel()).collect();
+        load_adam(&f, path, "value_adam.", opt, &sizes)?;
+    }
+    let rng = u64s(&f, "rng", path)?;
+    if rng.len() != 7 {
+        return Err(PgError::checkpoint(path, "`rng` should hold 7 numbers"));
+    }
+    let mut seed = [0u8; 32];
+    for (i, w) in rng[..4].iter().enumerate() {
+        seed[8 * i..8 * i + 8].copy_from_slice(&w.to_le_bytes());
+    }
+    t.rng = ChaCha8Rng::from_seed(seed);
+    t.rng.set_stream(rng[4]);
+    t.rng
+        .set_word_pos(((rng[5] as u128) << 64) | rng[6] as u128);
+    if let Some(n) = &t.obs_norm {
+        let dim = n.dim();
+        let v = f.f64("obs_norm", &[2 + 2 * dim]).map_err(bad(path))?;
+        t.obs_norm = Some(RunningNorm::from_vec(v, dim).expect("length checked by the read"));
+    }
+    t.tracker = EpisodeTracker::from_bits(u64s(&f, "episodes", path)?)
+        .filter(|e| e.num_envs() == t.config.num_envs)
+        .ok_or_else(|| PgError::checkpoint(path, "the episode tracker state is inconsistent"))?;
+    let snap = VecEnvSnapshot::from_bytes(&unpack_bytes(&f, "env.snapshot", path)?)
         .map_err(|e| PgError::checkpoint(path, format!("environment snapshot: {e}")))?;
     t.env
         .restore(&snap)
         .map_err(|e| PgError::checkpoint(path, format!("environment snapshot: {e}")))?;
-    t.epoch = body.epoch;
-    t.env_steps = body.env_steps;
-    t.elapsed = f64::from_bits(body.elapsed_bits);
+    t.epoch = *epoch;
+    t.env_steps = *env_steps;
+    t.elapsed = f64::from_bits(*elapsed);
     Ok(t)
+}
+
+fn load_adam(
+    f: &ParamFile,
+    path: &Path,
+    prefix: &str,
+    opt: &mut dense::optim::Adam,
+    sizes: &[usize],
+) -> Result<()> {
+    opt.load_from(f, prefix).map_err(bad(path))?;
+    let (step, m, v) = opt.state();
+    let fits = |b: &[Vec<f32>]| b.iter().map(Vec::len).eq(sizes.iter().copied());
+    if !(step == 0 && m.is_empty() || fits(m) && fits(v)) {
+        return Err(PgError::checkpoint(
+            path,
+            format!("optimiser state `{prefix}` does not fit the networks"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("pg-ckpt-{}-{name}", std::process::id()))
+    }
+
+    #[test]
+    fn damaged_or_foreign_files_are_clear_errors() {
+        let c = Config {
+            num_envs: 2,
+            steps_per_env: 10,
+            hidden_sizes: vec![8],
+            ..Config::preset("CartPole-v1").unwrap()
+        };
+        let mut t = Trainer::new(c.clone()).unwrap();
+        t.epoch().unwrap();
+        let p = tmp("ok.ckpt");
+        save(&t, &p).unwrap();
+        let back = load(&p, Some(&c)).unwrap();
+        assert_eq!(back.env_steps(), 20);
+        assert_eq!(back.policy(), t.policy());
+        // A changed config is refused.
+        let other = Config {
+            seed: 5,
+            ..c.clone()
+        };
+        assert!(
+            load(&p, Some(&other))
+                .unwrap_err()
+                .to_string()
+                .contains("differs")
+        );
+        // A flipped byte fails the checksum; a truncated file and a foreign file fail too.
+        let mut bytes = std::fs::read(&p).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x40;
+        std::fs::write(&p, &bytes).unwrap();
+        let e = load(&p, None).unwrap_err();
+        assert!(matches!(e, PgError::Checkpoint { .. }), "{e}");
+        std::fs::write(&p, &bytes[..10]).unwrap();
+        assert!(matches!(load(&p, None), Err(PgError::Checkpoint { .. })));
+        std::fs::write(&p, b"hello").unwrap();
+        assert!(matches!(load(&p, None), Err(PgError::Checkpoint { .. })));
+        std::fs::remove_file(&p).unwrap();
+        let e = load(&p, None).unwrap_err().to_string();
+        assert!(e.contains("not found"), "{e}");
+    }
 }

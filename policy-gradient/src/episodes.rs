@@ -79,6 +79,11 @@ impl EpisodeTracker {
         self.recent.len() == self.window && self.moving_average() >= threshold
     }
 
+    /// Number of environments tracked.
+    pub fn num_envs(&self) -> usize {
+        self.running_return.len()
+    }
+
     /// Episodes finished since training started.
     pub fn total_episodes(&self) -> u64 {
         self.total_episodes

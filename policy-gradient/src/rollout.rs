@@ -9,7 +9,6 @@
 
 use crate::episodes::EpisodeTracker;
 use crate::error::{PgError, Result};
-use crate::net::Scratch;
 use crate::obs_norm::RunningNorm;
 use crate::policy::{Actions, Policy};
 use envs::{VecAction, VecEnv};
@@ -106,7 +105,7 @@ pub fn collect<R: Rng + ?Sized>(
     rng: &mut R,
     tracker: &mut EpisodeTracker,
     buf: &mut Rollout,
-    scratch: &mut Scratch,
+    scratch: &mut Vec<f32>,
 ) -> Result<()> {
     buf.clear();
     let (n, d) = (buf.num_envs, buf.obs_dim);

@@ -14,13 +14,13 @@ use crate::episodes::EpisodeTracker;
 use crate::error::{PgError, Result};
 use crate::estimate::{EstimateScratch, Values, estimate};
 use crate::metrics::{EpochMetrics, explained_variance, summary};
-use crate::net::{Activation, Mlp, Scratch};
 use crate::obs_norm::RunningNorm;
-use crate::optim::{Adam, clip_grad_norm};
 use crate::policy::{Policy, PolicyKind};
 use crate::returns;
 use crate::rollout::{Rollout, collect};
 use autograd::{Tape, Tensor};
+use dense::optim::{Adam, AdamConfig, LinearSchedule, clip_grad_norm, global_norm};
+use dense::{Activation, Init, Mlp};
 use envs::{Space, VecEnv};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -45,7 +45,7 @@ pub struct Trainer {
     pub(crate) env_steps: u64,
     pub(crate) elapsed: f64,
     rollout: Rollout,
-    scratch: Scratch,
+    scratch: Vec<f32>,
     est: EstimateScratch,
     tape: Tape<f32>,
     weights: Vec<f32>,
@@ -56,6 +56,15 @@ fn activation(c: &Config) -> Activation {
     match c.activation {
         crate::config::Activation::Tanh => Activation::Tanh,
         crate::config::Activation::Relu => Activation::Relu,
+    }
+}
+
+/// Clips the global gradient norm to `max_norm` (0: no clipping) and returns the norm before.
+fn clip(grads: &mut [Tensor<f32>], max_norm: f32) -> f32 {
+    if max_norm > 0.0 {
+        clip_grad_norm(grads, max_norm)
+    } else {
+        global_norm(grads)
     }
 }
 
@@ -75,6 +84,16 @@ pub fn policy_kind(space: &Space) -> PolicyKind {
     match space {
         Space::Discrete { n } => PolicyKind::Categorical { n: *n },
         Space::Box { low, .. } => PolicyKind::Gaussian { dim: low.len() },
+    }
+}
+
+impl std::fmt::Debug for Trainer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trainer")
+            .field("env_id", &self.config.env_id)
+            .field("epoch", &self.epoch)
+            .field("env_steps", &self.env_steps)
+            .finish_non_exhaustive()
     }
 }
 
@@ -99,13 +118,25 @@ impl Trainer {
             let mut sizes = vec![obs_dim];
             sizes.extend_from_slice(&config.hidden_sizes);
             sizes.push(1);
-            Mlp::new(&sizes, act, 1.0, &mut rng)
+            Mlp::new(
+                &sizes,
+                act,
+                Activation::Identity,
+                Init::Orthogonal {
+                    gain: std::f64::consts::SQRT_2,
+                },
+                Init::Orthogonal { gain: 1.0 },
+                &mut rng,
+            )
         });
-        let sizes = |ps: Vec<&Tensor<f32>>| ps.iter().map(|p| p.numel()).collect::<Vec<_>>();
-        let policy_opt = Adam::new(&sizes(policy.params()));
-        let value_opt = value
-            .as_ref()
-            .map(|v| Adam::new(&sizes(v.params().iter().collect())));
+        let adam = |lr| {
+            Adam::new(AdamConfig {
+                lr,
+                ..AdamConfig::default()
+            })
+        };
+        let policy_opt = adam(config.policy_lr);
+        let value_opt = value.as_ref().map(|_| adam(config.value_lr));
         env.reset(config.seed);
         let obs_norm = config
             .normalize_observations
@@ -126,7 +157,7 @@ impl Trainer {
             env_steps: 0,
             elapsed: 0.0,
             rollout,
-            scratch: Scratch::default(),
+            scratch: Vec::new(),
             est: EstimateScratch::default(),
             tape: Tape::new(),
             weights: Vec::new(),
@@ -166,12 +197,13 @@ impl Trainer {
             || (self.config.stop_when_solved && self.tracker.solved(self.config.solved_return))
     }
 
-    /// Learning-rate multiplier of the schedule at the current step.
-    fn lr_factor(&self) -> f32 {
+    /// The learning rate `base` at the current step under the configured schedule
+    /// (`dense`'s `LinearSchedule` ramps it to 0 at `total_env_steps`).
+    fn lr(&self, base: f32) -> f32 {
         match self.config.lr_schedule {
-            LrSchedule::Constant => 1.0,
+            LrSchedule::Constant => base,
             LrSchedule::Linear => {
-                (1.0 - self.env_steps as f64 / self.config.total_env_steps as f64).max(0.0) as f32
+                LinearSchedule::new(base, 0.0, self.config.total_env_steps).at(self.env_steps)
             }
         }
     }
@@ -180,7 +212,10 @@ impl Trainer {
     /// parameter changes, with [`PgError::NonFiniteLoss`].
     pub fn epoch(&mut self) -> Result<EpochMetrics> {
         let start = Instant::now();
-        let lr = self.lr_factor();
+        let (policy_lr, value_lr) = (
+            self.lr(self.config.policy_lr),
+            self.lr(self.config.value_lr),
+        );
         let epoch = self.epoch + 1;
         self.tracker.start_epoch();
         collect(
@@ -203,8 +238,9 @@ impl Trainer {
             input.extend_from_slice(&ro.obs);
             input.extend_from_slice(&ro.tail_obs);
             input.extend_from_slice(&ro.final_obs);
-            v.forward_plain(&input, input.len() / d, &mut self.scratch)
-                .to_vec()
+            let mut out = vec![0.0; input.len() / d];
+            v.infer(&input, &mut out);
+            out
         });
         let values = value_all.as_ref().map(|v| Values {
             rows: &v[..rows],
@@ -240,7 +276,7 @@ impl Trainer {
             let grads: Vec<Tensor<f32>> = vars.iter().map(|&v| g[v].clone()).collect();
             (surrogate.item() as f64, ent.item() as f64, grads)
         };
-        let grad_norm = clip_grad_norm(&mut grads, c.max_grad_norm) as f64;
+        let grad_norm = clip(&mut grads, c.max_grad_norm) as f64;
         if !policy_loss.is_finite() {
             return Err(PgError::NonFiniteLoss {
                 epoch,
@@ -266,7 +302,7 @@ impl Trainer {
                 self.tape.reset();
                 let tape = &self.tape;
                 let obs = tape.constant_from_slice(&ro.obs, &[rows, d]);
-                let (v, vars) = trial.forward(tape, obs);
+                let (v, bound) = trial.forward(tape, obs);
                 let target = tape.constant_from_slice(&self.targets, &[rows, 1]);
                 let loss = v.mse(target);
                 let l = loss.item() as f64;
@@ -284,18 +320,19 @@ impl Trainer {
                     break;
                 }
                 let g = loss.backward();
-                let mut vg: Vec<Tensor<f32>> = vars.iter().map(|&v| g[v].clone()).collect();
-                clip_grad_norm(&mut vg, c.max_grad_norm);
-                let mut ps: Vec<&mut Tensor<f32>> = trial.params_mut().iter_mut().collect();
-                opt.step(&mut ps, &vg, c.value_lr * lr);
+                let mut vg = Vec::new();
+                bound.grads_into(&g, &mut vg);
+                clip(&mut vg, c.max_grad_norm);
+                opt.set_lr(value_lr);
+                opt.step(trial.params_mut(), &vg);
             }
             *vnet = trial;
             *vopt = opt;
         }
 
         let old_logp = std::mem::take(&mut self.rollout.logp);
-        self.policy_opt
-            .step(&mut self.policy.params_mut(), &grads, c.policy_lr * lr);
+        self.policy_opt.set_lr(policy_lr);
+        self.policy_opt.step(&mut self.policy.params_mut(), &grads);
 
         // Approximate KL(π_old ‖ π_new) ≈ mean(log π_old(a|s) − log π_new(a|s)) over the batch.
         let ro = &self.rollout;

@@ -8,8 +8,8 @@
 pub mod categorical;
 pub mod gaussian;
 
-use crate::net::{Activation, Mlp, Scratch};
 use autograd::{Tape, Tensor, Var};
+use dense::{Activation, Init, Mlp};
 use rand::Rng;
 
 /// The actions of a batch of steps, as the policy produced them (continuous actions unclipped:
@@ -94,8 +94,9 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// A fresh policy for observations of `obs_dim` numbers. The last layer starts 100× smaller
-    /// than the others so the first policy is almost uniform (or almost centred on 0).
+    /// A fresh policy for observations of `obs_dim` numbers: `dense`'s MLP with orthogonal
+    /// weights, gain √2 in the hidden layers and 0.01 in the last one, so the first policy is
+    /// almost uniform (or almost centred on 0).
     pub fn new<R: Rng + ?Sized>(
         kind: PolicyKind,
         obs_dim: usize,
@@ -111,7 +112,16 @@ impl Policy {
         let mut sizes = vec![obs_dim];
         sizes.extend_from_slice(hidden);
         sizes.push(out);
-        let net = Mlp::new(&sizes, activation, 0.01, rng);
+        let net = Mlp::new(
+            &sizes,
+            activation,
+            Activation::Identity,
+            Init::Orthogonal {
+                gain: std::f64::consts::SQRT_2,
+            },
+            Init::Orthogonal { gain: 0.01 },
+            rng,
+        );
         let log_std = match kind {
             PolicyKind::Categorical { .. } => Tensor::zeros(&[0]),
             PolicyKind::Gaussian { dim } => Tensor::full(&[dim], init_log_std),
@@ -129,6 +139,16 @@ impl Policy {
         &self.net
     }
 
+    /// The network, mutably (for loading parameters).
+    pub fn net_mut(&mut self) -> &mut Mlp {
+        &mut self.net
+    }
+
+    /// `log σ` as a tensor, mutably (for loading parameters).
+    pub fn log_std_mut(&mut self) -> &mut Tensor<f32> {
+        &mut self.log_std
+    }
+
     /// `log σ` of the Gaussian (empty for a categorical policy).
     pub fn log_std(&self) -> &[f32] {
         self.log_std.data()
@@ -143,19 +163,24 @@ impl Policy {
         v
     }
 
-    /// Every trained tensor, mutably, in [`Self::params`] order.
-    pub fn params_mut(&mut self) -> Vec<&mut Tensor<f32>> {
+    /// Every trained tensor's values, mutably, in [`Self::params`] order (what an optimiser steps).
+    pub fn params_mut(&mut self) -> Vec<&mut [f32]> {
         let gaussian = matches!(self.kind, PolicyKind::Gaussian { .. });
-        let mut v: Vec<&mut Tensor<f32>> = self.net.params_mut().iter_mut().collect();
+        let mut v: Vec<&mut [f32]> = self
+            .net
+            .params_mut()
+            .iter_mut()
+            .map(|t| t.data_mut())
+            .collect();
         if gaussian {
-            v.push(&mut self.log_std);
+            v.push(self.log_std.data_mut());
         }
         v
     }
 
     /// Chooses actions for `rows` observations without a tape, appending them to `actions` and
-    /// their `log π(a|s)` to `logp`. `deterministic` takes the mode (argmax or the mean) instead
-    /// of sampling.
+    /// their `log π(a|s)` to `logp` (NaN when `deterministic`, which takes the mode, the argmax
+    /// or the mean, instead of sampling). `out` is a reused buffer for the network's output.
     #[allow(clippy::too_many_arguments)]
     pub fn act<R: Rng + ?Sized>(
         &self,
@@ -165,9 +190,11 @@ impl Policy {
         deterministic: bool,
         actions: &mut Actions,
         logp: &mut Vec<f32>,
-        scratch: &mut Scratch,
+        out: &mut Vec<f32>,
     ) {
-        let out = self.net.forward_plain(obs, rows, scratch);
+        out.clear();
+        out.resize(rows * self.net.out_dim(), 0.0);
+        self.net.infer(obs, out);
         match (self.kind, actions) {
             (PolicyKind::Categorical { n }, Actions::Discrete(acts)) => {
                 for row in out.chunks_exact(n) {
@@ -211,7 +238,8 @@ impl Policy {
         obs: Var<'t, f32>,
         actions: &Actions,
     ) -> (Var<'t, f32>, Var<'t, f32>, Vec<Var<'t, f32>>) {
-        let (out, mut vars) = self.net.forward(tape, obs);
+        let (out, bound) = self.net.forward(tape, obs);
+        let mut vars = bound.vars().to_vec();
         match (self.kind, actions) {
             (PolicyKind::Categorical { .. }, Actions::Discrete(a)) => {
                 let logp = categorical::log_prob(out, a);
@@ -259,7 +287,7 @@ mod tests {
                 false,
                 &mut acts,
                 &mut logp,
-                &mut Scratch::default(),
+                &mut Vec::new(),
             );
             assert_eq!(acts.len(), 6);
             let tape = Tape::new();
