@@ -31,6 +31,9 @@ pub enum Command {
     Plot(plot::PlotArgs),
     /// List the environments: ids, spaces, time limits and solved thresholds.
     Envs(envs::EnvsArgs),
+    /// Language models: pretrain a tiny LM, fine-tune it with REINFORCE, RLOO or GRPO, sample.
+    #[command(subcommand)]
+    Lm(crate::lm::cli::LmCommand),
 }
 
 impl Command {
@@ -40,6 +43,7 @@ impl Command {
             Command::Train(a) => train::run(a),
             Command::Plot(a) => plot::run(a),
             Command::Envs(a) => envs::run(a),
+            Command::Lm(c) => crate::lm::cli::run(c),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! - [`generate`]: sampling completions for many prompts in lock-step.
 //! - [`pretrain`]: `pg lm pretrain`, maximum likelihood on the training text.
 //! - [`rl`]: `pg lm rl`, fine-tuning with REINFORCE, RLOO or GRPO and the KL penalty.
+//! - [`cli`]: the `pg lm` subcommands.
 //! - [`checkpoint`]: saving and loading a token policy.
 //! - [`run`]: run directories, progress display and curves.
 //! - [`objective`]: the pretraining and RL losses on the tape.
@@ -23,6 +24,7 @@
 pub mod advantage;
 pub mod batch;
 pub mod checkpoint;
+pub mod cli;
 pub mod config;
 pub mod embedding;
 pub mod eval;

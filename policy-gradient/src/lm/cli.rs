@@ -1,0 +1,293 @@
+//! `pg lm ...`: the language-model subcommands.
+//!
+//! ```text
+//! pg lm tasks
+//! pg lm pretrain TASK [--seed N] [--out DIR] [--config FILE] [--set key=value]... [--force]
+//! pg lm rl TASK [--algo reinforce|rloo|grpo] [--baseline none|batch_mean] [--reference DIR]
+//!               [--kl none|k1_reward|k3_loss] [--kl-coef B] [--seed N] [--out DIR] [--set k=v]...
+//! pg lm sample CHECKPOINT [--prompt TEXT]... [-n N] [--temperature T] [--seed N]
+//! pg lm plot DIR... [--column heldout_accuracy] [--out curve.svg]
+//! ```
+
+use super::checkpoint;
+use super::config::{KlMode, LmConfig, PretrainConfig, RlConfig};
+use super::generate::generate;
+use super::pretrain::{make_task, pretrain, stream_rng};
+use super::rl::{algo_name, rl};
+use super::run::{load_curve, plottable_columns};
+use crate::error::{PgError, Result};
+use crate::plot::{PlotSpec, render_svg};
+use clap::{Args, Subcommand};
+use envs::tokens::{Split, TASK_IDS};
+use std::path::PathBuf;
+
+/// The `pg lm` family.
+#[derive(Debug, Subcommand)]
+pub enum LmCommand {
+    /// List the token tasks.
+    Tasks,
+    /// Supervised pretraining on a task's (noisy) training text: produces the reference model.
+    Pretrain(PretrainArgs),
+    /// RL fine-tuning of a pretrained model with REINFORCE, RLOO or GRPO.
+    Rl(RlArgs),
+    /// Sample completions from a checkpoint (or a run directory).
+    Sample(SampleArgs),
+    /// Plot a metrics column (mean ± sd across runs) against sampled sequences, as SVG.
+    Plot(LmPlotArgs),
+}
+
+/// Options shared by the two training commands.
+#[derive(Debug, Args)]
+pub struct CommonArgs {
+    /// Seed of everything random.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Output run directory (default: runs/lm-<kind>-<task>-...-seedN).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// A TOML file setting any subset of the configuration's keys.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override one key, e.g. --set lr=0.0005 (repeatable; applied last, in order).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+    /// Overwrite an existing run in the output directory.
+    #[arg(long)]
+    pub force: bool,
+    /// No progress bar or table.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Arguments of `pg lm pretrain`.
+#[derive(Debug, Args)]
+pub struct PretrainArgs {
+    /// Task id (`pg lm tasks`).
+    pub task: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+}
+
+/// Arguments of `pg lm rl`.
+#[derive(Debug, Args)]
+pub struct RlArgs {
+    /// Task id (`pg lm tasks`).
+    pub task: String,
+    /// The estimator: reinforce, rloo or grpo.
+    #[arg(long)]
+    pub algo: Option<String>,
+    /// REINFORCE's baseline: none or batch_mean.
+    #[arg(long)]
+    pub baseline: Option<String>,
+    /// The pretrained reference: a `pg lm pretrain` run directory or checkpoint.
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// KL penalty: none, k1_reward or k3_loss.
+    #[arg(long)]
+    pub kl: Option<String>,
+    /// KL coefficient β.
+    #[arg(long)]
+    pub kl_coef: Option<f64>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub common: CommonArgs,
+}
+
+/// Arguments of `pg lm sample`.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    /// A checkpoint directory or a `pg lm` run directory.
+    pub checkpoint: PathBuf,
+    /// Prompt text (repeatable); default: held-out prompts of the model's task.
+    #[arg(long)]
+    pub prompt: Vec<String>,
+    /// Number of completions (per prompt when prompts are given).
+    #[arg(short = 'n', long, default_value_t = 10)]
+    pub n: usize,
+    /// Sampling temperature (0: greedy).
+    #[arg(long, default_value_t = 1.0)]
+    pub temperature: f32,
+    /// Seed of the sampling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// Arguments of `pg lm plot`.
+#[derive(Debug, Args)]
+pub struct LmPlotArgs {
+    /// `pg lm` run directories.
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    /// The metrics.csv column to plot against sampled sequences.
+    #[arg(long, default_value = "heldout_accuracy")]
+    pub column: String,
+    /// Where to write the SVG.
+    #[arg(long, default_value = "curve.svg")]
+    pub out: PathBuf,
+    /// Title (default: the column).
+    #[arg(long)]
+    pub title: Option<String>,
+}
+
+/// Runs a `pg lm` subcommand.
+pub fn run(cmd: LmCommand) -> Result<()> {
+    match cmd {
+        LmCommand::Tasks => {
+            for id in TASK_IDS {
+                let t = make_task(id)?;
+                println!(
+                    "{id:<10} vocab {:>2}  max completion {:>2}  success = {}\n           {}",
+                    t.vocab().len(),
+                    t.max_completion_len(),
+                    t.success_name(),
+                    t.describe()
+                );
+            }
+            Ok(())
+        }
+        LmCommand::Pretrain(a) => {
+            let mut c = PretrainConfig::preset(&a.task)?;
+            c = layer(c, &a.common)?;
+            let out = a.common.out.clone().unwrap_or_else(|| {
+                PathBuf::from(format!("runs/lm-pretrain-{}-seed{}", c.task, c.seed))
+            });
+            crate::interrupt::install();
+            let (run, e) = pretrain(&c, &out, a.common.force, a.common.quiet)?;
+            println!(
+                "pretrained {}: held-out accuracy {:.3} sampled, {:.3} greedy; mean reward {:.3}; run in {}",
+                c.task,
+                e.accuracy,
+                e.greedy_accuracy,
+                e.reward,
+                run.root().display()
+            );
+            Ok(())
+        }
+        LmCommand::Rl(a) => {
+            let mut c = RlConfig::preset(&a.task)?;
+            let mut sets = Vec::new();
+            for (key, v) in [
+                ("algo", a.algo.clone()),
+                ("baseline", a.baseline.clone()),
+                ("reference", a.reference.clone().map(|r| format!("{r:?}"))),
+                ("kl", a.kl.clone()),
+                ("kl_coef", a.kl_coef.map(|b| b.to_string())),
+            ] {
+                if let Some(v) = v {
+                    sets.push(format!("{key}={v}"));
+                }
+            }
+            c = c.apply_sets(&sets)?;
+            c = layer(c, &a.common)?;
+            let out = a.common.out.clone().unwrap_or_else(|| {
+                PathBuf::from(format!(
+                    "runs/lm-rl-{}-{}-kl{}-seed{}",
+                    c.task,
+                    algo_name(&c),
+                    if c.kl == KlMode::None { 0.0 } else { c.kl_coef },
+                    c.seed
+                ))
+            });
+            crate::interrupt::install();
+            let (run, e) = rl(&c, &out, a.common.force, a.common.quiet)?;
+            println!(
+                "{} on {}: held-out accuracy {:.3} sampled, {:.3} greedy; mean reward {:.3}; run in {}",
+                algo_name(&c),
+                c.task,
+                e.accuracy,
+                e.greedy_accuracy,
+                e.reward,
+                run.root().display()
+            );
+            Ok(())
+        }
+        LmCommand::Sample(a) => sample(a),
+        LmCommand::Plot(a) => plot(a),
+    }
+}
+
+/// Applies `--seed`, `--config` and `--set` to a preset, in that order.
+fn layer<C: LmConfig>(c: C, common: &CommonArgs) -> Result<C> {
+    let mut c = c;
+    if let Some(seed) = common.seed {
+        c = c.apply_sets(&[format!("seed={seed}")])?;
+    }
+    if let Some(path) = &common.config {
+        let text = std::fs::read_to_string(path).map_err(|e| PgError::io(path, e))?;
+        c = c.overlay_toml(&text, &path.display().to_string())?;
+    }
+    c.apply_sets(&common.sets)
+}
+
+fn sample(a: SampleArgs) -> Result<()> {
+    if !(a.temperature >= 0.0 && a.temperature.is_finite()) {
+        return Err(PgError::BadConfigValue {
+            key: "temperature".into(),
+            origin: "--temperature".into(),
+            message: format!("{}; expected a finite number >= 0", a.temperature),
+        });
+    }
+    let policy = checkpoint::load(&a.checkpoint)?;
+    let task = make_task(&policy.spec().task)?;
+    let v = task.vocab();
+    let prompts: Vec<Vec<usize>> = if a.prompt.is_empty() {
+        let mut rng = stream_rng(a.seed, 3);
+        (0..a.n)
+            .map(|_| task.sample_prompt(Split::HeldOut, &mut rng))
+            .collect()
+    } else {
+        let mut ps = Vec::new();
+        for p in &a.prompt {
+            let tokens = v.encode(p).map_err(|e| PgError::Other(Box::new(e)))?;
+            ps.extend(std::iter::repeat_n(tokens, a.n));
+        }
+        ps
+    };
+    let mut rng = stream_rng(a.seed, 4);
+    let out = generate(&policy, &*task, &prompts, a.temperature, &mut rng);
+    for c in &out {
+        println!(
+            "{} -> {}  [{}] reward {}",
+            v.render(&c.prompt),
+            v.render(&c.completion),
+            if task.is_success(&c.prompt, &c.completion) {
+                "ok"
+            } else {
+                "--"
+            },
+            task.reward(&c.prompt, &c.completion)
+        );
+    }
+    Ok(())
+}
+
+fn plot(a: LmPlotArgs) -> Result<()> {
+    if !plottable_columns().contains(&a.column.as_str()) {
+        return Err(PgError::BadConfigValue {
+            key: "column".into(),
+            origin: "--column".into(),
+            message: format!(
+                "`{}` is not a metrics column; expected one of {}",
+                a.column,
+                plottable_columns().join(", ")
+            ),
+        });
+    }
+    let curves = a
+        .runs
+        .iter()
+        .map(|d| load_curve(d, &a.column))
+        .collect::<Result<Vec<_>>>()?;
+    let svg = render_svg(
+        &curves,
+        &PlotSpec {
+            title: a.title.unwrap_or_else(|| a.column.replace('_', " ")),
+            y_label: format!("{} (x: sampled sequences)", a.column.replace('_', " ")),
+            threshold: None,
+        },
+    );
+    std::fs::write(&a.out, svg).map_err(|e| PgError::io(&a.out, e))?;
+    println!("wrote {} ({} runs)", a.out.display(), curves.len());
+    Ok(())
+}
