@@ -136,28 +136,32 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
                 let beta_eff = if pc == 0 { beta } else { T::ONE };
                 let last_k = pc + kc == k;
                 let bsub = b.sub(pc, jc, kc, nc);
-                if pack_all_b {
-                    pack_b(bsub, nr, bbuf);
+                let b0 = if pack_all_b {
+                    pack_b(bsub, nr, bbuf).start
                 } else if nc % nr != 0 {
                     // Only the ragged last strip needs zero padding.
                     let j_last = nc - nc % nr;
-                    pack_b(bsub.sub(0, j_last, kc, nc - j_last), nr, bbuf);
-                }
+                    pack_b(bsub.sub(0, j_last, kc, nc - j_last), nr, bbuf).start
+                } else {
+                    0
+                };
                 for ic in (0..m).step_by(mk.mc) {
                     let mc = mk.mc.min(m - ic);
                     let ablock = a.sub(ic, pc, mc, kc);
-                    if !in_place_a {
-                        pack_a(ablock, mr, abuf);
-                    }
+                    let a0 = if in_place_a {
+                        0
+                    } else {
+                        pack_a(ablock, mr, abuf).start
+                    };
                     for jr in (0..nc).step_by(nr) {
                         let nrr = nr.min(nc - jr);
                         // (pointer to the B panel, its row stride)
                         let (bptr, ldb) = if pack_all_b {
-                            (bbuf[(jr / nr) * kc * nr..].as_ptr(), nr)
+                            (bbuf[b0 + (jr / nr) * kc * nr..].as_ptr(), nr)
                         } else if nrr == nr {
                             (bsub.sub(0, jr, kc, nr).as_slice().as_ptr(), b.rs())
                         } else {
-                            (bbuf.as_ptr(), nr)
+                            (bbuf[b0..].as_ptr(), nr)
                         };
                         for ir in (0..mc).step_by(mr) {
                             let mrr = mr.min(mc - ir);
@@ -165,7 +169,7 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
                             let (aptr, rs_a) = if in_place_a {
                                 (ablock.sub(ir, 0, mrr, kc).as_slice().as_ptr(), a.rs())
                             } else {
-                                (abuf[(ir / mr) * kc * mr..].as_ptr(), 0)
+                                (abuf[a0 + (ir / mr) * kc * mr..].as_ptr(), 0)
                             };
                             let (i, j) = (ic + ir, jc + jr);
                             let mut ctile = c.sub(i, j, mrr, nrr);

@@ -17,17 +17,29 @@
 //! streams memory linearly, and a panel edge shorter than `MR`/`NR` is padded with zeros so the
 //! kernel never needs a special case inside its loop.
 
+use std::ops::Range;
+
 use crate::scalar::Scalar;
 use crate::view::MatRef;
 
-/// Packs `a` (mc × kc) into `ceil(mc/mr)` panels of `mr × kc`, zero-padded; returns the length used.
-pub(crate) fn pack_a<T: Scalar>(a: MatRef<'_, T>, mr: usize, dst: &mut Vec<T>) -> usize {
+/// Grows `dst` so that `len` values fit from a 64-byte-aligned element on, and returns that
+/// range: vector loads from an aligned panel never straddle two cache lines.
+fn aligned_region<T: Scalar>(dst: &mut Vec<T>, len: usize) -> Range<usize> {
+    let slack = 64 / std::mem::size_of::<T>();
+    if dst.len() < len + slack {
+        dst.resize(len + slack, T::ZERO);
+    }
+    let start = dst.as_ptr().align_offset(64).min(slack);
+    start..start + len
+}
+
+/// Packs `a` (mc × kc) into `ceil(mc/mr)` panels of `mr × kc`, zero-padded; returns the range of
+/// `dst` that holds them (64-byte aligned).
+pub(crate) fn pack_a<T: Scalar>(a: MatRef<'_, T>, mr: usize, dst: &mut Vec<T>) -> Range<usize> {
     let (m, k) = (a.rows(), a.cols());
     let panels = m.div_ceil(mr);
-    let len = panels * mr * k;
-    if dst.len() < len {
-        dst.resize(len, T::ZERO);
-    }
+    let region = aligned_region(dst, panels * mr * k);
+    let dst = &mut dst[region.clone()];
     let data = a.as_slice();
     let (rs, cs) = (a.rs(), a.cs());
     for panel in 0..panels {
@@ -65,7 +77,7 @@ pub(crate) fn pack_a<T: Scalar>(a: MatRef<'_, T>, mr: usize, dst: &mut Vec<T>) -
             }
         }
     }
-    len
+    region
 }
 
 /// `out[p·MR + i] = A[i0 + i, p]` for a row-major source (row stride `rs`): step `p` reads one
@@ -85,14 +97,13 @@ fn gather_rows<T: Scalar, const MR: usize>(
     }
 }
 
-/// Packs `b` (kc × nc) into `ceil(nc/nr)` panels of `kc × nr`, zero-padded; returns the length used.
-pub(crate) fn pack_b<T: Scalar>(b: MatRef<'_, T>, nr: usize, dst: &mut Vec<T>) -> usize {
+/// Packs `b` (kc × nc) into `ceil(nc/nr)` panels of `kc × nr`, zero-padded; returns the range of
+/// `dst` that holds them (64-byte aligned).
+pub(crate) fn pack_b<T: Scalar>(b: MatRef<'_, T>, nr: usize, dst: &mut Vec<T>) -> Range<usize> {
     let (k, n) = (b.rows(), b.cols());
     let panels = n.div_ceil(nr);
-    let len = panels * nr * k;
-    if dst.len() < len {
-        dst.resize(len, T::ZERO);
-    }
+    let region = aligned_region(dst, panels * nr * k);
+    let dst = &mut dst[region.clone()];
     let data = b.as_slice();
     let (rs, cs) = (b.rs(), b.cs());
     for panel in 0..panels {
@@ -123,7 +134,7 @@ pub(crate) fn pack_b<T: Scalar>(b: MatRef<'_, T>, nr: usize, dst: &mut Vec<T>) -
             }
         }
     }
-    len
+    region
 }
 
 #[cfg(test)]
@@ -135,13 +146,13 @@ mod tests {
         // 3x2 row-major A, MR = 2: panel 0 = rows 0,1; panel 1 = row 2 + a zero row.
         let d = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
         let mut out = Vec::new();
-        let n = pack_a(MatRef::row_major(&d, 3, 2), 2, &mut out);
-        assert_eq!(&out[..n], &[1.0, 3.0, 2.0, 4.0, 5.0, 0.0, 6.0, 0.0]);
+        let r = pack_a(MatRef::row_major(&d, 3, 2), 2, &mut out);
+        assert_eq!(&out[r.clone()], &[1.0, 3.0, 2.0, 4.0, 5.0, 0.0, 6.0, 0.0]);
         // The same matrix stored column-major packs identically.
         let dc = [1.0f32, 3.0, 5.0, 2.0, 4.0, 6.0];
         let mut out2 = Vec::new();
-        pack_a(MatRef::col_major(&dc, 3, 2), 2, &mut out2);
-        assert_eq!(&out2[..n], &out[..n]);
+        let r2 = pack_a(MatRef::col_major(&dc, 3, 2), 2, &mut out2);
+        assert_eq!(&out2[r2], &out[r]);
     }
 
     #[test]
@@ -149,11 +160,11 @@ mod tests {
         // 2x3 B, NR = 2: panel 0 = cols 0,1; panel 1 = col 2 + a zero column.
         let d = [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0];
         let mut out = Vec::new();
-        let n = pack_b(MatRef::row_major(&d, 2, 3), 2, &mut out);
-        assert_eq!(&out[..n], &[1.0, 2.0, 4.0, 5.0, 3.0, 0.0, 6.0, 0.0]);
+        let r = pack_b(MatRef::row_major(&d, 2, 3), 2, &mut out);
+        assert_eq!(&out[r.clone()], &[1.0, 2.0, 4.0, 5.0, 3.0, 0.0, 6.0, 0.0]);
         let dt = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0];
         let mut out2 = Vec::new();
-        pack_b(MatRef::col_major(&dt, 2, 3), 2, &mut out2);
-        assert_eq!(&out2[..n], &out[..n]);
+        let r2 = pack_b(MatRef::col_major(&dt, 2, 3), 2, &mut out2);
+        assert_eq!(&out2[r2], &out[r]);
     }
 }

@@ -94,7 +94,12 @@ unsafe fn micro_impl<const PACKED_A: bool>(
     }
     let va = _mm256_set1_ps(alpha);
     let vb = _mm256_set1_ps(beta);
-    for i in 0..rows.min(MR) {
+    // A constant trip count keeps the accumulators in registers (a loop to `rows` would spill
+    // them to the stack); rows past `rows` are skipped by the branch.
+    for i in 0..MR {
+        if i >= rows {
+            break;
+        }
         // SAFETY: row i < rows of the tile is c[i·rs_c .. i·rs_c + NR], inside the caller's range.
         unsafe {
             let cp = c.add(i * rs_c);
