@@ -15,12 +15,30 @@ use crate::float::Float;
 /// Axes handled with stack arrays; more axes fall back to heap buffers.
 const STACK_AXES: usize = 8;
 
+/// `a == b` for shapes, as an inlined loop: shapes are short, and the library `memcmp` that
+/// slice equality calls costs more than the comparison itself.
+#[inline(always)]
+pub(crate) fn same_shape(a: &[usize], b: &[usize]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut same = true;
+    for i in 0..a.len() {
+        same &= a[i] == b[i];
+    }
+    same
+}
+
 /// The broadcast shape of `a` and `b`, written into `out` (cleared first).
 ///
 /// # Panics
 /// If the shapes are incompatible; the message names `op` and both shapes.
 pub(crate) fn broadcast_shape_into(op: &str, a: &[usize], b: &[usize], out: &mut Vec<usize>) {
     out.clear();
+    if same_shape(a, b) {
+        out.extend_from_slice(a);
+        return;
+    }
     let nd = a.len().max(b.len());
     for i in 0..nd {
         // Axis i of the output, counted from the left; operands aligned on the right.
@@ -76,7 +94,8 @@ pub(crate) fn for_each_broadcast(
 ) {
     let n: usize = out.iter().product();
     // Fast paths: the common cases need no index arithmetic.
-    if a == out && b == out {
+    let (a_full, b_full) = (same_shape(a, out), same_shape(b, out));
+    if a_full && b_full {
         for k in 0..n {
             f(k, k, k);
         }
@@ -84,13 +103,13 @@ pub(crate) fn for_each_broadcast(
     }
     let na: usize = a.iter().product();
     let nb: usize = b.iter().product();
-    if b == out && na == 1 {
+    if b_full && na == 1 {
         for k in 0..n {
             f(k, 0, k);
         }
         return;
     }
-    if a == out && nb == 1 {
+    if a_full && nb == 1 {
         for k in 0..n {
             f(k, k, 0);
         }
@@ -164,7 +183,7 @@ pub(crate) fn sum_to_shape<T: Float>(
     dst: &mut [T],
     dst_shape: &[usize],
 ) {
-    if src_shape == dst_shape {
+    if same_shape(src_shape, dst_shape) {
         for (d, &s) in dst.iter_mut().zip(src) {
             *d += s;
         }

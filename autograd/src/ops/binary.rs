@@ -1,13 +1,13 @@
 //! Elementwise ops of two inputs with NumPy broadcasting: add, sub, mul, div, maximum, minimum.
 //!
-//! Forward pairs each output element with one element of each input (see [`crate::shape`]).
+//! Forward pairs each output element with one element of each input (see `shape.rs`).
 //! Backward computes each input's local gradient at the output's shape, `ȳ · ∂f/∂a`, and hands it
-//! to the one helper that undoes broadcasting, [`sum_to_shape`], which sums it back to the input's
+//! to the one helper that undoes broadcasting, `sum_to_shape`, which sums it back to the input's
 //! shape.
 
 use crate::backward::Sink;
 use crate::float::Float;
-use crate::shape::{broadcast_shape_into, for_each_broadcast, sum_to_shape};
+use crate::shape::{broadcast_shape_into, for_each_broadcast, same_shape, sum_to_shape};
 use crate::tensor::Tensor;
 use crate::var::Var;
 
@@ -210,7 +210,7 @@ fn pullback<T: Float, R: Rule<T>>(
         }
     };
     let x_shape = if which_b { &b.shape } else { &a.shape };
-    if *x_shape == y.shape {
+    if same_shape(x_shape, &y.shape) {
         // Same shape as the output: nothing to undo, add in place.
         let gxd = &mut gx.data;
         for_each_broadcast(&y.shape, &a.shape, &b.shape, |k, ia, ib| {
@@ -297,7 +297,7 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// max(a, b) elementwise with broadcasting. The gradient flows to the larger input (to `a`
-    /// on a tie): ∂/∂a = [a ≥ b], ∂/∂b = [a < b].
+    /// on a tie): `∂/∂a = 1 if a ≥ b else 0`, `∂/∂b = 1 if a < b else 0`.
     ///
     /// # Panics
     /// If the shapes do not broadcast.
@@ -306,7 +306,7 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// min(a, b) elementwise with broadcasting. The gradient flows to the smaller input (to `a`
-    /// on a tie): ∂/∂a = [a ≤ b], ∂/∂b = [a > b].
+    /// on a tie): `∂/∂a = 1 if a ≤ b else 0`, `∂/∂b = 1 if a > b else 0`.
     ///
     /// # Panics
     /// If the shapes do not broadcast.

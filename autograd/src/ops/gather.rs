@@ -89,7 +89,7 @@ impl<'t, T: Float> Var<'t, T> {
     /// Picks one element per position along `axis` and removes that axis:
     /// `y[o, i] = x[o, indices[o·inner + i], i]`. For `x: [B, A]`, `x.gather(1, &idx)` with
     /// `idx.len() == B` gives `[B]` with `y[b] = x[b, idx[b]]` (log π(a|s) of the chosen actions).
-    /// ∂y[o, i]/∂x[o, l, i] = [l = indices[o·inner + i]].
+    /// `∂y[o, i]/∂x[o, l, i] = 1 if l = indices[o·inner + i] else 0`.
     ///
     /// ```
     /// use autograd::{Tape, Tensor};
@@ -110,7 +110,7 @@ impl<'t, T: Float> Var<'t, T> {
 
     /// The slice at position `index` along `axis`, with that axis removed: for `x: [B, A]`,
     /// `x.select(1, 0)` is the first column, shape `[B]`.
-    /// ∂y[o, i]/∂x[o, l, i] = [l = index].
+    /// `∂y[o, i]/∂x[o, l, i] = 1 if l = index else 0`.
     ///
     /// # Panics
     /// If `axis` or `index` is out of range.

@@ -154,7 +154,7 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// softmax along `axis`: `pₗ = e^{xₗ − logsumexp(x)}` (same shape).
-    /// ∂pₖ/∂xₗ = pₖ([k = l] − pₗ).
+    /// `∂pₖ/∂xₗ = pₖ(δₖₗ − pₗ)` (δ = 1 when k = l, else 0).
     ///
     /// # Panics
     /// If `axis` is out of range.
@@ -163,7 +163,7 @@ impl<'t, T: Float> Var<'t, T> {
     }
 
     /// log_softmax along `axis`: `xₗ − logsumexp(x)` (same shape), stable for large logits.
-    /// ∂yₖ/∂xₗ = [k = l] − softmax(x)ₗ.
+    /// `∂yₖ/∂xₗ = δₖₗ − softmax(x)ₗ` (δ = 1 when k = l, else 0).
     ///
     /// ```
     /// use autograd::{Tape, Tensor};
