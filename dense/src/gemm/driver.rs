@@ -98,8 +98,9 @@ macro_rules! impl_pack_buffers {
 impl_pack_buffers!(f32, BUF_F32);
 impl_pack_buffers!(f64, BUF_F64);
 
-/// Row counts up to this many micro-panels read B in place instead of packing it.
-const NO_PACK_B_PANELS: usize = 4;
+/// Row counts up to this many micro-panels read B in place instead of packing it (B is then
+/// reused at most this many times, and its rows are read where they are).
+const NO_PACK_B_PANELS: usize = 8;
 /// Column counts up to this many micro-panels read a row-major A in place instead of packing it
 /// (each row panel of A is then used at most this many times, too few to repay a copy).
 const NO_PACK_A_PANELS: usize = 4;

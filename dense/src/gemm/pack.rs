@@ -120,7 +120,23 @@ pub(crate) fn pack_b<T: Scalar>(b: MatRef<'_, T>, nr: usize, dst: &mut Vec<T>) -
                 o[..cols].copy_from_slice(&data[s..s + cols]);
             }
         } else if rs == 1 {
-            for j in 0..cols {
+            // B read transposed (e.g. Wᵀ in dX = dY·Wᵀ): columns are contiguous. Eight columns at
+            // a time, so each step of p writes eight adjacent values instead of one.
+            let mut j = 0;
+            while j + 8 <= cols {
+                let src: [&[T]; 8] = std::array::from_fn(|q| {
+                    let s = (j0 + j + q) * cs;
+                    &data[s..s + k]
+                });
+                for (p, o) in out.chunks_exact_mut(nr).enumerate() {
+                    let o = &mut o[j..j + 8];
+                    for q in 0..8 {
+                        o[q] = src[q][p];
+                    }
+                }
+                j += 8;
+            }
+            for j in j..cols {
                 let s = (j0 + j) * cs;
                 for (o, &v) in out.chunks_exact_mut(nr).zip(&data[s..s + k]) {
                     o[j] = v;
