@@ -132,11 +132,8 @@ impl fmt::Display for PgError {
                 origin,
                 message,
             } => {
-                write!(
-                    f,
-                    "bad value for config key `{key}` in {origin}: {}",
-                    message.trim_end()
-                )
+                let m = message.trim_end().replace('\n', " ");
+                write!(f, "bad value for config key `{key}` in {origin}: {m}")
             }
             PgError::BadSetArgument(a) => {
                 write!(

@@ -7,6 +7,7 @@ pub mod config;
 pub mod episodes;
 pub mod error;
 pub mod estimate;
+pub mod evaluate;
 pub mod interrupt;
 pub mod lm;
 pub mod metrics;

@@ -69,6 +69,7 @@ fn nice_step(range: f64) -> f64 {
 }
 
 fn fmt_tick(v: f64) -> String {
+    let v = v + 0.0; // no "-0"
     let a = v.abs();
     if a >= 1e6 {
         format!("{}M", v / 1e6)

@@ -10,7 +10,9 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 pub mod envs;
+pub mod eval;
 pub mod plot;
+pub mod render;
 pub mod train;
 
 /// Policy-gradient reinforcement learning from scratch: train, evaluate, render and plot.
@@ -27,6 +29,10 @@ pub struct Cli {
 pub enum Command {
     /// Train a policy on an environment (its preset, overridden by --config and --set).
     Train(train::TrainArgs),
+    /// Evaluate a trained policy: average return over fresh episodes.
+    Eval(eval::EvalArgs),
+    /// Write an animated SVG of one episode of a trained policy.
+    Render(render::RenderArgs),
     /// Plot learning curves (mean ± sd across runs against env steps) as SVG.
     Plot(plot::PlotArgs),
     /// List the environments: ids, spaces, time limits and solved thresholds.
@@ -41,6 +47,8 @@ impl Command {
     pub fn run(self) -> Result<()> {
         match self {
             Command::Train(a) => train::run(a),
+            Command::Eval(a) => eval::run(a),
+            Command::Render(a) => render::run(a),
             Command::Plot(a) => plot::run(a),
             Command::Envs(a) => envs::run(a),
             Command::Lm(c) => crate::lm::cli::run(c),
