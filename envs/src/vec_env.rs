@@ -255,6 +255,14 @@ impl VecEnv {
     pub fn id(&self) -> &'static str {
         self.id
     }
+    /// The action space of one copy.
+    pub fn action_space(&self) -> Space {
+        self.envs[0].action_space()
+    }
+    /// The observation space of one copy (each row of [`VecEnv::obs`] lies in it).
+    pub fn observation_space(&self) -> Space {
+        self.envs[0].observation_space()
+    }
     /// One copy, e.g. to render it.
     pub fn env(&self, i: usize) -> &dyn Env {
         &*self.envs[i]

@@ -6,6 +6,10 @@ use envs::{Action, Env, EnvError, VecAction, VecEnv, VecEnvSnapshot};
 fn copy_i_is_seeded_with_seed_plus_i() {
     let mut v = VecEnv::new("Acrobot-v1", 4).unwrap();
     v.reset(10);
+    assert_eq!(v.action_space(), envs::Space::Discrete { n: 3 });
+    for row in v.obs().chunks(6) {
+        assert!(v.observation_space().contains(row));
+    }
     for i in 0..4 {
         let mut env = envs::make("Acrobot-v1").unwrap();
         let mut obs = [0.0f32; 6];
