@@ -248,8 +248,8 @@ impl<T: Float> Tape<T> {
     /// Records an op: checks that every input is on this tape, lets `compute` write the output
     /// value into a reused slot (it sees all earlier values), then stores the node. `make_op`
     /// builds the node's [`Op`], pushing any integer data it needs onto the pool (and a custom op
-    /// onto the custom list); it runs only
-    /// when a gradient will flow, so `no_grad` records nothing but the value.
+    /// onto the custom list); it runs only when a gradient will flow, so under `no_grad` nothing
+    /// but the value is kept.
     pub(crate) fn record(
         &self,
         name: &str,

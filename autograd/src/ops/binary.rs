@@ -179,6 +179,15 @@ fn forward<T: Float, R: Rule<T>>(
     b: &Tensor<T>,
     y: &mut Tensor<T>,
 ) {
+    if same_shape(&a.shape, &b.shape) {
+        // No broadcasting: one zip over both inputs.
+        y.shape.clear();
+        y.shape.extend_from_slice(&a.shape);
+        y.data.clear();
+        y.data
+            .extend(a.data.iter().zip(&b.data).map(|(&u, &v)| r.f(u, v)));
+        return;
+    }
     broadcast_shape_into(name, &a.shape, &b.shape, &mut y.shape);
     let n = y.shape.iter().product();
     y.data.resize(n, T::zero());
@@ -188,41 +197,39 @@ fn forward<T: Float, R: Rule<T>>(
     });
 }
 
-/// ā += sum_to_shape(ȳ · ∂f/∂a), b̄ += sum_to_shape(ȳ · ∂f/∂b).
+/// x̄ += sum_to_shape(ȳ · ∂f/∂x) for one input x (shape `x_shape`) of `f(a, b)`, where
+/// `local(a, b)` is ∂f/∂x.
 #[allow(clippy::too_many_arguments)]
-fn pullback<T: Float, R: Rule<T>>(
-    r: R,
+fn pullback<T: Float>(
     a: &Tensor<T>,
     b: &Tensor<T>,
-    y: &Tensor<T>,
-    g: &Tensor<T>,
-    ga: Option<&mut Tensor<T>>,
-    which_b: bool,
+    y_shape: &[usize],
+    g: &[T],
+    gx: &mut Tensor<T>,
+    x_shape: &[usize],
+    local: impl Fn(T, T) -> T,
     scratch: &mut Vec<T>,
 ) {
-    let Some(gx) = ga else { return };
-    let (ad, bd, gd) = (&a.data, &b.data, &g.data);
-    let local = |ia: usize, ib: usize| {
-        if which_b {
-            r.db(ad[ia], bd[ib])
-        } else {
-            r.da(ad[ia], bd[ib])
+    let (ad, bd) = (&a.data, &b.data);
+    if same_shape(&a.shape, &b.shape) {
+        // No broadcasting: everything has the output's shape.
+        for (((d, &gv), &u), &v) in gx.data.iter_mut().zip(g).zip(ad).zip(bd) {
+            *d += gv * local(u, v);
         }
-    };
-    let x_shape = if which_b { &b.shape } else { &a.shape };
-    if same_shape(x_shape, &y.shape) {
-        // Same shape as the output: nothing to undo, add in place.
+    } else if same_shape(x_shape, y_shape) {
+        // Only the other input was broadcast: nothing to undo for this one.
         let gxd = &mut gx.data;
-        for_each_broadcast(&y.shape, &a.shape, &b.shape, |k, ia, ib| {
-            gxd[k] += gd[k] * local(ia, ib)
+        for_each_broadcast(y_shape, &a.shape, &b.shape, |k, ia, ib| {
+            gxd[k] += g[k] * local(ad[ia], bd[ib])
         });
     } else {
+        // The local gradient at the output's shape, then summed back to x's shape.
         scratch.clear();
-        scratch.resize(g.data.len(), T::zero());
-        for_each_broadcast(&y.shape, &a.shape, &b.shape, |k, ia, ib| {
-            scratch[k] = gd[k] * local(ia, ib)
+        scratch.resize(g.len(), T::zero());
+        for_each_broadcast(y_shape, &a.shape, &b.shape, |k, ia, ib| {
+            scratch[k] = g[k] * local(ad[ia], bd[ib])
         });
-        sum_to_shape(scratch, &y.shape, &mut gx.data, x_shape);
+        sum_to_shape(scratch, y_shape, &mut gx.data, x_shape);
     }
 }
 
@@ -239,8 +246,12 @@ pub(crate) fn backward<T: Float>(
 ) {
     let (av, bv) = (&values[a as usize], &values[b as usize]);
     with_rule!(kind, r => {
-        pullback(r, av, bv, y, g, sink.grad(a), false, scratch);
-        pullback(r, av, bv, y, g, sink.grad(b), true, scratch);
+        if let Some(ga) = sink.grad(a) {
+            pullback(av, bv, &y.shape, &g.data, ga, &av.shape, |u, v| r.da(u, v), scratch);
+        }
+        if let Some(gb) = sink.grad(b) {
+            pullback(av, bv, &y.shape, &g.data, gb, &bv.shape, |u, v| r.db(u, v), scratch);
+        }
     })
 }
 
