@@ -99,6 +99,9 @@
 //!   `f: for<'t> Fn(&'t Tape<T>, &[Var<'t, T>]) -> Var<'t, T>`; a non-scalar output is checked
 //!   through a fixed random weighting `Σ cₖ yₖ`. `GradcheckConfig::default()` is for `f64`,
 //!   `GradcheckConfig::for_f32()` for `f32`.
+//! - `gradcheck::compare_f32_to_f64(f32_fn, f64_fn, inputs, &config)`: holds an `f32` tape's
+//!   gradient to the `f64` tape's gradient of the same (generic) function; finite differences of
+//!   `f32` evaluations are too noisy to judge an `f32` gradient at 1e-2.
 //! - Extra ops: `square`, `affine(a, b)`, `rdiv_scalar(c)`, `select(axis, index)`; extra accessors
 //!   `Var::requires_grad`, `Var::numel`, `Tape::is_no_grad`, `Tape::capacity_bytes`,
 //!   `Tensor::{resize, copy_from, fill, set, empty, capacity_bytes}`, `Gradients::{new, iter, len}`.
