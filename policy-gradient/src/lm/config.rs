@@ -101,6 +101,8 @@ pub struct RlConfig {
     pub total_samples: u64,
     /// Adam learning rate.
     pub lr: f32,
+    /// Learning-rate schedule: `constant`, or `linear` decay to 0 at the last step.
+    pub lr_schedule: LrSchedule,
     /// Clip the global L2 norm of each gradient to this value; 0 disables.
     pub max_grad_norm: f32,
     /// Sampling temperature of the training completions (1 samples the policy itself, which the
@@ -210,24 +212,27 @@ impl RlConfig {
             reference: format!("runs/lm-pretrain-{task}-seed0"),
             algo: Algo::Rloo,
             baseline: Baseline::BatchMean,
-            prompts_per_step: 32,
+            prompts_per_step: 64,
             samples_per_prompt: 8,
-            total_samples: 100_000,
+            total_samples: 200_000,
             lr: 1e-3,
+            lr_schedule: LrSchedule::Linear,
             max_grad_norm: 1.0,
             temperature: 1.0,
             kl: KlMode::None,
             kl_coef: 0.0,
             grpo_eps: 1e-4,
             eval_every: 10,
-            eval_prompts: 500,
+            eval_prompts: 1000,
             checkpoint_every: 100,
         };
         match task {
             "addition" => Ok(base),
+            // The KL penalty is what keeps the reviews honest (see the crate README's table).
             "reviews" => Ok(Self {
-                kl: KlMode::K3Loss,
-                kl_coef: 0.1,
+                kl: KlMode::K1Reward,
+                kl_coef: 0.5,
+                prompts_per_step: 32,
                 total_samples: 60_000,
                 ..base
             }),
@@ -421,6 +426,7 @@ impl LmConfig for RlConfig {
         "samples_per_prompt",
         "total_samples",
         "lr",
+        "lr_schedule",
         "max_grad_norm",
         "temperature",
         "kl",

@@ -99,12 +99,12 @@ pub fn write_samples(
     std::fs::write(path, text).map_err(|e| PgError::io(path, e))
 }
 
-/// The learning rate at step `step` (from 1) of `steps`.
-fn scheduled_lr(cfg: &PretrainConfig, step: u64) -> f32 {
-    match cfg.lr_schedule {
-        LrSchedule::Constant => cfg.lr,
-        // Linear decay to 0 after the last step: lr · (1 - (step-1)/steps).
-        LrSchedule::Linear => cfg.lr * (1.0 - (step - 1) as f32 / cfg.steps as f32),
+/// The learning rate at step `step` (from 1) of `steps`: constant, or decayed linearly to 0 after
+/// the last step, `lr · (1 - (step-1)/steps)`.
+pub fn scheduled_lr(lr: f32, schedule: LrSchedule, step: u64, steps: u64) -> f32 {
+    match schedule {
+        LrSchedule::Constant => lr,
+        LrSchedule::Linear => lr * (1.0 - (step - 1) as f32 / steps as f32),
     }
 }
 
@@ -178,7 +178,7 @@ pub fn pretrain(
                 &grads,
                 &f.params,
                 cfg.max_grad_norm,
-                scheduled_lr(cfg, step),
+                scheduled_lr(cfg.lr, cfg.lr_schedule, step, cfg.steps),
             );
             (value, ent, norm)
         };
@@ -239,10 +239,11 @@ mod tests {
         let mut c = PretrainConfig::preset("addition").unwrap();
         c.steps = 4;
         c.lr = 1.0;
-        let lrs: Vec<f32> = (1..=4).map(|s| scheduled_lr(&c, s)).collect();
+        let lrs: Vec<f32> = (1..=4)
+            .map(|s| scheduled_lr(c.lr, c.lr_schedule, s, c.steps))
+            .collect();
         assert_eq!(lrs, vec![1.0, 0.75, 0.5, 0.25]);
-        c.lr_schedule = LrSchedule::Constant;
-        assert_eq!(scheduled_lr(&c, 4), 1.0);
+        assert_eq!(scheduled_lr(1.0, LrSchedule::Constant, 4, 4), 1.0);
     }
 
     #[test]

@@ -26,7 +26,8 @@ use super::kl::{exact_kl, kl_penalised_rewards};
 use super::metrics::{LmMetrics, LmMetricsWriter, mean_std};
 use super::objective::{forward, pg_loss};
 use super::pretrain::{
-    EVAL_PROMPT_SEED, apply_update, make_task, mean_entropy, stream_rng, write_samples,
+    EVAL_PROMPT_SEED, apply_update, make_task, mean_entropy, scheduled_lr, stream_rng,
+    write_samples,
 };
 use super::run::{LmProgress, create_run, latest_checkpoint, samples_path, write_curve};
 use crate::error::{PgError, Result};
@@ -208,7 +209,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, force: bool, quiet: bool) -> Result<(RunDi
                 &grads,
                 &f.params,
                 cfg.max_grad_norm,
-                cfg.lr,
+                scheduled_lr(cfg.lr, cfg.lr_schedule, step, steps),
             );
             (value, ent, kl_mean, norm)
         };
