@@ -35,6 +35,10 @@ enum Step {
     /// x · W with W: [c, c'].
     MatMul(usize),
     Transpose,
+    /// Same elements viewed as `[c, r]` (not a transpose).
+    Reshape,
+    /// `concat([x, tanh(x)], axis)`.
+    ConcatSelf(usize),
     LogSoftmax(usize),
     Softmax(usize),
     Center(usize),
@@ -84,12 +88,31 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(b, s)| Step::WithParam(b, s)),
         (1usize..=4).prop_map(Step::MatMul),
         Just(Step::Transpose),
+        Just(Step::Reshape),
+        (0usize..2).prop_map(Step::ConcatSelf),
         (0usize..2).prop_map(Step::LogSoftmax),
         (0usize..2).prop_map(Step::Softmax),
         (0usize..2).prop_map(Step::Center),
         (0usize..2).prop_map(Step::MaxShift),
         (0usize..2).prop_map(Step::LseShift),
     ]
+}
+
+/// Replaces each `ConcatSelf` that would grow the value past 24 elements by `Tanh`, so that
+/// finite differences (two evaluations per element) stay cheap.
+fn cap_growth(start: [usize; 2], mut steps: Vec<Step>) -> Vec<Step> {
+    let [mut r, mut c] = start;
+    for s in steps.iter_mut() {
+        match *s {
+            Step::ConcatSelf(_) if r * c * 2 > 24 => *s = Step::Tanh,
+            Step::ConcatSelf(0) => r *= 2,
+            Step::ConcatSelf(_) => c *= 2,
+            Step::Transpose | Step::Reshape => std::mem::swap(&mut r, &mut c),
+            Step::MatMul(n) => c = n,
+            _ => {}
+        }
+    }
+    steps
 }
 
 /// The parameter shapes the steps need, given the starting shape.
@@ -111,7 +134,9 @@ fn param_shapes(start: [usize; 2], steps: &[Step]) -> Vec<(Vec<usize>, bool)> {
                 out.push((vec![c, n], false));
                 c = n;
             }
-            Step::Transpose => std::mem::swap(&mut r, &mut c),
+            Step::Transpose | Step::Reshape => std::mem::swap(&mut r, &mut c),
+            Step::ConcatSelf(0) => r *= 2,
+            Step::ConcatSelf(_) => c *= 2,
             _ => {}
         }
     }
@@ -144,6 +169,11 @@ fn compose<'t, T: Float>(steps: &[Step], v: &[Var<'t, T>]) -> Var<'t, T> {
             }
             Step::MatMul(_) => x.matmul(*params.next().expect("a parameter per step")),
             Step::Transpose => x.transpose(),
+            Step::Reshape => {
+                let s = x.shape();
+                x.reshape(&[s[1], s[0]])
+            }
+            Step::ConcatSelf(a) => x.tape().concat(&[x, x.tanh()], a),
             Step::LogSoftmax(a) => x.log_softmax(a),
             Step::Softmax(a) => x.softmax(a),
             Step::Center(a) => x - x.mean_axis(a, true),
@@ -166,6 +196,7 @@ fn composition() -> impl Strategy<Value = (Vec<Step>, Vec<Tensor<f64>>)> {
         prop::collection::vec(step(), 1..=10),
     )
         .prop_flat_map(|(r, c, steps)| {
+            let steps = cap_growth([r, c], steps);
             let mut tensors = vec![tensor_of(vec![r, c], -1.5f64..1.5).boxed()];
             for (shape, positive) in param_shapes([r, c], &steps) {
                 let t = if positive {

@@ -204,3 +204,22 @@ fn memory_stays_flat_over_many_reset_cycles() {
     }
     assert!(cap_after_warmup > 0);
 }
+
+#[test]
+fn a_million_reset_cycles_keep_memory_flat() {
+    let w = Tensor::<f32>::from_vec(vec![0.5, -0.25], &[2]);
+    let mut tape = Tape::new();
+    let mut grads = Gradients::new();
+    let mut capacity = 0;
+    for i in 0..1_000_000 {
+        tape.reset();
+        let wv = tape.param(&w);
+        (wv.tanh() * wv).sum().backward_into(&mut grads);
+        if i == 0 {
+            capacity = tape.capacity_bytes();
+        } else if i % 1000 == 0 {
+            assert_eq!(tape.capacity_bytes(), capacity, "buffers grew by step {i}");
+        }
+    }
+    assert_eq!(tape.capacity_bytes(), capacity);
+}
