@@ -413,6 +413,37 @@ fn damaged_or_foreign_snapshots_are_errors_not_panics() {
     assert!(env.restore(&raw).is_err());
 }
 
+/// Checks that every element of an SVG document is closed, in order (a small XML well-formedness
+/// check: tags nest, attribute values are quoted, no stray `<`).
+fn assert_well_formed(svg: &str, what: &str) {
+    let mut stack: Vec<&str> = Vec::new();
+    let mut rest = svg;
+    while let Some(start) = rest.find('<') {
+        let end = rest[start..]
+            .find('>')
+            .unwrap_or_else(|| panic!("{what}: unclosed '<'"))
+            + start;
+        let tag = &rest[start + 1..end];
+        assert!(!tag.contains('<'), "{what}: '<' inside a tag: {tag}");
+        assert_eq!(
+            tag.matches('"').count() % 2,
+            0,
+            "{what}: unbalanced quotes in <{tag}>"
+        );
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(
+                stack.pop(),
+                Some(name),
+                "{what}: </{name}> closes the wrong element"
+            );
+        } else if !tag.ends_with('/') {
+            stack.push(tag.split_whitespace().next().unwrap());
+        }
+        rest = &rest[end + 1..];
+    }
+    assert!(stack.is_empty(), "{what}: unclosed elements {stack:?}");
+}
+
 #[test]
 fn renderings_show_the_state() {
     let mut obs = [0.0f32; 4];
@@ -437,6 +468,7 @@ fn renderings_show_the_state() {
         let mut o = vec![0.0f32; e.obs_dim()];
         e.reset(Some(0), &mut o).unwrap();
         let s = e.render_svg();
+        assert_well_formed(&s, id);
         assert_eq!(s.matches("<svg").count(), 1, "{id}");
         assert!(s.len() > 200 && e.render_text().lines().count() > 3, "{id}");
     }
@@ -465,6 +497,7 @@ fn an_animated_episode_has_one_frame_per_step_and_loops() {
             }
         }
         let svg = movie.finish();
+        assert_well_formed(&svg, id);
         assert_eq!(svg.matches("<animate ").count(), frames, "{id}");
         assert_eq!(
             svg.matches("repeatCount=\"indefinite\"").count(),
