@@ -21,6 +21,15 @@
 //! - **k3 in the loss** (the GRPO form): `loss += β (1/N) Σ_i Σ_t k3_{i,t}` differentiated through
 //!   the tape, whose per-token gradient with respect to `log π` is [`k3_grad_logp`] `= 1 - e^{-l}`.
 //!
+//! The two are *not* the same regulariser. k1 in the reward gives, through the score function,
+//! `E_π[∇log π(y) · (-β l)] = -β ∇ KL(π ‖ π_ref)` exactly: the reverse KL, which punishes the
+//! policy for putting mass where the reference puts little. k3 differentiated as a loss gives
+//! `E_π[(1 - π_ref/π) ∇log π] = -Σ_y π_ref(y) ∇log π(y) = ∇ KL(π_ref ‖ π)`: the *forward* KL,
+//! which only punishes the policy for dropping what the reference does, and barely resists new
+//! text the reference would never write. The value of k3 is an unbiased estimate of the reverse
+//! KL; its gradient is not the reverse KL's gradient. The `reviews` measurements in the README
+//! show the difference: at the same β, k1 keeps the reviews well-formed and k3 lets them drift.
+//!
 //! [`exact_kl`] sums over the whole vocabulary at one position; the trainer logs its sum along
 //! the sampled completions as the KL column (lower variance than summing k1).
 
@@ -208,6 +217,54 @@ mod tests {
         // A zero-probability action under p contributes nothing even if q gives it -inf.
         let sure = [0.0f32, f32::NEG_INFINITY];
         assert!((exact_kl(&sure, &q) - (-(0.25f64).ln())).abs() < 1e-6);
+    }
+
+    /// The claim of the module docs, on a 3-token softmax policy `p = softmax(θ)` and a fixed
+    /// reference `q`: the expected gradient of k3 used as a loss is ∇ KL(q ‖ p) (forward), while
+    /// the score-function gradient of the k1 penalty is ∇ KL(p ‖ q) (reverse). Each expectation
+    /// is computed exactly and compared with central differences of the two divergences.
+    #[test]
+    fn k3_loss_follows_the_forward_kl_and_k1_reward_the_reverse_kl() {
+        let theta = [0.3f64, -1.2, 0.8];
+        let q = [0.5f64, 0.3, 0.2];
+        let softmax = |t: &[f64; 3]| {
+            let z: f64 = t.iter().map(|x| x.exp()).sum();
+            [t[0].exp() / z, t[1].exp() / z, t[2].exp() / z]
+        };
+        let kl =
+            |a: &[f64; 3], b: &[f64; 3]| (0..3).map(|i| a[i] * (a[i] / b[i]).ln()).sum::<f64>();
+        let p = softmax(&theta);
+        // ∇_θ log p(y) = e_y - p for a softmax.
+        let grad_logp = |y: usize, j: usize| (y == j) as u8 as f64 - p[j];
+        for j in 0..3 {
+            // E_{y~p}[∂k3/∂θ_j] with ∂k3/∂log p = k3_grad_logp.
+            let k3_grad: f64 = (0..3)
+                .map(|y| p[y] * k3_grad_logp(p[y].ln(), q[y].ln()) * grad_logp(y, j))
+                .sum();
+            // E_{y~p}[∇log p(y) · k1(y)]: the score-function gradient of the k1 reward penalty.
+            let k1_grad: f64 = (0..3)
+                .map(|y| p[y] * grad_logp(y, j) * k1(p[y].ln(), q[y].ln()))
+                .sum();
+            let h = 1e-6;
+            let (mut up, mut down) = (theta, theta);
+            up[j] += h;
+            down[j] -= h;
+            let (pu, pd) = (softmax(&up), softmax(&down));
+            let forward = (kl(&q, &pu) - kl(&q, &pd)) / (2.0 * h);
+            let reverse = (kl(&pu, &q) - kl(&pd, &q)) / (2.0 * h);
+            assert!(
+                (k3_grad - forward).abs() < 1e-8,
+                "θ_{j}: {k3_grad} vs {forward}"
+            );
+            assert!(
+                (k1_grad - reverse).abs() < 1e-8,
+                "θ_{j}: {k1_grad} vs {reverse}"
+            );
+            assert!(
+                (forward - reverse).abs() > 1e-3,
+                "θ_{j}: the two gradients differ"
+            );
+        }
     }
 
     #[test]
