@@ -42,7 +42,7 @@ pub struct CommonArgs {
     /// Seed of everything random.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Output run directory (default: runs/lm-<kind>-<task>-...-seedN).
+    /// Output run directory (default: `runs/lm-KIND-TASK-...-seedN`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// A TOML file setting any subset of the configuration's keys.

@@ -1,7 +1,41 @@
 //! Policy gradients for a tiny language model: the control-task REINFORCE applied to text.
 //!
-//! Sampling a completion is an episode: the state is the prefix, the action is the next token,
-//! and the return is the reward of the finished text (tasks live in [`envs::tokens`]).
+//! # From CartPole to text
+//!
+//! | control task | text generation | where |
+//! |---|---|---|
+//! | state `s_t` | the prefix: prompt and tokens so far (the model reads its last `C` tokens) | [`envs::tokens::Episode::context_into`] |
+//! | action `a_t ~ π(· ∣ s_t)` | the next token, sampled from `softmax(logits / T)` | [`sample::sample_token`] |
+//! | policy network | embeddings of the last `C` tokens, concatenated, through an MLP | [`model::TokenPolicy::logits`] |
+//! | episode ends | the end token (terminated) or the maximum length (truncated) | [`envs::tokens::Episode::step`] |
+//! | reward | 0 at every token, the task's score of the finished text at the end | [`envs::tokens::TokenTask::reward`] |
+//! | return `R(τ)` | the sequence reward `r` (no discount: every token shares it) | [`rl::rl`] |
+//! | `log π(τ)` | `Σ_t log π(y_t ∣ s_t)`, one batched forward over all tokens | [`objective::forward`] |
+//!
+//! With the whole reward at the end and `γ = 1`, reward-to-go equals the return for every token,
+//! so REINFORCE's gradient is `E[A · Σ_t ∇log π(y_t|s_t)]` with one advantage `A` per completion
+//! ([`objective::pg_loss`]). What is left to choose is the baseline in `A = r - b`
+//! ([`advantage`]).
+//!
+//! # Why group baselines instead of a value network
+//!
+//! In the control tasks a learned `V(s)` is the baseline, and it is worth its cost because rewards
+//! arrive at every step and states recur. Here the reward arrives once, at the end, and depends
+//! mostly on the prompt: a good baseline is "how well does the policy usually do on *this*
+//! prompt". Sampling `k` completions of the same prompt measures exactly that, without a second
+//! network, its training, or its errors: RLOO uses the mean of the other `k - 1` rewards
+//! (unbiased, [`advantage::rloo_advantages`]), GRPO the group mean and standard deviation
+//! ([`advantage::grpo_advantages`]). A value network would have to predict, from the prompt
+//! alone, a number the group gives for the price of a few extra samples; for large language
+//! models it is also a second copy of the model to keep in memory. The batch-mean baseline
+//! ([`advantage::batch_mean_advantages`]) ignores the prompt and so removes less variance.
+//!
+//! # Keeping the policy near the reference
+//!
+//! RL is only as good as its reward. On the gameable `reviews` task, maximising the word-counting
+//! reward alone turns sentences into `fun fun fun fun`. The cure is a penalty on the divergence
+//! from the pretrained reference, estimated from the sampled tokens ([`kl`]): k1 subtracted from
+//! the reward, or k3 added to the loss, each with its coefficient β.
 //!
 //! - [`advantage`]: the sequence-level advantage estimators (REINFORCE with and without a
 //!   batch-mean baseline, RLOO, GRPO), each a pure function with its formula beside it.

@@ -28,7 +28,7 @@ use autograd::{Tape, Var};
 
 /// What one recorded forward pass over a batch gives.
 pub struct Forward<'t> {
-    /// The parameter leaves, in [`TokenPolicy::params`] order (read their gradients here).
+    /// The parameter leaves, in [`TokenPolicy::param_vars`] order (read their gradients here).
     pub params: Vec<Var<'t, f32>>,
     /// `log π(· | s_t)` for every row: `[rows, V]`.
     pub log_probs: Var<'t, f32>,
