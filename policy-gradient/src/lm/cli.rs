@@ -291,3 +291,87 @@ fn plot(a: LmPlotArgs) -> Result<()> {
     println!("wrote {} ({} runs)", a.out.display(), curves.len());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// Parses `pg lm ...` as the binary would.
+    #[derive(Debug, Parser)]
+    struct TestCli {
+        #[command(subcommand)]
+        lm: LmCommand,
+    }
+
+    fn lm(args: &[&str]) -> Result<()> {
+        let cli = TestCli::try_parse_from(std::iter::once("lm").chain(args.iter().copied()))
+            .expect("the arguments parse");
+        run(cli.lm)
+    }
+
+    #[test]
+    fn bad_input_is_a_clear_error() {
+        let e = lm(&["pretrain", "poems"]).unwrap_err().to_string();
+        assert!(
+            e.contains("`poems`") && e.contains("addition, reviews"),
+            "{e}"
+        );
+        let e = lm(&["rl", "addition", "--reference", "/nonexistent/run"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("/nonexistent/run") && e.contains("model.toml"),
+            "{e}"
+        );
+        let e = lm(&["rl", "addition", "--algo", "ppo"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`algo`"), "{e}");
+        let e = lm(&["pretrain", "addition", "--set", "context=0"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`context`"), "{e}");
+    }
+
+    #[test]
+    fn pretrain_sample_and_plot_from_the_command_line() {
+        let dir = std::env::temp_dir().join(format!("pg-lm-cli-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = dir.join("run").display().to_string();
+        let tiny = [
+            "pretrain",
+            "reviews",
+            "--out",
+            &out,
+            "--quiet",
+            "--set",
+            "steps=4",
+            "--set",
+            "batch_size=4",
+            "--set",
+            "eval_every=2",
+            "--set",
+            "eval_prompts=2",
+            "--set",
+            "hidden_sizes=[8]",
+        ];
+        lm(&tiny).unwrap();
+        let e = lm(&tiny).unwrap_err();
+        assert!(matches!(e, PgError::RunExists(_)), "{e}");
+        lm(&["sample", &out, "-n", "2"]).unwrap();
+        lm(&["sample", &out, "--prompt", "the plot", "--temperature", "0"]).unwrap();
+        let e = lm(&["sample", &out, "--prompt", "THE PLOT"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'T'"), "{e}");
+        let svg = dir.join("c.svg").display().to_string();
+        lm(&["plot", &out, "--out", &svg]).unwrap();
+        assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+        let e = lm(&["plot", &out, "--column", "nope"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`nope`"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
