@@ -108,6 +108,7 @@
 //! - `Tensor::resize(&mut self, shape)` is "the way to reuse a buffer: resize to a shape".
 //! - `CustomOp` is object-safe and is passed as `Rc<dyn CustomOp<T>>`, as agreed.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod backward;
 pub mod custom;

@@ -151,7 +151,8 @@ pub(crate) fn axis_backward<T: Float>(
 }
 
 impl<'t, T: Float> Var<'t, T> {
-    /// Records the axis op `kind`; `reduces` says whether the axis disappears (or becomes 1).
+    /// Records the axis op `kind` along `axis`; a reducing op removes the axis, or keeps it with
+    /// length 1 when `keepdim` (softmax and log_softmax keep the shape and ignore `keepdim`).
     pub(crate) fn axis_op(self, kind: AxisOp, axis: usize, keepdim: bool) -> Self {
         let a = self.index;
         self.tape.record(
