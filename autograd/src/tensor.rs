@@ -316,28 +316,47 @@ impl<T: Float> Tensor<T> {
             + self.shape.capacity() * std::mem::size_of::<usize>()
     }
 
-    /// Writes the nested-bracket form of axis `axis` starting at element `start`.
+    /// Writes the nested-bracket form of axis `axis` starting at element `start`. Tensors of more
+    /// than [`SUMMARY_THRESHOLD`] elements show only the first and last [`SUMMARY_EDGE`] entries
+    /// of each long axis, with `...` between (as NumPy does).
     fn fmt_axis(&self, f: &mut fmt::Formatter<'_>, axis: usize, start: usize) -> fmt::Result {
         if axis == self.shape.len() {
             return write!(f, "{}", self.data[start]);
         }
         let n = self.shape[axis];
         let stride: usize = self.shape[axis + 1..].iter().product();
+        let summarize = self.data.len() > SUMMARY_THRESHOLD && n > 2 * SUMMARY_EDGE;
+        let last_axis = axis + 1 == self.shape.len();
+        // Between entries: ", " on the last axis, else a new line indented under the bracket.
+        let separator = |f: &mut fmt::Formatter<'_>| {
+            if last_axis {
+                write!(f, ", ")
+            } else {
+                write!(f, ",\n{}", " ".repeat(axis + 1))
+            }
+        };
         write!(f, "[")?;
         for i in 0..n {
+            if summarize && i == SUMMARY_EDGE {
+                separator(f)?;
+                write!(f, "...")?;
+            }
+            if summarize && (SUMMARY_EDGE..n - SUMMARY_EDGE).contains(&i) {
+                continue;
+            }
             if i > 0 {
-                if axis + 1 == self.shape.len() {
-                    write!(f, ", ")?;
-                } else {
-                    // A new line per row, indented to line up under the opening bracket.
-                    write!(f, ",\n{}", " ".repeat(axis + 1))?;
-                }
+                separator(f)?;
             }
             self.fmt_axis(f, axis + 1, start + i * stride)?;
         }
         write!(f, "]")
     }
 }
+
+/// Tensors with more elements than this print in summarized form.
+pub const SUMMARY_THRESHOLD: usize = 1000;
+/// Entries shown at each end of a long axis in summarized form.
+pub const SUMMARY_EDGE: usize = 3;
 
 impl<T: Float> Default for Tensor<T> {
     fn default() -> Self {
@@ -418,6 +437,17 @@ mod tests {
             format!("{t:?}"),
             "tensor([[1, 2],\n [3, 4]], shape=[2, 2], dtype=f32)"
         );
+    }
+
+    #[test]
+    fn large_tensors_print_summarized() {
+        let t = Tensor::from_vec((0..2000).map(|x| x as f64).collect(), &[2, 1000]);
+        assert_eq!(
+            format!("{t}"),
+            "[[0, 1, 2, ..., 997, 998, 999],\n [1000, 1001, 1002, ..., 1997, 1998, 1999]]"
+        );
+        let small = Tensor::from_vec((0..8).map(|x| x as f32).collect(), &[8]);
+        assert_eq!(format!("{small}"), "[0, 1, 2, 3, 4, 5, 6, 7]");
     }
 
     #[test]

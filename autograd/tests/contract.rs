@@ -224,3 +224,22 @@ fn reset_forgets_nodes() {
     tape.reset();
     assert!(tape.is_empty());
 }
+
+#[test]
+fn no_grad_computes_the_same_bits_and_records_no_integer_data() {
+    let x = Tensor::from_vec(vec![0.3f32, -1.2, 2.5, 0.7, -0.1, 1.9], &[2, 3]);
+    let run = |tape: &Tape<f32>| {
+        let v = tape.param(&x);
+        let h = (v.tanh() * 1.5 + v.sigmoid())
+            .log_softmax(1)
+            .gather(1, &[2, 0]);
+        tape.concat(&[h, h], 0).sum().value()
+    };
+    let recorded = Tape::new();
+    let y1 = run(&recorded);
+    let free = Tape::new();
+    let y2 = free.no_grad(|| run(&free));
+    assert_eq!(y1, y2);
+    // The recording tape kept gather indices and concat inputs; the no_grad tape kept none.
+    assert!(free.capacity_bytes() < recorded.capacity_bytes());
+}
