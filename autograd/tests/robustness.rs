@@ -80,6 +80,23 @@ fn shape_mismatches_name_the_op_and_both_shapes() {
             }),
         ),
         (
+            "maximum: shapes [3] and [2, 2] cannot be broadcast together (axis 1 of the result: 3 vs 2)",
+            Box::new(|| {
+                let t = Tape::<f64>::new();
+                let _ = t
+                    .constant(&Tensor::zeros(&[3]))
+                    .maximum(t.constant(&Tensor::zeros(&[2, 2])));
+            }),
+        ),
+        (
+            "div: shapes [5, 1] and [1, 3, 2] cannot be broadcast together (axis 1 of the result: 5 vs 3)",
+            Box::new(|| {
+                let t = Tape::<f32>::new();
+                let _ =
+                    t.constant(&Tensor::zeros(&[5, 1])) / t.constant(&Tensor::zeros(&[1, 3, 2]));
+            }),
+        ),
+        (
             "matmul: shapes [2, 3] and [2, 3] do not fit (expected [m, k] and [k, n])",
             Box::new(|| {
                 let t = Tape::<f64>::new();
