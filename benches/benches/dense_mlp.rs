@@ -7,9 +7,15 @@
 //! reads as GFLOP/s and can be set against the GEMM benchmark's rate.
 //!
 //! Run: `cargo bench -p benches --bench dense_mlp -- --warm-up-time 1 --measurement-time 2`
+//!
+//! `DENSE_MLP_RATIOS=1 cargo bench -p benches --bench dense_mlp` instead prints interleaved
+//! timings (best of 21 rounds, every contender once per round, so a shared machine's load hits
+//! them alike): the training step fused and composed from reference ops, inference, one Adam
+//! step, and the step's FLOP count divided by the 64×64·64×64 GEMM rate measured in the same
+//! rounds, the yardstick for "overhead, not FLOPs".
 
 use autograd::{Gradients, Tape, Tensor, Var};
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use dense::optim::{Adam, AdamConfig};
 use dense::{Activation, Init, Mlp};
 use rand::SeedableRng;
@@ -130,4 +136,124 @@ fn adam_step(c: &mut Criterion) {
 }
 
 criterion_group!(benches, train_step, inference, adam_step);
-criterion_main!(benches);
+
+/// Best time per call (seconds) of each contender over `rounds` interleaved rounds.
+fn interleaved(rounds: usize, iters: usize, contenders: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+    let mut best = vec![f64::INFINITY; contenders.len()];
+    for _ in 0..rounds {
+        for (b, f) in best.iter_mut().zip(contenders.iter_mut()) {
+            let t = std::time::Instant::now();
+            for _ in 0..iters {
+                f();
+            }
+            *b = b.min(t.elapsed().as_secs_f64() / iters as f64);
+        }
+    }
+    best
+}
+
+/// The interleaved table (see the module doc).
+fn ratios() {
+    let mut net = mlp();
+    let gemm_a = vec![0.5f32; 64 * 64];
+    let mut gemm_c = vec![0.0f32; 64 * 64];
+    println!(
+        "{:>6} {:>14} {:>14} {:>10} {:>12} {:>12} {:>14} {:>10}",
+        "batch",
+        "fused step µs",
+        "ref-ops step µs",
+        "speed-up",
+        "infer µs",
+        "step MFLOP",
+        "FLOPs@GEMM µs",
+        "step/that"
+    );
+    for batch in [1usize, 64, 512, 4096] {
+        let mut rng = ChaCha8Rng::seed_from_u64(batch as u64);
+        let x = Tensor::<f32>::randn(&[batch, 4], &mut rng);
+        let w = Tensor::<f32>::randn(&[batch, 2], &mut rng);
+        let (mut tape, mut grads, mut gbuf) = (Tape::new(), Gradients::new(), Vec::new());
+        let mut fused = || {
+            tape.reset();
+            let (y, vars) = net.forward(&tape, tape.constant(&x));
+            let loss = (y * tape.constant(&w)).sum();
+            loss.backward_into(&mut grads);
+            vars.grads_into(&grads, &mut gbuf);
+            black_box(&gbuf);
+        };
+        let (mut tape2, mut grads2) = (Tape::new(), Gradients::new());
+        let mut reference = || {
+            tape2.reset();
+            let p: Vec<Var<'_, f32>> = net.params().iter().map(|t| tape2.param(t)).collect();
+            let mut h = tape2.constant(&x);
+            for l in 0..3 {
+                h = h.matmul(p[2 * l]) + p[2 * l + 1];
+                if l < 2 {
+                    h = h.tanh();
+                }
+            }
+            (h * tape2.constant(&w)).sum().backward_into(&mut grads2);
+            black_box(&grads2);
+        };
+        let mut out = vec![0.0f32; batch * 2];
+        let mut infer = || {
+            net.infer(x.data(), &mut out);
+            black_box(&out);
+        };
+        let mut gemm = || {
+            dense::gemm(
+                1.0,
+                dense::MatRef::row_major(&gemm_a, 64, 64),
+                dense::MatRef::row_major(&gemm_a, 64, 64),
+                0.0,
+                dense::MatMut::row_major(&mut gemm_c, 64, 64),
+            );
+            black_box(&gemm_c);
+        };
+        let iters = (20_000 / batch).clamp(2, 2000);
+        let best = interleaved(
+            21,
+            iters,
+            &mut [&mut fused, &mut reference, &mut infer, &mut gemm],
+        );
+        let gemm_rate = 2.0 * 64f64.powi(3) / best[3];
+        let flops = step_flops(batch) as f64;
+        let at_gemm_rate = flops / gemm_rate;
+        println!(
+            "{batch:>6} {:>14.2} {:>14.2} {:>10.1} {:>12.2} {:>12.3} {:>14.2} {:>10.2}",
+            best[0] * 1e6,
+            best[1] * 1e6,
+            best[1] / best[0],
+            best[2] * 1e6,
+            flops / 1e6,
+            at_gemm_rate * 1e6,
+            best[0] / at_gemm_rate
+        );
+        if batch == 4096 {
+            println!(
+                "(64x64*64x64 GEMM rate in these rounds: {:.1} GFLOP/s)",
+                gemm_rate / 1e9
+            );
+        }
+    }
+    let grads = net.zeros_like_params();
+    let mut adam = Adam::new(AdamConfig::default());
+    let mut step = || {
+        adam.step(net.params_mut(), &grads);
+    };
+    let best = interleaved(21, 2000, &mut [&mut step]);
+    println!(
+        "Adam step over {} parameters: {:.2} µs",
+        mlp().num_params(),
+        best[0] * 1e6
+    );
+}
+
+fn main() {
+    if std::env::var_os("DENSE_MLP_RATIOS").is_some() {
+        ratios();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

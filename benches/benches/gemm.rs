@@ -3,8 +3,13 @@
 //! where one element is one floating-point operation, so `Gelem/s` reads as GFLOP/s.
 //!
 //! Run: `cargo bench -p benches --bench gemm -- --warm-up-time 1 --measurement-time 2`
+//!
+//! On a machine shared with other work, timings that criterion takes one benchmark after another
+//! drift with the load. `DENSE_GEMM_RATIOS=1 cargo bench -p benches --bench gemm` instead prints
+//! interleaved ratios: each round times every contender once, back to back, and the best of 21
+//! rounds is kept per contender, so slow phases of the machine hit all of them alike.
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use dense::{Kernel, MatMut, MatRef, gemm_reference, gemm_with};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -144,4 +149,95 @@ fn one_row(c: &mut Criterion) {
 }
 
 criterion_group!(benches, square, mlp_shapes, one_row);
-criterion_main!(benches);
+
+/// Best time per call (seconds) of each contender over `rounds` interleaved rounds.
+fn interleaved(rounds: usize, iters: usize, contenders: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+    let mut best = vec![f64::INFINITY; contenders.len()];
+    for _ in 0..rounds {
+        for (b, f) in best.iter_mut().zip(contenders.iter_mut()) {
+            let t = std::time::Instant::now();
+            for _ in 0..iters {
+                f();
+            }
+            *b = b.min(t.elapsed().as_secs_f64() / iters as f64);
+        }
+    }
+    best
+}
+
+/// The interleaved ratio table (see the module doc).
+fn ratios() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut cases: Vec<(String, usize, usize, usize, bool)> = [32usize, 64, 128, 256, 512]
+        .iter()
+        .map(|&n| (format!("{n}x{n}*{n}x{n}"), n, n, n, false))
+        .collect();
+    for batch in [64usize, 512, 4096] {
+        cases.push((format!("{batch}x4*4x64"), batch, 4, 64, false));
+        cases.push((format!("{batch}x64*64x64"), batch, 64, 64, false));
+        cases.push((format!("64x{batch}*{batch}x64(At)"), 64, batch, 64, true));
+    }
+    cases.push(("1x256*256x256".to_string(), 1, 256, 256, false));
+    let kernels = Kernel::available();
+    print!("{:<24}", "shape (GFLOP/s)");
+    for k in &kernels {
+        print!("{:>12}", k.name());
+    }
+    println!("{:>16}{:>22}", "matrixmultiply", "selected/mm speed");
+    for (label, m, k, n, at) in cases {
+        let a = random(m * k, &mut rng);
+        let b = random(k * n, &mut rng);
+        let mut out2 = vec![0.0f32; m * n];
+        let flops = (2 * m * n * k) as f64;
+        // About 2 ms per timing at 50 GFLOP/s.
+        let iters = ((2e-3 * 50e9 / flops).ceil() as usize).max(1);
+        let a_strides = if at { (1, m as isize) } else { (k as isize, 1) };
+        let mut dense_fns: Vec<Box<dyn FnMut() + '_>> = kernels
+            .iter()
+            .map(|&kernel| {
+                let (a, b) = (&a, &b);
+                let mut out = vec![0.0f32; m * n];
+                Box::new(move || {
+                    let av = if at {
+                        MatRef::row_major(a, k, m).t()
+                    } else {
+                        MatRef::row_major(a, m, k)
+                    };
+                    gemm_with(
+                        kernel,
+                        1.0,
+                        av,
+                        MatRef::row_major(b, k, n),
+                        0.0,
+                        MatMut::row_major(&mut out, m, n),
+                    );
+                    black_box(&out);
+                }) as Box<dyn FnMut() + '_>
+            })
+            .collect();
+        let mut mm = || {
+            mm_sgemm(m, k, n, &a, a_strides, &b, (n as isize, 1), &mut out2);
+            black_box(&out2);
+        };
+        let mut contenders: Vec<&mut dyn FnMut()> = dense_fns
+            .iter_mut()
+            .map(|f| f.as_mut() as &mut dyn FnMut())
+            .collect();
+        contenders.push(&mut mm);
+        let best = interleaved(21, iters, &mut contenders);
+        print!("{label:<24}");
+        for t in &best {
+            print!("{:>12.1}", flops / t / 1e9);
+        }
+        println!("{:>22.2}", best[best.len() - 1] / best[0]);
+    }
+}
+
+fn main() {
+    if std::env::var_os("DENSE_GEMM_RATIOS").is_some() {
+        ratios();
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

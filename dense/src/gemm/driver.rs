@@ -13,7 +13,8 @@
 //!
 //! Why this is fast: the `MR×NR` tile of C lives in registers for the whole `KC` loop, so each
 //! step of the innermost loop loads `MR + NR` numbers and does `MR·NR` fused multiply-adds. The
-//! blocks are sized so what is reused most sits in the closest cache.
+//! blocks are sized so what is reused most sits in the closest cache. Bias and activation are
+//! applied to each MC×NC block of C as soon as its last KC slice is done, while it is in cache.
 //!
 //! When the row count is small (a few micro-panels) and B has unit column stride, packing B would
 //! cost as much as the multiply itself: the kernel then reads B in place (`ldb = rs_b`), and only a
@@ -196,11 +197,13 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
                                 };
                                 merge_tile(&tile[..mrr * nr], nr, beta_eff, &mut ctile);
                             }
-                            if last_k {
-                                // The fused epilogue: bias and activation while the tile is hot.
-                                apply_epilogue(kernel, &mut ctile, j, epilogue);
-                            }
                         }
+                    }
+                    if last_k {
+                        // The fused epilogue: bias and activation on this MC×NC block of C right
+                        // after its last update, while it is still in cache (one call per block,
+                        // so the activation's constants are set up once, not once per tile).
+                        apply_epilogue(kernel, &mut c.sub(ic, jc, mc, nc), jc, epilogue);
                     }
                 }
             }

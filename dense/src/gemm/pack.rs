@@ -49,7 +49,14 @@ pub(crate) fn pack_a<T: Scalar>(a: MatRef<'_, T>, mr: usize, dst: &mut Vec<T>) -
         if rows < mr {
             out.fill(T::ZERO);
         }
-        if rs == 1 {
+        if rs == 1 && rows == mr && matches!(mr, 4 | 6 | 12) {
+            // Column p of a full panel is contiguous in the source: fixed-size copies.
+            match mr {
+                4 => copy_runs::<T, 4>(data, i0, cs, out),
+                6 => copy_runs::<T, 6>(data, i0, cs, out),
+                _ => copy_runs::<T, 12>(data, i0, cs, out),
+            }
+        } else if rs == 1 {
             // Column p of the panel is contiguous in the source: copy it whole.
             for (p, o) in out.chunks_exact_mut(mr).enumerate() {
                 let s = i0 + p * cs;
@@ -97,6 +104,17 @@ fn gather_rows<T: Scalar, const MR: usize>(
     }
 }
 
+/// `out[p·N .. p·N + N] = data[start + p·step ..][..N]` for every run `p`: a compile-time
+/// length turns each copy into a few vector moves instead of a `memcpy` call.
+fn copy_runs<T: Scalar, const N: usize>(data: &[T], start: usize, step: usize, out: &mut [T]) {
+    for (p, o) in out.chunks_exact_mut(N).enumerate() {
+        let s = start + p * step;
+        let src: &[T; N] = data[s..s + N].try_into().expect("N values");
+        let dst: &mut [T; N] = o.try_into().expect("N values");
+        *dst = *src;
+    }
+}
+
 /// Packs `b` (kc × nc) into `ceil(nc/nr)` panels of `kc × nr`, zero-padded; returns the range of
 /// `dst` that holds them (64-byte aligned).
 pub(crate) fn pack_b<T: Scalar>(b: MatRef<'_, T>, nr: usize, dst: &mut Vec<T>) -> Range<usize> {
@@ -113,7 +131,15 @@ pub(crate) fn pack_b<T: Scalar>(b: MatRef<'_, T>, nr: usize, dst: &mut Vec<T>) -
         if cols < nr {
             out.fill(T::ZERO);
         }
-        if cs == 1 {
+        if cs == 1 && cols == nr && matches!(nr, 4 | 8 | 16 | 32) {
+            // Row p of a full panel is contiguous in the source: fixed-size copies.
+            match nr {
+                4 => copy_runs::<T, 4>(data, j0, rs, out),
+                8 => copy_runs::<T, 8>(data, j0, rs, out),
+                16 => copy_runs::<T, 16>(data, j0, rs, out),
+                _ => copy_runs::<T, 32>(data, j0, rs, out),
+            }
+        } else if cs == 1 {
             // Row p of the panel is contiguous in the source: copy it whole.
             for (p, o) in out.chunks_exact_mut(nr).enumerate() {
                 let s = p * rs + j0;

@@ -42,22 +42,44 @@ pub(crate) fn gemv_f32(
         return false;
     }
     let (mut xs, mut acc) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    xs.clear();
-    xs.extend((0..k).map(|p| x.get(0, p)));
+    // x as a contiguous slice: itself when it is, else gathered into the scratch buffer.
+    let x_row = match x.row(0) {
+        Some(row) => row,
+        None => {
+            xs.clear();
+            xs.extend((0..k).map(|p| x.get(0, p)));
+            &xs[..]
+        }
+    };
     acc.clear();
     acc.resize(n, 0.0);
     if row_form {
-        axpy_rows(kernel, &xs, b, &mut acc);
+        axpy_rows(kernel, x_row, b, &mut acc);
     } else {
-        dot_cols(kernel, &xs, b, &mut acc);
+        dot_cols(kernel, x_row, b, &mut acc);
     }
-    for (j, &s) in acc.iter().enumerate() {
-        let v = if beta == 0.0 {
-            alpha * s
+    // y = alpha·acc + beta·y (y not read when beta = 0).
+    if let Some(y_row) = y.row_mut(0) {
+        if beta == 0.0 {
+            y_row
+                .iter_mut()
+                .zip(&acc)
+                .for_each(|(yj, &s)| *yj = alpha * s);
         } else {
-            alpha * s + beta * y.get(0, j)
-        };
-        y.set(0, j, v);
+            y_row
+                .iter_mut()
+                .zip(&acc)
+                .for_each(|(yj, &s)| *yj = alpha * s + beta * *yj);
+        }
+    } else {
+        for (j, &s) in acc.iter().enumerate() {
+            let v = if beta == 0.0 {
+                alpha * s
+            } else {
+                alpha * s + beta * y.get(0, j)
+            };
+            y.set(0, j, v);
+        }
     }
     apply_epilogue(kernel, &mut y, 0, &epilogue);
     SCRATCH.with(|s| *s.borrow_mut() = (xs, acc));
