@@ -61,5 +61,9 @@ fn a_warm_training_step_allocates_nothing() {
         counts.push(allocations() - before);
     }
     assert!(counts[0] > 0, "the first step sizes the buffers");
-    assert_eq!(&counts[1..], &[0, 0, 0, 0], "allocations per step: {counts:?}");
+    assert_eq!(
+        &counts[1..],
+        &[0, 0, 0, 0],
+        "allocations per step: {counts:?}"
+    );
 }
