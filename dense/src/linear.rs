@@ -23,6 +23,7 @@ use autograd::{CustomOp, Tensor, Var};
 use crate::activation::Activation;
 use crate::element::Element;
 use crate::gemm::{Epilogue, gemm, gemm_fused};
+use crate::kernel::Kernel;
 use crate::view::{MatMut, MatRef};
 
 /// The fused `act(x·W + b)` op; inputs `[x, W, b]`.
@@ -100,20 +101,13 @@ impl<T: Element> CustomOp<T> for LinearOp {
             } else {
                 dz.clear();
                 dz.resize(grad_out.numel(), <T as crate::Scalar>::ZERO);
-                let (g, y) = (grad_out.data(), out.data());
-                // One loop per activation (no branch inside), so the compiler vectorises it.
-                match self.activation {
-                    Activation::Tanh => {
-                        for ((d, &g), &y) in dz.iter_mut().zip(g).zip(y) {
-                            *d = g * (one - y * y);
-                        }
-                    }
-                    act => {
-                        for ((d, &g), &y) in dz.iter_mut().zip(g).zip(y) {
-                            *d = g * act.derivative_from_output(y);
-                        }
-                    }
-                }
+                T::activation_grad(
+                    Kernel::selected(),
+                    self.activation,
+                    grad_out.data(),
+                    out.data(),
+                    dz,
+                );
                 dz
             };
             let dz_view = MatRef::row_major(dz, batch, fan_out);

@@ -81,6 +81,21 @@ pub trait Scalar:
         }
     }
 
+    /// `dz = g ⊙ act'(y)` for an activation with output `y` (the fused layer's backward).
+    #[doc(hidden)]
+    fn activation_grad(
+        kernel: Kernel,
+        activation: Activation,
+        g: &[Self],
+        y: &[Self],
+        dz: &mut [Self],
+    ) {
+        let _ = kernel;
+        for ((d, &g), &y) in dz.iter_mut().zip(g).zip(y) {
+            *d = g * activation.derivative_from_output(y);
+        }
+    }
+
     /// Runs `f` with this thread's scratch buffer for this type (kept between calls, so backward
     /// passes do not allocate once warmed up).
     #[doc(hidden)]
@@ -114,6 +129,22 @@ impl Scalar for f32 {
             Activation::Identity => {}
             Activation::Relu => xs.iter_mut().for_each(|x| *x = x.max(0.0)),
             Activation::Tanh => crate::vmath::tanh_in_place_with(kernel, xs),
+        }
+    }
+    fn activation_grad(
+        kernel: Kernel,
+        activation: Activation,
+        g: &[Self],
+        y: &[Self],
+        dz: &mut [Self],
+    ) {
+        match activation {
+            Activation::Tanh => crate::vmath::tanh_grad_with(kernel, g, y, dz),
+            act => {
+                for ((d, &g), &y) in dz.iter_mut().zip(g).zip(y) {
+                    *d = g * act.derivative_from_output(y);
+                }
+            }
         }
     }
     fn epilogue_rows(

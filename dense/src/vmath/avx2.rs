@@ -130,3 +130,31 @@ pub(super) unsafe fn tanh_in_place(xs: &mut [f32]) {
     // The closure inherits this function's target features, so the kernel inlines.
     map8(xs, None, |v| tanh8(v));
 }
+
+/// `dz[i] = g[i]·(1 − y[i]²)`, the tanh backward rule from the output `y`, as `g − (g·y)·y`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; the three slices have the same length.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn tanh_grad(g: &[f32], y: &[f32], dz: &mut [f32]) {
+    let n = dz.len();
+    assert!(
+        g.len() == n && y.len() == n,
+        "tanh_grad: slice lengths differ"
+    );
+    let full = n / 8 * 8;
+    for i in (0..full).step_by(8) {
+        // SAFETY: i + 8 ≤ n for all three slices.
+        unsafe {
+            let gv = _mm256_loadu_ps(g.as_ptr().add(i));
+            let yv = _mm256_loadu_ps(y.as_ptr().add(i));
+            _mm256_storeu_ps(
+                dz.as_mut_ptr().add(i),
+                _mm256_fnmadd_ps(_mm256_mul_ps(gv, yv), yv, gv),
+            );
+        }
+    }
+    for i in full..n {
+        dz[i] = g[i] - g[i] * y[i] * y[i];
+    }
+}

@@ -131,3 +131,31 @@ pub(super) unsafe fn tanh_in_place(xs: &mut [f32]) {
     // The closure inherits this function's target features, so the kernel inlines.
     map16(xs, None, |v| tanh16(v));
 }
+
+/// `dz[i] = g[i]·(1 − y[i]²)`, the tanh backward rule from the output `y`, as `g − (g·y)·y`.
+///
+/// # Safety
+/// The CPU must support AVX-512F; the three slices have the same length.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn tanh_grad(g: &[f32], y: &[f32], dz: &mut [f32]) {
+    let n = dz.len();
+    assert!(
+        g.len() == n && y.len() == n,
+        "tanh_grad: slice lengths differ"
+    );
+    let full = n / 16 * 16;
+    for i in (0..full).step_by(16) {
+        // SAFETY: i + 16 ≤ n for all three slices.
+        unsafe {
+            let gv = _mm512_loadu_ps(g.as_ptr().add(i));
+            let yv = _mm512_loadu_ps(y.as_ptr().add(i));
+            _mm512_storeu_ps(
+                dz.as_mut_ptr().add(i),
+                _mm512_fnmadd_ps(_mm512_mul_ps(gv, yv), yv, gv),
+            );
+        }
+    }
+    for i in full..n {
+        dz[i] = g[i] - g[i] * y[i] * y[i];
+    }
+}

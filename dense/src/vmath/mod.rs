@@ -177,6 +177,25 @@ pub(crate) fn bias_tanh_rows_with(
     }
 }
 
+/// `dz[i] = g[i]·(1 − y[i]²)`: the gradient through `y = tanh(x)` from the output, computed as
+/// `g − (g·y)·y` (one fused multiply-add on the SIMD paths). Used by the fused layer's backward.
+pub(crate) fn tanh_grad_with(kernel: Kernel, g: &[f32], y: &[f32], dz: &mut [f32]) {
+    kernel.assert_available();
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX-512F availability was just asserted.
+        Kernel::Avx512 => unsafe { avx512::tanh_grad(g, y, dz) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX2+FMA availability was just asserted.
+        Kernel::Avx2Fma => unsafe { avx2::tanh_grad(g, y, dz) },
+        _ => {
+            for ((d, &g), &y) in dz.iter_mut().zip(g).zip(y) {
+                *d = g - g * y * y;
+            }
+        }
+    }
+}
+
 /// Softmax of one row in place: `y_i = exp(x_i - max x) / Σ_j exp(x_j - max x)`.
 ///
 /// Subtracting the maximum first keeps every exponent ≤ 0, so nothing overflows; the result is
@@ -220,6 +239,34 @@ mod tests {
         assert_eq!(tanh_approx(f32::NEG_INFINITY), -1.0);
         assert!(tanh_approx(f32::NAN).is_nan());
         assert_eq!(tanh_approx(-0.0).to_bits(), (-0.0f32).to_bits());
+    }
+
+    #[test]
+    fn tanh_grad_and_bias_tanh_rows_agree_on_every_path() {
+        let g: Vec<f32> = (0..37).map(|i| (i as f32 * 0.7).sin()).collect();
+        let y: Vec<f32> = (0..37).map(|i| (i as f32 * 0.3).cos() * 0.99).collect();
+        let bias: Vec<f32> = (0..5).map(|i| i as f32 * 0.1 - 0.2).collect();
+        for kernel in Kernel::available() {
+            let mut dz = vec![0.0f32; 37];
+            tanh_grad_with(kernel, &g, &y, &mut dz);
+            for i in 0..37 {
+                let want = g[i] as f64 * (1.0 - (y[i] as f64).powi(2));
+                assert!((dz[i] as f64 - want).abs() < 1e-6, "{kernel:?} dz[{i}]");
+            }
+            // 3 rows of 5 values, 7 apart in a buffer of 19.
+            let data: Vec<f32> = (0..19).map(|i| i as f32 * 0.13 - 1.0).collect();
+            let mut got = data.clone();
+            bias_tanh_rows_with(kernel, &mut got, 3, 5, 7, Some(&bias));
+            for (i, (&d, &o)) in data.iter().zip(&got).enumerate() {
+                let (r, c) = (i / 7, i % 7);
+                if r < 3 && c < 5 {
+                    let want = (d as f64 + bias[c] as f64).tanh();
+                    assert!((o as f64 - want).abs() < 3e-7, "{kernel:?} element {i}");
+                } else {
+                    assert_eq!(o, d, "{kernel:?}: element {i} outside the rows changed");
+                }
+            }
+        }
     }
 
     #[test]
