@@ -77,6 +77,9 @@
 //! }
 //! ```
 //!
+//! From its second step on, a loop like this performs no heap allocation at all: every value and
+//! gradient buffer is reused (`tests/no_alloc.rs` counts allocations to hold this).
+//!
 //! # What lives where
 //!
 //! - [`Tensor`], [`Float`]: the data.
