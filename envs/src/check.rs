@@ -9,7 +9,8 @@
 //! 5. invalid actions are errors: out-of-range or wrong-kind discrete actions, wrong-length or NaN
 //!    continuous actions;
 //! 6. stepping after the episode ended (terminated or truncated) fails with `NeedsReset`
-//!    (checked when an episode ends within the steps tried).
+//!    (checked when an episode ends within the steps tried);
+//! 7. the text rendering is not empty and the SVG rendering is one `<svg>` document.
 //!
 //! The checker drives the env with a fixed, deterministic action sequence and leaves it reset.
 
@@ -277,5 +278,17 @@ pub fn check_env(env: &mut dyn Env) -> Result<(), CheckError> {
         }
     }
     env.reset(Some(CHECK_SEED), &mut obs)?;
+
+    // 7. Rendering.
+    let svg = env.render_svg();
+    if env.render_text().trim().is_empty()
+        || !svg.starts_with("<svg")
+        || !svg.trim_end().ends_with("</svg>")
+    {
+        return Err(CheckError::BadRendering {
+            env: id,
+            svg_start: svg.chars().take(40).collect(),
+        });
+    }
     Ok(())
 }

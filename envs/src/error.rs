@@ -161,6 +161,13 @@ pub enum CheckError {
         /// What happened instead.
         got: String,
     },
+    /// `render_text` returned nothing or `render_svg` is not an `<svg>` document.
+    BadRendering {
+        /// The environment.
+        env: String,
+        /// The first characters of the SVG.
+        svg_start: String,
+    },
     /// A call that should have succeeded returned an error.
     Unexpected(EnvError),
 }
@@ -181,6 +188,10 @@ impl fmt::Display for CheckError {
             CheckError::MissingError { env, case, got } => {
                 write!(f, "{env}: {case} should be an error; got {got}")
             }
+            CheckError::BadRendering { env, svg_start } => write!(
+                f,
+                "{env}: empty text rendering or SVG that is not an <svg> document (starts {svg_start:?})"
+            ),
             CheckError::Unexpected(e) => write!(f, "unexpected error: {e}"),
         }
     }
