@@ -11,6 +11,7 @@ enum Flaw {
     AcceptsBadAction,
     StepsAfterEnd,
     IgnoresObsLength,
+    BlankRendering,
 }
 
 /// Counts to 10: the observation is the count divided by 10, the episode terminates at 10.
@@ -110,7 +111,11 @@ impl Env for Counter {
         })
     }
     fn render_text(&self) -> String {
-        format!("count {}", self.count)
+        if self.flaw == Flaw::BlankRendering {
+            String::new()
+        } else {
+            format!("count {}", self.count)
+        }
     }
     fn snapshot(&self) -> EnvSnapshot {
         EnvSnapshot {
@@ -150,6 +155,7 @@ fn each_flaw_is_reported() {
         (Flaw::AcceptsBadAction, "missing error"),
         (Flaw::StepsAfterEnd, "missing error"),
         (Flaw::IgnoresObsLength, "missing error"),
+        (Flaw::BlankRendering, "bad rendering"),
     ];
     for (flaw, want) in cases {
         let err = check_env(&mut Counter::new(flaw)).unwrap_err();
@@ -157,6 +163,7 @@ fn each_flaw_is_reported() {
             CheckError::ObservationOutOfSpace { .. } => "out of space",
             CheckError::NotDeterministic { .. } => "not deterministic",
             CheckError::MissingError { .. } => "missing error",
+            CheckError::BadRendering { .. } => "bad rendering",
             _ => "other",
         };
         assert_eq!(got, want, "{err}");
