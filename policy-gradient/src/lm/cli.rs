@@ -132,6 +132,20 @@ pub struct LmPlotArgs {
 
 /// Runs a `pg lm` subcommand.
 pub fn run(cmd: LmCommand) -> Result<()> {
+    run_inner(cmd).map_err(|e| match e {
+        // `pg lm` runs cannot be resumed: do not suggest it.
+        PgError::RunExists(d) => PgError::Other(
+            format!(
+                "{} already holds a run; choose another --out or pass --force to overwrite it",
+                d.display()
+            )
+            .into(),
+        ),
+        e => e,
+    })
+}
+
+fn run_inner(cmd: LmCommand) -> Result<()> {
     match cmd {
         LmCommand::Tasks => {
             for id in TASK_IDS {
@@ -357,8 +371,11 @@ mod tests {
             "hidden_sizes=[8]",
         ];
         lm(&tiny).unwrap();
-        let e = lm(&tiny).unwrap_err();
-        assert!(matches!(e, PgError::RunExists(_)), "{e}");
+        let e = lm(&tiny).unwrap_err().to_string();
+        assert!(
+            e.contains("already holds a run") && !e.contains("resume"),
+            "{e}"
+        );
         lm(&["sample", &out, "-n", "2"]).unwrap();
         lm(&["sample", &out, "--prompt", "the plot", "--temperature", "0"]).unwrap();
         let e = lm(&["sample", &out, "--prompt", "THE PLOT"])
