@@ -81,6 +81,9 @@ pub(crate) struct Inner<T: Float> {
 /// An arena of recorded ops; create [`Var`]s with [`param`](Tape::param) and
 /// [`constant`](Tape::constant), combine them with ops, then call [`Var::backward`].
 ///
+/// A tape belongs to one thread (it is neither `Send` nor `Sync`: custom ops are shared through
+/// `Rc`); give each worker thread its own tape.
+///
 /// ```
 /// use autograd::{Tape, Tensor};
 /// let mut tape = Tape::<f64>::new();
