@@ -29,7 +29,7 @@ pub struct Rollout {
     pub actions: Actions,
     /// `log π(a|s)` when the action was sampled.
     pub logp: Vec<f32>,
-    /// Rewards (as f32).
+    /// Rewards, multiplied by the configured `reward_scale` (as f32).
     pub rewards: Vec<f32>,
     /// The task ended at this step.
     pub terminated: Vec<bool>,
@@ -106,6 +106,7 @@ pub fn collect<R: Rng + ?Sized>(
     tracker: &mut EpisodeTracker,
     buf: &mut Rollout,
     scratch: &mut Vec<f32>,
+    reward_scale: f32,
 ) -> Result<()> {
     buf.clear();
     let (n, d) = (buf.num_envs, buf.obs_dim);
@@ -134,7 +135,7 @@ pub fn collect<R: Rng + ?Sized>(
         step.map_err(|e| PgError::Env(e.to_string()))?;
         for i in 0..n {
             let (r, term, trunc) = (env.rewards()[i], env.terminated()[i], env.truncated()[i]);
-            buf.rewards.push(r as f32);
+            buf.rewards.push((r * reward_scale as f64) as f32);
             buf.terminated.push(term);
             buf.truncated.push(trunc);
             tracker.step(i, r, term || trunc);

@@ -226,6 +226,7 @@ impl Trainer {
             &mut self.tracker,
             &mut self.rollout,
             &mut self.scratch,
+            self.config.reward_scale,
         )?;
         let ro = &self.rollout;
         let (rows, d) = (ro.rows(), ro.obs_dim);
