@@ -9,10 +9,10 @@
 //! Run: `cargo bench -p benches --bench dense_mlp -- --warm-up-time 1 --measurement-time 2`
 //!
 //! `DENSE_MLP_RATIOS=1 cargo bench -p benches --bench dense_mlp` instead prints interleaved
-//! timings (best of 21 rounds, every contender once per round, so a shared machine's load hits
-//! them alike): the training step fused and composed from reference ops, inference, one Adam
-//! step, and the step's FLOP count divided by the 64×64·64×64 GEMM rate measured in the same
-//! rounds, the yardstick for "overhead, not FLOPs".
+//! timings (best of 61 rounds of ≈ 0.5 ms windows, every contender once per round, so a shared
+//! machine's load hits them alike): the training step fused and composed from reference ops,
+//! inference, one Adam step, and the step's FLOP count divided by the 64×64·64×64 GEMM rate
+//! measured in the same rounds, the yardstick for "overhead, not FLOPs".
 
 use autograd::{Gradients, Tape, Tensor, Var};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
@@ -241,7 +241,7 @@ fn ratios() {
     let mut step = || {
         adam.step(net.params_mut(), &grads);
     };
-    let best = interleaved(21, 2000, &mut [&mut step]);
+    let best = interleaved(61, 100, &mut [&mut step]);
     println!(
         "Adam step over {} parameters: {:.2} µs",
         mlp().num_params(),

@@ -6,8 +6,8 @@
 //!
 //! On a machine shared with other work, timings that criterion takes one benchmark after another
 //! drift with the load. `DENSE_GEMM_RATIOS=1 cargo bench -p benches --bench gemm` instead prints
-//! interleaved ratios: each round times every contender once, back to back, and the best of 21
-//! rounds is kept per contender, so slow phases of the machine hit all of them alike.
+//! interleaved ratios: each round times every contender once, back to back, and the best of 61
+//! short rounds is kept per contender, so slow phases of the machine hit all of them alike.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use dense::{Kernel, MatMut, MatRef, gemm_reference, gemm_with};
@@ -189,8 +189,9 @@ fn ratios() {
         let b = random(k * n, &mut rng);
         let mut out2 = vec![0.0f32; m * n];
         let flops = (2 * m * n * k) as f64;
-        // About 2 ms per timing at 50 GFLOP/s.
-        let iters = ((2e-3 * 50e9 / flops).ceil() as usize).max(1);
+        // About 0.5 ms per timing at 100 GFLOP/s: short windows, many rounds, so the best one is
+        // likely to be uninterrupted by the scheduler on a loaded machine.
+        let iters = ((0.5e-3 * 100e9 / flops).ceil() as usize).max(1);
         let a_strides = if at { (1, m as isize) } else { (k as isize, 1) };
         let mut dense_fns: Vec<Box<dyn FnMut() + '_>> = kernels
             .iter()
@@ -224,7 +225,7 @@ fn ratios() {
             .map(|f| f.as_mut() as &mut dyn FnMut())
             .collect();
         contenders.push(&mut mm);
-        let best = interleaved(21, iters, &mut contenders);
+        let best = interleaved(61, iters, &mut contenders);
         print!("{label:<24}");
         for t in &best {
             print!("{:>12.1}", flops / t / 1e9);

@@ -105,8 +105,8 @@
 //!   place instead.
 //! - **Cache blocking.** `KC×32` of B fits L1, `MC×KC` of A fits L2, `KC×NC` of B fits L3; the
 //!   loop nest in `gemm/driver.rs` visits them so each level is reused before it is evicted.
-//! - **Fused epilogue.** Bias and activation are applied to each tile right after its last
-//!   update, while it is still in L1, instead of in separate passes over C.
+//! - **Fused epilogue.** Bias and activation are applied to each cache block of C (MC×NC) right
+//!   after its last update, while it is still in cache, instead of in separate passes over C.
 //! - **Small shapes.** Four rows or fewer (batch-1 acting) or four columns or fewer (policy and
 //!   value heads) run as GEMVs (`gemv/`), which read the matrix once in place.
 //!
