@@ -36,6 +36,26 @@ fn exp8(x: __m256) -> __m256 {
     _mm256_blendv_ps(y, x, nan)
 }
 
+/// eˣ for lanes known to lie in `[0, 2·TANH_ONE]` (or NaN, which propagates through the
+/// arithmetic): `exp8` without its clamping and NaN select, and with one scale factor `2ⁿ`
+/// (`n ≤ 28` here). Gives the same bits as `exp8` on that range (scaling by a power of two is
+/// exact), for about a third fewer instructions inside tanh.
+#[target_feature(enable = "avx2,fma")]
+fn exp8_tanh_range(x: __m256) -> __m256 {
+    let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
+        x,
+        _mm256_set1_ps(LOG2_E),
+    ));
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
+    let mut p = _mm256_set1_ps(EXP_POLY[0]);
+    for &c in &EXP_POLY[1..] {
+        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+    }
+    let e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32::<23>(e)))
+}
+
 /// tanh for 8 lanes.
 #[target_feature(enable = "avx2,fma")]
 fn tanh8(x: __m256) -> __m256 {
@@ -53,7 +73,7 @@ fn tanh8(x: __m256) -> __m256 {
     // reciprocal estimate has only 12 bits, so this path keeps the exact division.
     let one = _mm256_set1_ps(1.0);
     let ac = _mm256_min_ps(_mm256_set1_ps(TANH_ONE), a);
-    let e = exp8(_mm256_add_ps(ac, ac));
+    let e = exp8_tanh_range(_mm256_add_ps(ac, ac));
     let large = _mm256_sub_ps(
         one,
         _mm256_div_ps(_mm256_set1_ps(2.0), _mm256_add_ps(e, one)),

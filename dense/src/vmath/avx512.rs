@@ -35,6 +35,25 @@ fn exp16(x: __m512) -> __m512 {
     _mm512_mask_blend_ps(nan, y, x)
 }
 
+/// eˣ for lanes known to lie in `[0, 2·TANH_ONE]` (or NaN, which propagates through the
+/// arithmetic): `exp16` without its clamping and NaN select, and with one scale factor `2ⁿ`
+/// (`n ≤ 28` here). Gives the same bits as `exp16` on that range (scaling by a power of two is
+/// exact), for about a third fewer instructions inside tanh.
+#[target_feature(enable = "avx512f")]
+fn exp16_tanh_range(x: __m512) -> __m512 {
+    let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+        _mm512_mul_ps(x, _mm512_set1_ps(LOG2_E)),
+    );
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
+    let mut p = _mm512_set1_ps(EXP_POLY[0]);
+    for &c in &EXP_POLY[1..] {
+        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+    }
+    let e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
+    _mm512_mul_ps(p, _mm512_castsi512_ps(_mm512_slli_epi32::<23>(e)))
+}
+
 /// tanh for 16 lanes.
 #[target_feature(enable = "avx512f")]
 fn tanh16(x: __m512) -> __m512 {
@@ -53,7 +72,7 @@ fn tanh16(x: __m512) -> __m512 {
     // division is a 14-bit reciprocal estimate refined by one Newton step, r ← r + r·(1 − d·r).
     let one = _mm512_set1_ps(1.0);
     let ac = _mm512_min_ps(_mm512_set1_ps(TANH_ONE), a);
-    let e = exp16(_mm512_add_ps(ac, ac));
+    let e = exp16_tanh_range(_mm512_add_ps(ac, ac));
     let d = _mm512_add_ps(e, one);
     let r = _mm512_rcp14_ps(d);
     let r = _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, one), r);
