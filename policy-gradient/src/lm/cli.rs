@@ -7,6 +7,7 @@
 //!               [--kl none|k1_reward|k3_loss] [--kl-coef B] [--seed N] [--out DIR] [--set k=v]...
 //! pg lm sample CHECKPOINT [--prompt TEXT]... [-n N] [--temperature T] [--seed N]
 //! pg lm plot DIR... [--column heldout_accuracy] [--out curve.svg]
+//! pg lm gradvar CHECKPOINT [--batches 50] [--prompts 64] [--samples 8]
 //! ```
 
 use super::checkpoint;
@@ -34,6 +35,31 @@ pub enum LmCommand {
     Sample(SampleArgs),
     /// Plot a metrics column (mean ± sd across runs) against sampled sequences, as SVG.
     Plot(LmPlotArgs),
+    /// Measure each estimator's gradient mean and variance at a checkpoint (paired samples).
+    Gradvar(GradvarArgs),
+}
+
+/// Arguments of `pg lm gradvar`.
+#[derive(Debug, Args)]
+pub struct GradvarArgs {
+    /// A checkpoint directory or a `pg lm` run directory.
+    pub checkpoint: PathBuf,
+    /// Independent batches to draw.
+    #[arg(long, default_value_t = 50)]
+    pub batches: usize,
+    /// Prompts per batch.
+    #[arg(long, default_value_t = 64)]
+    pub prompts: usize,
+    /// Completions per prompt.
+    #[arg(long, default_value_t = 8)]
+    pub samples: usize,
+    /// Seed of the batches.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Subtract this constant from every reward: plain REINFORCE then uses it as a fixed
+    /// baseline, and the other estimators are unchanged (they are invariant to it).
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub shift: f64,
 }
 
 /// Options shared by the two training commands.
@@ -218,6 +244,7 @@ fn run_inner(cmd: LmCommand) -> Result<()> {
         }
         LmCommand::Sample(a) => sample(a),
         LmCommand::Plot(a) => plot(a),
+        LmCommand::Gradvar(a) => gradvar(a),
     }
 }
 
@@ -271,6 +298,44 @@ fn sample(a: SampleArgs) -> Result<()> {
                 "--"
             },
             task.reward(&c.prompt, &c.completion)
+        );
+    }
+    Ok(())
+}
+
+fn gradvar(a: GradvarArgs) -> Result<()> {
+    if a.batches < 2 || a.prompts == 0 || a.samples < 2 {
+        return Err(PgError::BadConfigValue {
+            key: "gradvar".into(),
+            origin: "the command line".into(),
+            message: format!(
+                "--batches {} --prompts {} --samples {}; expected at least 2 batches, 1 prompt and 2 samples",
+                a.batches, a.prompts, a.samples
+            ),
+        });
+    }
+    let policy = checkpoint::load(&a.checkpoint)?;
+    let task = make_task(&policy.spec().task)?;
+    let mut cfg = RlConfig::preset(&policy.spec().task)?;
+    cfg.prompts_per_step = a.prompts;
+    cfg.samples_per_prompt = a.samples;
+    println!(
+        "{} batches of {} x {} completions at {}, rewards shifted by {}",
+        a.batches,
+        a.prompts,
+        a.samples,
+        a.checkpoint.display(),
+        -a.shift
+    );
+    println!(
+        "{:<16} {:>14} {:>14} {:>10}",
+        "estimator", "|E grad|^2", "tr Cov(grad)", "SNR"
+    );
+    let reward = |c: &super::generate::Completion| task.reward(&c.prompt, &c.completion) - a.shift;
+    for s in super::gradvar::measure_with(&policy, &*task, &cfg, a.batches, a.seed, reward) {
+        println!(
+            "{:<16} {:>14.6e} {:>14.6e} {:>10.4}",
+            s.estimator, s.mean_sq_norm, s.total_variance, s.signal_to_noise
         );
     }
     Ok(())
