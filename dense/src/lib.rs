@@ -114,6 +114,11 @@
 //! `*_with(kernel, …)` twin so tests force each path. Intrinsics live in `#[target_feature]`
 //! functions; each `unsafe` block states why it is sound.
 //!
+//! **Determinism.** Everything is single-threaded and sums in a fixed order, so the same inputs
+//! give the same bits on every run on one machine. Different kernel paths (an AVX2-only CPU
+//! against an AVX-512 one) sum in different orders and may differ in the last bits; the dev
+//! machines and CI both select AVX-512.
+//!
 //! # How the fast paths are proven equal to the reference
 //!
 //! - `gemm_reference` is the textbook triple loop. `tests/gemm.rs` runs every kernel path against
