@@ -320,6 +320,10 @@ mod tests {
             let (_, a) = rl(&c, &dir.join("a"), true, true).unwrap();
             let (run, b) = rl(&c, &dir.join("b"), true, true).unwrap();
             assert_eq!(a, b, "{kl:?}");
+            let same = |d: &str| {
+                crate::lm::run::csv_without_wall_clock(&dir.join(d).join("metrics.csv")).unwrap()
+            };
+            assert_eq!(same("a"), same("b"), "{kl:?}: bit-identical metrics");
             let path = run.metrics_path();
             let t = crate::metrics::Table::read(&path).unwrap();
             // A row before training, then 3 steps of 6 completions.

@@ -176,6 +176,21 @@ impl LmProgress {
     }
 }
 
+/// The text of a `metrics.csv` without its wall-clock columns (`samples_per_second`,
+/// `elapsed_seconds`, the last two): what two runs with the same seed and configuration must
+/// write identically.
+pub fn csv_without_wall_clock(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path).map_err(|e| PgError::io(path, e))?;
+    Ok(text
+        .lines()
+        .map(|l| {
+            let fields: Vec<&str> = l.split(',').collect();
+            fields[..fields.len().saturating_sub(2)].join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
 /// The columns a curve can be drawn from (all but the counters).
 pub fn plottable_columns() -> &'static [&'static str] {
     &COLUMNS[3..]
