@@ -141,6 +141,45 @@ fn special_values_on_every_path_and_every_tail_length() {
     }
 }
 
+/// Slices starting at every offset within a cache line (the SIMD loops align themselves first)
+/// give the same bits as the whole-slice call.
+#[test]
+fn results_do_not_depend_on_slice_alignment() {
+    let base: Vec<f32> = (0..80).map(|i| (i as f32 * 0.37).sin() * 4.0).collect();
+    for kernel in Kernel::available() {
+        let mut whole_t = base.clone();
+        let mut whole_e = base.clone();
+        tanh_in_place_with(kernel, &mut whole_t);
+        exp_in_place_with(kernel, &mut whole_e);
+        for offset in 0..16 {
+            for len in [1usize, 15, 16, 17, 40, 64 - offset] {
+                let mut t = base.clone();
+                let mut e = base.clone();
+                tanh_in_place_with(kernel, &mut t[offset..offset + len]);
+                exp_in_place_with(kernel, &mut e[offset..offset + len]);
+                for i in 0..80 {
+                    let inside = i >= offset && i < offset + len;
+                    let (wt, we) = if inside {
+                        (whole_t[i], whole_e[i])
+                    } else {
+                        (base[i], base[i])
+                    };
+                    assert_eq!(
+                        t[i].to_bits(),
+                        wt.to_bits(),
+                        "{kernel:?} tanh offset {offset} len {len} [{i}]"
+                    );
+                    assert_eq!(
+                        e[i].to_bits(),
+                        we.to_bits(),
+                        "{kernel:?} exp offset {offset} len {len} [{i}]"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn softmax_matches_f64() {
     let mut row: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin() * 20.0).collect();

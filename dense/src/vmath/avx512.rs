@@ -94,14 +94,20 @@ fn map16(xs: &mut [f32], bias: Option<&[f32]>, f: impl Fn(__m512) -> __m512) {
     if let Some(b) = bias {
         assert_eq!(b.len(), n, "bias length");
     }
+    // A first, shorter step up to the next 64-byte boundary, so every later 16-lane load and
+    // store of `xs` covers exactly one cache line instead of straddling two.
+    let head = ((64 - xs.as_ptr() as usize % 64) % 64) / 4;
+    let mut step = if head == 0 { 16 } else { head };
     let mut j = 0;
     while j < n {
-        let mask: u16 = if n - j >= 16 {
+        let len = step.min(n - j);
+        let mask: u16 = if len == 16 {
             0xFFFF
         } else {
-            ((1u32 << (n - j)) - 1) as u16
+            ((1u32 << len) - 1) as u16
         };
-        // SAFETY: only lanes j + l < n (selected by the mask) of xs and bias are read or written.
+        // SAFETY: only lanes j + l < j + len ≤ n (selected by the mask) of xs and bias are read
+        // or written.
         unsafe {
             let mut v = _mm512_maskz_loadu_ps(mask, xs.as_ptr().add(j));
             if let Some(b) = bias {
@@ -109,7 +115,8 @@ fn map16(xs: &mut [f32], bias: Option<&[f32]>, f: impl Fn(__m512) -> __m512) {
             }
             _mm512_mask_storeu_ps(xs.as_mut_ptr().add(j), mask, f(v));
         }
-        j += 16;
+        j += len;
+        step = 16;
     }
 }
 
