@@ -15,7 +15,7 @@ use std::path::Path;
 /// How a run is displayed.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
-    /// Print a table row every this many epochs (0: never).
+    /// Print a table row every this many epochs (0: choose, every epoch up to about 200 rows).
     pub print_every: u64,
     /// Hide the bar and the table.
     pub quiet: bool,
@@ -84,12 +84,12 @@ fn drive(
     opts: &RunOptions,
 ) -> Result<RunSummary> {
     let c = trainer.config().clone();
-    let mut progress = Progress::new(
-        c.total_env_steps,
-        trainer.env_steps(),
-        opts.print_every,
-        opts.quiet,
-    );
+    let epochs = c.total_env_steps.div_ceil(c.steps_per_epoch());
+    let every = match opts.print_every {
+        0 => epochs.div_ceil(200).max(1),
+        n => n,
+    };
+    let mut progress = Progress::new(c.total_env_steps, trainer.env_steps(), every, opts.quiet);
     let mut last_checkpoint = run
         .latest_checkpoint()
         .exists()

@@ -1,21 +1,54 @@
-//! `pg envs`: the environments `pg train` knows, with their spaces and thresholds.
+//! `pg envs`: the registered environments with their spaces, time limits, Gymnasium's reward
+//! thresholds, and the preset `pg train` uses for each.
 
-use crate::config::{Config, PRESET_ENVS};
+use crate::config::Config;
 use crate::error::Result;
 use clap::Args;
+use envs::Space;
 
 /// Arguments of `pg envs` (none).
 #[derive(Debug, Args)]
 pub struct EnvsArgs {}
 
+fn describe(s: &Space) -> String {
+    match s {
+        Space::Discrete { n } => format!("Discrete({n})"),
+        Space::Box { low, high } => {
+            let same = |v: &[f32]| v.iter().all(|x| *x == v[0]);
+            if same(low) && same(high) {
+                format!("Box({}, [{}, {}])", low.len(), low[0], high[0])
+            } else {
+                format!("Box({})", low.len())
+            }
+        }
+    }
+}
+
 /// Runs `pg envs`.
 pub fn run(_args: EnvsArgs) -> Result<()> {
-    println!("{:<26} {:>10} {:>14}  preset", "id", "solved at", "budget");
-    for id in PRESET_ENVS {
-        let c = Config::preset(id)?;
+    println!(
+        "{:<26} {:<20} {:<16} {:>6} {:>10}  preset (solved at, env steps)",
+        "id", "observation", "action", "limit", "threshold"
+    );
+    for spec in envs::specs() {
+        let env = spec.make();
+        let threshold = spec
+            .reward_threshold
+            .map_or("-".to_string(), |t| t.to_string());
+        let preset = match Config::preset(spec.id) {
+            Ok(c) => format!(
+                "{:?}, {}, {}",
+                c.estimator, c.solved_return, c.total_env_steps
+            ),
+            Err(_) => "none".into(),
+        };
         println!(
-            "{:<26} {:>10} {:>14}  {:?}",
-            id, c.solved_return, c.total_env_steps, c.estimator
+            "{:<26} {:<20} {:<16} {:>6} {:>10}  {preset}",
+            spec.id,
+            describe(&env.observation_space()),
+            describe(&env.action_space()),
+            spec.max_episode_steps,
+            threshold
         );
     }
     Ok(())

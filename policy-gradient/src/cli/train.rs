@@ -30,9 +30,9 @@ pub struct TrainArgs {
     /// Continue the run in this directory from its latest checkpoint.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["env_id", "config", "seed", "out", "sets", "force"])]
     pub resume: Option<PathBuf>,
-    /// Print a table row every N epochs (0: none).
-    #[arg(long, default_value_t = 10)]
-    pub print_every: u64,
+    /// Print a table row every N epochs (default: every epoch, or about 200 rows for long runs).
+    #[arg(long)]
+    pub print_every: Option<u64>,
     /// No progress bar and no table.
     #[arg(long, short)]
     pub quiet: bool,
@@ -42,7 +42,7 @@ pub struct TrainArgs {
 pub fn run(args: TrainArgs) -> Result<()> {
     crate::interrupt::install();
     let opts = RunOptions {
-        print_every: args.print_every,
+        print_every: args.print_every.unwrap_or(0),
         quiet: args.quiet,
         stop_after_epochs: None,
     };

@@ -1,0 +1,113 @@
+//! The `pg` command as a user meets it: bad input is one clear line and a non-zero exit, never a
+//! panic or a backtrace; a small run trains, evaluates, renders and plots.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn pg(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pg"))
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("pg runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pg-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+fn assert_clean_failure(o: &Output, needle: &str) {
+    let e = stderr(o);
+    assert!(!o.status.success(), "expected a failure: {e}");
+    assert!(e.contains(needle), "stderr should mention `{needle}`: {e}");
+    assert!(
+        !e.contains("panicked") && !e.contains("backtrace"),
+        "a panic leaked: {e}"
+    );
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    assert_clean_failure(&pg(&["train", "CartPol-v1"]), "known ids: CartPole-v1");
+    assert_clean_failure(
+        &pg(&["train", "CartPole-v1", "--set", "gama=0.9"]),
+        "unknown config key `gama`",
+    );
+    assert_clean_failure(
+        &pg(&["train", "CartPole-v1", "--set", "num_envs=many"]),
+        "`num_envs`",
+    );
+    assert_clean_failure(&pg(&["eval", "/nonexistent/run"]), "/nonexistent/run");
+    let cfg = tmp("bad.toml");
+    std::fs::write(&cfg, "hidden_sizes = [64, \"wide\"]\n").unwrap();
+    assert_clean_failure(
+        &pg(&["train", "CartPole-v1", "--config", cfg.to_str().unwrap()]),
+        "`hidden_sizes`",
+    );
+    std::fs::remove_file(cfg).unwrap();
+}
+
+#[test]
+fn a_small_run_end_to_end() {
+    let out = tmp("run");
+    let o = out.to_str().unwrap();
+    let small = [
+        "--set",
+        "num_envs=2",
+        "--set",
+        "steps_per_env=50",
+        "--set",
+        "total_env_steps=400",
+        "--set",
+        "hidden_sizes=[8]",
+    ];
+    let mut args = vec!["train", "CartPole-v1", "--out", o, "-q"];
+    args.extend(small);
+    let r = pg(&args);
+    assert!(r.status.success(), "{}", stderr(&r));
+    for f in [
+        "config.toml",
+        "metrics.csv",
+        "curve.svg",
+        "checkpoints/latest.ckpt",
+    ] {
+        assert!(out.join(f).exists(), "{f} missing");
+    }
+    // The same command again is refused, and accepted with --force.
+    assert_clean_failure(&pg(&args), "--force");
+    args.push("--force");
+    assert!(pg(&args).status.success());
+
+    let r = pg(&["eval", o, "--episodes", "3"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("3 sampled episodes"));
+    let svg = out.join("episode.svg");
+    assert!(
+        pg(&["render", o, "--out", svg.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
+    let curve = out.join("both.svg");
+    assert!(
+        pg(&["plot", o, o, "--out", curve.to_str().unwrap()])
+            .status
+            .success()
+    );
+
+    // A damaged checkpoint is an error, not a panic.
+    let ckpt = out.join("checkpoints/latest.ckpt");
+    let mut bytes = std::fs::read(&ckpt).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 1;
+    std::fs::write(&ckpt, bytes).unwrap();
+    assert_clean_failure(&pg(&["eval", o]), "checkpoint");
+    assert_clean_failure(&pg(&["train", "--resume", o]), "checkpoint");
+    std::fs::remove_dir_all(out).unwrap();
+}
