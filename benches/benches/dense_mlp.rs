@@ -9,7 +9,7 @@
 //! Run: `cargo bench -p benches --bench dense_mlp -- --warm-up-time 1 --measurement-time 2`
 //!
 //! `DENSE_MLP_RATIOS=1 cargo bench -p benches --bench dense_mlp` instead prints interleaved
-//! timings (best of 61 rounds of ≈ 0.5 ms windows, every contender once per round, so a shared
+//! timings (best of 61 rounds of ≈ 0.3 ms windows, every contender once per round, so a shared
 //! machine's load hits them alike): the training step fused and composed from reference ops,
 //! inference, one Adam step, and the step's FLOP count divided by the 64×64·64×64 GEMM rate
 //! measured in the same rounds, the yardstick for "overhead, not FLOPs".
@@ -137,16 +137,28 @@ fn adam_step(c: &mut Criterion) {
 
 criterion_group!(benches, train_step, inference, adam_step);
 
-/// Best time per call (seconds) of each contender over `rounds` interleaved rounds.
-fn interleaved(rounds: usize, iters: usize, contenders: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+/// Best time per call (seconds) of each contender over `rounds` interleaved rounds. Each
+/// contender gets its own call count per round, calibrated to a window of about `window`
+/// seconds: short windows are the ones a loaded machine's scheduler is least likely to
+/// interrupt, so their minimum approaches the unloaded time.
+fn interleaved(rounds: usize, window: f64, contenders: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+    let iters: Vec<usize> = contenders
+        .iter_mut()
+        .map(|f| {
+            f(); // warm-up
+            let t = std::time::Instant::now();
+            f();
+            ((window / t.elapsed().as_secs_f64().max(1e-9)) as usize).clamp(1, 100_000)
+        })
+        .collect();
     let mut best = vec![f64::INFINITY; contenders.len()];
     for _ in 0..rounds {
-        for (b, f) in best.iter_mut().zip(contenders.iter_mut()) {
+        for ((b, f), &n) in best.iter_mut().zip(contenders.iter_mut()).zip(&iters) {
             let t = std::time::Instant::now();
-            for _ in 0..iters {
+            for _ in 0..n {
                 f();
             }
-            *b = b.min(t.elapsed().as_secs_f64() / iters as f64);
+            *b = b.min(t.elapsed().as_secs_f64() / n as f64);
         }
     }
     best
@@ -210,10 +222,9 @@ fn ratios() {
             );
             black_box(&gemm_c);
         };
-        let iters = (20_000 / batch).clamp(2, 2000);
         let best = interleaved(
-            21,
-            iters,
+            61,
+            0.3e-3,
             &mut [&mut fused, &mut reference, &mut infer, &mut gemm],
         );
         let gemm_rate = 2.0 * 64f64.powi(3) / best[3];
@@ -241,7 +252,7 @@ fn ratios() {
     let mut step = || {
         adam.step(net.params_mut(), &grads);
     };
-    let best = interleaved(61, 100, &mut [&mut step]);
+    let best = interleaved(61, 0.3e-3, &mut [&mut step]);
     println!(
         "Adam step over {} parameters: {:.2} µs",
         mlp().num_params(),

@@ -150,16 +150,28 @@ fn one_row(c: &mut Criterion) {
 
 criterion_group!(benches, square, mlp_shapes, one_row);
 
-/// Best time per call (seconds) of each contender over `rounds` interleaved rounds.
-fn interleaved(rounds: usize, iters: usize, contenders: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+/// Best time per call (seconds) of each contender over `rounds` interleaved rounds. Each
+/// contender gets its own call count per round, calibrated to a window of about `window`
+/// seconds: short windows are the ones a loaded machine's scheduler is least likely to
+/// interrupt, so their minimum approaches the unloaded time.
+fn interleaved(rounds: usize, window: f64, contenders: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+    let iters: Vec<usize> = contenders
+        .iter_mut()
+        .map(|f| {
+            f(); // warm-up
+            let t = std::time::Instant::now();
+            f();
+            ((window / t.elapsed().as_secs_f64().max(1e-9)) as usize).clamp(1, 100_000)
+        })
+        .collect();
     let mut best = vec![f64::INFINITY; contenders.len()];
     for _ in 0..rounds {
-        for (b, f) in best.iter_mut().zip(contenders.iter_mut()) {
+        for ((b, f), &n) in best.iter_mut().zip(contenders.iter_mut()).zip(&iters) {
             let t = std::time::Instant::now();
-            for _ in 0..iters {
+            for _ in 0..n {
                 f();
             }
-            *b = b.min(t.elapsed().as_secs_f64() / iters as f64);
+            *b = b.min(t.elapsed().as_secs_f64() / n as f64);
         }
     }
     best
@@ -189,9 +201,6 @@ fn ratios() {
         let b = random(k * n, &mut rng);
         let mut out2 = vec![0.0f32; m * n];
         let flops = (2 * m * n * k) as f64;
-        // About 0.5 ms per timing at 100 GFLOP/s: short windows, many rounds, so the best one is
-        // likely to be uninterrupted by the scheduler on a loaded machine.
-        let iters = ((0.5e-3 * 100e9 / flops).ceil() as usize).max(1);
         let a_strides = if at { (1, m as isize) } else { (k as isize, 1) };
         let mut dense_fns: Vec<Box<dyn FnMut() + '_>> = kernels
             .iter()
@@ -225,7 +234,7 @@ fn ratios() {
             .map(|f| f.as_mut() as &mut dyn FnMut())
             .collect();
         contenders.push(&mut mm);
-        let best = interleaved(61, iters, &mut contenders);
+        let best = interleaved(61, 0.3e-3, &mut contenders);
         print!("{label:<24}");
         for t in &best {
             print!("{:>12.1}", flops / t / 1e9);
