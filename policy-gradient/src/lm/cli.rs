@@ -3,8 +3,10 @@
 //! ```text
 //! pg lm tasks
 //! pg lm pretrain TASK [--seed N] [--out DIR] [--config FILE] [--set key=value]... [--force]
+//! pg lm pretrain --resume DIR
 //! pg lm rl TASK [--algo reinforce|rloo|grpo] [--baseline none|batch_mean] [--reference DIR]
 //!               [--kl none|k1_reward|k3_loss] [--kl-coef B] [--seed N] [--out DIR] [--set k=v]...
+//! pg lm rl --resume DIR
 //! pg lm sample CHECKPOINT [--prompt TEXT]... [-n N] [--temperature T] [--seed N]
 //! pg lm plot DIR... [--column heldout_accuracy] [--out curve.svg]
 //! pg lm gradvar CHECKPOINT [--batches 50] [--prompts 64] [--samples 8]
@@ -15,7 +17,7 @@ use super::config::{KlMode, LmConfig, PretrainConfig, RlConfig};
 use super::generate::generate;
 use super::pretrain::{make_task, pretrain, stream_rng};
 use super::rl::{algo_name, rl};
-use super::run::{load_curve, plottable_columns};
+use super::run::{RunOptions, load_curve, plottable_columns};
 use crate::error::{PgError, Result};
 use crate::plot::{PlotSpec, render_svg};
 use clap::{Args, Subcommand};
@@ -89,7 +91,12 @@ pub struct CommonArgs {
 #[derive(Debug, Args)]
 pub struct PretrainArgs {
     /// Task id (`pg lm tasks`).
-    pub task: String,
+    #[arg(required_unless_present = "resume")]
+    pub task: Option<String>,
+    /// Continue the run in this directory from its latest checkpoint, with its saved
+    /// configuration, exactly as if it had never stopped.
+    #[arg(long, conflicts_with_all = ["task", "seed", "out", "config", "sets", "force"])]
+    pub resume: Option<PathBuf>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub common: CommonArgs,
@@ -99,7 +106,15 @@ pub struct PretrainArgs {
 #[derive(Debug, Args)]
 pub struct RlArgs {
     /// Task id (`pg lm tasks`).
-    pub task: String,
+    #[arg(required_unless_present = "resume")]
+    pub task: Option<String>,
+    /// Continue the run in this directory from its latest checkpoint, with its saved
+    /// configuration, exactly as if it had never stopped.
+    #[arg(long, conflicts_with_all = [
+        "task", "seed", "out", "config", "sets", "force", "algo", "baseline", "reference", "kl",
+        "kl_coef",
+    ])]
+    pub resume: Option<PathBuf>,
     /// The estimator: reinforce, rloo or grpo.
     #[arg(long)]
     pub algo: Option<String>,
@@ -162,7 +177,7 @@ pub fn run(cmd: LmCommand) -> Result<()> {
         // `pg lm` runs cannot be resumed: do not suggest it.
         PgError::RunExists(d) => PgError::Other(
             format!(
-                "{} already holds a run; choose another --out or pass --force to overwrite it",
+                "{} already holds a run; choose another --out, pass --force to overwrite it, or --resume it",
                 d.display()
             )
             .into(),
@@ -187,13 +202,22 @@ fn run_inner(cmd: LmCommand) -> Result<()> {
             Ok(())
         }
         LmCommand::Pretrain(a) => {
-            let mut c = PretrainConfig::preset(&a.task)?;
-            c = layer(c, &a.common)?;
-            let out = a.common.out.clone().unwrap_or_else(|| {
-                PathBuf::from(format!("runs/lm-pretrain-{}-seed{}", c.task, c.seed))
-            });
+            let (c, out, opts) = match &a.resume {
+                Some(dir) => (saved_config(dir)?, dir.clone(), resume_options(&a.common)),
+                None => {
+                    let task = a
+                        .task
+                        .as_deref()
+                        .expect("clap requires TASK without --resume");
+                    let c = layer(PretrainConfig::preset(task)?, &a.common)?;
+                    let out = a.common.out.clone().unwrap_or_else(|| {
+                        PathBuf::from(format!("runs/lm-pretrain-{}-seed{}", c.task, c.seed))
+                    });
+                    (c, out, new_options(&a.common))
+                }
+            };
             crate::interrupt::install();
-            let (run, e) = pretrain(&c, &out, a.common.force, a.common.quiet)?;
+            let (run, e) = pretrain(&c, &out, opts).inspect_err(|e| resume_hint(e, "pretrain"))?;
             println!(
                 "pretrained {}: held-out accuracy {:.3} sampled, {:.3} greedy; mean reward {:.3}; run in {}",
                 c.task,
@@ -205,32 +229,40 @@ fn run_inner(cmd: LmCommand) -> Result<()> {
             Ok(())
         }
         LmCommand::Rl(a) => {
-            let mut c = RlConfig::preset(&a.task)?;
-            let mut sets = Vec::new();
-            for (key, v) in [
-                ("algo", a.algo.clone()),
-                ("baseline", a.baseline.clone()),
-                ("reference", a.reference.clone().map(|r| format!("{r:?}"))),
-                ("kl", a.kl.clone()),
-                ("kl_coef", a.kl_coef.map(|b| b.to_string())),
-            ] {
-                if let Some(v) = v {
-                    sets.push(format!("{key}={v}"));
+            let (c, out, opts) = match &a.resume {
+                Some(dir) => (saved_config(dir)?, dir.clone(), resume_options(&a.common)),
+                None => {
+                    let task = a
+                        .task
+                        .as_deref()
+                        .expect("clap requires TASK without --resume");
+                    let mut sets = Vec::new();
+                    for (key, v) in [
+                        ("algo", a.algo.clone()),
+                        ("baseline", a.baseline.clone()),
+                        ("reference", a.reference.clone().map(|r| format!("{r:?}"))),
+                        ("kl", a.kl.clone()),
+                        ("kl_coef", a.kl_coef.map(|b| b.to_string())),
+                    ] {
+                        if let Some(v) = v {
+                            sets.push(format!("{key}={v}"));
+                        }
+                    }
+                    let c = layer(RlConfig::preset(task)?.apply_sets(&sets)?, &a.common)?;
+                    let out = a.common.out.clone().unwrap_or_else(|| {
+                        PathBuf::from(format!(
+                            "runs/lm-rl-{}-{}-kl{}-seed{}",
+                            c.task,
+                            algo_name(&c),
+                            if c.kl == KlMode::None { 0.0 } else { c.kl_coef },
+                            c.seed
+                        ))
+                    });
+                    (c, out, new_options(&a.common))
                 }
-            }
-            c = c.apply_sets(&sets)?;
-            c = layer(c, &a.common)?;
-            let out = a.common.out.clone().unwrap_or_else(|| {
-                PathBuf::from(format!(
-                    "runs/lm-rl-{}-{}-kl{}-seed{}",
-                    c.task,
-                    algo_name(&c),
-                    if c.kl == KlMode::None { 0.0 } else { c.kl_coef },
-                    c.seed
-                ))
-            });
+            };
             crate::interrupt::install();
-            let (run, e) = rl(&c, &out, a.common.force, a.common.quiet)?;
+            let (run, e) = rl(&c, &out, opts).inspect_err(|e| resume_hint(e, "rl"))?;
             println!(
                 "{} on {}: held-out accuracy {:.3} sampled, {:.3} greedy; mean reward {:.3}; run in {}",
                 algo_name(&c),
@@ -245,6 +277,40 @@ fn run_inner(cmd: LmCommand) -> Result<()> {
         LmCommand::Sample(a) => sample(a),
         LmCommand::Plot(a) => plot(a),
         LmCommand::Gradvar(a) => gradvar(a),
+    }
+}
+
+/// After Ctrl-C, says how to continue (the error itself keeps `pg`'s exit status 130).
+fn resume_hint(e: &PgError, kind: &str) {
+    if let PgError::Interrupted(d) = e {
+        eprintln!(
+            "to continue this run: pg lm {kind} --resume {}",
+            d.display()
+        );
+    }
+}
+
+/// The configuration saved in a run directory.
+fn saved_config<C: LmConfig>(dir: &std::path::Path) -> Result<C> {
+    let run = crate::run_dir::RunDir::open(dir)?;
+    let p = run.config_path();
+    let text = std::fs::read_to_string(&p).map_err(|e| PgError::io(&p, e))?;
+    C::from_toml(&text, &p.display().to_string())
+}
+
+fn new_options(common: &CommonArgs) -> RunOptions {
+    RunOptions {
+        force: common.force,
+        quiet: common.quiet,
+        ..RunOptions::default()
+    }
+}
+
+fn resume_options(common: &CommonArgs) -> RunOptions {
+    RunOptions {
+        quiet: common.quiet,
+        resume: true,
+        ..RunOptions::default()
     }
 }
 
@@ -437,10 +503,13 @@ mod tests {
         ];
         lm(&tiny).unwrap();
         let e = lm(&tiny).unwrap_err().to_string();
-        assert!(
-            e.contains("already holds a run") && !e.contains("resume"),
-            "{e}"
-        );
+        assert!(e.contains("already holds a run"), "{e}");
+        // A finished run resumed does no more steps and keeps its metrics.
+        let csv = std::fs::read_to_string(dir.join("run").join("metrics.csv")).unwrap();
+        lm(&["pretrain", "--resume", &out, "--quiet"]).unwrap();
+        let again = std::fs::read_to_string(dir.join("run").join("metrics.csv")).unwrap();
+        assert_eq!(csv, again);
+        assert!(TestCli::try_parse_from(["lm", "pretrain", "reviews", "--resume", &out]).is_err());
         lm(&["sample", &out, "-n", "2"]).unwrap();
         lm(&["sample", &out, "--prompt", "the plot", "--temperature", "0"]).unwrap();
         let e = lm(&["sample", &out, "--prompt", "THE PLOT"])

@@ -151,6 +151,31 @@ impl LmMetricsWriter {
         })
     }
 
+    /// Reopens `path` for a resumed run, keeping the header and the first `rows` rows and
+    /// dropping any written after the checkpoint the run resumes from.
+    pub fn resume(path: &Path, rows: u64) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| PgError::io(path, e))?;
+        let keep: Vec<&str> = text.lines().take(1 + rows as usize).collect();
+        if keep.len() != 1 + rows as usize {
+            return Err(PgError::Csv {
+                path: path.to_path_buf(),
+                line: keep.len() + 1,
+                message: format!(
+                    "expected {rows} rows before the checkpoint, found {}",
+                    keep.len().saturating_sub(1)
+                ),
+            });
+        }
+        let mut file = std::fs::File::create(path).map_err(|e| PgError::io(path, e))?;
+        for l in keep {
+            writeln!(file, "{l}").map_err(|e| PgError::io(path, e))?;
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+        })
+    }
+
     /// Appends one row.
     pub fn append(&mut self, m: &LmMetrics) -> Result<()> {
         writeln!(self.file, "{}", m.csv_row())

@@ -49,6 +49,7 @@
 //! - [`rl`]: `pg lm rl`, fine-tuning with REINFORCE, RLOO or GRPO and the KL penalty.
 //! - [`cli`]: the `pg lm` subcommands.
 //! - [`checkpoint`]: saving and loading a token policy.
+//! - [`state`]: counters, RNG streams and optimiser state saved for an exact resume.
 //! - [`run`]: run directories, progress display and curves.
 //! - [`objective`]: the pretraining and RL losses on the tape.
 //! - [`eval`]: held-out accuracy (sampled and greedy), reward and length.
@@ -73,3 +74,4 @@ pub mod pretrain;
 pub mod rl;
 pub mod run;
 pub mod sample;
+pub mod state;

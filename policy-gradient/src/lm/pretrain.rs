@@ -14,8 +14,11 @@ use super::generate::Completion;
 use super::metrics::{LmMetrics, LmMetricsWriter};
 use super::model::{ModelSpec, TokenPolicy};
 use super::objective::{forward, nll_loss};
-use super::run::{LmProgress, create_run, latest_checkpoint, samples_path, write_curve};
+use super::run::{
+    LmProgress, RunOptions, create_run, latest_checkpoint, samples_path, write_curve,
+};
 use super::sample::entropy;
+use super::state;
 use crate::config::LrSchedule;
 use crate::error::{PgError, Result};
 use crate::run_dir::RunDir;
@@ -108,35 +111,61 @@ pub fn scheduled_lr(lr: f32, schedule: LrSchedule, step: u64, steps: u64) -> f32
     }
 }
 
-/// Runs pretraining into `out`; returns the run and the final held-out evaluation.
+/// Saves the model and the training state (counters, RNG streams, optimiser) into the run's
+/// latest checkpoint.
+pub fn save_checkpoint(
+    run: &RunDir,
+    policy: &TokenPolicy,
+    done: state::Progress,
+    rngs: &[(&str, &ChaCha8Rng)],
+    adam: &Adam,
+) -> Result<()> {
+    let dir = latest_checkpoint(run);
+    checkpoint::save(policy, &dir)?;
+    state::save(&dir, done, rngs, adam)
+}
+
+/// Runs pretraining into `out` (or continues it, with `opts.resume`); returns the run and the
+/// final held-out evaluation.
 pub fn pretrain(
     cfg: &PretrainConfig,
     out: &Path,
-    force: bool,
-    quiet: bool,
+    opts: RunOptions,
 ) -> Result<(RunDir, Evaluation)> {
     use super::config::LmConfig;
     cfg.validate("the configuration")?;
     let task = make_task(&cfg.task)?;
-    let run = create_run(out, &cfg.to_toml(), force)?;
-    let spec = ModelSpec {
-        task: cfg.task.clone(),
-        vocab: task.vocab().len(),
-        context: cfg.context,
-        embed_dim: cfg.embed_dim,
-        hidden_sizes: cfg.hidden_sizes.clone(),
-        activation: cfg.activation,
-    };
-    let mut policy = TokenPolicy::new(spec, &mut stream_rng(cfg.seed, 0));
-    let mut data_rng = stream_rng(cfg.seed, 1);
-    let mut eval_rng = stream_rng(cfg.seed, 2);
-    let mut adam = Adam::new(AdamConfig {
+    let adam_config = AdamConfig {
         lr: cfg.lr,
         ..AdamConfig::default()
-    });
+    };
+    let mut adam = Adam::new(adam_config);
+    let (run, mut policy, mut data_rng, mut eval_rng, done, mut writer) = if opts.resume {
+        let run = RunDir::open(out)?;
+        let ckpt = latest_checkpoint(&run);
+        let policy = checkpoint::load(&ckpt)?;
+        let (done, mut rngs) = state::load(&ckpt, &["data", "eval"], &mut adam)?;
+        let writer = LmMetricsWriter::resume(&run.metrics_path(), done.step)?;
+        let eval_rng = rngs.pop().expect("two streams");
+        let data_rng = rngs.pop().expect("two streams");
+        (run, policy, data_rng, eval_rng, done, writer)
+    } else {
+        let run = create_run(out, &cfg.to_toml(), opts.force)?;
+        let spec = ModelSpec {
+            task: cfg.task.clone(),
+            vocab: task.vocab().len(),
+            context: cfg.context,
+            embed_dim: cfg.embed_dim,
+            hidden_sizes: cfg.hidden_sizes.clone(),
+            activation: cfg.activation,
+        };
+        let policy = TokenPolicy::new(spec, &mut stream_rng(cfg.seed, 0));
+        let writer = LmMetricsWriter::create(&run.metrics_path())?;
+        let (data, eval) = (stream_rng(cfg.seed, 1), stream_rng(cfg.seed, 2));
+        (run, policy, data, eval, state::Progress::default(), writer)
+    };
     let eval_prompts = task.held_out_prompts(cfg.eval_prompts, EVAL_PROMPT_SEED);
-    let mut writer = LmMetricsWriter::create(&run.metrics_path())?;
-    let mut progress = LmProgress::new(cfg.steps, quiet);
+    let mut progress = LmProgress::new(cfg.steps, opts.quiet);
     progress.println(format!(
         "pretraining on {}: {} parameters",
         task.describe(),
@@ -147,9 +176,9 @@ pub fn pretrain(
     let mut batch = TokenBatch::new(cfg.context);
     let v = task.vocab().len();
     let start = Instant::now();
-    let (mut samples, mut tokens) = (0u64, 0u64);
+    let (mut samples, mut tokens) = (done.samples, done.tokens);
     let mut last_eval = None;
-    for step in 1..=cfg.steps {
+    for step in done.step + 1..=cfg.steps {
         batch.clear();
         for _ in 0..cfg.batch_size {
             let prompt = task.sample_prompt(Split::Train, &mut data_rng);
@@ -190,7 +219,7 @@ pub fn pretrain(
             loss,
             entropy: ent,
             grad_norm: grad_norm as f64,
-            samples_per_second: samples as f64 / elapsed.max(1e-9),
+            samples_per_second: (samples - done.samples) as f64 / elapsed.max(1e-9),
             elapsed_seconds: elapsed,
             ..LmMetrics::default()
         };
@@ -204,20 +233,46 @@ pub fn pretrain(
         }
         writer.append(&m)?;
         progress.step(&m);
-        if crate::interrupt::requested() {
-            checkpoint::save(&policy, &latest_checkpoint(&run))?;
+        if crate::interrupt::requested() || opts.stop_after == Some(step) {
+            let now = state::Progress {
+                step,
+                samples,
+                tokens,
+            };
+            save_checkpoint(
+                &run,
+                &policy,
+                now,
+                &[("data", &data_rng), ("eval", &eval_rng)],
+                &adam,
+            )?;
             progress.finish();
             return Err(PgError::Interrupted(run.root().to_path_buf()));
         }
     }
     progress.finish();
-    checkpoint::save(&policy, &latest_checkpoint(&run))?;
+    let now = state::Progress {
+        step: cfg.steps,
+        samples,
+        tokens,
+    };
+    save_checkpoint(
+        &run,
+        &policy,
+        now,
+        &[("data", &data_rng), ("eval", &eval_rng)],
+        &adam,
+    )?;
     write_curve(
         &run,
         "heldout_accuracy",
         &format!("pretraining on {}", cfg.task),
     )?;
-    let e = last_eval.expect("the last step always evaluates");
+    // The last step always evaluates; a run resumed after its last step evaluates once more.
+    let e = match last_eval {
+        Some(e) => e,
+        None => evaluate(&policy, &*task, &eval_prompts, &mut eval_rng),
+    };
     write_samples(
         &samples_path(&run),
         &*task,
@@ -264,8 +319,13 @@ mod tests {
         c.batch_size = 16;
         c.eval_every = 20;
         c.eval_prompts = 8;
-        let (run, e) = pretrain(&c, &dir.join("a"), true, true).unwrap();
-        let (_, e2) = pretrain(&c, &dir.join("b"), true, true).unwrap();
+        let fresh = RunOptions {
+            force: true,
+            quiet: true,
+            ..RunOptions::default()
+        };
+        let (run, e) = pretrain(&c, &dir.join("a"), fresh).unwrap();
+        let (_, e2) = pretrain(&c, &dir.join("b"), fresh).unwrap();
         assert_eq!(e, e2, "same seed, same result");
         let csv = |d: &str| {
             let t = crate::metrics::Table::read(&dir.join(d).join("metrics.csv")).unwrap();
@@ -280,6 +340,25 @@ mod tests {
             same("a"),
             same("b"),
             "bit-identical metrics but the wall clock"
+        );
+        // Stopped after step 20 (as by Ctrl-C) and resumed, the run writes the same metrics and
+        // ends at the same model as the uninterrupted one.
+        let stop = RunOptions {
+            stop_after: Some(20),
+            ..fresh
+        };
+        let e = pretrain(&c, &dir.join("c"), stop).unwrap_err();
+        assert!(matches!(e, PgError::Interrupted(_)), "{e}");
+        let resume = RunOptions {
+            resume: true,
+            ..fresh
+        };
+        let (_, e3) = pretrain(&c, &dir.join("c"), resume).unwrap();
+        assert_eq!(e3, e2);
+        assert_eq!(same("c"), same("a"), "resumed run");
+        assert_eq!(
+            checkpoint::load(&dir.join("c")).unwrap(),
+            checkpoint::load(&dir.join("a")).unwrap()
         );
         assert_eq!(loss.len(), 40);
         // The loss starts near ln V (a near-uniform model) and falls.

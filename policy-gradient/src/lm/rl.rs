@@ -26,10 +26,13 @@ use super::kl::{exact_kl, kl_penalised_rewards};
 use super::metrics::{LmMetrics, LmMetricsWriter, mean_std};
 use super::objective::{forward, pg_loss};
 use super::pretrain::{
-    EVAL_PROMPT_SEED, apply_update, make_task, mean_entropy, scheduled_lr, stream_rng,
-    write_samples,
+    EVAL_PROMPT_SEED, apply_update, make_task, mean_entropy, save_checkpoint, scheduled_lr,
+    stream_rng, write_samples,
 };
-use super::run::{LmProgress, create_run, latest_checkpoint, samples_path, write_curve};
+use super::run::{
+    LmProgress, RunOptions, create_run, latest_checkpoint, samples_path, write_curve,
+};
+use super::state;
 use crate::error::{PgError, Result};
 use crate::run_dir::RunDir;
 use autograd::{Gradients, Tape};
@@ -68,8 +71,9 @@ pub fn algo_name(cfg: &RlConfig) -> &'static str {
     }
 }
 
-/// Runs RL fine-tuning into `out`; returns the run and the final held-out evaluation.
-pub fn rl(cfg: &RlConfig, out: &Path, force: bool, quiet: bool) -> Result<(RunDir, Evaluation)> {
+/// Runs RL fine-tuning into `out` (or continues it, with `opts.resume`); returns the run and the
+/// final held-out evaluation.
+pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evaluation)> {
     cfg.validate("the configuration")?;
     let task = make_task(&cfg.task)?;
     let reference = checkpoint::load(Path::new(&cfg.reference))?;
@@ -85,19 +89,37 @@ pub fn rl(cfg: &RlConfig, out: &Path, force: bool, quiet: bool) -> Result<(RunDi
             ),
         });
     }
-    let run = create_run(out, &cfg.to_toml(), force)?;
-    let mut policy = reference.clone();
-    let mut data_rng = stream_rng(cfg.seed, 1);
-    let mut eval_rng = stream_rng(cfg.seed, 2);
     let mut adam = Adam::new(AdamConfig {
         lr: cfg.lr,
         ..AdamConfig::default()
     });
+    let (run, mut policy, mut data_rng, mut eval_rng, done, mut writer) = if opts.resume {
+        let run = RunDir::open(out)?;
+        let ckpt = latest_checkpoint(&run);
+        let policy = checkpoint::load(&ckpt)?;
+        let (done, mut rngs) = state::load(&ckpt, &["data", "eval"], &mut adam)?;
+        // Row 0 (the reference before training) and one row per step.
+        let writer = LmMetricsWriter::resume(&run.metrics_path(), 1 + done.step)?;
+        let eval_rng = rngs.pop().expect("two streams");
+        let data_rng = rngs.pop().expect("two streams");
+        (run, policy, data_rng, eval_rng, done, writer)
+    } else {
+        let run = create_run(out, &cfg.to_toml(), opts.force)?;
+        let writer = LmMetricsWriter::create(&run.metrics_path())?;
+        let (data, eval) = (stream_rng(cfg.seed, 1), stream_rng(cfg.seed, 2));
+        (
+            run,
+            reference.clone(),
+            data,
+            eval,
+            state::Progress::default(),
+            writer,
+        )
+    };
     let eval_prompts = task.held_out_prompts(cfg.eval_prompts, EVAL_PROMPT_SEED);
     let per_step = cfg.samples_per_step() as u64;
     let steps = cfg.total_samples.div_ceil(per_step);
-    let mut writer = LmMetricsWriter::create(&run.metrics_path())?;
-    let mut progress = LmProgress::new(steps, quiet);
+    let mut progress = LmProgress::new(steps, opts.quiet);
     progress.println(format!(
         "RL on {} with {}, kl {:?} (beta {}), {} completions per step, {steps} steps",
         cfg.task,
@@ -113,22 +135,24 @@ pub fn rl(cfg: &RlConfig, out: &Path, force: bool, quiet: bool) -> Result<(RunDi
     let mut ref_rows: Vec<f32> = Vec::new();
     let start = Instant::now();
 
-    // Row 0: the pretrained model before any update.
-    let e0 = evaluate(&policy, &*task, &eval_prompts, &mut eval_rng);
-    let row0 = LmMetrics {
-        heldout_accuracy: e0.accuracy,
-        heldout_greedy_accuracy: e0.greedy_accuracy,
-        heldout_reward: e0.reward,
-        kl: 0.0,
-        mean_length: e0.mean_length,
-        elapsed_seconds: 0.0,
-        ..LmMetrics::default()
-    };
-    writer.append(&row0)?;
-    progress.step(&row0);
-    let mut last_eval = e0;
-    let (mut samples, mut tokens) = (0u64, 0u64);
-    for step in 1..=steps {
+    let mut last_eval = None;
+    if done.step == 0 {
+        // Row 0: the pretrained model before any update.
+        let e0 = evaluate(&policy, &*task, &eval_prompts, &mut eval_rng);
+        let row0 = LmMetrics {
+            heldout_accuracy: e0.accuracy,
+            heldout_greedy_accuracy: e0.greedy_accuracy,
+            heldout_reward: e0.reward,
+            kl: 0.0,
+            mean_length: e0.mean_length,
+            elapsed_seconds: 0.0,
+            ..LmMetrics::default()
+        };
+        writer.append(&row0)?;
+        progress.step(&row0);
+    }
+    let (mut samples, mut tokens) = (done.samples, done.tokens);
+    for step in done.step + 1..=steps {
         // 1-2. Prompts, each repeated k times, and their sampled completions.
         let prompts: Vec<Vec<Token>> = (0..cfg.prompts_per_step)
             .flat_map(|_| {
@@ -231,7 +255,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, force: bool, quiet: bool) -> Result<(RunDi
                 .sum::<usize>() as f64
                 / n as f64,
             grad_norm: grad_norm as f64,
-            samples_per_second: samples as f64 / elapsed.max(1e-9),
+            samples_per_second: (samples - done.samples) as f64 / elapsed.max(1e-9),
             elapsed_seconds: elapsed,
             ..LmMetrics::default()
         };
@@ -240,21 +264,38 @@ pub fn rl(cfg: &RlConfig, out: &Path, force: bool, quiet: bool) -> Result<(RunDi
             m.heldout_accuracy = e.accuracy;
             m.heldout_greedy_accuracy = e.greedy_accuracy;
             m.heldout_reward = e.reward;
-            last_eval = e;
+            last_eval = Some(e);
         }
         writer.append(&m)?;
         progress.step(&m);
-        if cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0 {
-            checkpoint::save(&policy, &latest_checkpoint(&run))?;
+        let now = state::Progress {
+            step,
+            samples,
+            tokens,
+        };
+        let stop = crate::interrupt::requested() || opts.stop_after == Some(step);
+        if stop || (cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0) {
+            let rngs = [("data", &data_rng), ("eval", &eval_rng)];
+            save_checkpoint(&run, &policy, now, &rngs, &adam)?;
         }
-        if crate::interrupt::requested() {
-            checkpoint::save(&policy, &latest_checkpoint(&run))?;
+        if stop {
             progress.finish();
             return Err(PgError::Interrupted(run.root().to_path_buf()));
         }
     }
     progress.finish();
-    checkpoint::save(&policy, &latest_checkpoint(&run))?;
+    let now = state::Progress {
+        step: steps,
+        samples,
+        tokens,
+    };
+    let rngs = [("data", &data_rng), ("eval", &eval_rng)];
+    save_checkpoint(&run, &policy, now, &rngs, &adam)?;
+    // The last step always evaluates; a run resumed after its last step evaluates once more.
+    let last_eval = match last_eval {
+        Some(e) => e,
+        None => evaluate(&policy, &*task, &eval_prompts, &mut eval_rng),
+    };
     write_curve(
         &run,
         "heldout_accuracy",
@@ -307,7 +348,12 @@ mod tests {
         p.batch_size = 8;
         p.eval_every = 10;
         p.eval_prompts = 4;
-        pretrain(&p, &dir.join("ref"), true, true).unwrap();
+        let fresh = RunOptions {
+            force: true,
+            quiet: true,
+            ..RunOptions::default()
+        };
+        pretrain(&p, &dir.join("ref"), fresh).unwrap();
         let mut c = RlConfig::preset("reviews").unwrap();
         c.reference = dir.join("ref").display().to_string();
         c.prompts_per_step = 2;
@@ -317,8 +363,8 @@ mod tests {
         c.eval_prompts = 4;
         for kl in [KlMode::None, KlMode::K1Reward, KlMode::K3Loss] {
             c.kl = kl;
-            let (_, a) = rl(&c, &dir.join("a"), true, true).unwrap();
-            let (run, b) = rl(&c, &dir.join("b"), true, true).unwrap();
+            let (_, a) = rl(&c, &dir.join("a"), fresh).unwrap();
+            let (run, b) = rl(&c, &dir.join("b"), fresh).unwrap();
             assert_eq!(a, b, "{kl:?}");
             let same = |d: &str| {
                 crate::lm::run::csv_without_wall_clock(&dir.join(d).join("metrics.csv")).unwrap()
@@ -340,8 +386,32 @@ mod tests {
                 kl_col[1]
             );
         }
+        // Stopped after step 1 (as by Ctrl-C) and resumed: the same metrics and model.
+        let stop = RunOptions {
+            stop_after: Some(1),
+            ..fresh
+        };
+        assert!(matches!(
+            rl(&c, &dir.join("d"), stop),
+            Err(PgError::Interrupted(_))
+        ));
+        let resume = RunOptions {
+            resume: true,
+            ..fresh
+        };
+        let (_, d) = rl(&c, &dir.join("d"), resume).unwrap();
+        let (_, a) = rl(&c, &dir.join("a"), fresh).unwrap();
+        assert_eq!(d, a);
+        let same = |p: &str| {
+            crate::lm::run::csv_without_wall_clock(&dir.join(p).join("metrics.csv")).unwrap()
+        };
+        assert_eq!(same("d"), same("a"), "resumed run");
+        assert_eq!(
+            checkpoint::load(&dir.join("d")).unwrap(),
+            checkpoint::load(&dir.join("a")).unwrap()
+        );
         c.task = "addition".into();
-        let e = rl(&c, &dir.join("c"), true, true).unwrap_err().to_string();
+        let e = rl(&c, &dir.join("c"), fresh).unwrap_err().to_string();
         assert!(e.contains("trained on task `reviews`"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

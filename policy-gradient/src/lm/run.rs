@@ -42,6 +42,20 @@ pub fn create_run(root: &Path, config_toml: &str, force: bool) -> Result<RunDir>
     RunDir::open(root)
 }
 
+/// How a training command runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Overwrite a run already in the output directory.
+    pub force: bool,
+    /// No progress bar or table.
+    pub quiet: bool,
+    /// Continue the run in the output directory from its latest checkpoint.
+    pub resume: bool,
+    /// Save a checkpoint and stop (as Ctrl-C does) after this step; for tests and for
+    /// splitting a long run.
+    pub stop_after: Option<u64>,
+}
+
 /// `DIR/checkpoints/latest/`: the checkpoint directory a `pg lm` run saves and `rl`/`sample` load.
 pub fn latest_checkpoint(run: &RunDir) -> PathBuf {
     run.checkpoints_dir().join("latest")
