@@ -16,6 +16,7 @@
 //! | [`check`] | [`check_env`], after Gymnasium's env checker |
 //! | [`render`] | text frames, SVG frames and animated SVG episodes |
 //! | [`rng`] | the ChaCha8 reset generator and its saved state |
+//! | [`tokens`] | token-sequence tasks for language-model policy gradients: vocabulary, prompts, end token, reward |
 //! | [`numpy`] | `x**2` exactly as NumPy computes it (the C library's `pow`) |
 //! | [`error`] | [`EnvError`], [`CheckError`] |
 //!
@@ -92,7 +93,6 @@ pub mod render;
 pub mod rng;
 pub mod space;
 pub mod time_limit;
-/// Token-sequence tasks for language-model policy gradients: vocabulary, prompts, end token, reward.
 pub mod tokens;
 pub mod vec_env;
 pub mod vec_snapshot;
