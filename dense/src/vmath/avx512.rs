@@ -94,13 +94,13 @@ fn map16(xs: &mut [f32], bias: Option<&[f32]>, f: impl Fn(__m512) -> __m512) {
     if let Some(b) = bias {
         assert_eq!(b.len(), n, "bias length");
     }
-    // A first, shorter step up to the next 64-byte boundary, so every later 16-lane load and
-    // store of `xs` covers exactly one cache line instead of straddling two.
-    let head = ((64 - xs.as_ptr() as usize % 64) % 64) / 4;
-    let mut step = if head == 0 { 16 } else { head };
+    // Plain 16-lane steps from the start of the slice. (Aligning to cache lines first was tried:
+    // with a masked head and tail in every short row, the next row's masked load hits the line
+    // the last masked store is still writing, store forwarding fails, and the fused epilogue
+    // got 2× slower.)
     let mut j = 0;
     while j < n {
-        let len = step.min(n - j);
+        let len = 16.min(n - j);
         let mask: u16 = if len == 16 {
             0xFFFF
         } else {
@@ -116,7 +116,6 @@ fn map16(xs: &mut [f32], bias: Option<&[f32]>, f: impl Fn(__m512) -> __m512) {
             _mm512_mask_storeu_ps(xs.as_mut_ptr().add(j), mask, f(v));
         }
         j += len;
-        step = 16;
     }
 }
 
