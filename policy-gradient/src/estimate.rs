@@ -121,3 +121,71 @@ pub fn estimate(
     }
     debug_assert_eq!(final_index, rollout.final_rows.len());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Actions;
+
+    /// Two environments × three steps, time-major. Env 0 terminates at t = 1; env 1 is truncated
+    /// at t = 0 and its column is cut by the end of the batch.
+    fn rollout() -> Rollout {
+        Rollout {
+            num_envs: 2,
+            steps: 3,
+            obs_dim: 1,
+            obs: vec![0.0; 6],
+            actions: Actions::Discrete(vec![0; 6]),
+            logp: vec![0.0; 6],
+            //           t=0 (e0, e1)  t=1        t=2
+            rewards: vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0],
+            terminated: vec![false, false, true, false, false, false],
+            truncated: vec![false, true, false, false, false, false],
+            final_rows: vec![1],
+            final_obs: vec![0.0],
+            tail_obs: vec![0.0; 2],
+        }
+    }
+
+    #[test]
+    fn each_column_sees_its_own_boundaries() {
+        let ro = rollout();
+        let v = Values {
+            rows: &[0.5, 0.25, 0.5, 0.25, 0.5, 0.25],
+            tail: &[3.0, 5.0],
+            finals: &[7.0],
+        };
+        let (mut w, mut y, mut s) = (Vec::new(), Vec::new(), EstimateScratch::default());
+        estimate(
+            Estimator::Vpg,
+            &ro,
+            Some(v),
+            0.5,
+            1.0,
+            &mut w,
+            &mut y,
+            &mut s,
+        );
+        // Env 0: G = [1 + .5·1, 1 (terminated), 1 + .5·3 (tail)].
+        // Env 1: G = [2 + .5·7 (truncated, V(final) = 7), 2 + .5·(2 + .5·5), 2 + .5·5].
+        let g0 = [1.5, 1.0, 2.5];
+        let g1 = [5.5, 2.0 + 0.5 * 4.5, 4.5];
+        assert_eq!(y, vec![g0[0], g1[0], g0[1], g1[1], g0[2], g1[2]]);
+        for (row, (&wi, &yi)) in w.iter().zip(&y).enumerate() {
+            assert_eq!(wi, yi - v.rows[row], "row {row}");
+        }
+        // Without a value function every bootstrap is 0.
+        estimate(
+            Estimator::RewardToGo,
+            &ro,
+            None,
+            0.5,
+            1.0,
+            &mut w,
+            &mut y,
+            &mut s,
+        );
+        assert_eq!(w, vec![1.5, 2.0, 1.0, 3.0, 1.0, 2.0]);
+        assert!(y.is_empty());
+    }
+}
