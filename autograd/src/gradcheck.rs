@@ -288,3 +288,126 @@ where
     }
     compare(&analytic, &numeric, config.abs_floor)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The checker itself must fail on wrong gradients: if it always reported zero error, every
+    //! property test in `tests/` would pass whatever the backward rules did.
+
+    use super::*;
+    use crate::CustomOp;
+    use std::rc::Rc;
+
+    /// y = x² elementwise, with a backward rule that is wrong at one element: there it returns
+    /// 2x + 0.01 instead of 2x.
+    struct SquareWrongAt(usize);
+
+    impl CustomOp<f64> for SquareWrongAt {
+        fn name(&self) -> &str {
+            "square_wrong_at"
+        }
+        fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
+            inputs[0].to_vec()
+        }
+        fn forward(&self, inputs: &[&Tensor<f64>], out: &mut Tensor<f64>) {
+            for (y, &x) in out.data_mut().iter_mut().zip(inputs[0].data()) {
+                *y = x * x;
+            }
+        }
+        fn backward(
+            &self,
+            inputs: &[&Tensor<f64>],
+            _out: &Tensor<f64>,
+            grad_out: &Tensor<f64>,
+            grad_inputs: &mut [Option<&mut Tensor<f64>>],
+        ) {
+            if let Some(gx) = grad_inputs[0].as_deref_mut() {
+                let xs = inputs[0].data();
+                for (j, (d, &g)) in gx.data_mut().iter_mut().zip(grad_out.data()).enumerate() {
+                    let bug = if j == self.0 { 0.01 } else { 0.0 };
+                    *d += g * (2.0 * xs[j] + bug);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_wrong_backward_rule_is_caught_and_located() {
+        let op: Rc<dyn CustomOp<f64>> = Rc::new(SquareWrongAt(2));
+        let inputs = [
+            Tensor::from_vec(vec![0.5, -1.0], &[2]),
+            Tensor::from_vec(vec![0.3, -0.7, 1.1, 0.9], &[4]),
+        ];
+        // L = Σ tanh(a) + Σ custom(b): input 0 is differentiated correctly, input 1 is not.
+        let report = gradcheck(
+            |t, v| v[0].tanh().sum() + t.custom(op.clone(), &[v[1]]).sum(),
+            &inputs,
+            &GradcheckConfig::default(),
+        );
+        assert!(!report.passes(1e-6), "{report}");
+        assert_eq!((report.worst_input, report.worst_index), (1, 2), "{report}");
+        assert_eq!(report.checked, 6);
+        // dL/db₂ = 2 · 1.1 = 2.2; the rule says 2.21.
+        assert!((report.analytic - 2.21).abs() < 1e-12, "{report}");
+        assert!((report.numeric - 2.2).abs() < 1e-8, "{report}");
+        assert!((report.max_abs_err - 0.01).abs() < 1e-8, "{report}");
+        assert!((report.max_rel_err - 0.01 / 2.21).abs() < 1e-8, "{report}");
+    }
+
+    #[test]
+    fn a_nan_gradient_is_the_worst_error() {
+        let report = compare(&[vec![1.0, f64::NAN, 3.0]], &[vec![1.0, 2.0, 3.5]], 1e-3);
+        assert_eq!(report.max_rel_err, f64::INFINITY);
+        assert_eq!(report.max_abs_err, f64::INFINITY);
+        assert_eq!(report.worst_index, 1);
+        assert!(!report.passes(1e9));
+    }
+
+    #[test]
+    fn near_zero_gradients_are_judged_against_the_absolute_floor() {
+        // |1e-9 − 0| / max(1e-9, 0, 1e-3) = 1e-6, not 1 (the relative error without a floor).
+        let report = compare(&[vec![1e-9]], &[vec![0.0]], 1e-3);
+        assert!((report.max_rel_err - 1e-6).abs() < 1e-18, "{report}");
+        assert_eq!(report.max_abs_err, 1e-9);
+    }
+
+    #[test]
+    fn the_f32_settings_make_f32_finite_differences_usable() {
+        // Central differences evaluated in f32 with eps = 4e-3, on a small smooth function.
+        let x = Tensor::<f32>::from_vec(vec![0.3, -1.2, 0.8], &[3]);
+        let w = Tensor::<f32>::from_vec(vec![0.5, -0.25, 1.5, 0.7, -0.9, 0.2], &[3, 2]);
+        let report = gradcheck(
+            |_, v| v[0].reshape(&[1, 3]).matmul(v[1]).tanh(),
+            &[x, w],
+            &GradcheckConfig::for_type::<f32>(),
+        );
+        assert_eq!(
+            GradcheckConfig::for_type::<f32>(),
+            GradcheckConfig::for_f32()
+        );
+        assert!(report.passes(1e-2), "{report}");
+        assert_eq!(report.checked, 9);
+    }
+
+    #[test]
+    fn compare_f32_to_f64_catches_a_gradient_that_differs() {
+        let x = [Tensor::from_vec(vec![0.3, -1.2], &[2])];
+        // Same function in both precisions: passes.
+        let same = compare_f32_to_f64(
+            |_, v| v[0].tanh(),
+            |_, v| v[0].tanh(),
+            &x,
+            &GradcheckConfig::for_f32(),
+        );
+        assert!(same.passes(1e-5), "{same}");
+        // The f32 side off by 10 %: fails, with the f64 gradient as the reference.
+        let off = compare_f32_to_f64(
+            |_, v| v[0].tanh() * 1.1,
+            |_, v| v[0].tanh(),
+            &x,
+            &GradcheckConfig::for_f32(),
+        );
+        assert!(!off.passes(1e-2), "{off}");
+        assert!((off.max_rel_err - 0.1 / 1.1).abs() < 1e-6, "{off}");
+    }
+}
