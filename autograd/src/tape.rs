@@ -322,3 +322,73 @@ impl<T: Float> Inner<T> {
         i
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// y = x, as a custom op (the tape keeps custom ops only for backward).
+    struct Identity;
+
+    impl CustomOp<f64> for Identity {
+        fn name(&self) -> &str {
+            "identity"
+        }
+        fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
+            inputs[0].to_vec()
+        }
+        fn forward(&self, inputs: &[&Tensor<f64>], out: &mut Tensor<f64>) {
+            out.copy_from(inputs[0]);
+        }
+        fn backward(
+            &self,
+            _inputs: &[&Tensor<f64>],
+            _out: &Tensor<f64>,
+            grad_out: &Tensor<f64>,
+            grad_inputs: &mut [Option<&mut Tensor<f64>>],
+        ) {
+            if let Some(gx) = grad_inputs[0].as_deref_mut() {
+                for (d, &g) in gx.data_mut().iter_mut().zip(grad_out.data()) {
+                    *d += g;
+                }
+            }
+        }
+    }
+
+    /// Records ops of every kind that keeps backward information: unary, binary, axis ops,
+    /// gather (indices), concat (input lists) and a custom op (the op itself).
+    fn graph(tape: &Tape<f64>) {
+        let w = tape.param(&Tensor::from_vec(
+            vec![0.1, 0.2, 0.3, 0.4, 0.5, 0.6],
+            &[2, 3],
+        ));
+        let h = (w.tanh() * w).log_softmax(1).gather(1, &[2, 0]);
+        let c = tape.concat(&[h, h], 0);
+        let _ = tape.custom(Rc::new(Identity), &[c]).sum();
+    }
+
+    /// What the tape kept for backward: ops other than leaves, integer data, custom ops.
+    fn backward_info(tape: &Tape<f64>) -> (usize, usize, usize) {
+        let inner = tape.inner.borrow();
+        let ops = inner
+            .nodes
+            .iter()
+            .filter(|n| !matches!(n.op, Op::Leaf) || n.requires_grad)
+            .count();
+        (ops, inner.pool.len(), inner.customs.len())
+    }
+
+    #[test]
+    fn no_grad_records_values_but_no_backward_information() {
+        let recording = Tape::new();
+        graph(&recording);
+        let (ops, indices, customs) = backward_info(&recording);
+        assert!(ops > 0 && indices > 0 && customs == 1);
+
+        let free = Tape::new();
+        free.no_grad(|| graph(&free));
+        assert_eq!(free.len(), recording.len(), "values are still computed");
+        // The parameter leaf itself is recorded as a constant inside no_grad.
+        assert_eq!(backward_info(&free), (0, 0, 0));
+    }
+}
