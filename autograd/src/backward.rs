@@ -6,7 +6,7 @@
 //! its op's backward rule adds `ḡ_i · ∂(node i)/∂(input)` into each input's `ḡ` (the chain rule,
 //! summed over every use). No recursion, no sort: a million-node chain is a million iterations.
 
-use crate::custom::with_inputs;
+use crate::custom::{STACK_INPUTS, with_inputs};
 use crate::float::Float;
 use crate::gradients::Gradients;
 use crate::ops::{binary, gather, matmul, reduce, shape_ops, unary};
@@ -177,9 +177,6 @@ impl<'t, T: Float> Var<'t, T> {
         out.entries.truncate(k);
     }
 }
-
-/// Inputs whose gradient buffers are lent to a custom op without allocating.
-const STACK_INPUTS: usize = 4;
 
 /// Backward of a custom op: lends it the gradient buffers of its inputs and lets it add into them.
 fn custom_backward<T: Float>(

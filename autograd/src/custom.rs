@@ -74,8 +74,9 @@ pub trait CustomOp<T: Float> {
     );
 }
 
-/// Inputs handled with a stack array; more fall back to a heap `Vec`.
-const STACK_INPUTS: usize = 4;
+/// Inputs of a custom op handled with stack arrays (their values, shapes and gradient buffers);
+/// more fall back to heap `Vec`s.
+pub(crate) const STACK_INPUTS: usize = 4;
 
 /// Calls `f` with references to `values[i]` for each index, without allocating for up to four.
 pub(crate) fn with_inputs<T: Float, R>(
