@@ -5,12 +5,15 @@
 //! 2. a wrong-length observation buffer is rejected by `reset` and `step`;
 //! 3. observations from `reset` and from a few hundred steps lie inside the observation space;
 //! 4. the same seed and the same actions give the same trajectory, bit for bit, and a snapshot
-//!    restored mid-episode continues exactly as the original did;
+//!    restored mid-episode continues exactly as the original did; a seed reaches the reset
+//!    generator: two different seeds leave it in two different states (Gymnasium's
+//!    `check_reset_seed` compares the generators the same way);
 //! 5. invalid actions are errors: out-of-range or wrong-kind discrete actions, wrong-length or NaN
 //!    continuous actions;
 //! 6. stepping after the episode ended (terminated or truncated) fails with `NeedsReset`
 //!    (checked when an episode ends within the steps tried);
-//! 7. the text rendering is not empty and the SVG rendering is one `<svg>` document.
+//! 7. the text rendering is not empty and the SVG rendering is one `<svg>` document;
+//! 8. every reward is finite (Gymnasium's passive checker warns about NaN and infinite rewards).
 //!
 //! The checker drives the env with a fixed, deterministic action sequence and leaves it reset.
 
@@ -178,6 +181,14 @@ pub fn check_env(env: &mut dyn Env) -> Result<(), CheckError> {
                 obs,
             });
         }
+        // 8. Finite rewards.
+        if !s.reward.is_finite() {
+            return Err(CheckError::NonFiniteReward {
+                env: id,
+                step: t,
+                reward: s.reward,
+            });
+        }
         if s.done() {
             ended = true;
             break;
@@ -202,6 +213,16 @@ pub fn check_env(env: &mut dyn Env) -> Result<(), CheckError> {
         return Err(CheckError::NotDeterministic {
             env: id,
             detail: "two runs from the same seed differ".into(),
+        });
+    }
+    let other_seed = CHECK_SEED + 333;
+    env.reset(Some(CHECK_SEED), &mut obs)?;
+    let generator = env.snapshot().rng;
+    env.reset(Some(other_seed), &mut obs)?;
+    if env.snapshot().rng == generator {
+        return Err(CheckError::SeedIgnored {
+            env: id,
+            seeds: (CHECK_SEED, other_seed),
         });
     }
     env.reset(Some(CHECK_SEED + 1), &mut obs)?;

@@ -152,6 +152,22 @@ pub enum CheckError {
         /// What differed.
         detail: String,
     },
+    /// Two different seeds left the reset generator in the same state: `reset` ignores its seed.
+    SeedIgnored {
+        /// The environment.
+        env: String,
+        /// The two seeds.
+        seeds: (u64, u64),
+    },
+    /// `step` returned a NaN or infinite reward.
+    NonFiniteReward {
+        /// The environment.
+        env: String,
+        /// The step of the checker's episode (counted from 0) that returned it.
+        step: usize,
+        /// The reward.
+        reward: f64,
+    },
     /// An invalid input was accepted, or rejected with the wrong error.
     MissingError {
         /// The environment.
@@ -184,6 +200,17 @@ impl fmt::Display for CheckError {
             ),
             CheckError::NotDeterministic { env, detail } => {
                 write!(f, "{env}: same seed gave different trajectories: {detail}")
+            }
+            CheckError::SeedIgnored { env, seeds } => write!(
+                f,
+                "{env}: seeds {} and {} left the reset generator in the same state; reset must reseed it",
+                seeds.0, seeds.1
+            ),
+            CheckError::NonFiniteReward { env, step, reward } => {
+                write!(
+                    f,
+                    "{env}: step {step} returned the reward {reward}; expected a finite number"
+                )
             }
             CheckError::MissingError { env, case, got } => {
                 write!(f, "{env}: {case} should be an error; got {got}")

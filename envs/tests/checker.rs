@@ -8,6 +8,8 @@ enum Flaw {
     None,
     ObsOutOfSpace,
     IgnoresSeed,
+    EverySeedIsZero,
+    NanReward,
     AcceptsBadAction,
     StepsAfterEnd,
     IgnoresObsLength,
@@ -20,6 +22,8 @@ struct Counter {
     count: u32,
     start: u32,
     resets: u32,
+    /// The seed of the last seeded reset: the whole of this env's "reset generator".
+    seed: u64,
     done: bool,
 }
 
@@ -30,6 +34,7 @@ impl Counter {
             count: 0,
             start: 0,
             resets: 0,
+            seed: 0,
             done: true,
         }
     }
@@ -61,9 +66,16 @@ impl Env for Counter {
             });
         }
         self.resets += 1;
+        if let Some(s) = seed {
+            self.seed = if self.flaw == Flaw::EverySeedIsZero {
+                0
+            } else {
+                s
+            };
+        }
         self.start = match (self.flaw, seed) {
             (Flaw::IgnoresSeed, _) => self.resets % 3,
-            (_, Some(s)) => (s % 3) as u32,
+            (_, Some(_)) => (self.seed % 3) as u32,
             (_, None) => 0,
         };
         self.count = self.start;
@@ -105,7 +117,11 @@ impl Env for Counter {
                 0.0
             };
         Ok(Step {
-            reward: a as f64,
+            reward: if self.flaw == Flaw::NanReward && self.count == 5 {
+                f64::NAN
+            } else {
+                a as f64
+            },
             terminated: self.done,
             truncated: false,
         })
@@ -125,7 +141,7 @@ impl Env for Counter {
             needs_reset: self.done,
             elapsed_steps: None,
             rng: RngState {
-                seed: [0; 32],
+                seed: std::array::from_fn(|i| (self.seed >> (8 * (i % 8))) as u8),
                 stream: 0,
                 word_pos: 0,
             },
@@ -152,6 +168,8 @@ fn each_flaw_is_reported() {
     let cases = [
         (Flaw::ObsOutOfSpace, "out of space"),
         (Flaw::IgnoresSeed, "not deterministic"),
+        (Flaw::EverySeedIsZero, "seed ignored"),
+        (Flaw::NanReward, "non-finite reward"),
         (Flaw::AcceptsBadAction, "missing error"),
         (Flaw::StepsAfterEnd, "missing error"),
         (Flaw::IgnoresObsLength, "missing error"),
@@ -162,6 +180,8 @@ fn each_flaw_is_reported() {
         let got = match &err {
             CheckError::ObservationOutOfSpace { .. } => "out of space",
             CheckError::NotDeterministic { .. } => "not deterministic",
+            CheckError::SeedIgnored { .. } => "seed ignored",
+            CheckError::NonFiniteReward { .. } => "non-finite reward",
             CheckError::MissingError { .. } => "missing error",
             CheckError::BadRendering { .. } => "bad rendering",
             _ => "other",
