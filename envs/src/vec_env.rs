@@ -198,10 +198,18 @@ impl VecEnv {
                     });
                 }
                 if let Some(i) = a.iter().position(|x| x.is_nan()) {
+                    let (copy, component) = (i / k, i % k);
+                    let expected = match self.action_space() {
+                        Space::Box { low, high } => format!(
+                            "a number (clipped to [{}, {}])",
+                            low[component], high[component]
+                        ),
+                        Space::Discrete { .. } => unreachable!("a continuous action shape"),
+                    };
                     return Err(EnvError::InvalidAction {
                         env: self.id,
-                        action: format!("NaN (copy {})", i / k),
-                        expected: "a number".to_string(),
+                        action: format!("NaN (copy {copy}, component {component})"),
+                        expected,
                     });
                 }
             }

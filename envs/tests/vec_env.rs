@@ -130,10 +130,13 @@ fn bad_actions_are_rejected_before_any_copy_moves() {
     assert_eq!(v.obs(), &obs[..], "a rejected step moved a copy");
     let mut p = VecEnv::new("Pendulum-v1", 2).unwrap();
     p.reset(0);
-    assert!(matches!(
-        p.step(VecAction::Continuous(&[0.0, f32::NAN])),
-        Err(EnvError::InvalidAction { .. })
-    ));
+    let e = p.step(VecAction::Continuous(&[0.0, f32::NAN])).unwrap_err();
+    assert!(matches!(e, EnvError::InvalidAction { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("Pendulum-v1") && msg.contains("NaN (copy 1") && msg.contains("[-2, 2]"),
+        "{msg}"
+    );
     assert!(matches!(
         p.step(VecAction::Continuous(&[0.0])),
         Err(EnvError::BadBufferLength { .. })
