@@ -173,12 +173,12 @@ fn vector_snapshots_resume_bit_exactly_through_bytes() {
         v.step(VecAction::Continuous(&act(t))).unwrap();
     }
     let bytes = v.snapshot().to_bytes();
-    let run = |v: &mut VecEnv| -> Vec<u32> {
+    let run = |v: &mut VecEnv| -> Vec<u64> {
         let mut out = Vec::new();
         for t in 1500..2600 {
             v.step(VecAction::Continuous(&act(t))).unwrap();
-            out.extend(v.obs().iter().map(|x| x.to_bits()));
-            out.extend(v.rewards().iter().map(|r| r.to_bits() as u32));
+            out.extend(v.obs().iter().map(|x| x.to_bits() as u64));
+            out.extend(v.rewards().iter().map(|r| r.to_bits()));
         }
         out
     };
