@@ -209,13 +209,13 @@ impl EnvSnapshot {
 
     /// Decode bytes written by [`EnvSnapshot::to_bytes`]; a damaged buffer is an error, never a panic.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, EnvError> {
-        let mut r = Reader { bytes, pos: 0 };
+        let mut r = Reader::new(bytes, "");
         if r.take(8)? != SNAPSHOT_MAGIC {
-            return Err(bad("does not start with the magic bytes ENVSNAP1"));
+            return Err(r.bad("does not start with the magic bytes ENVSNAP1"));
         }
         let id_len = r.u32()? as usize;
         let id = std::str::from_utf8(r.take(id_len)?)
-            .map_err(|_| bad("id is not UTF-8"))?
+            .map_err(|_| r.bad("id is not UTF-8"))?
             .to_string();
         let n_state = r.u32()? as usize;
         let state = (0..n_state)
@@ -230,12 +230,7 @@ impl EnvSnapshot {
         let stream = r.u64()?;
         let word_pos =
             u128::from_le_bytes(r.take(16)?.try_into().expect("take(16) returns 16 bytes"));
-        if r.pos != bytes.len() {
-            return Err(bad(&format!(
-                "{} trailing bytes after the snapshot",
-                bytes.len() - r.pos
-            )));
-        }
+        r.finish()?;
         Ok(EnvSnapshot {
             id,
             state,
@@ -251,50 +246,70 @@ impl EnvSnapshot {
     }
 }
 
-fn bad(reason: &str) -> EnvError {
-    EnvError::BadSnapshot {
-        reason: reason.to_string(),
-    }
-}
-
-/// A cursor over the encoded bytes that reports truncation as an error.
-struct Reader<'a> {
+/// A cursor over encoded snapshot bytes (this file's and [`crate::VecEnvSnapshot`]'s) that reports
+/// damage as [`EnvError::BadSnapshot`], never a panic. `context` starts every message.
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    context: &'static str,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], EnvError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or_else(|| {
-                bad(&format!(
-                    "truncated: needed {n} bytes at offset {}, only {} left",
-                    self.pos,
-                    self.bytes.len() - self.pos
-                ))
-            })?;
-        let s = &self.bytes[self.pos..end];
-        self.pos = end;
+    pub(crate) fn new(bytes: &'a [u8], context: &'static str) -> Self {
+        Self {
+            bytes,
+            pos: 0,
+            context,
+        }
+    }
+
+    /// The error for a damaged buffer, with this reader's context.
+    pub(crate) fn bad(&self, reason: &str) -> EnvError {
+        EnvError::BadSnapshot {
+            reason: format!("{}{reason}", self.context),
+        }
+    }
+
+    /// The next `n` bytes, or an error if fewer are left.
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], EnvError> {
+        let left = self.bytes.len() - self.pos;
+        if n > left {
+            return Err(self.bad(&format!(
+                "truncated: needed {n} bytes at offset {}, only {left} left",
+                self.pos
+            )));
+        }
+        let s = &self.bytes[self.pos..self.pos + n];
+        self.pos += n;
         Ok(s)
     }
-    fn u32(&mut self) -> Result<u32, EnvError> {
+
+    pub(crate) fn u32(&mut self) -> Result<u32, EnvError> {
         Ok(u32::from_le_bytes(
             self.take(4)?.try_into().expect("4 bytes"),
         ))
     }
-    fn u64(&mut self) -> Result<u64, EnvError> {
+
+    pub(crate) fn u64(&mut self) -> Result<u64, EnvError> {
         Ok(u64::from_le_bytes(
             self.take(8)?.try_into().expect("8 bytes"),
         ))
     }
-    fn flag(&mut self, name: &str) -> Result<bool, EnvError> {
+
+    /// A byte that must be 0 (false) or 1 (true).
+    pub(crate) fn flag(&mut self, name: &str) -> Result<bool, EnvError> {
         match self.take(1)?[0] {
             0 => Ok(false),
             1 => Ok(true),
-            v => Err(bad(&format!("{name} byte is {v}; expected 0 or 1"))),
+            v => Err(self.bad(&format!("{name} byte is {v}; expected 0 or 1"))),
+        }
+    }
+
+    /// Succeeds when every byte was read.
+    pub(crate) fn finish(&self) -> Result<(), EnvError> {
+        match self.bytes.len() - self.pos {
+            0 => Ok(()),
+            n => Err(self.bad(&format!("{n} trailing bytes after the snapshot"))),
         }
     }
 }

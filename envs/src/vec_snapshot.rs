@@ -1,7 +1,7 @@
 //! [`VecEnvSnapshot`]: the saved state of a [`crate::VecEnv`] (one [`EnvSnapshot`] per copy plus
 //! the observation buffer) and its byte encoding, for trainer checkpoints.
 
-use crate::env::EnvSnapshot;
+use crate::env::{EnvSnapshot, Reader};
 use crate::error::EnvError;
 
 /// The saved state of a [`crate::VecEnv`].
@@ -41,51 +41,27 @@ impl VecEnvSnapshot {
 
     /// Decode bytes written by [`VecEnvSnapshot::to_bytes`]; damage is an error, never a panic.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, EnvError> {
-        let bad = |r: &str| EnvError::BadSnapshot {
-            reason: format!("vector snapshot: {r}"),
-        };
-        let mut pos = 0usize;
-        let mut take = |n: usize| -> Result<&[u8], EnvError> {
-            let end = pos
-                .checked_add(n)
-                .filter(|&e| e <= bytes.len())
-                .ok_or_else(|| {
-                    bad(&format!(
-                        "truncated: needed {n} bytes at offset {pos} of {}",
-                        bytes.len()
-                    ))
-                })?;
-            let s = &bytes[pos..end];
-            pos = end;
-            Ok(s)
-        };
-        let u32_of = |s: &[u8]| u32::from_le_bytes(s.try_into().expect("4 bytes")) as usize;
-        if take(8)? != VEC_SNAPSHOT_MAGIC {
-            return Err(bad("does not start with the magic bytes VECSNAP1"));
+        let mut r = Reader::new(bytes, "vector snapshot: ");
+        if r.take(8)? != VEC_SNAPSHOT_MAGIC {
+            return Err(r.bad("does not start with the magic bytes VECSNAP1"));
         }
-        let needs_reset = match take(1)?[0] {
-            0 => false,
-            1 => true,
-            v => return Err(bad(&format!("needs_reset byte is {v}; expected 0 or 1"))),
-        };
-        let n_obs = u32_of(take(4)?);
-        let obs = take(
-            n_obs
-                .checked_mul(4)
-                .ok_or_else(|| bad("observation count overflows"))?,
-        )?
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-        .collect();
-        let n_envs = u32_of(take(4)?);
+        let needs_reset = r.flag("needs_reset")?;
+        let n_obs = r.u32()? as usize;
+        let obs_bytes = n_obs
+            .checked_mul(4)
+            .ok_or_else(|| r.bad("observation count overflows"))?;
+        let obs = r
+            .take(obs_bytes)?
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        let n_envs = r.u32()?;
         let mut envs = Vec::new();
         for _ in 0..n_envs {
-            let len = u32_of(take(4)?);
-            envs.push(EnvSnapshot::from_bytes(take(len)?)?);
+            let len = r.u32()? as usize;
+            envs.push(EnvSnapshot::from_bytes(r.take(len)?)?);
         }
-        if pos != bytes.len() {
-            return Err(bad(&format!("{} trailing bytes", bytes.len() - pos)));
-        }
+        r.finish()?;
         Ok(Self {
             envs,
             obs,
