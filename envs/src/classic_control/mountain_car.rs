@@ -139,13 +139,7 @@ impl Env for MountainCar {
         Ok(())
     }
     fn render_text(&self) -> String {
-        format!(
-            "{}  x={:+.4} v={:+.5}\n{}",
-            self.core.id,
-            self.state[0],
-            self.state[1],
-            text_scene(self.state[0], GOAL_POSITION)
-        )
+        text_scene(self.core.id, &self.state, GOAL_POSITION)
     }
     fn svg_size(&self) -> (f64, f64) {
         (600.0, 400.0)
@@ -168,8 +162,10 @@ fn height(x: f64) -> f64 {
     (3.0 * x).sin() * 0.45 + 0.55
 }
 
-/// The valley, the car at `pos` and the flag at `goal`, as ASCII.
-pub(crate) fn text_scene(pos: f64, goal: f64) -> String {
+/// A line with the id and the state `[x, v]`, then the valley, the car at `x` and the flag at
+/// `goal`, as ASCII (both mountain cars draw this).
+pub(crate) fn text_scene(id: &str, state: &[f64; 2], goal: f64) -> String {
+    let [pos, velocity] = *state;
     let mut c = Canvas::new(61, 13);
     // Map x ∈ [−1.2, 0.6] and height ∈ [0, 1.1] onto [−1, 1]².
     let fx = |x: f64| (x - MIN_POSITION) / (MAX_POSITION - MIN_POSITION) * 2.0 - 1.0;
@@ -180,7 +176,7 @@ pub(crate) fn text_scene(pos: f64, goal: f64) -> String {
     }
     c.plot(fx(goal), fy(height(goal) + 0.1), 'F');
     c.plot(fx(pos), fy(height(pos)), 'C');
-    c.render()
+    format!("{id}  x={pos:+.4} v={velocity:+.5}\n{}", c.render())
 }
 
 /// Gymnasium's picture: 600×400, the hill as a polyline of 100 points, a 40×20 car tilted by

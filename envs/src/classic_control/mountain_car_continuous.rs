@@ -194,13 +194,7 @@ impl Env for MountainCarContinuous {
         Ok(())
     }
     fn render_text(&self) -> String {
-        format!(
-            "{}  x={:+.4} v={:+.5}\n{}",
-            self.core.id,
-            self.state[0],
-            self.state[1],
-            text_scene(self.state[0], GOAL_POSITION)
-        )
+        text_scene(self.core.id, &self.state, GOAL_POSITION)
     }
     fn svg_size(&self) -> (f64, f64) {
         (600.0, 400.0)
