@@ -9,16 +9,8 @@ use autograd::{Float, GradcheckConfig, Tape, Tensor, Var, compare_f32_to_f64, gr
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-fn cfg() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("AUTOGRAD_CASES")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(48),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
+mod common;
+use common::{cfg, tensor_of};
 
 /// One step of a composition, applied to the running value `x` of shape `[r, c]`.
 #[derive(Clone, Copy, Debug)]
@@ -182,11 +174,6 @@ fn compose<'t, T: Float>(steps: &[Step], v: &[Var<'t, T>]) -> Var<'t, T> {
         };
     }
     x
-}
-
-fn tensor_of(s: Vec<usize>, val: impl Strategy<Value = f64>) -> impl Strategy<Value = Tensor<f64>> {
-    let n: usize = s.iter().product();
-    prop::collection::vec(val, n).prop_map(move |d| Tensor::from_vec(d, &s))
 }
 
 fn composition() -> impl Strategy<Value = (Vec<Step>, Vec<Tensor<f64>>)> {

@@ -8,16 +8,8 @@ use autograd::{Float, GradcheckConfig, Tape, Tensor, Var, compare_f32_to_f64, gr
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
-fn cfg() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("AUTOGRAD_CASES")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(48),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
-}
+mod common;
+use common::{cfg, numel, tensor_of};
 
 /// Op parameters drawn alongside the inputs.
 #[derive(Clone, Debug, Default)]
@@ -55,14 +47,6 @@ fn check_f32(
 
 fn shape(min_rank: usize, max_rank: usize) -> impl Strategy<Value = Vec<usize>> {
     prop::collection::vec(1usize..=4, min_rank..=max_rank)
-}
-
-fn numel(s: &[usize]) -> usize {
-    s.iter().product()
-}
-
-fn tensor_of(s: Vec<usize>, val: impl Strategy<Value = f64>) -> impl Strategy<Value = Tensor<f64>> {
-    prop::collection::vec(val, numel(&s)).prop_map(move |d| Tensor::from_vec(d, &s))
 }
 
 /// Uniform in [-r, r].
