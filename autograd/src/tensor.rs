@@ -171,7 +171,11 @@ impl<T: Float> Tensor<T> {
         }
     }
 
-    /// Samples every element uniformly from `[low, high)`.
+    /// Samples every element uniformly from `[low, high)` (all equal to `low` when `low == high`).
+    ///
+    /// Each element is `low + (high − low)·u` with `u` uniform in `[0, 1)`, computed in `f64`.
+    /// Rounding that to `f32` can land on `high` itself; such a draw is rejected and drawn again,
+    /// so `high` is never returned.
     ///
     /// # Panics
     /// If `low > high` or either bound is not finite.
@@ -181,9 +185,13 @@ impl<T: Float> Tensor<T> {
             "Tensor::rand_uniform: expected finite bounds with low <= high, got low = {low}, high = {high}"
         );
         let (lo, hi) = (low.to_f64(), high.to_f64());
-        let data = (0..numel_of(shape))
-            .map(|_| T::from_f64(lo + (hi - lo) * rng.r#gen::<f64>()))
-            .collect();
+        let mut draw = || loop {
+            let x = T::from_f64(lo + (hi - lo) * rng.r#gen::<f64>());
+            if x < high || low == high {
+                return x;
+            }
+        };
+        let data = (0..numel_of(shape)).map(|_| draw()).collect();
         Tensor {
             shape: shape.to_vec(),
             data,
@@ -466,6 +474,46 @@ mod tests {
         assert!((var - 1.0).abs() < 0.15, "variance {var}");
         let u = Tensor::<f32>::rand_uniform(&[500], -2.0, 3.0, &mut ChaCha8Rng::seed_from_u64(1));
         assert!(u.data().iter().all(|&x| (-2.0..3.0).contains(&x)));
+    }
+
+    /// Returns `u64::MAX` (so `gen::<f64>()` is the largest double below 1) a given number of
+    /// times, then zeros.
+    struct TopThenZero(usize);
+
+    impl rand::RngCore for TopThenZero {
+        fn next_u32(&mut self) -> u32 {
+            self.next_u64() as u32
+        }
+        fn next_u64(&mut self) -> u64 {
+            if self.0 > 0 {
+                self.0 -= 1;
+                u64::MAX
+            } else {
+                0
+            }
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            dest.iter_mut().for_each(|b| *b = self.next_u64() as u8);
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand::Error> {
+            self.fill_bytes(dest);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn rand_uniform_never_returns_the_upper_bound() {
+        // -2 + 5·(1 − 2⁻⁵³) rounds to 3.0 in f32: that draw must be rejected.
+        let mut rng = TopThenZero(1);
+        let t = Tensor::<f32>::rand_uniform(&[2], -2.0, 3.0, &mut rng);
+        assert_eq!(t.data(), &[-2.0, -2.0]);
+        // In f64 the same draw stays below the bound and is kept.
+        let mut rng = TopThenZero(1);
+        let t = Tensor::<f64>::rand_uniform(&[1], -2.0, 3.0, &mut rng);
+        assert!(t.data()[0] < 3.0 && t.data()[0] > 2.999);
+        // Equal bounds give the bound (the only value there is).
+        let t = Tensor::<f32>::rand_uniform(&[3], 1.5, 1.5, &mut TopThenZero(5));
+        assert_eq!(t.data(), &[1.5; 3]);
     }
 
     #[test]
