@@ -45,6 +45,15 @@ impl RunningNorm {
         &self.mean
     }
 
+    /// The running (population) variance of coordinate `j`, `M2_j / n` (1 before any data).
+    pub fn variance_of(&self, j: usize) -> f64 {
+        if self.count > 0.0 {
+            self.m2[j] / self.count
+        } else {
+            1.0
+        }
+    }
+
     /// The running (population) variance of each coordinate.
     pub fn variance(&self) -> Vec<f64> {
         self.m2
@@ -92,10 +101,10 @@ impl RunningNorm {
             dst.len(),
             "RunningNorm::normalize: src and dst lengths differ"
         );
-        let var = self.variance();
+        // No allocation: this runs at every environment step.
         for (i, (x, y)) in src.iter().zip(dst.iter_mut()).enumerate() {
             let j = i % d;
-            let z = (*x as f64 - self.mean[j]) / (var[j] + Self::EPSILON).sqrt();
+            let z = (*x as f64 - self.mean[j]) / (self.variance_of(j) + Self::EPSILON).sqrt();
             *y = (z as f32).clamp(-self.clip, self.clip);
         }
     }
