@@ -10,8 +10,9 @@
 //!    `check_reset_seed` compares the generators the same way);
 //! 5. invalid actions are errors: out-of-range or wrong-kind discrete actions, wrong-length or NaN
 //!    continuous actions;
-//! 6. stepping after the episode ended (terminated or truncated) fails with `NeedsReset`
-//!    (checked when an episode ends within the steps tried);
+//! 6. an env waiting for a reset refuses to step with `NeedsReset`: one restored from a snapshot
+//!    marked `needs_reset` (the state of a fresh env), and one whose episode ended (terminated or
+//!    truncated; checked when an episode ends within the steps tried);
 //! 7. the text rendering is not empty and the SVG rendering is one `<svg>` document;
 //! 8. every reward is finite (Gymnasium's passive checker warns about NaN and infinite rewards).
 //!
@@ -158,6 +159,19 @@ pub fn check_env(env: &mut dyn Env) -> Result<(), CheckError> {
         env.step(action0, &mut wrong),
         |e| matches!(e, EnvError::BadBufferLength { .. }),
     )?;
+
+    // 6a. An env waiting for a reset (as a fresh one is) refuses to step: restore the current
+    // snapshot marked `needs_reset`, step, then reset again.
+    let mut waiting = env.snapshot();
+    waiting.needs_reset = true;
+    env.restore(&waiting)?;
+    expect_err(
+        &id,
+        "step while waiting for a reset",
+        env.step(action0, &mut obs),
+        |e| matches!(e, EnvError::NeedsReset { .. }),
+    )?;
+    env.reset(Some(CHECK_SEED), &mut obs)?;
 
     // 3. Observations inside the space.
     if !obs_space.contains(&obs) {

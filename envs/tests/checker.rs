@@ -189,4 +189,16 @@ fn each_flaw_is_reported() {
         assert_eq!(got, want, "{err}");
         assert!(err.to_string().contains("Counter-v0"), "{err}");
     }
+    // Stepping while waiting for a reset is caught even before any episode has ended.
+    let err = check_env(&mut Counter::new(Flaw::StepsAfterEnd)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CheckError::MissingError {
+                case: "step while waiting for a reset",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
