@@ -115,6 +115,11 @@ impl VecEnv {
     }
 
     /// Reset every copy, copy `i` with seed `seed + i` (wrapping), and clear the step results.
+    ///
+    /// # Panics
+    /// If a copy's `reset` fails. The registered envs fail only on a wrong-length observation
+    /// buffer, and the rows are sized from `obs_dim`, so only an env given to
+    /// [`VecEnv::from_envs`] can make this panic; the message names the copy and the error.
     pub fn reset(&mut self, seed: u64) {
         for (i, (env, row)) in self
             .envs
@@ -122,8 +127,10 @@ impl VecEnv {
             .zip(self.obs.chunks_exact_mut(self.obs_dim))
             .enumerate()
         {
-            env.reset(Some(seed.wrapping_add(i as u64)), row)
-                .expect("VecEnv sizes its observation rows from obs_dim, so reset cannot fail");
+            let copy_seed = seed.wrapping_add(i as u64);
+            if let Err(e) = env.reset(Some(copy_seed), row) {
+                panic!("VecEnv::reset: copy {i} (seed {copy_seed}) failed to reset: {e}");
+            }
         }
         self.has_final.fill(false);
         self.rewards.fill(0.0);
