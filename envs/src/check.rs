@@ -3,7 +3,8 @@
 //! It checks that
 //! 1. both spaces are well formed;
 //! 2. a wrong-length observation buffer is rejected by `reset` and `step`;
-//! 3. observations from `reset` and from a few hundred steps lie inside the observation space;
+//! 3. observations from `reset` (with and without a seed) and from a few hundred steps lie inside
+//!    the observation space;
 //! 4. the same seed and the same actions give the same trajectory, bit for bit, and a snapshot
 //!    restored mid-episode continues exactly as the original did; a seed reaches the reset
 //!    generator: two different seeds leave it in two different states (Gymnasium's
@@ -218,6 +219,15 @@ pub fn check_env(env: &mut dyn Env) -> Result<(), CheckError> {
         expect_err(&id, "step after the episode ended", r, |e| {
             matches!(e, EnvError::NeedsReset { .. })
         })?;
+    }
+    // 3 again: a reset without a seed (continuing the generator) lands in the space too.
+    env.reset(None, &mut obs)?;
+    if !obs_space.contains(&obs) {
+        return Err(CheckError::ObservationOutOfSpace {
+            env: id,
+            during: "reset without a seed",
+            obs,
+        });
     }
 
     // 4. Determinism and snapshots.

@@ -140,7 +140,7 @@ pub enum CheckError {
     ObservationOutOfSpace {
         /// The environment.
         env: String,
-        /// `"reset"` or `"step"`.
+        /// `"reset"`, `"reset without a seed"` or `"step"`.
         during: &'static str,
         /// The observation.
         obs: Vec<f32>,

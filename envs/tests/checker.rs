@@ -7,6 +7,7 @@ use envs::{Action, CheckError, Env, EnvError, EnvSnapshot, Space, Step, check_en
 enum Flaw {
     None,
     ObsOutOfSpace,
+    UnseededResetOutOfSpace,
     IgnoresSeed,
     EverySeedIsZero,
     NanReward,
@@ -81,6 +82,9 @@ impl Env for Counter {
         self.count = self.start;
         self.done = false;
         obs[0] = self.count as f32 / 10.0;
+        if self.flaw == Flaw::UnseededResetOutOfSpace && seed.is_none() {
+            obs[0] = -1.0;
+        }
         Ok(())
     }
     fn step(&mut self, action: Action<'_>, obs: &mut [f32]) -> Result<Step, EnvError> {
@@ -167,6 +171,7 @@ fn a_well_behaved_env_passes() {
 fn each_flaw_is_reported() {
     let cases = [
         (Flaw::ObsOutOfSpace, "out of space"),
+        (Flaw::UnseededResetOutOfSpace, "out of space"),
         (Flaw::IgnoresSeed, "not deterministic"),
         (Flaw::EverySeedIsZero, "seed ignored"),
         (Flaw::NanReward, "non-finite reward"),
@@ -189,6 +194,17 @@ fn each_flaw_is_reported() {
         assert_eq!(got, want, "{err}");
         assert!(err.to_string().contains("Counter-v0"), "{err}");
     }
+    let err = check_env(&mut Counter::new(Flaw::UnseededResetOutOfSpace)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CheckError::ObservationOutOfSpace {
+                during: "reset without a seed",
+                ..
+            }
+        ),
+        "{err}"
+    );
     // Stepping while waiting for a reset is caught even before any episode has ended.
     let err = check_env(&mut Counter::new(Flaw::StepsAfterEnd)).unwrap_err();
     assert!(
