@@ -1,17 +1,23 @@
 //! SVG learning curves: the mean ± one standard deviation across runs of a metric (by default the
-//! moving average return) against environment steps, with each run drawn faintly and the solved
-//! threshold dashed. Plain SVG text, no plotting library.
+//! moving average return) against a step count (environment steps for `pg train`, sampled
+//! completions for `pg lm`), with each run drawn faintly and the solved threshold dashed. Plain SVG
+//! text, no plotting library.
 
 use std::fmt::Write;
 
-/// One run's curve: `(env_steps, value)` points in increasing `env_steps`.
+/// One run's curve: `(x, value)` points in increasing `x` (env steps, or sampled completions).
 pub type Curve = Vec<(f64, f64)>;
+
+/// The x-axis label of `pg train` curves (the `env_steps` column).
+pub const ENV_STEPS_AXIS: &str = "environment steps";
 
 /// What to draw.
 #[derive(Clone, Debug)]
 pub struct PlotSpec {
     /// Title above the plot.
     pub title: String,
+    /// Label of the x axis (e.g. "environment steps" or "sampled completions").
+    pub x_label: String,
     /// Label of the y axis.
     pub y_label: String,
     /// A horizontal dashed line (e.g. the solved threshold), if any.
@@ -85,9 +91,15 @@ fn fmt_tick(v: f64) -> String {
 /// ```
 /// use policy_gradient::plot::{render_svg, PlotSpec};
 /// let runs = vec![vec![(0.0, 1.0), (10.0, 3.0)], vec![(0.0, 3.0), (10.0, 5.0)]];
-/// let spec = PlotSpec { title: "t".into(), y_label: "return".into(), threshold: Some(4.0) };
+/// let spec = PlotSpec {
+///     title: "t".into(),
+///     x_label: "environment steps".into(),
+///     y_label: "return".into(),
+///     threshold: Some(4.0),
+/// };
 /// let svg = render_svg(&runs, &spec);
 /// assert!(svg.starts_with("<svg") && svg.contains("2 runs"));
+/// assert!(svg.contains(">environment steps</text>"));
 /// ```
 pub fn render_svg(curves: &[Curve], spec: &PlotSpec) -> String {
     let (w, h) = (720.0, 440.0);
@@ -176,9 +188,10 @@ pub fn render_svg(curves: &[Curve], spec: &PlotSpec) -> String {
     );
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="{}" text-anchor="middle">environment steps</text>"#,
+        r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
         (left + w - right) / 2.0,
-        h - 12.0
+        h - 12.0,
+        escape(&spec.x_label)
     );
     let _ = writeln!(
         s,
@@ -294,12 +307,15 @@ mod tests {
             &[vec![(0.0, f64::NAN), (100.0, 20.0), (200.0, 30.0)]],
             &PlotSpec {
                 title: "CartPole <v1>".into(),
+                x_label: "sampled completions".into(),
                 y_label: "return".into(),
                 threshold: Some(475.0),
             },
         );
         assert!(svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("CartPole &lt;v1&gt;"));
+        assert!(svg.contains(">sampled completions</text>"));
+        assert!(!svg.contains("environment steps"));
         assert!(svg.contains("solved: 475"));
         assert!(!svg.contains("NaN"));
     }

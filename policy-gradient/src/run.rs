@@ -154,6 +154,7 @@ pub fn write_curve(run: &RunDir, c: &Config) -> Result<()> {
         &curves,
         &PlotSpec {
             title: format!("{} seed {}", c.env_id, c.seed),
+            x_label: crate::plot::ENV_STEPS_AXIS.to_string(),
             y_label: format!("average return (last {} episodes)", c.solved_window),
             threshold: Some(c.solved_return),
         },

@@ -2,7 +2,7 @@
 
 use crate::error::{PgError, Result};
 use crate::metrics::Table;
-use crate::plot::{Curve, PlotSpec, render_svg};
+use crate::plot::{Curve, ENV_STEPS_AXIS, PlotSpec, render_svg};
 use crate::run_dir::RunDir;
 use clap::Args;
 use std::path::PathBuf;
@@ -53,6 +53,7 @@ pub fn run(args: PlotArgs) -> Result<()> {
         &curves,
         &PlotSpec {
             title,
+            x_label: ENV_STEPS_AXIS.to_string(),
             y_label: args.column.replace('_', " "),
             threshold,
         },

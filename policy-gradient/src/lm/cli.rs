@@ -17,7 +17,7 @@ use super::config::{KlMode, LmConfig, PretrainConfig, RlConfig};
 use super::generate::generate;
 use super::pretrain::{make_task, pretrain, stream_rng};
 use super::rl::{algo_name, rl};
-use super::run::{RunOptions, load_curve, plottable_columns};
+use super::run::{RunOptions, SAMPLES_AXIS, load_curve, plottable_columns};
 use crate::error::{PgError, Result};
 use crate::plot::{PlotSpec, render_svg};
 use clap::{Args, Subcommand};
@@ -428,7 +428,8 @@ fn plot(a: LmPlotArgs) -> Result<()> {
         &curves,
         &PlotSpec {
             title: a.title.unwrap_or_else(|| a.column.replace('_', " ")),
-            y_label: format!("{} (x: sampled sequences)", a.column.replace('_', " ")),
+            x_label: SAMPLES_AXIS.to_string(),
+            y_label: a.column.replace('_', " "),
             threshold: None,
         },
     );

@@ -66,6 +66,10 @@ pub fn samples_path(run: &RunDir) -> PathBuf {
     run.root().join("samples.txt")
 }
 
+/// The x-axis label of `pg lm` curves: the `samples` column (generated training texts in
+/// pretraining, sampled completions in RL).
+pub const SAMPLES_AXIS: &str = "sampled sequences";
+
 /// Writes `DIR/curve.svg`: `column` of `metrics.csv` against `samples` for one run.
 pub fn write_curve(run: &RunDir, column: &str, title: &str) -> Result<()> {
     let curve = load_curve(run.root(), column)?;
@@ -73,7 +77,8 @@ pub fn write_curve(run: &RunDir, column: &str, title: &str) -> Result<()> {
         &[curve],
         &PlotSpec {
             title: title.to_string(),
-            y_label: format!("{} (x: sampled sequences)", column.replace('_', " ")),
+            x_label: SAMPLES_AXIS.to_string(),
+            y_label: column.replace('_', " "),
             threshold: None,
         },
     );
