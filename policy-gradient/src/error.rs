@@ -84,8 +84,14 @@ pub enum PgError {
         /// The last good checkpoint, if one was saved.
         checkpoint: Option<PathBuf>,
     },
-    /// Training was interrupted by Ctrl-C after saving a checkpoint in this run directory.
-    Interrupted(PathBuf),
+    /// Training was interrupted by Ctrl-C after saving a checkpoint in a run directory.
+    Interrupted {
+        /// The run directory holding the checkpoint.
+        dir: PathBuf,
+        /// The command that continues the run, without `--resume DIR` (e.g. `pg train`,
+        /// `pg lm rl`).
+        command: &'static str,
+    },
     /// Any other error, for subcommand families with their own error types (e.g. `pg lm`).
     Other(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -175,10 +181,10 @@ impl fmt::Display for PgError {
                     None => write!(f, "; no checkpoint had been saved yet"),
                 }
             }
-            PgError::Interrupted(d) => write!(
+            PgError::Interrupted { dir, command } => write!(
                 f,
-                "interrupted; checkpoint saved; continue with `pg train --resume {}`",
-                d.display()
+                "interrupted; checkpoint saved; continue with `{command} --resume {}`",
+                dir.display()
             ),
             PgError::Other(e) => write!(f, "{e}"),
         }

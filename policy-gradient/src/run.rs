@@ -103,7 +103,10 @@ fn drive(
             progress.finish();
             write_curve(run, &c)?;
             crate::interrupt::clear();
-            return Err(PgError::Interrupted(run.root().to_path_buf()));
+            return Err(PgError::Interrupted {
+                dir: run.root().to_path_buf(),
+                command: "pg train",
+            });
         }
         let m = match trainer.epoch() {
             Ok(m) => m,

@@ -89,7 +89,8 @@ fn resume_continues_bit_identically() {
         };
         // Interrupted (as by Ctrl-C) after epoch 3; keep that checkpoint aside.
         let e = train_new(c.clone(), &cut, false, &stop(3)).unwrap_err();
-        assert!(matches!(e, PgError::Interrupted(_)), "{e}");
+        assert!(matches!(e, PgError::Interrupted { .. }), "{e}");
+        assert!(e.to_string().contains("`pg train --resume "), "{e}");
         let ckpt = cut.join("checkpoints/latest.ckpt");
         std::fs::copy(&ckpt, cut.join("epoch3.ckpt")).unwrap();
         // Resumed and interrupted again after epoch 5 ...

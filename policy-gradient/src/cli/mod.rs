@@ -78,7 +78,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match std::panic::catch_unwind(|| cli.command.run()) {
         Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e @ PgError::Interrupted(_))) => {
+        Ok(Err(e @ PgError::Interrupted { .. })) => {
             eprintln!("{e}");
             ExitCode::from(EXIT_INTERRUPTED)
         }

@@ -173,20 +173,6 @@ pub struct LmPlotArgs {
 
 /// Runs a `pg lm` subcommand.
 pub fn run(cmd: LmCommand) -> Result<()> {
-    run_inner(cmd).map_err(|e| match e {
-        // `pg lm` runs cannot be resumed: do not suggest it.
-        PgError::RunExists(d) => PgError::Other(
-            format!(
-                "{} already holds a run; choose another --out, pass --force to overwrite it, or --resume it",
-                d.display()
-            )
-            .into(),
-        ),
-        e => e,
-    })
-}
-
-fn run_inner(cmd: LmCommand) -> Result<()> {
     match cmd {
         LmCommand::Tasks => {
             for id in TASK_IDS {
@@ -217,7 +203,7 @@ fn run_inner(cmd: LmCommand) -> Result<()> {
                 }
             };
             crate::interrupt::install();
-            let (run, e) = pretrain(&c, &out, opts).inspect_err(|e| resume_hint(e, "pretrain"))?;
+            let (run, e) = pretrain(&c, &out, opts)?;
             println!(
                 "pretrained {}: held-out accuracy {:.3} sampled, {:.3} greedy; mean reward {:.3}; run in {}",
                 c.task,
@@ -262,7 +248,7 @@ fn run_inner(cmd: LmCommand) -> Result<()> {
                 }
             };
             crate::interrupt::install();
-            let (run, e) = rl(&c, &out, opts).inspect_err(|e| resume_hint(e, "rl"))?;
+            let (run, e) = rl(&c, &out, opts)?;
             println!(
                 "{} on {}: held-out accuracy {:.3} sampled, {:.3} greedy; mean reward {:.3}; run in {}",
                 algo_name(&c),
@@ -277,16 +263,6 @@ fn run_inner(cmd: LmCommand) -> Result<()> {
         LmCommand::Sample(a) => sample(a),
         LmCommand::Plot(a) => plot(a),
         LmCommand::Gradvar(a) => gradvar(a),
-    }
-}
-
-/// After Ctrl-C, says how to continue (the error itself keeps `pg`'s exit status 130).
-fn resume_hint(e: &PgError, kind: &str) {
-    if let PgError::Interrupted(d) = e {
-        eprintln!(
-            "to continue this run: pg lm {kind} --resume {}",
-            d.display()
-        );
     }
 }
 

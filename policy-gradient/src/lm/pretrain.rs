@@ -247,7 +247,10 @@ pub fn pretrain(
                 &adam,
             )?;
             progress.finish();
-            return Err(PgError::Interrupted(run.root().to_path_buf()));
+            return Err(PgError::Interrupted {
+                dir: run.root().to_path_buf(),
+                command: "pg lm pretrain",
+            });
         }
     }
     progress.finish();
@@ -348,7 +351,8 @@ mod tests {
             ..fresh
         };
         let e = pretrain(&c, &dir.join("c"), stop).unwrap_err();
-        assert!(matches!(e, PgError::Interrupted(_)), "{e}");
+        assert!(matches!(e, PgError::Interrupted { .. }), "{e}");
+        assert!(e.to_string().contains("`pg lm pretrain --resume "), "{e}");
         let resume = RunOptions {
             resume: true,
             ..fresh

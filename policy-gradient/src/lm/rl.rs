@@ -280,7 +280,10 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         }
         if stop {
             progress.finish();
-            return Err(PgError::Interrupted(run.root().to_path_buf()));
+            return Err(PgError::Interrupted {
+                dir: run.root().to_path_buf(),
+                command: "pg lm rl",
+            });
         }
     }
     progress.finish();
@@ -391,10 +394,9 @@ mod tests {
             stop_after: Some(1),
             ..fresh
         };
-        assert!(matches!(
-            rl(&c, &dir.join("d"), stop),
-            Err(PgError::Interrupted(_))
-        ));
+        let e = rl(&c, &dir.join("d"), stop).unwrap_err();
+        assert!(matches!(e, PgError::Interrupted { .. }), "{e}");
+        assert!(e.to_string().contains("`pg lm rl --resume "), "{e}");
         let resume = RunOptions {
             resume: true,
             ..fresh
