@@ -8,6 +8,7 @@
 
 use crate::error::{PgError, Result};
 use std::io::Write;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 /// What one epoch measured.
@@ -73,12 +74,21 @@ pub const COLUMNS: &[&str] = &[
 /// The columns measured with the wall clock: the only ones that differ between identical runs.
 pub const WALL_CLOCK_COLUMNS: &[&str] = &["steps_per_second", "elapsed_seconds"];
 
-fn num(x: f64) -> String {
+/// A number as `metrics.csv` writes it: Rust's shortest round-trip text, `nan` for NaN.
+pub(crate) fn csv_number(x: f64) -> String {
     if x.is_nan() {
         "nan".to_string()
     } else {
         format!("{x}")
     }
+}
+
+/// A row type of a `metrics.csv`: its column names and how one row is written.
+pub trait CsvRow {
+    /// The header's column names, in order.
+    const COLUMNS: &'static [&'static str];
+    /// One CSV line (without the newline), its fields in [`CsvRow::COLUMNS`] order.
+    fn csv_row(&self) -> String;
 }
 
 impl EpochMetrics {
@@ -104,13 +114,15 @@ impl EpochMetrics {
             self.elapsed_seconds,
         ]
     }
+}
 
-    /// One CSV line (without the newline).
-    pub fn csv_row(&self) -> String {
+impl CsvRow for EpochMetrics {
+    const COLUMNS: &'static [&'static str] = COLUMNS;
+    fn csv_row(&self) -> String {
         let mut s = format!("{},{},{}", self.epoch, self.env_steps, self.episodes);
         for v in &self.values()[3..] {
             s.push(',');
-            s.push_str(&num(*v));
+            s.push_str(&csv_number(*v));
         }
         s
     }
@@ -147,34 +159,37 @@ pub fn explained_variance(pred: &[f32], target: &[f32]) -> f64 {
     }
 }
 
-/// Appends epoch rows to a run's `metrics.csv`, flushing after each so a killed run keeps them.
-pub struct MetricsWriter {
+/// Appends rows of `R` (epochs of `pg train`, steps of `pg lm`) to a run's `metrics.csv`,
+/// flushing after each so a killed run keeps them.
+pub struct MetricsWriter<R: CsvRow> {
     path: PathBuf,
     file: std::fs::File,
+    row: PhantomData<fn(&R)>,
 }
 
-impl MetricsWriter {
+impl<R: CsvRow> MetricsWriter<R> {
     /// Creates `path` with the header line (truncating any old file).
     pub fn create(path: &Path) -> Result<Self> {
         let mut file = std::fs::File::create(path).map_err(|e| PgError::io(path, e))?;
-        writeln!(file, "{}", COLUMNS.join(",")).map_err(|e| PgError::io(path, e))?;
+        writeln!(file, "{}", R::COLUMNS.join(",")).map_err(|e| PgError::io(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
             file,
+            row: PhantomData,
         })
     }
 
-    /// Reopens `path` for a resumed run, keeping the header and the first `epochs` rows and
+    /// Reopens `path` for a resumed run, keeping the header and the first `rows` rows and
     /// dropping rows written after the checkpoint the run resumes from.
-    pub fn resume(path: &Path, epochs: u64) -> Result<Self> {
+    pub fn resume(path: &Path, rows: u64) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| PgError::io(path, e))?;
-        let keep: Vec<&str> = text.lines().take(1 + epochs as usize).collect();
-        if keep.len() != 1 + epochs as usize {
+        let keep: Vec<&str> = text.lines().take(1 + rows as usize).collect();
+        if keep.len() != 1 + rows as usize {
             return Err(PgError::Csv {
                 path: path.to_path_buf(),
                 line: keep.len() + 1,
                 message: format!(
-                    "expected {epochs} epoch rows before the checkpoint, found {}",
+                    "expected {rows} rows before the checkpoint, found {}",
                     keep.len().saturating_sub(1)
                 ),
             });
@@ -186,11 +201,12 @@ impl MetricsWriter {
         Ok(Self {
             path: path.to_path_buf(),
             file,
+            row: PhantomData,
         })
     }
 
     /// Appends one row.
-    pub fn append(&mut self, m: &EpochMetrics) -> Result<()> {
+    pub fn append(&mut self, m: &R) -> Result<()> {
         writeln!(self.file, "{}", m.csv_row())
             .and_then(|_| self.file.flush())
             .map_err(|e| PgError::io(&self.path, e))
@@ -338,7 +354,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("pg-metrics-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("metrics.csv");
-        let mut w = MetricsWriter::create(&p).unwrap();
+        let mut w = MetricsWriter::<EpochMetrics>::create(&p).unwrap();
         for e in 1..=4 {
             w.append(&EpochMetrics {
                 epoch: e,
@@ -347,7 +363,7 @@ mod tests {
             .unwrap();
         }
         drop(w);
-        let mut w = MetricsWriter::resume(&p, 2).unwrap();
+        let mut w = MetricsWriter::<EpochMetrics>::resume(&p, 2).unwrap();
         w.append(&EpochMetrics {
             epoch: 3,
             env_steps: 9,
@@ -357,7 +373,7 @@ mod tests {
         let t = Table::read(&p).unwrap();
         assert_eq!(t.column("epoch", &p).unwrap(), vec![1.0, 2.0, 3.0]);
         assert_eq!(t.column("env_steps", &p).unwrap(), vec![0.0, 0.0, 9.0]);
-        assert!(MetricsWriter::resume(&p, 9).is_err());
+        assert!(MetricsWriter::<EpochMetrics>::resume(&p, 9).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -4,7 +4,7 @@
 use crate::checkpoint;
 use crate::config::Config;
 use crate::error::{PgError, Result};
-use crate::metrics::{MetricsWriter, Table};
+use crate::metrics::{EpochMetrics, MetricsWriter, Table};
 use crate::plot::{PlotSpec, render_svg};
 use crate::progress::Progress;
 use crate::run_dir::RunDir;
@@ -80,7 +80,7 @@ pub fn train_resume(dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
 fn drive(
     run: &RunDir,
     mut trainer: Trainer,
-    mut metrics: MetricsWriter,
+    mut metrics: MetricsWriter<EpochMetrics>,
     opts: &RunOptions,
 ) -> Result<RunSummary> {
     let c = trainer.config().clone();

@@ -5,9 +5,7 @@
 //! `nan`. Numbers use Rust's shortest round-trip formatting, so identical runs write identical
 //! text except in the wall-clock columns. Files are read back with [`crate::metrics::Table`].
 
-use crate::error::{PgError, Result};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use crate::metrics::{CsvRow, csv_number};
 
 /// Column names, in order.
 pub const COLUMNS: &[&str] = &[
@@ -95,14 +93,6 @@ impl Default for LmMetrics {
     }
 }
 
-fn num(x: f64) -> String {
-    if x.is_nan() {
-        "nan".to_string()
-    } else {
-        format!("{x}")
-    }
-}
-
 impl LmMetrics {
     /// The measurements after the three counters, in [`COLUMNS`] order.
     fn measurements(&self) -> [f64; 13] {
@@ -122,65 +112,17 @@ impl LmMetrics {
             self.elapsed_seconds,
         ]
     }
+}
 
-    /// One CSV line (without the newline).
-    pub fn csv_row(&self) -> String {
+impl CsvRow for LmMetrics {
+    const COLUMNS: &'static [&'static str] = COLUMNS;
+    fn csv_row(&self) -> String {
         let mut s = format!("{},{},{}", self.step, self.samples, self.tokens);
         for v in self.measurements() {
             s.push(',');
-            s.push_str(&num(v));
+            s.push_str(&csv_number(v));
         }
         s
-    }
-}
-
-/// Appends rows to `metrics.csv`, flushing each so a killed run keeps them.
-pub struct LmMetricsWriter {
-    path: PathBuf,
-    file: std::fs::File,
-}
-
-impl LmMetricsWriter {
-    /// Creates `path` with the header line (truncating any old file).
-    pub fn create(path: &Path) -> Result<Self> {
-        let mut file = std::fs::File::create(path).map_err(|e| PgError::io(path, e))?;
-        writeln!(file, "{}", COLUMNS.join(",")).map_err(|e| PgError::io(path, e))?;
-        Ok(Self {
-            path: path.to_path_buf(),
-            file,
-        })
-    }
-
-    /// Reopens `path` for a resumed run, keeping the header and the first `rows` rows and
-    /// dropping any written after the checkpoint the run resumes from.
-    pub fn resume(path: &Path, rows: u64) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| PgError::io(path, e))?;
-        let keep: Vec<&str> = text.lines().take(1 + rows as usize).collect();
-        if keep.len() != 1 + rows as usize {
-            return Err(PgError::Csv {
-                path: path.to_path_buf(),
-                line: keep.len() + 1,
-                message: format!(
-                    "expected {rows} rows before the checkpoint, found {}",
-                    keep.len().saturating_sub(1)
-                ),
-            });
-        }
-        let mut file = std::fs::File::create(path).map_err(|e| PgError::io(path, e))?;
-        for l in keep {
-            writeln!(file, "{l}").map_err(|e| PgError::io(path, e))?;
-        }
-        Ok(Self {
-            path: path.to_path_buf(),
-            file,
-        })
-    }
-
-    /// Appends one row.
-    pub fn append(&mut self, m: &LmMetrics) -> Result<()> {
-        writeln!(self.file, "{}", m.csv_row())
-            .and_then(|_| self.file.flush())
-            .map_err(|e| PgError::io(&self.path, e))
     }
 }
 
@@ -198,14 +140,14 @@ pub fn mean_std(xs: &[f64]) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Table;
+    use crate::metrics::{MetricsWriter, Table};
 
     #[test]
     fn rows_round_trip_through_the_table_reader() {
         let dir = std::env::temp_dir().join(format!("pg-lm-metrics-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("metrics.csv");
-        let mut w = LmMetricsWriter::create(&path).unwrap();
+        let mut w = MetricsWriter::<LmMetrics>::create(&path).unwrap();
         let m = LmMetrics {
             step: 3,
             samples: 768,

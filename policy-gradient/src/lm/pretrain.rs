@@ -11,7 +11,7 @@ use super::checkpoint;
 use super::config::PretrainConfig;
 use super::eval::{Evaluation, evaluate};
 use super::generate::Completion;
-use super::metrics::{LmMetrics, LmMetricsWriter};
+use super::metrics::LmMetrics;
 use super::model::{ModelSpec, TokenPolicy};
 use super::objective::{forward, nll_loss};
 use super::run::{
@@ -21,6 +21,7 @@ use super::sample::entropy;
 use super::state;
 use crate::config::LrSchedule;
 use crate::error::{PgError, Result};
+use crate::metrics::MetricsWriter;
 use crate::run_dir::RunDir;
 use autograd::{Gradients, Tape, Var};
 use dense::optim::{Adam, AdamConfig, clip_grad_norm};
@@ -145,7 +146,7 @@ pub fn pretrain(
         let ckpt = latest_checkpoint(&run);
         let policy = checkpoint::load(&ckpt)?;
         let (done, mut rngs) = state::load(&ckpt, &["data", "eval"], &mut adam)?;
-        let writer = LmMetricsWriter::resume(&run.metrics_path(), done.step)?;
+        let writer = MetricsWriter::<LmMetrics>::resume(&run.metrics_path(), done.step)?;
         let eval_rng = rngs.pop().expect("two streams");
         let data_rng = rngs.pop().expect("two streams");
         (run, policy, data_rng, eval_rng, done, writer)
@@ -160,7 +161,7 @@ pub fn pretrain(
             activation: cfg.activation,
         };
         let policy = TokenPolicy::new(spec, &mut stream_rng(cfg.seed, 0));
-        let writer = LmMetricsWriter::create(&run.metrics_path())?;
+        let writer = MetricsWriter::<LmMetrics>::create(&run.metrics_path())?;
         let (data, eval) = (stream_rng(cfg.seed, 1), stream_rng(cfg.seed, 2));
         (run, policy, data, eval, state::Progress::default(), writer)
     };

@@ -23,7 +23,7 @@ use super::config::{Algo, Baseline, KlMode, LmConfig, RlConfig};
 use super::eval::{Evaluation, evaluate};
 use super::generate::generate;
 use super::kl::{exact_kl, kl_penalised_rewards};
-use super::metrics::{LmMetrics, LmMetricsWriter, mean_std};
+use super::metrics::{LmMetrics, mean_std};
 use super::objective::{forward, pg_loss};
 use super::pretrain::{
     EVAL_PROMPT_SEED, apply_update, make_task, mean_entropy, save_checkpoint, scheduled_lr,
@@ -34,6 +34,7 @@ use super::run::{
 };
 use super::state;
 use crate::error::{PgError, Result};
+use crate::metrics::MetricsWriter;
 use crate::run_dir::RunDir;
 use autograd::{Gradients, Tape};
 use dense::optim::{Adam, AdamConfig};
@@ -99,13 +100,13 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         let policy = checkpoint::load(&ckpt)?;
         let (done, mut rngs) = state::load(&ckpt, &["data", "eval"], &mut adam)?;
         // Row 0 (the reference before training) and one row per step.
-        let writer = LmMetricsWriter::resume(&run.metrics_path(), 1 + done.step)?;
+        let writer = MetricsWriter::<LmMetrics>::resume(&run.metrics_path(), 1 + done.step)?;
         let eval_rng = rngs.pop().expect("two streams");
         let data_rng = rngs.pop().expect("two streams");
         (run, policy, data_rng, eval_rng, done, writer)
     } else {
         let run = create_run(out, &cfg.to_toml(), opts.force)?;
-        let writer = LmMetricsWriter::create(&run.metrics_path())?;
+        let writer = MetricsWriter::<LmMetrics>::create(&run.metrics_path())?;
         let (data, eval) = (stream_rng(cfg.seed, 1), stream_rng(cfg.seed, 2));
         (
             run,
