@@ -330,17 +330,7 @@ fn sample(a: SampleArgs) -> Result<()> {
     let mut rng = stream_rng(a.seed, 4);
     let out = generate(&policy, &*task, &prompts, a.temperature, &mut rng);
     for c in &out {
-        println!(
-            "{} -> {}  [{}] reward {}",
-            v.render(&c.prompt),
-            v.render(&c.completion),
-            if task.is_success(&c.prompt, &c.completion) {
-                "ok"
-            } else {
-                "--"
-            },
-            task.reward(&c.prompt, &c.completion)
-        );
+        println!("{}", c.describe(&*task));
     }
     Ok(())
 }

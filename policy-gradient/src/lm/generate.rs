@@ -22,6 +22,25 @@ pub struct Completion {
     pub status: Status,
 }
 
+impl Completion {
+    /// One line for a reader: `prompt -> completion  [ok|--] reward r` (`ok` when the task
+    /// counts the completion a success), as `pg lm sample` prints and `samples.txt` holds.
+    pub fn describe(&self, task: &dyn TokenTask) -> String {
+        let v = task.vocab();
+        format!(
+            "{} -> {}  [{}] reward {}",
+            v.render(&self.prompt),
+            v.render(&self.completion),
+            if task.is_success(&self.prompt, &self.completion) {
+                "ok"
+            } else {
+                "--"
+            },
+            task.reward(&self.prompt, &self.completion)
+        )
+    }
+}
+
 /// Samples one completion per prompt at `temperature` (0: greedy), in the prompts' order.
 ///
 pub fn generate<R: Rng + ?Sized>(
@@ -91,6 +110,24 @@ mod tests {
             activation: Activation::Relu,
         };
         TokenPolicy::new(spec, &mut ChaCha8Rng::seed_from_u64(seed))
+    }
+
+    #[test]
+    fn a_completion_is_described_with_its_verdict_and_reward() {
+        let task = Addition::new(2, 0.0).unwrap();
+        let v = task.vocab();
+        let line = |text: &str| {
+            let mut completion = v.encode(text).unwrap();
+            completion.push(envs::tokens::EOS);
+            Completion {
+                prompt: task.prompt(37, 85),
+                completion,
+                status: Status::Terminated,
+            }
+            .describe(&task)
+        };
+        assert_eq!(line("122"), "37+85= -> 122<eos>  [ok] reward 1");
+        assert_eq!(line("121"), "37+85= -> 121<eos>  [--] reward 0");
     }
 
     #[test]

@@ -87,18 +87,8 @@ pub fn write_samples(
 ) -> Result<()> {
     let mut text = format!("{header}\n");
     for c in samples {
-        let v = task.vocab();
-        text.push_str(&format!(
-            "{} -> {}  [{}] reward {}\n",
-            v.render(&c.prompt),
-            v.render(&c.completion),
-            if task.is_success(&c.prompt, &c.completion) {
-                "ok"
-            } else {
-                "--"
-            },
-            task.reward(&c.prompt, &c.completion)
-        ));
+        text.push_str(&c.describe(task));
+        text.push('\n');
     }
     std::fs::write(path, text).map_err(|e| PgError::io(path, e))
 }
