@@ -15,7 +15,8 @@ use super::metrics::LmMetrics;
 use super::model::{ModelSpec, TokenPolicy};
 use super::objective::{forward, nll_loss};
 use super::run::{
-    LmProgress, RunOptions, create_run, latest_checkpoint, samples_path, write_curve,
+    LmProgress, RunOptions, create_run, latest_checkpoint, samples_path, saved_checkpoint,
+    write_curve,
 };
 use super::sample::entropy;
 use super::state;
@@ -187,7 +188,7 @@ pub fn pretrain(
                 return Err(PgError::NonFiniteLoss {
                     epoch: step,
                     what: "pretraining loss",
-                    checkpoint: None,
+                    checkpoint: saved_checkpoint(&run),
                 });
             }
             loss.backward_into(&mut grads);

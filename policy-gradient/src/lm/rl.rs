@@ -30,7 +30,8 @@ use super::pretrain::{
     stream_rng, write_samples,
 };
 use super::run::{
-    LmProgress, RunOptions, create_run, latest_checkpoint, samples_path, write_curve,
+    LmProgress, RunOptions, create_run, latest_checkpoint, samples_path, saved_checkpoint,
+    write_curve,
 };
 use super::state;
 use crate::error::{PgError, Result};
@@ -223,7 +224,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
                 return Err(PgError::NonFiniteLoss {
                     epoch: step,
                     what: "policy loss",
-                    checkpoint: None,
+                    checkpoint: saved_checkpoint(&run),
                 });
             }
             // 8. Backward and one Adam step.
@@ -413,6 +414,25 @@ mod tests {
             checkpoint::load(&dir.join("d")).unwrap(),
             checkpoint::load(&dir.join("a")).unwrap()
         );
+        // A diverging run (an absurd step size blows the weights up in the first update) stops
+        // at the first non-finite loss and names the checkpoint it saved before.
+        let diverging = RlConfig {
+            lr: 1e38,
+            checkpoint_every: 1,
+            ..c.clone()
+        };
+        let e = rl(&diverging, &dir.join("e"), fresh).unwrap_err();
+        let PgError::NonFiniteLoss {
+            epoch,
+            checkpoint: Some(ckpt),
+            ..
+        } = &e
+        else {
+            panic!("expected a non-finite loss with a checkpoint, got {e}");
+        };
+        assert!(*epoch >= 2, "{e}");
+        assert_eq!(ckpt, &dir.join("e").join("checkpoints").join("latest"));
+        assert!(e.to_string().contains("the last good checkpoint is"), "{e}");
         c.task = "addition".into();
         let e = rl(&c, &dir.join("c"), fresh).unwrap_err().to_string();
         assert!(e.contains("trained on task `reviews`"), "{e}");

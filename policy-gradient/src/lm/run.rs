@@ -61,6 +61,13 @@ pub fn latest_checkpoint(run: &RunDir) -> PathBuf {
     run.checkpoints_dir().join("latest")
 }
 
+/// The latest checkpoint if the run has saved one (periodically, at Ctrl-C, or before it was
+/// resumed): what a run that must stop can still offer.
+pub fn saved_checkpoint(run: &RunDir) -> Option<PathBuf> {
+    let p = latest_checkpoint(run);
+    p.exists().then_some(p)
+}
+
 /// `DIR/samples.txt`.
 pub fn samples_path(run: &RunDir) -> PathBuf {
     run.root().join("samples.txt")
