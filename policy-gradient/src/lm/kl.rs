@@ -13,7 +13,8 @@
 //! | k3 | `(e^{-l} - 1) + l` | yes | yes | [`k3`] |
 //!
 //! k3 is unbiased because `E_π[e^{-l}] = Σ_y π_ref(y) = 1`; it is non-negative because
-//! `e^x ≥ 1 + x`. The trainer offers two ways to use them ([`KlPenalty`]):
+//! `e^x ≥ 1 + x`. The trainer offers two ways to use them
+//! ([`crate::lm::config::KlMode`], with its coefficient `kl_coef`):
 //!
 //! - **k1 in the reward** (the InstructGPT/PPO-RLHF form): `r_i ← r_i - β Σ_t l_{i,t}`
 //!   ([`kl_penalised_rewards`]), detached, so the penalty reaches the policy through the same
@@ -32,33 +33,6 @@
 //!
 //! [`exact_kl`] sums over the whole vocabulary at one position; the trainer logs its sum along
 //! the sampled completions as the KL column (lower variance than summing k1).
-
-/// How (and how strongly) the fine-tuned policy is tied to the reference.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum KlPenalty {
-    /// No penalty: the policy is free to drift.
-    None,
-    /// Subtract `β Σ_t k1` from each completion's reward before computing advantages.
-    RewardK1 {
-        /// The coefficient β.
-        beta: f64,
-    },
-    /// Add `β (1/N) Σ_i Σ_t k3` to the loss, differentiated through the tape.
-    LossK3 {
-        /// The coefficient β.
-        beta: f64,
-    },
-}
-
-impl KlPenalty {
-    /// The coefficient β (0 for [`KlPenalty::None`]).
-    pub fn beta(self) -> f64 {
-        match self {
-            KlPenalty::None => 0.0,
-            KlPenalty::RewardK1 { beta } | KlPenalty::LossK3 { beta } => beta,
-        }
-    }
-}
 
 /// k1 `= log π(y) - log π_ref(y)`: the log-ratio itself.
 pub fn k1(logp: f64, logp_ref: f64) -> f64 {
@@ -265,13 +239,6 @@ mod tests {
                 "θ_{j}: the two gradients differ"
             );
         }
-    }
-
-    #[test]
-    fn penalty_beta_accessor() {
-        assert_eq!(KlPenalty::None.beta(), 0.0);
-        assert_eq!(KlPenalty::RewardK1 { beta: 0.2 }.beta(), 0.2);
-        assert_eq!(KlPenalty::LossK3 { beta: 0.05 }.beta(), 0.05);
     }
 
     #[test]
