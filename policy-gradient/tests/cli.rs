@@ -100,6 +100,9 @@ fn a_small_run_end_to_end() {
             .status
             .success()
     );
+    let both = std::fs::read_to_string(&curve).unwrap();
+    assert!(both.contains("(2 runs)"), "{both}");
+    assert!(both.contains(">environment steps</text>"), "{both}");
 
     // A damaged checkpoint is an error, not a panic.
     let ckpt = out.join("checkpoints/latest.ckpt");

@@ -485,7 +485,14 @@ mod tests {
         assert!(e.contains("'T'"), "{e}");
         let svg = dir.join("c.svg").display().to_string();
         lm(&["plot", &out, "--out", &svg]).unwrap();
-        assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+        let text = std::fs::read_to_string(&svg).unwrap();
+        assert!(text.starts_with("<svg"));
+        // Both the plot and the run's own curve are drawn against sampled sequences.
+        let curve = std::fs::read_to_string(dir.join("run").join("curve.svg")).unwrap();
+        for t in [&text, &curve] {
+            assert!(t.contains(&format!(">{SAMPLES_AXIS}</text>")), "{t}");
+            assert!(!t.contains("environment steps"));
+        }
         let e = lm(&["plot", &out, "--column", "nope"])
             .unwrap_err()
             .to_string();
