@@ -496,6 +496,15 @@ mod tests {
         assert_eq!(c2.kl, KlMode::K3Loss);
         assert_eq!(c2.kl_coef, 0.05);
         assert_eq!(c2.baseline, Baseline::None);
+        let e = c.apply_sets(&["kl_coeff=0.1".into()]).unwrap_err();
+        assert!(
+            matches!(&e, PgError::UnknownConfigKey { key, .. } if key == "kl_coeff"),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("kl_coef"),
+            "the known keys are listed: {e}"
+        );
         let e = c.apply_sets(&["kl=k2".into()]).unwrap_err().to_string();
         assert!(e.contains("`kl`"), "{e}");
         let e = c.apply_sets(&["lr=-1".into()]).unwrap_err().to_string();
