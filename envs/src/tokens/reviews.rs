@@ -270,7 +270,12 @@ mod tests {
     #[test]
     fn the_longest_review_fits() {
         let task = Reviews::new();
-        let longest = format!(" seemed {w} and {w}", w = "superb");
-        assert!(longest.len() < task.max_completion_len());
+        // The longest text of the grammar, " <verb> <adj> and <adj>", from the word lists.
+        let longest = |words: &[&str]| words.iter().map(|w| w.len()).max().unwrap();
+        let adjective = longest(&[&POSITIVE[..], &NEGATIVE, &NEUTRAL].concat());
+        let chars = 1 + longest(&VERBS) + 1 + adjective + " and ".len() + adjective;
+        assert_eq!(chars, " seemed superb and superb".len());
+        // Its characters and the end token fit.
+        assert!(chars < task.max_completion_len());
     }
 }
