@@ -31,7 +31,7 @@ mod episode;
 mod reviews;
 mod vocab;
 
-pub use addition::Addition;
+pub use addition::{Addition, DEFAULT_DIGITS, DEFAULT_NOISE, MAX_DIGITS};
 pub use episode::{Episode, Status, context_window};
 pub use reviews::Reviews;
 pub use vocab::{BOS, EOS, Token, Vocab};
