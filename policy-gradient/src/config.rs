@@ -235,6 +235,18 @@ impl Config {
                 solved_return: 90.0,
                 ..base
             },
+            // A registered env without a preset (CartPole-v0) trains from a complete --config.
+            _ if envs::spec(env_id).is_ok() => {
+                return Err(PgError::BadConfigValue {
+                    key: "env_id".into(),
+                    origin: "the presets".into(),
+                    message: format!(
+                        "`{env_id}` has no training preset; presets exist for {}; \
+                         pass a complete configuration with --config FILE",
+                        PRESET_ENVS.join(", ")
+                    ),
+                });
+            }
             _ => {
                 return Err(PgError::UnknownEnv {
                     id: env_id.to_string(),
@@ -474,9 +486,20 @@ mod tests {
 
     #[test]
     fn unknown_env_lists_known_ones() {
+        let e = Config::preset("Pong-v5").unwrap_err().to_string();
+        assert!(
+            e.contains("unknown environment id `Pong-v5`") && e.contains("Acrobot-v1"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn registered_env_without_preset_says_so() {
         let e = Config::preset("CartPole-v0").unwrap_err().to_string();
         assert!(
-            e.contains("`CartPole-v0`") && e.contains("Acrobot-v1"),
+            e.contains("`CartPole-v0` has no training preset")
+                && e.contains("CartPole-v1")
+                && e.contains("--config"),
             "{e}"
         );
     }

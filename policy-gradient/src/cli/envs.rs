@@ -27,7 +27,7 @@ fn describe(s: &Space) -> String {
 /// Runs `pg envs`.
 pub fn run(_args: EnvsArgs) -> Result<()> {
     println!(
-        "{:<26} {:<20} {:<16} {:>6} {:>10}  preset (solved at, env steps)",
+        "{:<26} {:<20} {:<16} {:>6} {:>10}  preset (estimator, goal, env steps)",
         "id", "observation", "action", "limit", "threshold"
     );
     for spec in envs::specs() {
@@ -37,8 +37,14 @@ pub fn run(_args: EnvsArgs) -> Result<()> {
             .map_or("-".to_string(), |t| t.to_string());
         let preset = match Config::preset(spec.id) {
             Ok(c) => format!(
-                "{:?}, {}, {}",
-                c.estimator, c.solved_return, c.total_env_steps
+                "{}, {}, {}",
+                // The estimator as a config file spells it (`gae`, `reward_to_go`, ...).
+                toml::Value::try_from(c.estimator)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                c.solved_return,
+                c.total_env_steps
             ),
             Err(_) => "none".into(),
         };
