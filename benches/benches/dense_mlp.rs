@@ -15,6 +15,7 @@
 //! measured in the same rounds, the yardstick for "overhead, not FLOPs".
 
 use autograd::{Gradients, Tape, Tensor, Var};
+use benches::interleaved;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use dense::optim::{Adam, AdamConfig};
 use dense::{Activation, Init, Mlp};
@@ -136,33 +137,6 @@ fn adam_step(c: &mut Criterion) {
 }
 
 criterion_group!(benches, train_step, inference, adam_step);
-
-/// Best time per call (seconds) of each contender over `rounds` interleaved rounds. Each
-/// contender gets its own call count per round, calibrated to a window of about `window`
-/// seconds: short windows are the ones a loaded machine's scheduler is least likely to
-/// interrupt, so their minimum approaches the unloaded time.
-fn interleaved(rounds: usize, window: f64, contenders: &mut [&mut dyn FnMut()]) -> Vec<f64> {
-    let iters: Vec<usize> = contenders
-        .iter_mut()
-        .map(|f| {
-            f(); // warm-up
-            let t = std::time::Instant::now();
-            f();
-            ((window / t.elapsed().as_secs_f64().max(1e-9)) as usize).clamp(1, 100_000)
-        })
-        .collect();
-    let mut best = vec![f64::INFINITY; contenders.len()];
-    for _ in 0..rounds {
-        for ((b, f), &n) in best.iter_mut().zip(contenders.iter_mut()).zip(&iters) {
-            let t = std::time::Instant::now();
-            for _ in 0..n {
-                f();
-            }
-            *b = b.min(t.elapsed().as_secs_f64() / n as f64);
-        }
-    }
-    best
-}
 
 /// The interleaved table (see the module doc).
 fn ratios() {

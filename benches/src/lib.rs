@@ -1,2 +1,29 @@
-//! criterion benchmarks of the workspace's hot paths live in `benches/benches/`; this library is
-//! empty and exists so that the benchmarks form a crate of their own.
+//! criterion benchmarks of the workspace's hot paths live in `benches/benches/`; this library holds
+//! what more than one of them needs.
+
+/// Best time per call (seconds) of each contender over `rounds` interleaved rounds. Each
+/// contender gets its own call count per round, calibrated to a window of about `window`
+/// seconds: short windows are the ones a loaded machine's scheduler is least likely to
+/// interrupt, so their minimum approaches the unloaded time.
+pub fn interleaved(rounds: usize, window: f64, contenders: &mut [&mut dyn FnMut()]) -> Vec<f64> {
+    let iters: Vec<usize> = contenders
+        .iter_mut()
+        .map(|f| {
+            f(); // warm-up
+            let t = std::time::Instant::now();
+            f();
+            ((window / t.elapsed().as_secs_f64().max(1e-9)) as usize).clamp(1, 100_000)
+        })
+        .collect();
+    let mut best = vec![f64::INFINITY; contenders.len()];
+    for _ in 0..rounds {
+        for ((b, f), &n) in best.iter_mut().zip(contenders.iter_mut()).zip(&iters) {
+            let t = std::time::Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            *b = b.min(t.elapsed().as_secs_f64() / n as f64);
+        }
+    }
+    best
+}
