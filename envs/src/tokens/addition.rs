@@ -222,7 +222,7 @@ impl TokenTask for Addition {
 }
 
 /// SplitMix64 finaliser: a fixed, well-mixed hash of a `u64` (Steele, Lea and Flood 2014).
-fn splitmix64(x: u64) -> u64 {
+pub(super) fn splitmix64(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -11,27 +11,37 @@
 //! - a ground-truth judgement ([`TokenTask::is_success`]) that is what we really want, which the
 //!   reward may or may not measure faithfully.
 //!
-//! Two tasks are registered (see [`make`]):
+//! Three tasks are registered (see [`make`]):
 //!
 //! | id | prompt → completion | reward | success |
 //! |---|---|---|---|
 //! | `addition` | `37+85=` → `122<eos>` | 1 for an exact match, else 0 | exact match |
 //! | `reviews` | `the plot` → ` was dull and long<eos>` | positive minus negative words | a well-formed sentence |
+//! | `dialogue` | `spell cat` → `c a t<eos>` | a gold judge of correctness, topic and concision | a correct, on-topic, concise reply |
 //!
 //! `addition` is *verifiable*, and its training text is wrong a fixed fraction of the time, so
 //! imitation alone leaves the model imperfect and RL on the verifier's reward can fix it.
 //! `reviews` is *gameable*: the proxy reward counts words, so a policy free to drift from its
 //! pretrained self learns to repeat positive words instead of writing sentences; a KL penalty to
-//! the pretrained reference is what keeps it honest.
+//! the pretrained reference is what keeps it honest. `dialogue` is the one-turn conversation of
+//! the RLHF chapter: its gold judge stands in for human raters, and its training text carries a
+//! surface feature (a polite filler) that a reward model learned from preferences can mistake for
+//! quality.
+//!
+//! Every task also has a *gold* score ([`TokenTask::gold`]): what a careful human rater would
+//! say of a completion. The RLHF pipeline labels preference pairs with it and measures it, but
+//! never optimises it.
 //!
 //! This module knows nothing of policies or gradients (`envs` does not depend on `autograd`).
 
 mod addition;
+mod dialogue;
 mod episode;
 mod reviews;
 mod vocab;
 
 pub use addition::{Addition, DEFAULT_DIGITS, DEFAULT_NOISE, MAX_DIGITS};
+pub use dialogue::{Dialogue, Judgement, Turn};
 pub use episode::{Episode, Status, context_window};
 pub use reviews::Reviews;
 pub use vocab::{BOS, EOS, Token, Vocab};
@@ -83,6 +93,14 @@ pub trait TokenTask: Send + Sync + fmt::Debug {
     /// What [`TokenTask::is_success`] means for this task, e.g. `"exact match"`.
     fn success_name(&self) -> &'static str;
 
+    /// The gold score: what a careful human rater would give the completion. It labels the
+    /// preference pairs a reward model learns from, and it is measured (never optimised) while a
+    /// policy is trained against that learned model. By default it is the task's reward, for
+    /// tasks whose reward already says what we want.
+    fn gold(&self, prompt: &[Token], completion: &[Token]) -> f64 {
+        self.reward(prompt, completion)
+    }
+
     /// A reproducible evaluation set: `n` prompts from the held-out split, drawn with `seed`.
     fn held_out_prompts(&self, n: usize, seed: u64) -> Vec<Vec<Token>> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -93,7 +111,7 @@ pub trait TokenTask: Send + Sync + fmt::Debug {
 }
 
 /// The registered task ids.
-pub const TASK_IDS: &[&str] = &["addition", "reviews"];
+pub const TASK_IDS: &[&str] = &["addition", "reviews", "dialogue"];
 
 /// Builds a registered task with its default settings.
 ///
@@ -106,6 +124,7 @@ pub fn make(id: &str) -> Result<Box<dyn TokenTask>, TokenError> {
     match id {
         "addition" => Ok(Box::new(Addition::default())),
         "reviews" => Ok(Box::new(Reviews::new())),
+        "dialogue" => Ok(Box::new(Dialogue::new())),
         _ => Err(TokenError::UnknownId {
             id: id.to_string(),
             known: TASK_IDS.to_vec(),
@@ -205,7 +224,7 @@ mod tests {
         let err = make("Addition").unwrap_err();
         let msg = err.to_string();
         assert!(
-            msg.contains("\"Addition\"") && msg.contains("addition, reviews"),
+            msg.contains("\"Addition\"") && msg.contains("addition, reviews, dialogue"),
             "{msg}"
         );
     }

@@ -192,6 +192,16 @@ impl TokenTask for Reviews {
     fn success_name(&self) -> &'static str {
         "well-formed review"
     }
+
+    /// What the reward meant to measure: positive minus negative words *of a well-formed
+    /// review*; anything outside the grammar scores −1, below every review.
+    fn gold(&self, prompt: &[Token], completion: &[Token]) -> f64 {
+        if self.is_success(prompt, completion) {
+            self.reward(prompt, completion)
+        } else {
+            -1.0
+        }
+    }
 }
 
 #[cfg(test)]
@@ -219,6 +229,15 @@ mod tests {
         assert_eq!(r(" was long and fun"), 1.0);
         assert_eq!(r(" was goodgood"), 0.0, "only whole words count");
         assert_eq!(r(" superb superb  superb"), 3.0);
+        // The gold score asks for a review first.
+        assert_eq!(
+            task.gold(&p, &completion(&task, " was good and great", true)),
+            2.0
+        );
+        assert_eq!(
+            task.gold(&p, &completion(&task, " good good good", true)),
+            -1.0
+        );
         // Truncated text is scored as it stands.
         assert_eq!(task.reward(&p, &completion(&task, " fun fun", false)), 2.0);
     }
