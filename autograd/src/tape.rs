@@ -48,6 +48,10 @@ pub(crate) enum Op<T: Float> {
     Concat { axis: u32, start: u32, len: u32 },
     /// Custom op number `op` of the tape, applied to inputs `pool[start .. start + len]`.
     Custom { op: u32, start: u32, len: u32 },
+    /// 3-d batched `a · b`.
+    BatchMatMul(u32, u32),
+    /// `x` with its axes reordered by `pool[start .. start + ndim]`.
+    Permute { x: u32, start: u32 },
 }
 
 /// One recorded node.

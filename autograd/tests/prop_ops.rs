@@ -363,3 +363,35 @@ prop_op!(
         .prop_map(|(a, b)| (vec![a, b], P::default())),
     |t, v, p| v[0].mse(v[1])
 );
+
+// Transformer ops.
+prop_op!(
+    bmm,
+    (1usize..=3, 1usize..=4, 1usize..=4, 1usize..=4).prop_flat_map(|(b, m, k, n)| {
+        (
+            tensor_of(vec![b, m, k], smooth(1.0)),
+            tensor_of(vec![b, k, n], smooth(1.0)),
+        )
+            .prop_map(|(a, b)| (vec![a, b], P::default()))
+    }),
+    |t, v, p| v[0].bmm(v[1])
+);
+prop_op!(
+    permute,
+    shape(0, 4)
+        .prop_flat_map(|s| {
+            let r = s.len();
+            (
+                tensor_of(s, smooth(2.0)),
+                Just((0..r).collect::<Vec<usize>>()).prop_shuffle(),
+            )
+        })
+        .prop_map(|(x, shape)| (
+            vec![x],
+            P {
+                shape,
+                ..P::default()
+            }
+        )),
+    |t, v, p| v[0].permute(&p.shape)
+);

@@ -6,6 +6,7 @@
 //! | [`unary`] | neg, square, powf, sqrt, exp, ln, tanh, sigmoid, relu, softplus, abs, clamp, scalar affine maps |
 //! | [`binary`] | add, sub, mul, div, maximum, minimum (NumPy broadcasting) |
 //! | [`matmul`] | 2-d matrix product (the plain reference kernel) |
+//! | [`batched`] | 3-d batched matrix product, permute (multi-head products) |
 //! | [`shape_ops`] | transpose, reshape, concat |
 //! | [`reduce`] | sum, mean (all or along an axis), max along an axis |
 //! | [`softmax`] | logsumexp, softmax, log_softmax (numerically stable) |
@@ -13,6 +14,7 @@
 //! | [`loss`] | mean squared error |
 //! | [`operators`] | `+ - * /` and unary `-` on `Var`s and scalars |
 
+pub mod batched;
 pub mod binary;
 pub mod gather;
 pub mod loss;
