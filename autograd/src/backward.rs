@@ -9,7 +9,7 @@
 use crate::custom::{STACK_INPUTS, with_inputs};
 use crate::float::Float;
 use crate::gradients::Gradients;
-use crate::ops::{batched, binary, gather, matmul, reduce, shape_ops, unary};
+use crate::ops::{batched, binary, gather, layer_norm, matmul, reduce, shape_ops, unary};
 use crate::tape::{Node, Op};
 use crate::tensor::Tensor;
 use crate::var::Var;
@@ -154,6 +154,10 @@ impl<'t, T: Float> Var<'t, T> {
                 Op::Permute { x, start } => {
                     let perm = &pool[start as usize..start as usize + g.ndim()];
                     batched::permute_backward(g, &mut sink, x, perm)
+                }
+                Op::LayerNorm { x, gain, bias, eps } => {
+                    let inputs = layer_norm::LayerNormInputs { x, gain, bias };
+                    layer_norm::backward(values, g, &mut sink, inputs, eps)
                 }
             }
         }

@@ -52,6 +52,13 @@ pub(crate) enum Op<T: Float> {
     BatchMatMul(u32, u32),
     /// `x` with its axes reordered by `pool[start .. start + ndim]`.
     Permute { x: u32, start: u32 },
+    /// Layer normalisation of `x` over its last axis, then `gain ⊙ x̂ + bias`.
+    LayerNorm {
+        x: u32,
+        gain: u32,
+        bias: u32,
+        eps: T,
+    },
 }
 
 /// One recorded node.

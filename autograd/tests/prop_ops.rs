@@ -395,3 +395,18 @@ prop_op!(
         )),
     |t, v, p| v[0].permute(&p.shape)
 );
+prop_op!(
+    layer_norm,
+    (shape(0, 2), 1usize..=5, 0.01f64..0.5)
+        .prop_flat_map(|(mut s, n, eps)| {
+            s.push(n);
+            (
+                tensor_of(s, smooth(2.0)),
+                tensor_of(vec![n], smooth(2.0)),
+                tensor_of(vec![n], smooth(2.0)),
+                Just(eps),
+            )
+        })
+        .prop_map(|(x, gain, bias, c)| (vec![x, gain, bias], P { c, ..P::default() })),
+    |t, v, p| v[0].layer_norm(v[1], v[2], T::from_f64(p.c))
+);

@@ -88,3 +88,77 @@ fn bmm_names_mismatched_batches() {
     let a = tape.constant(&Tensor::zeros(&[2, 1, 2]));
     let _ = a.bmm(tape.constant(&Tensor::zeros(&[3, 2, 1])));
 }
+
+fn close(got: &[f64], want: &[f64], tol: f64, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (k, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= tol, "{what}[{k}]: got {g}, want {w}");
+    }
+}
+
+/// Row [1, 2, 3], ε = 1e-5: μ = 2, σ² = 2/3, r = 1/√(2/3 + 1e-5), x̂ = r·[−1, 0, 1].
+#[test]
+fn layer_norm_by_hand() {
+    let tape = Tape::<f64>::new();
+    let x = tape.param(&Tensor::from_vec(vec![1.0, 2.0, 3.0], &[1, 3]));
+    let gain = tape.param(&Tensor::from_vec(vec![1.0, 2.0, 3.0], &[3]));
+    let bias = tape.param(&Tensor::from_vec(vec![0.0, 0.5, -1.0], &[3]));
+    let y = x.layer_norm(gain, bias, 1e-5);
+    let r = 1.0 / (2.0f64 / 3.0 + 1e-5).sqrt();
+    close(y.value().data(), &[-r, 0.5, 3.0 * r - 1.0], 1e-15, "y");
+    // L = Σ y: ȳ = 1, so ĝ = γ = [1, 2, 3], mean ĝ = 2, mean(ĝ x̂) = r (−1 + 3)/3 = 2r/3,
+    // x̄ = r (ĝ − 2 − x̂ · 2r/3); γ̄ = x̂; β̄ = 1.
+    let g = y.sum().backward();
+    let xh = [-r, 0.0, r];
+    let want: Vec<f64> = (0..3)
+        .map(|l| r * ((l as f64 + 1.0) - 2.0 - xh[l] * 2.0 * r / 3.0))
+        .collect();
+    close(g[x].data(), &want, 1e-12, "x̄");
+    close(g[gain].data(), &xh, 1e-15, "γ̄");
+    close(g[bias].data(), &[1.0, 1.0, 1.0], 0.0, "β̄");
+}
+
+/// With γ = 1, each row of `y − β` has mean 0 and variance σ²/(σ² + ε); a constant row maps to β
+/// exactly (ε keeps it finite); and since Σₗ x̂ₗ = 0 for every input, `Σ y` does not depend on x:
+/// its x̄ is 0.
+#[test]
+fn layer_norm_rows_are_normalised_and_shift_invariant() {
+    let tape = Tape::<f64>::new();
+    let data = vec![5.0, 5.0, 5.0, 5.0, -1.0, 0.5, 2.0, 4.0];
+    let x = tape.param(&Tensor::from_vec(data, &[2, 4]));
+    let ones = tape.constant(&Tensor::ones(&[4]));
+    let bias = tape.constant(&Tensor::from_vec(vec![0.1, 0.2, 0.3, 0.4], &[4]));
+    let y = x.layer_norm(ones, bias, 1e-5).value();
+    close(&y.data()[..4], &[0.1, 0.2, 0.3, 0.4], 0.0, "constant row");
+    let row: Vec<f64> = y.data()[4..]
+        .iter()
+        .zip([0.1, 0.2, 0.3, 0.4])
+        .map(|(v, b)| v - b)
+        .collect();
+    let mean = row.iter().sum::<f64>() / 4.0;
+    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / 4.0;
+    assert!(mean.abs() < 1e-15, "mean {mean}");
+    let sigma2 = {
+        let xs = [-1.0, 0.5, 2.0, 4.0];
+        let m = xs.iter().sum::<f64>() / 4.0;
+        xs.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / 4.0
+    };
+    assert!(
+        (var - sigma2 / (sigma2 + 1e-5)).abs() < 1e-14,
+        "variance {var}"
+    );
+    let g = x.layer_norm(ones, bias, 1e-5).sum().backward();
+    close(g[x].data(), &[0.0; 8], 1e-12, "x̄ of Σ y");
+}
+
+#[test]
+#[should_panic(expected = "layer_norm: x [2, 3], gain [2], bias [3]; expected x [.., n]")]
+fn layer_norm_names_a_gain_of_the_wrong_length() {
+    let tape = Tape::<f64>::new();
+    let x = tape.constant(&Tensor::zeros(&[2, 3]));
+    let _ = x.layer_norm(
+        tape.constant(&Tensor::ones(&[2])),
+        tape.constant(&Tensor::zeros(&[3])),
+        1e-5,
+    );
+}

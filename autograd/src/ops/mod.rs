@@ -10,6 +10,7 @@
 //! | [`shape_ops`] | transpose, reshape, concat |
 //! | [`reduce`] | sum, mean (all or along an axis), max along an axis |
 //! | [`softmax`] | logsumexp, softmax, log_softmax (numerically stable) |
+//! | [`layer_norm`] | layer normalisation over the last axis, with gain and bias |
 //! | [`gather`] | gather / select along an axis by integer indices |
 //! | [`loss`] | mean squared error |
 //! | [`operators`] | `+ - * /` and unary `-` on `Var`s and scalars |
@@ -17,6 +18,7 @@
 pub mod batched;
 pub mod binary;
 pub mod gather;
+pub mod layer_norm;
 pub mod loss;
 pub mod matmul;
 pub mod operators;
