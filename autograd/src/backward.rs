@@ -9,7 +9,9 @@
 use crate::custom::{STACK_INPUTS, with_inputs};
 use crate::float::Float;
 use crate::gradients::Gradients;
-use crate::ops::{batched, binary, gather, layer_norm, matmul, reduce, shape_ops, unary};
+use crate::ops::{
+    batched, binary, causal_softmax, gather, layer_norm, matmul, reduce, shape_ops, unary,
+};
 use crate::tape::{Node, Op};
 use crate::tensor::Tensor;
 use crate::var::Var;
@@ -159,6 +161,7 @@ impl<'t, T: Float> Var<'t, T> {
                     let inputs = layer_norm::LayerNormInputs { x, gain, bias };
                     layer_norm::backward(values, g, &mut sink, inputs, eps)
                 }
+                Op::CausalSoftmax(x) => causal_softmax::backward(y, g, &mut sink, x),
             }
         }
 

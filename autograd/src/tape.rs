@@ -59,6 +59,8 @@ pub(crate) enum Op<T: Float> {
         bias: u32,
         eps: T,
     },
+    /// softmax over the last axis with a causal mask.
+    CausalSoftmax(u32),
 }
 
 /// One recorded node.

@@ -410,3 +410,15 @@ prop_op!(
         .prop_map(|(x, gain, bias, c)| (vec![x, gain, bias], P { c, ..P::default() })),
     |t, v, p| v[0].layer_norm(v[1], v[2], T::from_f64(p.c))
 );
+prop_op!(gelu, one(smooth(4.0)), |t, v, p| v[0].gelu());
+prop_op!(
+    causal_softmax,
+    (shape(0, 2), 1usize..=4)
+        .prop_flat_map(|(s, tk)| (Just(s), 1..=tk, Just(tk)))
+        .prop_flat_map(|(mut s, tq, tk)| {
+            s.extend([tq, tk]);
+            tensor_of(s, smooth(3.0))
+        })
+        .prop_map(|x| (vec![x], P::default())),
+    |t, v, p| v[0].causal_softmax()
+);

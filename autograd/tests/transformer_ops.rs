@@ -162,3 +162,93 @@ fn layer_norm_names_a_gain_of_the_wrong_length() {
         1e-5,
     );
 }
+
+/// gelu(x) = ½ x (1 + tanh(√(2/π)(x + 0.044715 x³))), worked at x = −1, 0.5, 2 (u and tanh u by
+/// calculator), and its limits: the identity for large x, 0 for very negative x.
+#[test]
+fn gelu_by_hand_and_in_its_tails() {
+    let tape = Tape::<f64>::new();
+    let x = tape.param(&Tensor::from_vec(vec![-1.0, 0.5, 2.0, 30.0, -30.0], &[5]));
+    let y = x.gelu();
+    let c = (2.0 / std::f64::consts::PI).sqrt();
+    let gelu = |x: f64| 0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh());
+    // u(−1) = −0.8335619689, u(0.5) = 0.4034019564, u(2) = 1.8811883867 (worked separately, to
+    // 10 digits); tanh u = −0.6823839812, 0.3828560393, 0.9545976941.
+    close(
+        &y.value().data()[..3],
+        &[-0.1588080094, 0.3457140098, 1.9545976941],
+        1e-9,
+        "gelu",
+    );
+    assert_eq!(y.value().data()[3], 30.0);
+    assert_eq!(y.value().data()[4], -0.0);
+    // d gelu/dx against a central difference of the closed form (h = 1e-5 gives ~1e-10).
+    let g = y.sum().backward();
+    let h = 1e-5;
+    for (k, &xv) in [-1.0, 0.5, 2.0].iter().enumerate() {
+        let fd = (gelu(xv + h) - gelu(xv - h)) / (2.0 * h);
+        assert!((g[x].data()[k] - fd).abs() < 1e-9, "x = {xv}");
+    }
+    assert_eq!(&g[x].data()[3..], &[1.0, 0.0], "slopes in the tails");
+}
+
+/// Scores [2 queries, 3 keys] (the queries are the last two of three positions): query 0 sees
+/// keys 0..=1, query 1 all three. Masked entries are exactly 0 even when the score there is +∞
+/// or NaN, and their gradient is exactly 0.
+#[test]
+fn causal_softmax_masks_exactly_with_fewer_queries_than_keys() {
+    let tape = Tape::<f64>::new();
+    let s = tape.param(&Tensor::from_vec(
+        vec![0.0, 2f64.ln(), f64::INFINITY, 1.0, 1.0, 1.0],
+        &[2, 3],
+    ));
+    let p = s.causal_softmax();
+    close(
+        p.value().data(),
+        &[1.0 / 3.0, 2.0 / 3.0, 0.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0],
+        1e-15,
+        "p",
+    );
+    assert_eq!(p.value().data()[2], 0.0);
+    // L = p₀₀ (the first probability): s̄₀ⱼ = p₀₀(δ₀ⱼ − p₀ⱼ) on the visible keys.
+    let g = p.select(0, 0).select(0, 0).backward();
+    close(
+        g[s].data(),
+        &[2.0 / 9.0, -2.0 / 9.0, 0.0, 0.0, 0.0, 0.0],
+        1e-15,
+        "s̄",
+    );
+    assert_eq!(g[s].data()[2], 0.0);
+
+    let nan = tape.constant(&Tensor::from_vec(vec![3.0, f64::NAN, 1.0, 1.0], &[1, 2, 2]));
+    let p = nan.causal_softmax().value();
+    assert_eq!(&p.data()[..2], &[1.0, 0.0]);
+    close(&p.data()[2..], &[0.5, 0.5], 1e-15, "p of equal scores");
+}
+
+/// With Tq = Tk, row i equals the plain softmax of its first i + 1 scores, padded with zeros.
+#[test]
+fn causal_softmax_rows_are_softmaxes_of_their_prefix() {
+    let t = 4;
+    let data: Vec<f64> = (0..t * t).map(|k| (k as f64 * 0.7).cos() * 3.0).collect();
+    let tape = Tape::<f64>::new();
+    let p = tape
+        .constant(&Tensor::from_vec(data.clone(), &[t, t]))
+        .causal_softmax()
+        .value();
+    for i in 0..t {
+        let prefix = tape.constant(&Tensor::from_slice(&data[i * t..i * t + i + 1], &[i + 1]));
+        let mut want = prefix.softmax(0).value().data().to_vec();
+        want.resize(t, 0.0);
+        assert_eq!(&p.data()[i * t..(i + 1) * t], &want[..], "row {i}");
+    }
+}
+
+#[test]
+#[should_panic(
+    expected = "causal_softmax: expected scores [.., Tq, Tk] with Tq <= Tk, got shape [3, 2]"
+)]
+fn causal_softmax_names_more_queries_than_keys() {
+    let tape = Tape::<f64>::new();
+    let _ = tape.constant(&Tensor::zeros(&[3, 2])).causal_softmax();
+}
