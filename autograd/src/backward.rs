@@ -10,7 +10,8 @@ use crate::custom::{STACK_INPUTS, with_inputs};
 use crate::float::Float;
 use crate::gradients::Gradients;
 use crate::ops::{
-    batched, binary, causal_softmax, gather, layer_norm, matmul, reduce, shape_ops, unary,
+    batched, binary, causal_softmax, embedding, gather, layer_norm, matmul, reduce, shape_ops,
+    unary,
 };
 use crate::tape::{Node, Op};
 use crate::tensor::Tensor;
@@ -162,6 +163,10 @@ impl<'t, T: Float> Var<'t, T> {
                     layer_norm::backward(values, g, &mut sink, inputs, eps)
                 }
                 Op::CausalSoftmax(x) => causal_softmax::backward(y, g, &mut sink, x),
+                Op::Embed { table, start } => {
+                    let ids = &pool[start as usize..start as usize + g.shape()[0]];
+                    embedding::backward(g, &mut sink, table, ids)
+                }
             }
         }
 

@@ -61,6 +61,8 @@ pub(crate) enum Op<T: Float> {
     },
     /// softmax over the last axis with a causal mask.
     CausalSoftmax(u32),
+    /// Rows of `table` picked by the ids `pool[start .. start + rows of the output]`.
+    Embed { table: u32, start: u32 },
 }
 
 /// One recorded node.

@@ -422,3 +422,21 @@ prop_op!(
         .prop_map(|x| (vec![x], P::default())),
     |t, v, p| v[0].causal_softmax()
 );
+prop_op!(
+    embed,
+    (1usize..=4, 1usize..=4)
+        .prop_flat_map(|(v, d)| {
+            (
+                tensor_of(vec![v, d], smooth(2.0)),
+                prop::collection::vec(0..v, 1..=6),
+            )
+        })
+        .prop_map(|(table, indices)| (
+            vec![table],
+            P {
+                indices,
+                ..P::default()
+            }
+        )),
+    |t, v, p| v[0].embed(&p.indices)
+);

@@ -252,3 +252,31 @@ fn causal_softmax_names_more_queries_than_keys() {
     let tape = Tape::<f64>::new();
     let _ = tape.constant(&Tensor::zeros(&[3, 2])).causal_softmax();
 }
+
+/// Ids [1, 1, 0] in a [3, 2] table: rows are copied, the gradient of a repeated id is the sum of
+/// its rows' gradients, and a row never read gets exactly 0.
+#[test]
+fn embed_by_hand_scatters_and_adds() {
+    let tape = Tape::<f64>::new();
+    let table = tape.param(&Tensor::from_vec(
+        vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        &[3, 2],
+    ));
+    let y = table.embed(&[1, 1, 0]);
+    assert_eq!(y.shape(), vec![3, 2]);
+    assert_eq!(y.value().data(), &[3.0, 4.0, 3.0, 4.0, 1.0, 2.0]);
+    let w = tape.constant(&Tensor::from_vec(
+        vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        &[3, 2],
+    ));
+    let g = (y * w).sum().backward();
+    // Ē[1] = w[0] + w[1] = [4, 6]; Ē[0] = w[2] = [5, 6]; Ē[2] = 0.
+    assert_eq!(g[table].data(), &[5.0, 6.0, 4.0, 6.0, 0.0, 0.0]);
+}
+
+#[test]
+#[should_panic(expected = "embed: id 3 is out of range for a table of 3 rows (shape [3, 2])")]
+fn embed_names_an_id_outside_the_table() {
+    let tape = Tape::<f64>::new();
+    let _ = tape.constant(&Tensor::zeros(&[3, 2])).embed(&[0, 3]);
+}

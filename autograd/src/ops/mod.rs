@@ -12,6 +12,7 @@
 //! | [`softmax`] | logsumexp, softmax, log_softmax (numerically stable) |
 //! | [`layer_norm`] | layer normalisation over the last axis, with gain and bias |
 //! | [`causal_softmax`] | softmax over the last axis with a causal mask (attention weights) |
+//! | [`embedding`] | embed: rows of a table picked by ids (token and position embeddings) |
 //! | [`gather`] | gather / select along an axis by integer indices |
 //! | [`loss`] | mean squared error |
 //! | [`operators`] | `+ - * /` and unary `-` on `Var`s and scalars |
@@ -19,6 +20,7 @@
 pub mod batched;
 pub mod binary;
 pub mod causal_softmax;
+pub mod embedding;
 pub mod gather;
 pub mod layer_norm;
 pub mod loss;
