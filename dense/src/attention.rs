@@ -186,21 +186,13 @@ pub fn attention_reference<'t, T: Float>(qkv: Var<'t, T>, heads: usize) -> Var<'
 }
 
 /// Softmax of each row i of the `[T, T]` scores over its first i + 1 entries, in place; the
-/// masked entries become exactly 0. `pᵢⱼ = e^{sᵢⱼ − mᵢ} / Σₖ e^{sᵢₖ − mᵢ}`, mᵢ the row maximum.
+/// masked entries become exactly 0. `pᵢⱼ = e^{sᵢⱼ − mᵢ} / Σₖ≤ᵢ e^{sᵢₖ − mᵢ}`, mᵢ the maximum of
+/// the visible scores (the vectorised `exp` for `f32`).
 fn causal_softmax_rows<T: Element>(s: &mut [T], t: usize) {
-    let zero = <T as Scalar>::ZERO;
     for (i, row) in s.chunks_exact_mut(t).enumerate() {
         let (seen, masked) = row.split_at_mut(i + 1);
-        let m = seen.iter().fold(T::NEG_INFINITY, |m, &x| m.max(x));
-        let mut sum = zero;
-        for x in seen.iter_mut() {
-            *x = (*x - m).exp();
-            sum += *x;
-        }
-        for x in seen.iter_mut() {
-            *x /= sum;
-        }
-        masked.fill(zero);
+        T::softmax_row(seen);
+        masked.fill(<T as Scalar>::ZERO);
     }
 }
 

@@ -178,3 +178,21 @@ fn names_a_width_that_does_not_split_into_heads() {
     let x = tape.constant(&Tensor::zeros(&[1, 2, 9]));
     let _ = causal_self_attention(x, &CausalSelfAttention::new(2));
 }
+
+/// The f32 op's gradient against the f64 op's (proven above by finite differences), as every
+/// autograd op is checked.
+#[test]
+fn f32_gradient_matches_the_f64_gradient() {
+    use autograd::compare_f32_to_f64;
+    let op = CausalSelfAttention::new(2);
+    for (shape, seed) in [([1, 6, 12], 4), ([3, 4, 24], 5)] {
+        let qkv = random::<f64>(&shape, seed);
+        let report = compare_f32_to_f64(
+            |_, v| causal_self_attention(v[0], &op),
+            |_, v| causal_self_attention(v[0], &op),
+            &[qkv],
+            &GradcheckConfig::for_f32(),
+        );
+        assert!(report.passes(1e-2), "shape {shape:?}: {report}");
+    }
+}
