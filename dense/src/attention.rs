@@ -26,9 +26,10 @@
 //!
 //! **Why GEMMs on strided views.** A head's Q is T rows of d numbers taken every `3·D` numbers
 //! of the input: a [`MatRef`] with row stride `3·D` reads it in place, `.t()` reads Kᵀ without a
-//! copy, and the output head is a [`MatMut`] with row stride D. So the five products above run on
-//! the packed GEMM with no permuted copies of the activations (the reference composition,
-//! [`attention_reference`], makes four: the head split of q, k, v and the merge of the output).
+//! copy, and the output head is a [`MatMut`] with row stride D. So the seven products per head
+//! (two forward; the recomputed S and four more backward) run on the packed GEMM with no copies
+//! of the activations, and the whole attention is one node. The reference composition,
+//! [`attention_reference`], records 16 nodes, 12 of which (reshape, permute, select) copy.
 //!
 //! How we know it is right: `tests/attention.rs` holds value and gradient equal to
 //! [`attention_reference`], composed from autograd's ops (`permute`, `bmm`, `causal_softmax`), to
@@ -163,8 +164,9 @@ pub fn causal_self_attention<'t, T: Element>(
 }
 
 /// The same attention composed from autograd's reference ops: the head split by `reshape` and
-/// `permute`, `bmm`, `causal_softmax`, and the merge back. Slower (four permuted copies, eleven
-/// nodes) but each step is a checked op; the fused op is tested against it.
+/// `permute`, `bmm`, `causal_softmax`, and the merge back. Slower (16 nodes, 12 of them copies)
+/// but each step is an op with its own finite-difference property; the fused op is tested
+/// against it.
 ///
 /// # Panics
 /// If `qkv` is not `[B, T, 3·D]` with D a multiple of `heads`.

@@ -196,3 +196,16 @@ fn f32_gradient_matches_the_f64_gradient() {
         assert!(report.passes(1e-2), "shape {shape:?}: {report}");
     }
 }
+
+/// What the module doc claims: the fused attention is one node, the reference composition 16.
+#[test]
+fn the_fused_op_is_one_node_where_the_reference_is_sixteen() {
+    let tape = Tape::<f64>::new();
+    let x = tape.param(&random::<f64>(&[1, 3, 12], 0));
+    let before = tape.len();
+    let _ = causal_self_attention(x, &CausalSelfAttention::new(2));
+    assert_eq!(tape.len() - before, 1);
+    let before = tape.len();
+    let _ = attention_reference(x, 2);
+    assert_eq!(tape.len() - before, 16);
+}
