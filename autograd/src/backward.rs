@@ -9,7 +9,10 @@
 use crate::custom::{STACK_INPUTS, with_inputs};
 use crate::float::Float;
 use crate::gradients::Gradients;
-use crate::ops::{binary, gather, matmul, reduce, shape_ops, unary};
+use crate::ops::{
+    batched, binary, causal_softmax, embedding, gather, layer_norm, matmul, reduce, shape_ops,
+    unary,
+};
 use crate::tape::{Node, Op};
 use crate::tensor::Tensor;
 use crate::var::Var;
@@ -149,6 +152,20 @@ impl<'t, T: Float> Var<'t, T> {
                 Op::Custom { op, start, len } => {
                     let inputs = &pool[start as usize..(start + len) as usize];
                     custom_backward(&*customs[op as usize], inputs, y, g, &mut sink);
+                }
+                Op::BatchMatMul(a, b) => batched::bmm_backward(values, g, &mut sink, a, b),
+                Op::Permute { x, start } => {
+                    let perm = &pool[start as usize..start as usize + g.ndim()];
+                    batched::permute_backward(g, &mut sink, x, perm)
+                }
+                Op::LayerNorm { x, gain, bias, eps } => {
+                    let inputs = layer_norm::LayerNormInputs { x, gain, bias };
+                    layer_norm::backward(values, g, &mut sink, inputs, eps)
+                }
+                Op::CausalSoftmax(x) => causal_softmax::backward(y, g, &mut sink, x),
+                Op::Embed { table, start } => {
+                    let ids = &pool[start as usize..start as usize + g.shape()[0]];
+                    embedding::backward(g, &mut sink, table, ids)
                 }
             }
         }

@@ -48,6 +48,21 @@ pub(crate) enum Op<T: Float> {
     Concat { axis: u32, start: u32, len: u32 },
     /// Custom op number `op` of the tape, applied to inputs `pool[start .. start + len]`.
     Custom { op: u32, start: u32, len: u32 },
+    /// 3-d batched `a · b`.
+    BatchMatMul(u32, u32),
+    /// `x` with its axes reordered by `pool[start .. start + ndim]`.
+    Permute { x: u32, start: u32 },
+    /// Layer normalisation of `x` over its last axis, then `gain ⊙ x̂ + bias`.
+    LayerNorm {
+        x: u32,
+        gain: u32,
+        bias: u32,
+        eps: T,
+    },
+    /// softmax over the last axis with a causal mask.
+    CausalSoftmax(u32),
+    /// Rows of `table` picked by the ids `pool[start .. start + rows of the output]`.
+    Embed { table: u32, start: u32 },
 }
 
 /// One recorded node.

@@ -166,3 +166,34 @@ fn gather_select_mse() {
     let y = uniform(&[4, 3], -2.0, 2.0, 10);
     check("mse", |_, v| v[0].mse(v[1]), &[x, y]);
 }
+
+#[test]
+fn transformer_ops() {
+    let a = uniform(&[2, 3, 4], -1.0, 1.0, 11);
+    let b = uniform(&[2, 4, 2], -1.0, 1.0, 12);
+    check("bmm", |_, v| v[0].bmm(v[1]), &[a.clone(), b]);
+    check(
+        "permute",
+        |_, v| v[0].permute(&[2, 0, 1]),
+        std::slice::from_ref(&a),
+    );
+    let (gain, bias) = (uniform(&[4], 0.5, 1.5, 13), uniform(&[4], -1.0, 1.0, 14));
+    check(
+        "layer_norm",
+        |_, v| v[0].layer_norm(v[1], v[2], 1e-5),
+        &[a.clone(), gain, bias],
+    );
+    check("gelu", |_, v| v[0].gelu(), std::slice::from_ref(&a));
+    let scores = uniform(&[2, 3, 4], -2.0, 2.0, 15);
+    check(
+        "causal_softmax",
+        |_, v| v[0].causal_softmax(),
+        std::slice::from_ref(&scores),
+    );
+    let table = uniform(&[5, 3], -1.0, 1.0, 16);
+    check(
+        "embed",
+        |_, v| v[0].embed(&[4, 0, 4, 2]),
+        std::slice::from_ref(&table),
+    );
+}

@@ -67,3 +67,37 @@ fn a_warm_training_step_allocates_nothing() {
         "allocations per step: {counts:?}"
     );
 }
+
+/// The transformer ops (embed, layer_norm, gelu, permute, bmm, causal_softmax) reuse their
+/// buffers too: a warm step through all of them allocates nothing.
+#[test]
+fn a_warm_step_through_the_transformer_ops_allocates_nothing() {
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    let (b, t, d, heads) = (2, 5, 8, 2);
+    let tokens = Tensor::<f32>::randn(&[7, d], &mut rng);
+    let positions = Tensor::<f32>::randn(&[t, d], &mut rng);
+    let (gain, bias) = (Tensor::<f32>::ones(&[d]), Tensor::<f32>::zeros(&[d]));
+    let ids: Vec<usize> = (0..b * t).map(|i| (3 * i) % 7).collect();
+    let pos: Vec<usize> = (0..b * t).map(|i| i % t).collect();
+    let mut tape = Tape::new();
+    let mut grads = Gradients::new();
+    let mut counts = Vec::new();
+    for _ in 0..4 {
+        let before = allocations();
+        tape.reset();
+        let x = tape.param(&tokens).embed(&ids) + tape.param(&positions).embed(&pos);
+        let h = x
+            .layer_norm(tape.param(&gain), tape.param(&bias), 1e-5)
+            .gelu();
+        let heads_of = h
+            .reshape(&[b, t, heads, d / heads])
+            .permute(&[0, 2, 1, 3])
+            .reshape(&[b * heads, t, d / heads]);
+        let p = heads_of.bmm(heads_of.permute(&[0, 2, 1])).causal_softmax();
+        p.bmm(heads_of).square().mean().backward_into(&mut grads);
+        counts.push(allocations() - before);
+    }
+    assert!(counts[0] > 0, "the first step sizes the buffers");
+    assert_eq!(&counts[1..], &[0, 0, 0], "allocations per step: {counts:?}");
+}

@@ -36,6 +36,18 @@ enum Step {
     Center(usize),
     MaxShift(usize),
     LseShift(usize),
+    Gelu,
+    /// `layer_norm(x, γ, β)` over the rows with parameters γ, β: [c] (ε = 0.1 keeps it well
+    /// conditioned when a row is nearly constant).
+    LayerNorm,
+    /// `causal_softmax(x)` when r ≤ c, else `softmax(x, 1)`.
+    CausalSoftmax,
+    /// `permute(x, [1, 0])`.
+    Permute,
+    /// `bmm` of x as `[1, r, c]` with W: [c, c'] as `[1, c, c']`.
+    Bmm(usize),
+    /// Rows `[r − 1, 0]` of x (as an embedding table): `[2, c]`.
+    Embed,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -87,6 +99,12 @@ fn step() -> impl Strategy<Value = Step> {
         (0usize..2).prop_map(Step::Center),
         (0usize..2).prop_map(Step::MaxShift),
         (0usize..2).prop_map(Step::LseShift),
+        Just(Step::Gelu),
+        Just(Step::LayerNorm),
+        Just(Step::CausalSoftmax),
+        Just(Step::Permute),
+        (1usize..=4).prop_map(Step::Bmm),
+        Just(Step::Embed),
     ]
 }
 
@@ -99,8 +117,9 @@ fn cap_growth(start: [usize; 2], mut steps: Vec<Step>) -> Vec<Step> {
             Step::ConcatSelf(_) if r * c * 2 > 24 => *s = Step::Tanh,
             Step::ConcatSelf(0) => r *= 2,
             Step::ConcatSelf(_) => c *= 2,
-            Step::Transpose | Step::Reshape => std::mem::swap(&mut r, &mut c),
-            Step::MatMul(n) => c = n,
+            Step::Transpose | Step::Reshape | Step::Permute => std::mem::swap(&mut r, &mut c),
+            Step::MatMul(n) | Step::Bmm(n) => c = n,
+            Step::Embed => r = 2,
             _ => {}
         }
     }
@@ -122,11 +141,16 @@ fn param_shapes(start: [usize; 2], steps: &[Step]) -> Vec<(Vec<usize>, bool)> {
                 };
                 out.push((shape, matches!(b, Bin::Div)));
             }
-            Step::MatMul(n) => {
+            Step::MatMul(n) | Step::Bmm(n) => {
                 out.push((vec![c, n], false));
                 c = n;
             }
-            Step::Transpose | Step::Reshape => std::mem::swap(&mut r, &mut c),
+            Step::LayerNorm => {
+                out.push((vec![c], false));
+                out.push((vec![c], false));
+            }
+            Step::Embed => r = 2,
+            Step::Transpose | Step::Reshape | Step::Permute => std::mem::swap(&mut r, &mut c),
             Step::ConcatSelf(0) => r *= 2,
             Step::ConcatSelf(_) => c *= 2,
             _ => {}
@@ -171,6 +195,30 @@ fn compose<'t, T: Float>(steps: &[Step], v: &[Var<'t, T>]) -> Var<'t, T> {
             Step::Center(a) => x - x.mean_axis(a, true),
             Step::MaxShift(a) => x - x.max_axis(a, true),
             Step::LseShift(a) => x - x.logsumexp(a, true),
+            Step::Gelu => x.gelu(),
+            Step::LayerNorm => {
+                let gain = *params.next().expect("a parameter per step");
+                let bias = *params.next().expect("a parameter per step");
+                x.layer_norm(gain, bias, f(0.1))
+            }
+            Step::CausalSoftmax => {
+                let s = x.shape();
+                if s[0] <= s[1] {
+                    x.causal_softmax()
+                } else {
+                    x.softmax(1)
+                }
+            }
+            Step::Permute => x.permute(&[1, 0]),
+            Step::Bmm(n) => {
+                let (s, w) = (x.shape(), *params.next().expect("a parameter per step"));
+                let wb = w.reshape(&[1, s[1], n]);
+                x.reshape(&[1, s[0], s[1]]).bmm(wb).reshape(&[s[0], n])
+            }
+            Step::Embed => {
+                let r = x.shape()[0];
+                x.embed(&[r - 1, 0])
+            }
         };
     }
     x

@@ -363,3 +363,80 @@ prop_op!(
         .prop_map(|(a, b)| (vec![a, b], P::default())),
     |t, v, p| v[0].mse(v[1])
 );
+
+// Transformer ops.
+prop_op!(
+    bmm,
+    (1usize..=3, 1usize..=4, 1usize..=4, 1usize..=4).prop_flat_map(|(b, m, k, n)| {
+        (
+            tensor_of(vec![b, m, k], smooth(1.0)),
+            tensor_of(vec![b, k, n], smooth(1.0)),
+        )
+            .prop_map(|(a, b)| (vec![a, b], P::default()))
+    }),
+    |t, v, p| v[0].bmm(v[1])
+);
+prop_op!(
+    permute,
+    shape(0, 4)
+        .prop_flat_map(|s| {
+            let r = s.len();
+            (
+                tensor_of(s, smooth(2.0)),
+                Just((0..r).collect::<Vec<usize>>()).prop_shuffle(),
+            )
+        })
+        .prop_map(|(x, shape)| (
+            vec![x],
+            P {
+                shape,
+                ..P::default()
+            }
+        )),
+    |t, v, p| v[0].permute(&p.shape)
+);
+prop_op!(
+    layer_norm,
+    (shape(0, 2), 1usize..=5, 0.01f64..0.5)
+        .prop_flat_map(|(mut s, n, eps)| {
+            s.push(n);
+            (
+                tensor_of(s, smooth(2.0)),
+                tensor_of(vec![n], smooth(2.0)),
+                tensor_of(vec![n], smooth(2.0)),
+                Just(eps),
+            )
+        })
+        .prop_map(|(x, gain, bias, c)| (vec![x, gain, bias], P { c, ..P::default() })),
+    |t, v, p| v[0].layer_norm(v[1], v[2], T::from_f64(p.c))
+);
+prop_op!(gelu, one(smooth(4.0)), |t, v, p| v[0].gelu());
+prop_op!(
+    causal_softmax,
+    (shape(0, 2), 1usize..=4)
+        .prop_flat_map(|(s, tk)| (Just(s), 1..=tk, Just(tk)))
+        .prop_flat_map(|(mut s, tq, tk)| {
+            s.extend([tq, tk]);
+            tensor_of(s, smooth(3.0))
+        })
+        .prop_map(|x| (vec![x], P::default())),
+    |t, v, p| v[0].causal_softmax()
+);
+prop_op!(
+    embed,
+    (1usize..=4, 1usize..=4)
+        .prop_flat_map(|(v, d)| {
+            (
+                tensor_of(vec![v, d], smooth(2.0)),
+                prop::collection::vec(0..v, 1..=6),
+            )
+        })
+        .prop_map(|(table, indices)| (
+            vec![table],
+            P {
+                indices,
+                ..P::default()
+            }
+        )),
+    |t, v, p| v[0].embed(&p.indices)
+);

@@ -18,10 +18,16 @@ pub trait Element: Scalar + autograd::Float {
     /// only bumps a reference count instead of allocating).
     #[doc(hidden)]
     fn linear_op(activation: Activation) -> Rc<dyn CustomOp<Self>>;
+
+    /// Softmax of one row in place, `e^{xᵢ − max x} / Σⱼ e^{xⱼ − max x}`: the vectorised
+    /// [`vmath::softmax_in_place`](crate::vmath::softmax_in_place) for `f32`, the same formula
+    /// with the library `exp` for `f64`.
+    #[doc(hidden)]
+    fn softmax_row(row: &mut [Self]);
 }
 
 macro_rules! impl_element {
-    ($t:ty) => {
+    ($t:ty, $softmax_row:path) => {
         impl Element for $t {
             fn linear_op(activation: Activation) -> Rc<dyn CustomOp<Self>> {
                 thread_local! {
@@ -38,8 +44,24 @@ macro_rules! impl_element {
                 };
                 OPS.with(|ops| ops[i].clone())
             }
+
+            fn softmax_row(row: &mut [Self]) {
+                $softmax_row(row)
+            }
         }
     };
 }
-impl_element!(f32);
-impl_element!(f64);
+
+/// The f64 row softmax: `e^{xᵢ − max x} / Σⱼ e^{xⱼ − max x}` with the library `exp`.
+fn softmax_row_f64(row: &mut [f64]) {
+    let max = row.iter().fold(f64::NEG_INFINITY, |m, &x| m.max(x));
+    let mut sum = 0.0;
+    for x in row.iter_mut() {
+        *x = (*x - max).exp();
+        sum += *x;
+    }
+    row.iter_mut().for_each(|x| *x /= sum);
+}
+
+impl_element!(f32, crate::vmath::softmax_in_place);
+impl_element!(f64, softmax_row_f64);

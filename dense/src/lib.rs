@@ -138,6 +138,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod attention;
 mod element;
 pub mod gemm;
 mod gemv;
@@ -152,6 +153,7 @@ pub mod view;
 pub mod vmath;
 
 pub use activation::Activation;
+pub use attention::{CausalSelfAttention, attention_reference, causal_self_attention};
 pub use element::Element;
 pub use gemm::{Epilogue, gemm, gemm_fused, gemm_fused_with, gemm_reference, gemm_with};
 pub use init::Init;

@@ -21,6 +21,7 @@ pub(crate) enum Unary<T: Float> {
     Tanh,
     Sigmoid,
     Relu,
+    Gelu,
     Softplus,
     Abs,
     Clamp(T, T),
@@ -156,6 +157,30 @@ impl<T: Float> Rule<T> for Relu {
 }
 
 #[derive(Clone, Copy)]
+struct Gelu;
+impl Gelu {
+    /// √(2/π) and the cubic coefficient of the tanh approximation.
+    const C: f64 = 0.797_884_560_802_865_4;
+    const A: f64 = 0.044_715;
+    /// tanh(u) with u = √(2/π)(x + 0.044715 x³).
+    fn t<T: Float>(x: T) -> T {
+        (T::from_f64(Self::C) * (x + T::from_f64(Self::A) * x * x * x)).tanh()
+    }
+}
+impl<T: Float> Rule<T> for Gelu {
+    // gelu(x) ≈ ½ x (1 + tanh(√(2/π)(x + 0.044715 x³)))  (the tanh form of x·Φ(x))
+    fn f(self, x: T) -> T {
+        T::from_f64(0.5) * x * (T::one() + Gelu::t(x))
+    }
+    // d gelu/dx = ½(1 + t) + ½ x (1 − t²) √(2/π)(1 + 3·0.044715 x²), t = tanh(u)
+    fn df(self, x: T, _y: T) -> T {
+        let (half, t) = (T::from_f64(0.5), Gelu::t(x));
+        let du = T::from_f64(Gelu::C) * (T::one() + T::from_f64(3.0 * Gelu::A) * x * x);
+        half * (T::one() + t) + half * x * (T::one() - t * t) * du
+    }
+}
+
+#[derive(Clone, Copy)]
 struct Softplus;
 impl<T: Float> Rule<T> for Softplus {
     // softplus(x) = ln(1 + eˣ) = max(x, 0) + ln(1 + e^-|x|), the second form never overflows.
@@ -273,6 +298,10 @@ macro_rules! with_rule {
                 let $r = Relu;
                 $body
             }
+            Unary::Gelu => {
+                let $r = Gelu;
+                $body
+            }
             Unary::Softplus => {
                 let $r = Softplus;
                 $body
@@ -382,6 +411,23 @@ impl<'t, T: Float> Var<'t, T> {
     /// max(x, 0). d relu/dx = 1 for x > 0, else 0 (0 at the kink).
     pub fn relu(self) -> Self {
         self.unary(Unary::Relu)
+    }
+
+    /// GELU, tanh form: `gelu(x) = ½ x (1 + tanh u)` with `u = √(2/π)(x + 0.044715 x³)`, the
+    /// usual approximation of `x·Φ(x)` (Φ the standard normal CDF) used by GPT-2.
+    /// `d gelu/dx = ½(1 + tanh u) + ½ x (1 − tanh² u) √(2/π)(1 + 0.134145 x²)`.
+    ///
+    /// ```
+    /// use autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.param(&Tensor::from_vec(vec![0.0, 1.0], &[2]));
+    /// let y = x.gelu();
+    /// assert_eq!(y.value().data()[0], 0.0);
+    /// assert!((y.value().data()[1] - 0.841192).abs() < 1e-6); // ½(1 + tanh(0.83356))
+    /// assert_eq!(y.sum().backward()[x].data()[0], 0.5); // slope ½ at 0
+    /// ```
+    pub fn gelu(self) -> Self {
+        self.unary(Unary::Gelu)
     }
 
     /// softplus(x) = ln(1 + eˣ), computed as max(x, 0) + ln(1 + e^−|x|). d softplus/dx = σ(x).

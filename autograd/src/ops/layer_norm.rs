@@ -1,0 +1,156 @@
+//! Layer normalisation over the last axis, with a learned gain γ and bias β.
+//!
+//! Each row `x` (the last axis, length n) is centred and scaled to unit variance, then mapped by
+//! a per-feature affine map:
+//!
+//! ```text
+//! μ = (1/n) Σₗ xₗ        σ² = (1/n) Σₗ (xₗ − μ)²   (the biased variance, as PyTorch)
+//! r = 1 / √(σ² + ε)      x̂ₗ = (xₗ − μ) · r          yₗ = γₗ x̂ₗ + βₗ
+//! ```
+//!
+//! ε keeps r finite for a constant row; the caller states it (1e-5 is PyTorch's default).
+//!
+//! Backward. With ĝₗ = ȳₗ γₗ (the gradient reaching x̂), and since
+//! `∂x̂ₖ/∂xₗ = r (δₖₗ − 1/n − x̂ₖ x̂ₗ / n)` (μ and σ both move with every xₗ):
+//!
+//! ```text
+//! x̄ₗ += r · (ĝₗ − mean(ĝ) − x̂ₗ · mean(ĝ ⊙ x̂))
+//! γ̄ₗ += Σ_rows ȳₗ x̂ₗ          β̄ₗ += Σ_rows ȳₗ
+//! ```
+//!
+//! Nothing is stored for backward: μ, r and x̂ are recomputed from the input row (O(n) per row,
+//! small beside the matrix products around a layer norm).
+
+use crate::backward::Sink;
+use crate::float::Float;
+use crate::tape::Op;
+use crate::tensor::Tensor;
+use crate::var::Var;
+
+/// (μ, r) of one row: its mean and `1 / √(σ² + ε)`.
+fn row_stats<T: Float>(row: &[T], eps: T) -> (T, T) {
+    let n = T::from_usize(row.len());
+    let mean = row.iter().fold(T::zero(), |s, &x| s + x) / n;
+    let var = row
+        .iter()
+        .fold(T::zero(), |s, &x| s + (x - mean) * (x - mean))
+        / n;
+    (mean, T::one() / (var + eps).sqrt())
+}
+
+/// y = γ ⊙ x̂ + β for every row of length n.
+fn forward<T: Float>(x: &[T], gain: &[T], bias: &[T], y: &mut [T], eps: T) {
+    let n = gain.len();
+    if n == 0 {
+        return; // rows of no features: nothing to normalise
+    }
+    for (xr, yr) in x.chunks_exact(n).zip(y.chunks_exact_mut(n)) {
+        let (mean, r) = row_stats(xr, eps);
+        for l in 0..n {
+            yr[l] = gain[l] * ((xr[l] - mean) * r) + bias[l];
+        }
+    }
+}
+
+pub(crate) struct LayerNormInputs {
+    pub(crate) x: u32,
+    pub(crate) gain: u32,
+    pub(crate) bias: u32,
+}
+
+pub(crate) fn backward<T: Float>(
+    values: &[Tensor<T>],
+    g: &Tensor<T>,
+    sink: &mut Sink<'_, T>,
+    LayerNormInputs { x, gain, bias }: LayerNormInputs,
+    eps: T,
+) {
+    let (xv, gamma) = (&values[x as usize].data, &values[gain as usize].data);
+    let n = gamma.len();
+    if n == 0 {
+        return;
+    }
+    let rows = || xv.chunks_exact(n).zip(g.data.chunks_exact(n));
+    if let Some(gx) = sink.grad(x) {
+        let inv_n = T::one() / T::from_usize(n);
+        for ((xr, gr), dxr) in rows().zip(gx.data.chunks_exact_mut(n)) {
+            let (mean, r) = row_stats(xr, eps);
+            // mean(ĝ) and mean(ĝ ⊙ x̂), with ĝ = ȳ ⊙ γ and x̂ recomputed.
+            let (mut mean_g, mut mean_gx) = (T::zero(), T::zero());
+            for l in 0..n {
+                let gh = gr[l] * gamma[l];
+                mean_g += gh;
+                mean_gx += gh * (xr[l] - mean) * r;
+            }
+            mean_g *= inv_n;
+            mean_gx *= inv_n;
+            for l in 0..n {
+                let xh = (xr[l] - mean) * r;
+                dxr[l] += r * (gr[l] * gamma[l] - mean_g - xh * mean_gx);
+            }
+        }
+    }
+    if let Some(dgain) = sink.grad(gain) {
+        for (xr, gr) in rows() {
+            let (mean, r) = row_stats(xr, eps);
+            for l in 0..n {
+                dgain.data[l] += gr[l] * (xr[l] - mean) * r;
+            }
+        }
+    }
+    if let Some(dbias) = sink.grad(bias) {
+        for (_, gr) in rows() {
+            for (d, &gl) in dbias.data.iter_mut().zip(gr) {
+                *d += gl;
+            }
+        }
+    }
+}
+
+impl<'t, T: Float> Var<'t, T> {
+    /// Layer normalisation over the last axis: `y = γ ⊙ (x − μ)/√(σ² + ε) + β` per row, with μ
+    /// and σ² the row's mean and biased variance; `gain` (γ) and `bias` (β) have the length of
+    /// the last axis. `x̄ = r (ĝ − mean ĝ − x̂ mean(ĝ x̂))` with `ĝ = ȳ γ`, `r = 1/√(σ² + ε)`;
+    /// `γ̄ = Σ_rows ȳ x̂`, `β̄ = Σ_rows ȳ` (derivation in the module doc).
+    ///
+    /// ```
+    /// use autograd::{Tape, Tensor};
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.constant(&Tensor::from_vec(vec![1.0, 3.0], &[1, 2]));
+    /// let gain = tape.constant(&Tensor::from_vec(vec![2.0, 2.0], &[2]));
+    /// let bias = tape.constant(&Tensor::from_vec(vec![0.5, 0.5], &[2]));
+    /// // μ = 2, σ² = 1: x̂ = [−1, 1], y = 2·x̂ + 0.5 (ε = 0 here only to keep the numbers round).
+    /// assert_eq!(x.layer_norm(gain, bias, 0.0).value().data(), &[-1.5, 2.5]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `x` is a scalar, `gain` or `bias` is not 1-d of the last axis' length, or `eps < 0`;
+    /// the message names the shapes.
+    pub fn layer_norm(self, gain: Self, bias: Self, eps: T) -> Self {
+        let (x, g, b) = (self.index, gain.index, bias.index);
+        assert!(eps >= T::zero(), "layer_norm: expected eps >= 0, got {eps}");
+        self.tape.record(
+            "layer_norm",
+            &[self, gain, bias],
+            |v, out| {
+                let (xv, gv, bv) = (&v[x as usize], &v[g as usize], &v[b as usize]);
+                let n = xv.shape.last().copied().unwrap_or(0);
+                assert!(
+                    xv.ndim() >= 1 && gv.shape == [n] && bv.shape == [n],
+                    "layer_norm: x {:?}, gain {:?}, bias {:?}; expected x [.., n], gain [n], bias [n]",
+                    xv.shape,
+                    gv.shape,
+                    bv.shape
+                );
+                out.resize(&xv.shape);
+                forward(&xv.data, &gv.data, &bv.data, &mut out.data, eps);
+            },
+            |_, _| Op::LayerNorm {
+                x,
+                gain: g,
+                bias: b,
+                eps,
+            },
+        )
+    }
+}
