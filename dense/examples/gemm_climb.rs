@@ -137,7 +137,7 @@ fn packed(a: &[f32], b: &[f32], c: &mut [f32], n: usize) {
     }
 }
 
-/// Best-of-`reps` seconds of one call: the fastest run is the one the machine's load disturbed least.
+/// Best-of-`reps` seconds of one call: the fastest run is the one the load disturbed least.
 fn best_time(reps: usize, mut run: impl FnMut()) -> f64 {
     (0..reps)
         .map(|_| {

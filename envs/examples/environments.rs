@@ -130,7 +130,7 @@ impl Env for Corridor {
     }
 }
 
-/// Plays CartPole-v1 with a fixed rule until the episode ends; returns (steps, terminated, truncated).
+/// Plays CartPole-v1 with a fixed rule until the episode ends: (steps, terminated, truncated).
 fn cartpole_episode(rule: impl Fn(&[f32]) -> usize) -> (u64, bool, bool) {
     let mut env = envs::make("CartPole-v1").expect("registered");
     let mut obs = vec![0.0f32; env.obs_dim()];

@@ -7,14 +7,14 @@
 //!
 //!   total variance = (1/(K−1)) Σ_k ‖ĝ_k − ḡ‖²   (the trace of ĝ's covariance matrix),
 //!
-//! where ḡ is the mean of the K gradients, for the weights Ψ_t each estimator puts on ∇log π(a_t|s_t)
-//! in ĝ = ∇_θ (1/E) Σ_t log π_θ(a_t|s_t) Ψ_t, summed over the steps of the batch's E episodes.
-//! (Dividing by E, a constant, rather than by the number of steps, which depends on the actions
+//! where ḡ is the mean of the K gradients, for the weights Ψ_t each estimator puts on
+//! ∇log π(a_t|s_t) in ĝ = ∇_θ (1/E) Σ_t log π_θ(a_t|s_t) Ψ_t, summed over the steps of the batch's
+//! E episodes. (Dividing by E, a constant, rather than by the number of steps, which depends on the actions
 //! taken, keeps a baseline's term exactly zero in expectation.)
 //!
 //! | estimator | Ψ_t | library function |
 //! |---|---|---|
-//! | whole-episode return | R(τ) = Σ_k γ^k r_k, the same for every step | `returns::episode_returns` |
+//! | whole-episode return | R(τ) = Σ_k γ^k r_k, for every step | `returns::episode_returns` |
 //! | reward-to-go | G_t = Σ_{k≥t} γ^{k−t} r_k | `returns::reward_to_go` |
 //! | constant baseline | G_t − b, b = the mean G_t of separate episodes | |
 //! | learned baseline | G_t − V(s_t) | |
@@ -136,7 +136,7 @@ fn weights(ep: &Episode, value: &Mlp, baseline: f32) -> [Vec<f32>; 5] {
     [whole, rtg, minus_b, minus_v, adv]
 }
 
-/// ĝ = ∇_θ (1/E) Σ_t log π_θ(a_t|s_t) Ψ_t over the E episodes of a batch, flattened into one vector.
+/// ĝ = ∇_θ (1/E) Σ_t log π_θ(a_t|s_t) Ψ_t over a batch of E episodes, as one flat vector.
 fn gradient(
     policy: &Mlp,
     obs: &[f32],

@@ -1,9 +1,10 @@
 //! Chapter 10 of the course (`docs/10-language-models.md`): the advantage estimators used to
 //! fine-tune language models, side by side on one batch of rewards.
 //!
-//! A language model answering a prompt is a policy whose actions are tokens; the reward comes once,
-//! for the whole completion. Every token of completion i is weighted by one advantage A_i = r_i − b,
-//! and the estimators differ only in the baseline b (`policy_gradient::lm::advantage`):
+//! A language model answering a prompt is a policy whose actions are tokens; the reward comes
+//! once, for the whole completion. Every token of completion i is weighted by one advantage
+//! A_i = r_i − b, and the estimators differ only in the baseline b
+//! (`policy_gradient::lm::advantage`):
 //!
 //! - REINFORCE:         b = 0
 //! - batch mean:        b = the mean reward of the whole batch

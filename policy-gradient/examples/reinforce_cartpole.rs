@@ -32,12 +32,12 @@ const SOLVED_AT: f32 = 475.0; // CartPole-v1's reward threshold, over the last 1
 /// What one batch of episodes leaves behind: every step's observation, action and return G_t.
 #[derive(Default)]
 struct Batch {
-    observations: Vec<f32>, // rows of 4 numbers: cart position, cart velocity, angle, angular velocity
+    observations: Vec<f32>, // rows of 4: cart position and velocity, pole angle and its rate
     actions: Vec<usize>,    // 0 = push left, 1 = push right
     returns: Vec<f32>,      // G_t for each step
 }
 
-/// Plays one episode with actions sampled from π_θ, appends it to `batch`, returns its total reward.
+/// Plays an episode with actions sampled from π_θ into `batch`; returns its total reward.
 fn play_episode(env: &mut dyn Env, policy: &Mlp, rng: &mut ChaCha8Rng, batch: &mut Batch) -> f32 {
     let mut obs = [0.0f32; 4];
     let mut logits = [0.0f32; 2];
