@@ -71,6 +71,12 @@ impl<T: Element> CustomOp<T> for LinearOp {
         vec![batch, out]
     }
 
+    fn output_shape_into(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
+        let (batch, _, out) = self.dims(inputs);
+        shape.clear();
+        shape.extend_from_slice(&[batch, out]);
+    }
+
     fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>) {
         let (batch, fan_in, fan_out) =
             self.dims(&[inputs[0].shape(), inputs[1].shape(), inputs[2].shape()]);

@@ -7,7 +7,8 @@
 //! Shapes: `A` is `m×k`, `B` is `k×n`, `C` is `m×n`, `bias` has `n` values. A shape mismatch
 //! panics with a message naming the shapes (like ndarray). When `beta == 0`, `C` is not read.
 //!
-//! Routing: problems with at most four rows (one row: acting with one observation) run as one
+//! Routing: an outer product (`k = 1`, the weight gradient at batch 1) is one multiply per
+//! element (`rank_one`); problems with at most four rows (one row: acting with one observation) run as one
 //! GEMV per row (`crate::gemv`); at most four columns (a policy or value head) run as one GEMV
 //! per column of the transposed problem `Cᵀ = Bᵀ·Aᵀ`; everything else goes through the packed,
 //! blocked driver in `driver.rs`.
@@ -203,6 +204,11 @@ pub(crate) fn gemm_f32(
         scale_only(kernel, beta, c, epilogue);
         return;
     }
+    if k == 1 && (beta == 0.0 || beta == 1.0) {
+        rank_one(kernel, alpha, a, b, beta, &mut c);
+        apply_epilogue(kernel, &mut c, 0, &epilogue);
+        return;
+    }
     if m <= SMALL && gemv_rows(kernel, alpha, a, b, beta, &mut c, epilogue) {
         return;
     }
@@ -220,6 +226,83 @@ pub(crate) fn gemm_f32(
         c,
         &epilogue,
     );
+}
+
+/// `C = alpha·a·b + beta·C` for `k = 1` (an outer product: a weight gradient at batch 1) with
+/// `beta` 0 or 1, one multiply per element and no packing. Each element is rounded exactly as the
+/// micro-kernels and GEMVs round it, `c + alpha·(a_i·b_j)` (or without `c` when `beta = 0`), so
+/// every route gives the same bits.
+fn rank_one(
+    kernel: Kernel,
+    alpha: f32,
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    beta: f32,
+    c: &mut MatMut<'_, f32>,
+) {
+    let n = b.cols();
+    let mut b_row = [0.0f32; 64];
+    for j0 in (0..n).step_by(b_row.len()) {
+        let len = b_row.len().min(n - j0);
+        for (j, slot) in b_row[..len].iter_mut().enumerate() {
+            *slot = b.get(0, j0 + j);
+        }
+        let mut cj = c.sub(0, j0, c.rows(), len);
+        for i in 0..cj.rows() {
+            let ai = a.get(i, 0);
+            match cj.row_mut(i) {
+                Some(row) => rank_one_row(kernel, alpha, ai, &b_row[..len], beta, row),
+                None => {
+                    for (j, &bj) in b_row[..len].iter().enumerate() {
+                        let term = alpha * (ai * bj);
+                        let v = if beta == 0.0 {
+                            term
+                        } else {
+                            cj.get(i, j) + term
+                        };
+                        cj.set(i, j, v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One contiguous row of [`rank_one`], compiled for the kernel's vector width (the loop is plain
+/// Rust that the compiler vectorises; it never fuses a multiply and an add, so the bits do not
+/// depend on the width).
+fn rank_one_row(kernel: Kernel, alpha: f32, ai: f32, b: &[f32], beta: f32, row: &mut [f32]) {
+    #[inline(always)]
+    fn body(alpha: f32, ai: f32, b: &[f32], beta: f32, row: &mut [f32]) {
+        if beta == 0.0 {
+            row.iter_mut()
+                .zip(b)
+                .for_each(|(x, &bj)| *x = alpha * (ai * bj));
+        } else {
+            row.iter_mut()
+                .zip(b)
+                .for_each(|(x, &bj)| *x += alpha * (ai * bj));
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn wide(alpha: f32, ai: f32, b: &[f32], beta: f32, row: &mut [f32]) {
+        body(alpha, ai, b, beta, row)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn narrow(alpha: f32, ai: f32, b: &[f32], beta: f32, row: &mut [f32]) {
+        body(alpha, ai, b, beta, row)
+    }
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller checked that the CPU has AVX-512F.
+        Kernel::Avx512 => unsafe { wide(alpha, ai, b, beta, row) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller checked that the CPU has AVX2.
+        Kernel::Avx2Fma => unsafe { narrow(alpha, ai, b, beta, row) },
+        _ => body(alpha, ai, b, beta, row),
+    }
 }
 
 /// Problems with at most this many rows (or columns) run as that many GEMVs: a register tile
