@@ -13,12 +13,14 @@
 //! machine's load hits them alike): the training step fused and composed from reference ops,
 //! inference, one Adam step, and the step's FLOP count divided by the 64×64·64×64 GEMM rate
 //! measured in the same rounds, the yardstick for "overhead, not FLOPs". The table is printed for
-//! the AVX-512 path and again for the AVX2 path (forced), where the CPU has them.
+//! the AVX-512 path and again for the AVX2 path (forced), where the CPU has them, on one thread;
+//! after each, the batch-4096 step on one thread against every core.
 
 use autograd::{Tape, Tensor};
 use benches::interleaved;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use dense::optim::{Adam, AdamConfig};
+use dense::threads::set_threads;
 use dense::{Activation, Init, Kernel, Mlp};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -166,11 +168,42 @@ fn ratios() {
     for kernel in [Kernel::Avx512, Kernel::Avx2Fma] {
         if kernel.is_available() {
             Kernel::force(Some(kernel));
-            println!("kernel path: {}", kernel.name());
+            println!("kernel path: {}, 1 thread", kernel.name());
+            set_threads(1);
             ratios_on_selected_path();
+            thread_speedup();
         }
     }
+    set_threads(0);
     Kernel::force(None);
+}
+
+/// The batch-4096 step on 1 thread and on every core, interleaved (the thread count is switched
+/// inside each contender).
+fn thread_speedup() {
+    let all = dense::threads::default_threads();
+    let mut rng = ChaCha8Rng::seed_from_u64(4096);
+    let x = Tensor::<f32>::randn(&[4096, 4], &mut rng);
+    let w = Tensor::<f32>::randn(&[4096, 2], &mut rng);
+    let (mut net1, mut net_all) = (mlp(), mlp());
+    let (mut tape1, mut tape_all) = (Tape::new(), Tape::new());
+    let (mut g1, mut g_all) = (net1.zeros_like_params(), net_all.zeros_like_params());
+    let mut one = || {
+        set_threads(1);
+        fused_step(&mut net1, &mut tape1, &x, &w, &mut g1);
+    };
+    let mut every = || {
+        set_threads(all);
+        fused_step(&mut net_all, &mut tape_all, &x, &w, &mut g_all);
+    };
+    let best = interleaved(31, 3e-3, &mut [&mut one, &mut every]);
+    set_threads(1);
+    println!(
+        "batch-4096 step: {:.0} µs on 1 thread, {:.0} µs on {all} threads: {:.2}×",
+        best[0] * 1e6,
+        best[1] * 1e6,
+        best[0] / best[1]
+    );
 }
 
 fn ratios_on_selected_path() {

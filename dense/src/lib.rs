@@ -113,8 +113,9 @@
 //! `*_with(kernel, …)` twin so tests force each path. Intrinsics live in `#[target_feature]`
 //! functions; each `unsafe` block states why it is sound.
 //!
-//! **Determinism.** Everything is single-threaded and sums in a fixed order, so the same inputs
-//! give the same bits on every run on one machine. Different kernel paths (an AVX2-only CPU
+//! **Determinism.** Every element is summed in a fixed order, so the same inputs give the same
+//! bits on every run on one machine, whatever the thread count ([`threads`]: large products are
+//! split over blocks of output rows, never over the reduction). Different kernel paths (an AVX2-only CPU
 //! against an AVX-512 one) sum in different orders and may differ in the last bits; the dev
 //! machines and CI both select AVX-512.
 //!
@@ -147,6 +148,7 @@ pub mod mlp;
 pub mod optim;
 pub mod paramfile;
 pub mod scalar;
+pub mod threads;
 pub mod view;
 pub mod vmath;
 

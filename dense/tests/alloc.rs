@@ -122,7 +122,8 @@ fn steady_state_does_not_allocate() {
 }
 
 /// A whole training step with the parameters lent to the tape and the gradients swapped out
-/// (`Mlp::lend`, `LentMlp::backward_to`): once warm it allocates nothing.
+/// (`Mlp::lend`, `LentMlp::backward_to`): once warm it allocates nothing, at batch 1 and on
+/// batches large enough for the thread pool.
 #[test]
 fn lent_training_step_does_not_allocate() {
     use autograd::Tape;
@@ -138,7 +139,10 @@ fn lent_training_step_does_not_allocate() {
     let mut grads = mlp.zeros_like_params();
     let mut adam = Adam::new(AdamConfig::default());
     let mut tape = Tape::new();
-    for batch in [1usize, 64, 300] {
+    // Two threads, so the large batch runs its GEMMs and the fused backward pass on the pool
+    // (warmed by the first steps); results do not depend on it.
+    dense::threads::set_threads(2);
+    for batch in [1usize, 64, 300, 4096] {
         let x = Tensor::<f32>::full(&[batch, 4], 0.3);
         let w = Tensor::<f32>::full(&[batch, 2], -0.7);
         let mut counts = Vec::new();

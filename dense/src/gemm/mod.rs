@@ -23,6 +23,7 @@ pub use reference::gemm_reference;
 use crate::activation::Activation;
 use crate::kernel::Kernel;
 use crate::scalar::Scalar;
+use crate::threads;
 use crate::view::{MatMut, MatRef};
 
 /// What happens to each element of C as it is stored: `act(value + bias[j])`.
@@ -216,16 +217,51 @@ pub(crate) fn gemm_f32(
         apply_epilogue(kernel, &mut c, 0, &epilogue);
         return;
     }
-    driver::gemm_packed(
-        kernel,
-        micro::for_f32(kernel),
-        alpha,
-        a,
-        b,
-        beta,
-        c,
-        &epilogue,
-    );
+    let mk = micro::for_f32(kernel);
+    let parts = threads::parts_for(m * n * k, threads::PARALLEL_MIN_MACS, m.div_ceil(mk.mr));
+    packed_in_row_blocks(kernel, mk, alpha, a, b, beta, c, &epilogue, parts);
+}
+
+/// The packed driver on `parts` blocks of C's rows at once (`crate::threads`), each a whole
+/// number of register tiles (`mr` rows). Every element of C is computed by exactly the code and
+/// order the single-threaded call would use (the driver's choices of packing do not change any
+/// arithmetic, and rows never share a tile), so the result is bit-identical for any `parts`.
+/// Views whose rows interleave in memory (column-major C) run on one thread.
+#[allow(clippy::too_many_arguments)]
+fn packed_in_row_blocks(
+    kernel: Kernel,
+    mk: &'static driver::MicroKernel<f32>,
+    alpha: f32,
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    beta: f32,
+    c: MatMut<'_, f32>,
+    epilogue: &Epilogue<'_, f32>,
+    parts: usize,
+) {
+    if parts <= 1 || c.rows_interleave() {
+        driver::gemm_packed(kernel, mk, alpha, a, b, beta, c, epilogue);
+        return;
+    }
+    let (m, k) = (a.rows(), a.cols());
+    // Cut C into its parts' row blocks, first to last: (first row, block).
+    let mut rest = Some(c);
+    let mut part = 0;
+    let blocks = std::iter::from_fn(|| {
+        let c = rest.take()?;
+        let (r0, r1) = threads::part_range(m, mk.mr, parts, part);
+        part += 1;
+        if part == parts {
+            return Some((r0, c));
+        }
+        let (top, bottom) = c.split_rows(r1 - r0).ok()?;
+        rest = Some(bottom);
+        Some((r0, top))
+    });
+    threads::for_each_part(blocks, |_, (r0, c_block): (usize, MatMut<'_, f32>)| {
+        let a_block = a.sub(r0, 0, c_block.rows(), k);
+        driver::gemm_packed(kernel, mk, alpha, a_block, b, beta, c_block, epilogue);
+    });
 }
 
 /// `C = alpha·a·b + beta·C` for `k = 1` (an outer product: a weight gradient at batch 1) with
