@@ -77,6 +77,44 @@ impl<'t, T: Float> Var<'t, T> {
     pub fn backward_into(self, out: &mut Gradients<T>) {
         let tape = self.tape;
         let mut guard = tape.inner.borrow_mut();
+        let n = self.reverse_pass(&mut guard);
+        let crate::tape::Inner {
+            nodes,
+            values,
+            grads,
+            touched,
+            ..
+        } = &mut *guard;
+        let nodes: &[Node<T>] = nodes;
+
+        // Collect the parameters' gradients, reusing `out`'s buffers.
+        out.tape = Gradients::tape_id(tape);
+        out.generation = tape.generation.get();
+        let mut k = 0;
+        for (j, node) in nodes.iter().enumerate() {
+            if !(matches!(node.op, Op::Leaf) && node.requires_grad) {
+                continue;
+            }
+            if k == out.entries.len() {
+                out.entries.push((j as u32, Tensor::placeholder()));
+            }
+            let entry = &mut out.entries[k];
+            entry.0 = j as u32;
+            if j < n && touched[j] {
+                entry.1.copy_from(&grads[j]);
+            } else {
+                entry.1.resize(values[j].shape());
+                entry.1.fill(T::zero());
+            }
+            k += 1;
+        }
+        out.entries.truncate(k);
+    }
+
+    /// The reverse pass itself: fills the tape's gradient slots of every node the output depends
+    /// on (marking them in `touched`) and returns the number of nodes it covered (output index
+    /// + 1). Collecting the parameters' gradients is left to the caller.
+    pub(crate) fn reverse_pass(self, guard: &mut crate::tape::Inner<T>) -> usize {
         let crate::tape::Inner {
             nodes,
             values,
@@ -85,7 +123,7 @@ impl<'t, T: Float> Var<'t, T> {
             scratch,
             pool,
             customs,
-        } = &mut *guard;
+        } = guard;
         let root = self.index as usize;
         let n = root + 1;
         assert!(
@@ -170,28 +208,7 @@ impl<'t, T: Float> Var<'t, T> {
             }
         }
 
-        // Collect the parameters' gradients, reusing `out`'s buffers.
-        out.tape = Gradients::tape_id(tape);
-        out.generation = tape.generation.get();
-        let mut k = 0;
-        for (j, node) in nodes.iter().enumerate() {
-            if !(matches!(node.op, Op::Leaf) && node.requires_grad) {
-                continue;
-            }
-            if k == out.entries.len() {
-                out.entries.push((j as u32, Tensor::placeholder()));
-            }
-            let entry = &mut out.entries[k];
-            entry.0 = j as u32;
-            if j < n && touched[j] {
-                entry.1.copy_from(&grads[j]);
-            } else {
-                entry.1.resize(values[j].shape());
-                entry.1.fill(T::zero());
-            }
-            k += 1;
-        }
-        out.entries.truncate(k);
+        n
     }
 }
 

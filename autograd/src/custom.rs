@@ -59,6 +59,16 @@ pub trait CustomOp<T: Float> {
     /// Panics with a message naming the op and the shapes when they do not fit.
     fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize>;
 
+    /// Writes the output shape into `out` (cleared first), reusing its buffer. The tape calls
+    /// this one; the default forwards to [`output_shape`](CustomOp::output_shape), which
+    /// allocates a `Vec` per call. Override it in an op recorded every training step, so a warm
+    /// step allocates nothing.
+    fn output_shape_into(&self, inputs: &[&[usize]], out: &mut Vec<usize>) {
+        let shape = self.output_shape(inputs);
+        out.clear();
+        out.extend_from_slice(&shape);
+    }
+
     /// Writes the result into `out`, which already has the shape from
     /// [`output_shape`](CustomOp::output_shape) (its contents are unspecified: overwrite them).
     fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>);

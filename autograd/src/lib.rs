@@ -86,6 +86,8 @@
 //! - [`Tape`], [`Var`]: recording; every op is a method of `Var` (see [`ops`] for the list).
 //! - [`Var::backward`] and [`Gradients`]: the reverse pass and its contract.
 //! - [`Tape::no_grad`] and [`Var::detach`]: computing without recording.
+//! - [`Tape::lend_params`], [`Var::backward_to`]: parameters and their gradients moved on and off
+//!   the tape without copying (module [`lend`]).
 //! - [`CustomOp`]: the extension point for ops with a hand-written backward.
 //! - [`gradcheck`](mod@gradcheck): the finite-difference checker every crate's tests use.
 //!
@@ -120,6 +122,7 @@ pub mod custom;
 pub mod float;
 pub mod gradcheck;
 pub mod gradients;
+pub mod lend;
 pub mod ops;
 pub(crate) mod shape;
 pub mod tape;
@@ -130,6 +133,7 @@ pub use custom::CustomOp;
 pub use float::Float;
 pub use gradcheck::{GradcheckConfig, GradcheckReport, compare_f32_to_f64, gradcheck};
 pub use gradients::Gradients;
+pub use lend::LentParams;
 pub use tape::Tape;
 pub use tensor::{ShapeError, Tensor};
 pub use var::Var;

@@ -307,7 +307,11 @@ impl<T: Float> Tape<T> {
             inputs,
             |values, out| {
                 crate::custom::with_inputs(values, inputs.iter().map(|v| v.index as usize), |ins| {
-                    crate::custom::with_shapes(ins, |shapes| out.resize(&op.output_shape(shapes)));
+                    crate::custom::with_shapes(ins, |shapes| {
+                        op.output_shape_into(shapes, &mut out.shape);
+                        let numel = crate::tensor::numel_of(&out.shape);
+                        out.data.resize(numel, T::zero());
+                    });
                     op.forward(ins, out);
                 })
             },

@@ -1,5 +1,5 @@
 //! A 4-64-64-2 tanh MLP, the size of a classic-control policy: one training step (forward,
-//! loss, backward, gradients collected) at batch 1, 64, 512 and 4096 with `dense`'s fused layers
+//! loss, backward, gradients out; parameters lent to the tape without copying) at batch 1, 64, 512 and 4096 with `dense`'s fused layers
 //! against the same network composed from autograd's reference ops; tape-free inference for
 //! acting; and one Adam step over the network's parameters.
 //!
@@ -12,13 +12,16 @@
 //! timings (best of 61 rounds of ≈ 0.3 ms windows, every contender once per round, so a shared
 //! machine's load hits them alike): the training step fused and composed from reference ops,
 //! inference, one Adam step, and the step's FLOP count divided by the 64×64·64×64 GEMM rate
-//! measured in the same rounds, the yardstick for "overhead, not FLOPs".
+//! measured in the same rounds, the yardstick for "overhead, not FLOPs". The table is printed for
+//! the AVX-512 path and again for the AVX2 path (forced), where the CPU has them, on one thread;
+//! after each, the batch-4096 step on one thread against every core.
 
-use autograd::{Gradients, Tape, Tensor, Var};
+use autograd::{Tape, Tensor};
 use benches::interleaved;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use dense::optim::{Adam, AdamConfig};
-use dense::{Activation, Init, Mlp};
+use dense::threads::set_threads;
+use dense::{Activation, Init, Kernel, Mlp};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
@@ -46,8 +49,46 @@ fn step_flops(batch: usize) -> u64 {
     (2 * batch * (2 * fwd + dx)) as u64
 }
 
+/// One fused training step: parameters lent to the tape (no copy), gradients swapped out into
+/// `grads`.
+fn fused_step(
+    net: &mut Mlp<f32>,
+    tape: &mut Tape<f32>,
+    x: &Tensor<f32>,
+    w: &Tensor<f32>,
+    grads: &mut [Tensor<f32>],
+) {
+    tape.reset();
+    let lent = net.lend(tape);
+    let y = lent.forward(tape.constant(x));
+    let loss = (y * tape.constant(w)).sum();
+    lent.backward_to(loss, grads);
+}
+
+/// The same step composed from autograd's reference ops (matmul, add, tanh), also with the
+/// parameters lent, so the two differ only in the ops.
+fn reference_step(
+    net: &mut Mlp<f32>,
+    tape: &mut Tape<f32>,
+    x: &Tensor<f32>,
+    w: &Tensor<f32>,
+    grads: &mut [Tensor<f32>],
+) {
+    tape.reset();
+    let lent = tape.lend_params(net.params_mut());
+    let mut h = tape.constant(x);
+    for l in 0..3 {
+        h = h.matmul(lent.var(2 * l)) + lent.var(2 * l + 1);
+        if l < 2 {
+            h = h.tanh();
+        }
+    }
+    let loss = (h * tape.constant(w)).sum();
+    loss.backward_to(&lent, grads);
+}
+
 fn train_step(c: &mut Criterion) {
-    let net = mlp();
+    let mut net = mlp();
     let mut g = c.benchmark_group("mlp_4_64_64_2_step");
     for batch in [1usize, 64, 512, 4096] {
         let mut rng = ChaCha8Rng::seed_from_u64(batch as u64);
@@ -55,36 +96,19 @@ fn train_step(c: &mut Criterion) {
         let w = Tensor::<f32>::randn(&[batch, 2], &mut rng);
         g.throughput(Throughput::Elements(step_flops(batch)));
         let mut tape = Tape::new();
-        let mut grads = Gradients::new();
-        let mut gbuf = Vec::new();
+        let mut grads = net.zeros_like_params();
         g.bench_with_input(BenchmarkId::new("dense-fused", batch), &(), |b, _| {
             b.iter(|| {
-                tape.reset();
-                let (y, vars) = net.forward(&tape, tape.constant(&x));
-                let loss = (y * tape.constant(&w)).sum();
-                loss.backward_into(&mut grads);
-                vars.grads_into(&grads, &mut gbuf);
-                black_box(&gbuf);
+                fused_step(&mut net, &mut tape, &x, &w, &mut grads);
+                black_box(&grads);
             })
         });
-        let mut tape = Tape::new();
-        let mut grads = Gradients::new();
         g.bench_with_input(
             BenchmarkId::new("autograd-reference-ops", batch),
             &(),
             |b, _| {
                 b.iter(|| {
-                    tape.reset();
-                    let p: Vec<Var<'_, f32>> = net.params().iter().map(|t| tape.param(t)).collect();
-                    let mut h = tape.constant(&x);
-                    for l in 0..3 {
-                        h = h.matmul(p[2 * l]) + p[2 * l + 1];
-                        if l < 2 {
-                            h = h.tanh();
-                        }
-                    }
-                    let loss = (h * tape.constant(&w)).sum();
-                    loss.backward_into(&mut grads);
+                    reference_step(&mut net, &mut tape, &x, &w, &mut grads);
                     black_box(&grads);
                 })
             },
@@ -138,9 +162,54 @@ fn adam_step(c: &mut Criterion) {
 
 criterion_group!(benches, train_step, inference, adam_step);
 
-/// The interleaved table (see the module doc).
+/// The interleaved table (see the module doc), once per kernel path this CPU has among AVX-512
+/// and AVX2 (forced with [`Kernel::force`]).
 fn ratios() {
+    for kernel in [Kernel::Avx512, Kernel::Avx2Fma] {
+        if kernel.is_available() {
+            Kernel::force(Some(kernel));
+            println!("kernel path: {}, 1 thread", kernel.name());
+            set_threads(1);
+            ratios_on_selected_path();
+            thread_speedup();
+        }
+    }
+    set_threads(0);
+    Kernel::force(None);
+}
+
+/// The batch-4096 step on 1 thread and on every core, interleaved (the thread count is switched
+/// inside each contender).
+fn thread_speedup() {
+    let all = dense::threads::default_threads();
+    let mut rng = ChaCha8Rng::seed_from_u64(4096);
+    let x = Tensor::<f32>::randn(&[4096, 4], &mut rng);
+    let w = Tensor::<f32>::randn(&[4096, 2], &mut rng);
+    let (mut net1, mut net_all) = (mlp(), mlp());
+    let (mut tape1, mut tape_all) = (Tape::new(), Tape::new());
+    let (mut g1, mut g_all) = (net1.zeros_like_params(), net_all.zeros_like_params());
+    let mut one = || {
+        set_threads(1);
+        fused_step(&mut net1, &mut tape1, &x, &w, &mut g1);
+    };
+    let mut every = || {
+        set_threads(all);
+        fused_step(&mut net_all, &mut tape_all, &x, &w, &mut g_all);
+    };
+    let best = interleaved(31, 3e-3, &mut [&mut one, &mut every]);
+    set_threads(1);
+    println!(
+        "batch-4096 step: {:.0} µs on 1 thread, {:.0} µs on {all} threads: {:.2}×",
+        best[0] * 1e6,
+        best[1] * 1e6,
+        best[0] / best[1]
+    );
+}
+
+fn ratios_on_selected_path() {
     let mut net = mlp();
+    let mut net_ref = mlp();
+    let infer_net = mlp();
     let gemm_a = vec![0.5f32; 64 * 64];
     let mut gemm_c = vec![0.0f32; 64 * 64];
     println!(
@@ -158,32 +227,19 @@ fn ratios() {
         let mut rng = ChaCha8Rng::seed_from_u64(batch as u64);
         let x = Tensor::<f32>::randn(&[batch, 4], &mut rng);
         let w = Tensor::<f32>::randn(&[batch, 2], &mut rng);
-        let (mut tape, mut grads, mut gbuf) = (Tape::new(), Gradients::new(), Vec::new());
+        let (mut tape, mut grads) = (Tape::new(), net.zeros_like_params());
         let mut fused = || {
-            tape.reset();
-            let (y, vars) = net.forward(&tape, tape.constant(&x));
-            let loss = (y * tape.constant(&w)).sum();
-            loss.backward_into(&mut grads);
-            vars.grads_into(&grads, &mut gbuf);
-            black_box(&gbuf);
+            fused_step(&mut net, &mut tape, &x, &w, &mut grads);
+            black_box(&grads);
         };
-        let (mut tape2, mut grads2) = (Tape::new(), Gradients::new());
+        let (mut tape2, mut grads2) = (Tape::new(), net_ref.zeros_like_params());
         let mut reference = || {
-            tape2.reset();
-            let p: Vec<Var<'_, f32>> = net.params().iter().map(|t| tape2.param(t)).collect();
-            let mut h = tape2.constant(&x);
-            for l in 0..3 {
-                h = h.matmul(p[2 * l]) + p[2 * l + 1];
-                if l < 2 {
-                    h = h.tanh();
-                }
-            }
-            (h * tape2.constant(&w)).sum().backward_into(&mut grads2);
+            reference_step(&mut net_ref, &mut tape2, &x, &w, &mut grads2);
             black_box(&grads2);
         };
         let mut out = vec![0.0f32; batch * 2];
         let mut infer = || {
-            net.infer(x.data(), &mut out);
+            infer_net.infer(x.data(), &mut out);
             black_box(&out);
         };
         let mut gemm = || {

@@ -3,8 +3,12 @@
 //! [`Kernel::selected`] is the fastest path this CPU supports (AVX-512F, else AVX2+FMA, else
 //! portable Rust). Every public entry point has a `*_with(kernel, ..)` twin so tests and
 //! benchmarks can force a path; forcing a path the CPU lacks panics with a message.
+//! [`Kernel::force`] switches the path of everything that uses [`Kernel::selected`] (layers,
+//! whole training runs) for the process, so a benchmark can time the AVX2 path on an AVX-512
+//! machine.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// A kernel path (instruction set) for the `f32` kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -18,6 +22,8 @@ pub enum Kernel {
 }
 
 static SELECTED: OnceLock<Kernel> = OnceLock::new();
+/// 0: no override; else 1 + the forced path's index in [`Kernel::ALL`].
+static FORCED: AtomicU8 = AtomicU8::new(0);
 
 impl Kernel {
     /// All paths, fastest first.
@@ -52,10 +58,37 @@ impl Kernel {
             .unwrap_or(Kernel::Portable)
     }
 
-    /// The fastest available path, detected on first use and cached for the process.
+    /// The path every non-`_with` entry point uses: the one set by [`Kernel::force`] if any,
+    /// else the fastest available path, detected on first use and cached for the process.
     #[inline]
     pub fn selected() -> Kernel {
-        *SELECTED.get_or_init(Kernel::detect)
+        match FORCED.load(Ordering::Relaxed) {
+            0 => *SELECTED.get_or_init(Kernel::detect),
+            i => Self::ALL[i as usize - 1],
+        }
+    }
+
+    /// Makes [`Kernel::selected`] return `kernel` for the whole process (`None`: back to the
+    /// detected path). For benchmarks and experiments: the paths sum in different orders, so a
+    /// run's bits depend on it. Panics, naming the path, if the CPU cannot run it.
+    ///
+    /// ```
+    /// use dense::Kernel;
+    /// Kernel::force(Some(Kernel::Portable));
+    /// assert_eq!(Kernel::selected(), Kernel::Portable);
+    /// Kernel::force(None);
+    /// assert_eq!(Kernel::selected(), Kernel::detect());
+    /// ```
+    #[track_caller]
+    pub fn force(kernel: Option<Kernel>) {
+        let code = match kernel {
+            None => 0,
+            Some(k) => {
+                k.assert_available();
+                1 + Self::ALL.iter().position(|&x| x == k).expect("in ALL") as u8
+            }
+        };
+        FORCED.store(code, Ordering::Relaxed);
     }
 
     /// Panics with a clear message unless this CPU can run the path.

@@ -7,7 +7,7 @@
 //! # Training an MLP: the whole loop
 //!
 //! ```
-//! use autograd::{Gradients, Tape, Tensor};
+//! use autograd::{Tape, Tensor};
 //! use dense::optim::{Adam, AdamConfig, LinearSchedule, clip_grad_norm};
 //! use dense::paramfile::ParamFile;
 //! use dense::{Activation, Init, Mlp};
@@ -29,7 +29,6 @@
 //!
 //! // Reused across steps, so the steady state allocates almost nothing.
 //! let mut tape = Tape::new();
-//! let mut grads = Gradients::new();
 //! let mut grad_buf = policy.zeros_like_params();
 //!
 //! let obs = Tensor::<f32>::randn(&[32, 4], &mut rng);
@@ -37,12 +36,12 @@
 //! let advantages = Tensor::<f32>::randn(&[32], &mut rng);
 //! for update in 0..3 {
 //!     tape.reset();
-//!     let params = policy.bind(&tape);                    // W₀, b₀, … become tape params
+//!     let params = policy.lend(&tape);                    // W₀, b₀, … moved onto the tape, no copy
 //!     let logits = params.forward(tape.constant(&obs));   // one fused node per layer
 //!     let logp = logits.log_softmax(1).gather(1, &actions);
 //!     let loss = -(logp * tape.constant(&advantages)).mean();
-//!     loss.backward_into(&mut grads);
-//!     params.grads_into(&grads, &mut grad_buf);          // dL/dW₀, dL/db₀, … in param order
+//!     params.backward_to(loss, &mut grad_buf);            // dL/dW₀, dL/db₀, … swapped out
+//!     drop(params);                                       // the parameters go back to `policy`
 //!     let norm = clip_grad_norm(&mut grad_buf, 0.5);      // global-norm clipping
 //!     assert!(norm.is_finite());
 //!     adam.set_lr(schedule.at(update));
@@ -114,8 +113,9 @@
 //! `*_with(kernel, …)` twin so tests force each path. Intrinsics live in `#[target_feature]`
 //! functions; each `unsafe` block states why it is sound.
 //!
-//! **Determinism.** Everything is single-threaded and sums in a fixed order, so the same inputs
-//! give the same bits on every run on one machine. Different kernel paths (an AVX2-only CPU
+//! **Determinism.** Every element is summed in a fixed order, so the same inputs give the same
+//! bits on every run on one machine, whatever the thread count ([`threads`]: large products are
+//! split over blocks of output rows, never over the reduction). Different kernel paths (an AVX2-only CPU
 //! against an AVX-512 one) sum in different orders and may differ in the last bits; the dev
 //! machines and CI both select AVX-512.
 //!
@@ -149,6 +149,7 @@ pub mod mlp;
 pub mod optim;
 pub mod paramfile;
 pub mod scalar;
+pub mod threads;
 pub mod view;
 pub mod vmath;
 
@@ -159,6 +160,6 @@ pub use gemm::{Epilogue, gemm, gemm_fused, gemm_fused_with, gemm_reference, gemm
 pub use init::Init;
 pub use kernel::Kernel;
 pub use linear::{LinearOp, linear};
-pub use mlp::{Mlp, MlpVars};
+pub use mlp::{LentMlp, Mlp, MlpVars};
 pub use scalar::Scalar;
 pub use view::{MatMut, MatRef};

@@ -8,9 +8,9 @@
 //!
 //! ```text
 //! z̄ = ȳ ⊙ act'(y)          tanh: 1 − y²;  relu: [y > 0];  identity: 1
+//! b̄ += Σ_rows z̄            summed in the same pass, row by row, while each row is in L1
 //! x̄ += z̄ · Wᵀ              GEMM on a transposed view of W (no copy)
 //! W̄ += xᵀ · z̄              GEMM on a transposed view of x (no copy)
-//! b̄ += Σ_rows z̄
 //! ```
 //!
 //! How we know it is right: `tests/layers.rs` checks, for every activation, that value and
@@ -24,6 +24,7 @@ use crate::activation::Activation;
 use crate::element::Element;
 use crate::gemm::{Epilogue, gemm, gemm_fused};
 use crate::kernel::Kernel;
+use crate::threads;
 use crate::view::{MatMut, MatRef};
 
 /// The fused `act(x·W + b)` op; inputs `[x, W, b]`.
@@ -71,6 +72,12 @@ impl<T: Element> CustomOp<T> for LinearOp {
         vec![batch, out]
     }
 
+    fn output_shape_into(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
+        let (batch, _, out) = self.dims(inputs);
+        shape.clear();
+        shape.extend_from_slice(&[batch, out]);
+    }
+
     fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>) {
         let (batch, fan_in, fan_out) =
             self.dims(&[inputs[0].shape(), inputs[1].shape(), inputs[2].shape()]);
@@ -95,18 +102,23 @@ impl<T: Element> CustomOp<T> for LinearOp {
             self.dims(&[inputs[0].shape(), inputs[1].shape(), inputs[2].shape()]);
         let one = <T as crate::Scalar>::ONE;
         T::with_scratch(|dz| {
-            // z̄ = ȳ ⊙ act'(y); for the identity z̄ is ȳ itself and no copy is made.
+            let gb = grad_inputs[2].as_deref_mut().map(|t| t.data_mut());
+            // z̄ = ȳ ⊙ act'(y) and b̄ += Σ_rows z̄; for the identity z̄ is ȳ itself (no copy).
             let dz: &[T] = if self.activation == Activation::Identity {
+                if let Some(gb) = gb {
+                    add_column_sums(grad_out.data(), fan_out, gb);
+                }
                 grad_out.data()
             } else {
                 dz.clear();
                 dz.resize(grad_out.numel(), <T as crate::Scalar>::ZERO);
-                T::activation_grad(
-                    Kernel::selected(),
+                activation_backward(
                     self.activation,
                     grad_out.data(),
                     out.data(),
                     dz,
+                    fan_out,
+                    gb,
                 );
                 dz
             };
@@ -133,13 +145,70 @@ impl<T: Element> CustomOp<T> for LinearOp {
                     MatMut::row_major(gw.data_mut(), fan_in, fan_out),
                 );
             }
-            if let Some(gb) = grad_inputs[2].as_deref_mut() {
-                // b̄ += Σ_rows z̄.
-                let gb = gb.data_mut();
-                for row in dz.chunks_exact(fan_out.max(1)).take(batch) {
-                    gb.iter_mut().zip(row).for_each(|(g, &d)| *g += d);
-                }
-            }
         });
+    }
+}
+
+/// `z̄ = ȳ ⊙ act'(y)` row by row, adding each row of z̄ into `b̄` (when given) while it is still in
+/// L1: one pass over the layer's output instead of two. Large batches run on the thread pool:
+/// rows of z̄ in blocks, then b̄ in blocks of columns (each column summed over the rows in order
+/// by one thread, so the bits do not depend on the thread count).
+fn activation_backward<T: Element>(
+    act: Activation,
+    g: &[T],
+    y: &[T],
+    dz: &mut [T],
+    cols: usize,
+    gb: Option<&mut [T]>,
+) {
+    let kernel = Kernel::selected();
+    let cols = cols.max(1);
+    let parts = threads::parts_for(dz.len(), threads::PARALLEL_MIN_ELEMENTS, dz.len() / cols);
+    if parts > 1 {
+        let chunk = (dz.len() / cols).div_ceil(parts) * cols;
+        let blocks = dz
+            .chunks_mut(chunk)
+            .zip(g.chunks(chunk).zip(y.chunks(chunk)));
+        threads::for_each_part(blocks, |_, (d, (g, y))| {
+            T::activation_grad(kernel, act, g, y, d)
+        });
+        if let Some(gb) = gb {
+            add_column_sums(dz, cols, gb);
+        }
+        return;
+    }
+    let Some(gb) = gb else {
+        T::activation_grad(kernel, act, g, y, dz);
+        return;
+    };
+    // Blocks of rows small enough to stay in L1 (about 8 KB of z̄) between the two steps.
+    let block = (2048 / cols).max(1) * cols;
+    for (d, (g, y)) in dz
+        .chunks_mut(block)
+        .zip(g.chunks(block).zip(y.chunks(block)))
+    {
+        T::activation_grad(kernel, act, g, y, d);
+        add_column_sums(d, cols, gb);
+    }
+}
+
+/// `sums[j] += Σ_i m[i, j]` over the rows of the row-major `m` (`cols` wide), rows in order; on
+/// the thread pool in blocks of columns when `m` is large.
+fn add_column_sums<T: Element>(m: &[T], cols: usize, sums: &mut [T]) {
+    let cols = cols.max(1);
+    let parts = threads::parts_for(m.len(), threads::PARALLEL_MIN_ELEMENTS, cols.div_ceil(16));
+    let add_rows = |j0: usize, block: &mut [T]| {
+        for row in m.chunks_exact(cols) {
+            let row = &row[j0..j0 + block.len()];
+            block.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
+        }
+    };
+    if parts > 1 {
+        let width = cols.div_ceil(parts).next_multiple_of(16);
+        threads::for_each_part(sums.chunks_mut(width), |p, block| {
+            add_rows(p * width, block)
+        });
+    } else {
+        add_rows(0, sums);
     }
 }

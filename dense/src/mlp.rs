@@ -2,10 +2,13 @@
 //!
 //! Parameters live in one flat list, `[W₀, b₀, W₁, b₁, …]` (`Wᵢ` is `[sizes[i], sizes[i+1]]`,
 //! `bᵢ` is `[sizes[i+1]]`), so an optimiser steps them all with `adam.step(mlp.params_mut(), &g)`.
-//! Training goes through a tape ([`Mlp::bind`] then [`MlpVars::forward`]); acting goes through
-//! [`Mlp::infer`], which runs the same kernels without a tape (GEMV for one row).
+//! Training goes through a tape: [`Mlp::lend`] moves the parameters onto it without copying and
+//! [`LentMlp::backward_to`] swaps their gradients out into the optimiser's buffers (the fast
+//! path), or [`Mlp::bind`] copies them (when the network must stay readable during the step).
+//! Acting goes through [`Mlp::infer`], which runs the same kernels without a tape (GEMV for one
+//! row).
 
-use autograd::{Gradients, Tape, Tensor, Var};
+use autograd::{Gradients, LentParams, Tape, Tensor, Var};
 use rand::Rng;
 
 use crate::activation::Activation;
@@ -135,6 +138,34 @@ impl<T: Element> Mlp<T> {
         MlpVars {
             mlp: self,
             vars: self.params.iter().map(|p| tape.param(p)).collect(),
+        }
+    }
+
+    /// Lends every parameter to `tape` for one training step *without copying* (each buffer is
+    /// swapped onto the tape, see [`autograd::lend`]); they come back when the returned
+    /// [`LentMlp`] is dropped, which the borrow checker forces before the next `tape.reset()`.
+    ///
+    /// ```
+    /// use autograd::{Tape, Tensor};
+    /// use dense::{Activation, Init, Mlp};
+    /// use rand::SeedableRng;
+    /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    /// let mut net: Mlp<f32> = Mlp::new(&[3, 8, 1], Activation::Tanh, Activation::Identity,
+    ///     Init::TorchDefault, Init::TorchDefault, &mut rng);
+    /// let mut grads = net.zeros_like_params();
+    /// let mut tape = Tape::new();
+    /// tape.reset();
+    /// let lent = net.lend(&tape);
+    /// let y = lent.forward(tape.constant(&Tensor::ones(&[5, 3])));
+    /// lent.backward_to(y.sum(), &mut grads); // dL/dW₀, dL/db₀, … swapped into `grads`
+    /// drop(lent);
+    /// assert_eq!(grads[3].data(), &[5.0]); // dL/db₁ = 5 rows of 1
+    /// assert_eq!(net.params()[0].shape(), &[3, 8]); // the parameters are back
+    /// ```
+    pub fn lend<'m, 't>(&'m mut self, tape: &'t Tape<T>) -> LentMlp<'m, 't, T> {
+        LentMlp {
+            activations: &self.activations,
+            params: tape.lend_params(&mut self.params),
         }
     }
 
@@ -289,11 +320,7 @@ pub struct MlpVars<'m, 't, T: Element> {
 impl<'m, 't, T: Element> MlpVars<'m, 't, T> {
     /// The network applied to `x` (`[batch, in_dim]`): one fused `linear` node per layer.
     pub fn forward(&self, x: Var<'t, T>) -> Var<'t, T> {
-        let mut h = x;
-        for (l, &act) in self.mlp.activations.iter().enumerate() {
-            h = linear(h, self.vars[2 * l], self.vars[2 * l + 1], act);
-        }
-        h
+        forward_layers(&self.mlp.activations, |k| self.vars[k], x)
     }
 
     /// The parameter vars, in the order of [`Mlp::params`].
@@ -308,5 +335,45 @@ impl<'m, 't, T: Element> MlpVars<'m, 't, T> {
         for (dst, &v) in out.iter_mut().zip(&self.vars) {
             dst.copy_from(&grads[v]);
         }
+    }
+}
+
+/// `act_l(h·W_l + b_l)` for every layer `l`, with `param(2l)` = W_l and `param(2l + 1)` = b_l.
+fn forward_layers<'t, T: Element>(
+    activations: &[Activation],
+    param: impl Fn(usize) -> Var<'t, T>,
+    x: Var<'t, T>,
+) -> Var<'t, T> {
+    let mut h = x;
+    for (l, &act) in activations.iter().enumerate() {
+        h = linear(h, param(2 * l), param(2 * l + 1), act);
+    }
+    h
+}
+
+/// An [`Mlp`] whose parameters are lent to a tape ([`Mlp::lend`]): run [`LentMlp::forward`]
+/// (as often as needed, the gradients add up), then [`LentMlp::backward_to`]. Dropping it gives
+/// the parameters back to the network.
+pub struct LentMlp<'m, 't, T: Element> {
+    activations: &'m [Activation],
+    params: LentParams<'t, 'm, T>,
+}
+
+impl<'t, T: Element> LentMlp<'_, 't, T> {
+    /// The network applied to `x` (`[batch, in_dim]`): one fused `linear` node per layer.
+    pub fn forward(&self, x: Var<'t, T>) -> Var<'t, T> {
+        forward_layers(self.activations, |k| self.params.var(k), x)
+    }
+
+    /// The handle of parameter `k`, in the order of [`Mlp::params`].
+    pub fn var(&self, k: usize) -> Var<'t, T> {
+        self.params.var(k)
+    }
+
+    /// The reverse pass of `loss`, with dL/dW₀, dL/db₀, … swapped into `grads` (one tensor per
+    /// parameter, e.g. from [`Mlp::zeros_like_params`]; replaced, not accumulated) without
+    /// copying. See [`Var::backward_to`].
+    pub fn backward_to(&self, loss: Var<'t, T>, grads: &mut [Tensor<T>]) {
+        loss.backward_to(&self.params, grads);
     }
 }

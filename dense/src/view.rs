@@ -268,6 +268,48 @@ impl<'a, T: Copy> MatMut<'a, T> {
         }
     }
 
+    /// True when one row spans more memory than the row stride (a column-major view, say), so the
+    /// rows cannot be cut apart at a slice boundary.
+    pub fn rows_interleave(&self) -> bool {
+        let row_span = self.cols.saturating_sub(1) * self.cs + 1;
+        self.rows > 1 && self.cols > 0 && row_span > self.rs
+    }
+
+    /// Splits the view into rows `0..i` and `i..rows`, two views that can be written at the same
+    /// time (e.g. by two threads). `Err(self)` when rows interleave in memory (a row spans more
+    /// than the row stride, as in a column-major view), so no slice boundary separates them.
+    #[allow(clippy::type_complexity)]
+    pub fn split_rows(self, i: usize) -> Result<(MatMut<'a, T>, MatMut<'a, T>), MatMut<'a, T>> {
+        assert!(
+            i <= self.rows,
+            "MatMut::split_rows: row {i} of a {}-row view",
+            self.rows
+        );
+        if self.rows_interleave() {
+            return Err(self);
+        }
+        let cut = (i * self.rs).min(self.data.len());
+        let (top, bottom) = self.data.split_at_mut(cut);
+        let (rows, cols, rs, cs) = (self.rows, self.cols, self.rs, self.cs);
+        let bottom = if i == rows { &mut bottom[..0] } else { bottom };
+        Ok((
+            MatMut {
+                data: top,
+                rows: i,
+                cols,
+                rs,
+                cs,
+            },
+            MatMut {
+                data: bottom,
+                rows: rows - i,
+                cols,
+                rs,
+                cs,
+            },
+        ))
+    }
+
     /// The `rows × cols` sub-matrix whose top-left element is `(i, j)`.
     pub fn sub(&mut self, i: usize, j: usize, rows: usize, cols: usize) -> MatMut<'_, T> {
         assert!(

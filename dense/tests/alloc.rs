@@ -3,7 +3,6 @@
 //! per-thread buffers are warm; a GEMM reuses its packing buffers.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use autograd::Tensor;
 use dense::optim::{Adam, AdamConfig, Sgd, SgdConfig, clip_grad_norm};
@@ -11,16 +10,17 @@ use dense::{Activation, Init, MatMut, MatRef, Mlp};
 use rand::SeedableRng;
 
 struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
-    /// Only allocations made by the thread under test are counted (the test harness has others).
+    /// Only allocations made by the thread under test are counted (the test harness has others,
+    /// and tests run in parallel), so both the switch and the count are per thread.
     static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static ALLOCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 fn count() {
     if COUNTING.with(|c| c.get()) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        ALLOCS.with(|n| n.set(n.get() + 1));
     }
 }
 
@@ -46,11 +46,11 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn allocations(f: impl FnOnce()) -> usize {
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = ALLOCS.with(|n| n.get());
     COUNTING.with(|c| c.set(true));
     f();
     COUNTING.with(|c| c.set(false));
-    ALLOCS.load(Ordering::Relaxed) - before
+    ALLOCS.with(|n| n.get()) - before
 }
 
 #[test]
@@ -119,4 +119,47 @@ fn steady_state_does_not_allocate() {
     };
     run(&mut c);
     assert_eq!(allocations(|| run(&mut c)), 0, "gemm 300×300");
+}
+
+/// A whole training step with the parameters lent to the tape and the gradients swapped out
+/// (`Mlp::lend`, `LentMlp::backward_to`): once warm it allocates nothing, at batch 1 and on
+/// batches large enough for the thread pool.
+#[test]
+fn lent_training_step_does_not_allocate() {
+    use autograd::Tape;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+    let mut mlp: Mlp<f32> = Mlp::new(
+        &[4, 64, 64, 2],
+        Activation::Tanh,
+        Activation::Identity,
+        Init::TorchDefault,
+        Init::TorchDefault,
+        &mut rng,
+    );
+    let mut grads = mlp.zeros_like_params();
+    let mut adam = Adam::new(AdamConfig::default());
+    let mut tape = Tape::new();
+    // Two threads, so the large batch runs its GEMMs and the fused backward pass on the pool
+    // (warmed by the first steps); results do not depend on it.
+    dense::threads::set_threads(2);
+    for batch in [1usize, 64, 300, 4096] {
+        let x = Tensor::<f32>::full(&[batch, 4], 0.3);
+        let w = Tensor::<f32>::full(&[batch, 2], -0.7);
+        let mut counts = Vec::new();
+        for _ in 0..4 {
+            counts.push(allocations(|| {
+                tape.reset();
+                let lent = mlp.lend(&tape);
+                let y = lent.forward(tape.constant(&x));
+                lent.backward_to((y * tape.constant(&w)).sum(), &mut grads);
+                drop(lent);
+                adam.step(mlp.params_mut(), &grads);
+            }));
+        }
+        assert_eq!(
+            &counts[2..],
+            &[0, 0],
+            "allocations per lent step at batch {batch}: {counts:?}"
+        );
+    }
 }

@@ -7,7 +7,8 @@
 //! Shapes: `A` is `m×k`, `B` is `k×n`, `C` is `m×n`, `bias` has `n` values. A shape mismatch
 //! panics with a message naming the shapes (like ndarray). When `beta == 0`, `C` is not read.
 //!
-//! Routing: problems with at most four rows (one row: acting with one observation) run as one
+//! Routing: an outer product (`k = 1`, the weight gradient at batch 1) is one multiply per
+//! element (`rank_one`); problems with at most four rows (one row: acting with one observation) run as one
 //! GEMV per row (`crate::gemv`); at most four columns (a policy or value head) run as one GEMV
 //! per column of the transposed problem `Cᵀ = Bᵀ·Aᵀ`; everything else goes through the packed,
 //! blocked driver in `driver.rs`.
@@ -22,6 +23,7 @@ pub use reference::gemm_reference;
 use crate::activation::Activation;
 use crate::kernel::Kernel;
 use crate::scalar::Scalar;
+use crate::threads;
 use crate::view::{MatMut, MatRef};
 
 /// What happens to each element of C as it is stored: `act(value + bias[j])`.
@@ -203,6 +205,11 @@ pub(crate) fn gemm_f32(
         scale_only(kernel, beta, c, epilogue);
         return;
     }
+    if k == 1 && (beta == 0.0 || beta == 1.0) {
+        rank_one(kernel, alpha, a, b, beta, &mut c);
+        apply_epilogue(kernel, &mut c, 0, &epilogue);
+        return;
+    }
     if m <= SMALL && gemv_rows(kernel, alpha, a, b, beta, &mut c, epilogue) {
         return;
     }
@@ -210,16 +217,128 @@ pub(crate) fn gemm_f32(
         apply_epilogue(kernel, &mut c, 0, &epilogue);
         return;
     }
-    driver::gemm_packed(
-        kernel,
-        micro::for_f32(kernel),
-        alpha,
-        a,
-        b,
-        beta,
-        c,
-        &epilogue,
-    );
+    let mk = micro::for_f32(kernel);
+    let parts = threads::parts_for(m * n * k, threads::PARALLEL_MIN_MACS, m.div_ceil(mk.mr));
+    packed_in_row_blocks(kernel, mk, alpha, a, b, beta, c, &epilogue, parts);
+}
+
+/// The packed driver on `parts` blocks of C's rows at once (`crate::threads`), each a whole
+/// number of register tiles (`mr` rows). Every element of C is computed by exactly the code and
+/// order the single-threaded call would use (the driver's choices of packing do not change any
+/// arithmetic, and rows never share a tile), so the result is bit-identical for any `parts`.
+/// Views whose rows interleave in memory (column-major C) run on one thread.
+#[allow(clippy::too_many_arguments)]
+fn packed_in_row_blocks(
+    kernel: Kernel,
+    mk: &'static driver::MicroKernel<f32>,
+    alpha: f32,
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    beta: f32,
+    c: MatMut<'_, f32>,
+    epilogue: &Epilogue<'_, f32>,
+    parts: usize,
+) {
+    if parts <= 1 || c.rows_interleave() {
+        driver::gemm_packed(kernel, mk, alpha, a, b, beta, c, epilogue);
+        return;
+    }
+    let (m, k) = (a.rows(), a.cols());
+    // Cut C into its parts' row blocks, first to last: (first row, block).
+    let mut rest = Some(c);
+    let mut part = 0;
+    let blocks = std::iter::from_fn(|| {
+        let c = rest.take()?;
+        let (r0, r1) = threads::part_range(m, mk.mr, parts, part);
+        part += 1;
+        if part == parts {
+            return Some((r0, c));
+        }
+        let (top, bottom) = c.split_rows(r1 - r0).ok()?;
+        rest = Some(bottom);
+        Some((r0, top))
+    });
+    threads::for_each_part(blocks, |_, (r0, c_block): (usize, MatMut<'_, f32>)| {
+        let a_block = a.sub(r0, 0, c_block.rows(), k);
+        driver::gemm_packed(kernel, mk, alpha, a_block, b, beta, c_block, epilogue);
+    });
+}
+
+/// `C = alpha·a·b + beta·C` for `k = 1` (an outer product: a weight gradient at batch 1) with
+/// `beta` 0 or 1, one multiply per element and no packing. Each element is rounded exactly as the
+/// micro-kernels and GEMVs round it, `c + alpha·(a_i·b_j)` (or without `c` when `beta = 0`), so
+/// every route gives the same bits.
+fn rank_one(
+    kernel: Kernel,
+    alpha: f32,
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    beta: f32,
+    c: &mut MatMut<'_, f32>,
+) {
+    let n = b.cols();
+    let mut b_row = [0.0f32; 64];
+    for j0 in (0..n).step_by(b_row.len()) {
+        let len = b_row.len().min(n - j0);
+        for (j, slot) in b_row[..len].iter_mut().enumerate() {
+            *slot = b.get(0, j0 + j);
+        }
+        let mut cj = c.sub(0, j0, c.rows(), len);
+        for i in 0..cj.rows() {
+            let ai = a.get(i, 0);
+            match cj.row_mut(i) {
+                Some(row) => rank_one_row(kernel, alpha, ai, &b_row[..len], beta, row),
+                None => {
+                    for (j, &bj) in b_row[..len].iter().enumerate() {
+                        let term = alpha * (ai * bj);
+                        let v = if beta == 0.0 {
+                            term
+                        } else {
+                            cj.get(i, j) + term
+                        };
+                        cj.set(i, j, v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One contiguous row of [`rank_one`], compiled for the kernel's vector width (the loop is plain
+/// Rust that the compiler vectorises; it never fuses a multiply and an add, so the bits do not
+/// depend on the width).
+fn rank_one_row(kernel: Kernel, alpha: f32, ai: f32, b: &[f32], beta: f32, row: &mut [f32]) {
+    #[inline(always)]
+    fn body(alpha: f32, ai: f32, b: &[f32], beta: f32, row: &mut [f32]) {
+        if beta == 0.0 {
+            row.iter_mut()
+                .zip(b)
+                .for_each(|(x, &bj)| *x = alpha * (ai * bj));
+        } else {
+            row.iter_mut()
+                .zip(b)
+                .for_each(|(x, &bj)| *x += alpha * (ai * bj));
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn wide(alpha: f32, ai: f32, b: &[f32], beta: f32, row: &mut [f32]) {
+        body(alpha, ai, b, beta, row)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn narrow(alpha: f32, ai: f32, b: &[f32], beta: f32, row: &mut [f32]) {
+        body(alpha, ai, b, beta, row)
+    }
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller checked that the CPU has AVX-512F.
+        Kernel::Avx512 => unsafe { wide(alpha, ai, b, beta, row) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the caller checked that the CPU has AVX2.
+        Kernel::Avx2Fma => unsafe { narrow(alpha, ai, b, beta, row) },
+        _ => body(alpha, ai, b, beta, row),
+    }
 }
 
 /// Problems with at most this many rows (or columns) run as that many GEMVs: a register tile

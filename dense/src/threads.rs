@@ -1,0 +1,266 @@
+//! How many threads the kernels may use, and the persistent pool they run on.
+//!
+//! One process-wide setting, [`set_threads`], read by [`threads`]; by default every core the
+//! operating system offers. Large GEMMs split their *output* into row blocks, one per thread
+//! (`gemm/mod.rs`), and the fused layer's backward splits its element-wise pass by columns; each
+//! output element is still computed by one thread with the same instructions in the same order
+//! (the reduction over `k` is never split), so **results are bit-identical for any thread count**.
+//! Products below [`PARALLEL_MIN_MACS`] multiply-adds stay on the calling thread: waking another
+//! thread costs a few microseconds, more than a small product takes.
+//!
+//! The pool is a handful of worker threads started on first use and kept for the life of the
+//! process, so a training step pays no thread start-up .
+//! A job is a function of a part number; the calling thread publishes it, takes parts itself,
+//! and returns once every part is done. Handing out a job allocates nothing, so a warm training
+//! step stays allocation-free; with one thread (or a small job) no other thread is involved.
+//!
+//! ```
+//! dense::threads::set_threads(1); // e.g. one job of a sweep that runs one job per core
+//! assert_eq!(dense::threads::threads(), 1);
+//! dense::threads::set_threads(0); // back to the default: all cores
+//! assert!(dense::threads::threads() >= 1);
+//! ```
+
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
+
+/// Products with fewer multiply-adds (`m·n·k`) than this run on one thread. Measured on the
+/// 2-core AVX-512 machine with `DENSE_GEMM_RATIOS=1 cargo bench -p benches --bench gemm`: a
+/// 256×64·64×64 product (1 M multiply-adds, about 10 µs) gains little from a second thread; a
+/// 512×64·64×64 one (2 M) gains clearly.
+pub const PARALLEL_MIN_MACS: usize = 1 << 21;
+
+/// Element-wise passes over fewer elements than this run on one thread.
+pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+
+/// 0: the default (all cores); else the thread count set by [`set_threads`].
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// Sets the number of threads the kernels use for the whole process; `0` restores the default
+/// (every core, [`std::thread::available_parallelism`]). Results do not depend on it.
+pub fn set_threads(n: usize) {
+    THREADS.store(n, Ordering::Relaxed);
+}
+
+/// The number of threads the kernels use (≥ 1).
+pub fn threads() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => default_threads(),
+        n => n,
+    }
+}
+
+/// Every core the operating system offers (1 if it cannot tell), asked once and cached: the
+/// question reads files (cgroup quotas) and allocates, too slow to ask per GEMM.
+pub fn default_threads() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// How many parts a job of `work` units should be cut into: 1 below `min_work`, else the thread
+/// count, but never more parts than `max_parts`.
+pub(crate) fn parts_for(work: usize, min_work: usize, max_parts: usize) -> usize {
+    if work < min_work {
+        return 1;
+    }
+    threads().min(max_parts).max(1)
+}
+
+/// At most this many parts per job (more threads than this are not used).
+pub const MAX_PARTS: usize = 64;
+
+/// A job as the workers see it: the part function with its lifetime erased (see [`run_parts`]).
+type Job = &'static (dyn Fn(usize) + Sync);
+
+/// What the caller and the workers share, behind one lock.
+struct State {
+    /// The current job, `None` between jobs.
+    job: Option<Job>,
+    /// Parts of the current job: the next one to hand out, and how many exist.
+    next: usize,
+    parts: usize,
+    /// Parts handed out and not yet finished.
+    running: usize,
+    /// A part of the current job panicked.
+    panicked: bool,
+}
+
+/// The persistent pool: `default_threads() − 1` workers (the caller is the other thread).
+struct Pool {
+    state: Mutex<State>,
+    /// Signalled when a job is published.
+    work: Condvar,
+    /// Signalled when the last running part of a job finishes.
+    done: Condvar,
+    /// Held by the one caller whose job is running; others run theirs on their own thread.
+    busy: Mutex<()>,
+}
+
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<&'static Pool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let pool: &'static Pool = Box::leak(Box::new(Pool {
+            state: Mutex::new(State {
+                job: None,
+                next: 0,
+                parts: 0,
+                running: 0,
+                panicked: false,
+            }),
+            work: Condvar::new(),
+            done: Condvar::new(),
+            busy: Mutex::new(()),
+        }));
+        for i in 1..default_threads() {
+            std::thread::Builder::new()
+                .name(format!("dense-worker-{i}"))
+                .spawn(move || pool.work_forever())
+                .expect("dense: could not start a worker thread");
+        }
+        pool
+    })
+}
+
+impl Pool {
+    /// Takes the next part of the current job, if any is left: `(job, part)`.
+    fn take_part(state: &mut State) -> Option<(Job, usize)> {
+        let job = state.job?;
+        if state.next >= state.parts {
+            return None;
+        }
+        state.next += 1;
+        state.running += 1;
+        Some((job, state.next - 1))
+    }
+
+    /// Runs one part outside the lock, then reports it finished.
+    fn run_part(&self, job: Job, part: usize) {
+        let ok = catch_unwind(AssertUnwindSafe(|| job(part))).is_ok();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.running -= 1;
+        state.panicked |= !ok;
+        if state.running == 0 && state.next >= state.parts {
+            self.done.notify_all();
+        }
+    }
+
+    fn work_forever(&self) {
+        loop {
+            let taken = {
+                let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if let Some(t) = Self::take_part(&mut state) {
+                        break t;
+                    }
+                    state = self.work.wait(state).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            self.run_part(taken.0, taken.1);
+        }
+    }
+}
+
+/// Runs `f(0) … f(parts − 1)`, spread over the calling thread and the pool's workers, and
+/// returns when all are done (re-raising a panic of any part). With `parts ≤ 1`, or while another
+/// thread's job occupies the pool, every part runs on the calling thread, in order.
+pub(crate) fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+    let parts = parts.min(MAX_PARTS);
+    let busy = if parts > 1 && default_threads() > 1 {
+        pool().busy.try_lock().ok()
+    } else {
+        None
+    };
+    let Some(_busy) = busy else {
+        (0..parts).for_each(f);
+        return;
+    };
+    let pool = pool();
+    // SAFETY: only the lifetime is changed. The erased reference is stored in the pool's state
+    // and used by workers only while this call is inside the loop below: it returns only after
+    // every part has been handed out and has finished (`running == 0`, `next == parts`), and it
+    // clears `job` before returning, so no worker can call `f` after `f`'s borrow ends.
+    let job: Job = unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), Job>(f) };
+    let mut state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
+    *state = State {
+        job: Some(job),
+        next: 0,
+        parts,
+        running: 0,
+        panicked: false,
+    };
+    pool.work.notify_all();
+    loop {
+        if let Some((job, part)) = Pool::take_part(&mut state) {
+            drop(state);
+            pool.run_part(job, part);
+            state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
+        } else if state.running > 0 {
+            state = pool.done.wait(state).unwrap_or_else(|e| e.into_inner());
+        } else {
+            break;
+        }
+    }
+    state.job = None;
+    let panicked = state.panicked;
+    drop(state);
+    if panicked {
+        resume_unwind(Box::new("dense: a thread-pool part panicked"));
+    }
+}
+
+/// Runs `f(p, item_p)` for each of at most [`MAX_PARTS`] items (e.g. disjoint blocks of an output,
+/// each moved to the thread that fills it) on the pool, as [`run_parts`] does.
+pub(crate) fn for_each_part<I: Send>(items: impl Iterator<Item = I>, f: impl Fn(usize, I) + Sync) {
+    let slots: [Mutex<Option<I>>; MAX_PARTS] = std::array::from_fn(|_| Mutex::new(None));
+    let mut parts = 0;
+    for (slot, item) in slots.iter().zip(items) {
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(item);
+        parts += 1;
+    }
+    run_parts(parts, &|p| {
+        let item = slots[p].lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(item) = item {
+            f(p, item);
+        }
+    });
+}
+
+/// `[start, end)` of part `part` when `len` items, in whole groups of `align`, are cut into
+/// `parts` nearly equal pieces.
+pub(crate) fn part_range(len: usize, align: usize, parts: usize, part: usize) -> (usize, usize) {
+    let groups = len.div_ceil(align);
+    let per = groups / parts;
+    let extra = groups % parts;
+    let g0 = part * per + part.min(extra);
+    let g1 = g0 + per + usize::from(part < extra);
+    ((g0 * align).min(len), (g1 * align).min(len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_cover_the_range_in_aligned_pieces() {
+        for len in [0, 1, 11, 12, 13, 100, 4096] {
+            for parts in 1..5 {
+                let mut next = 0;
+                for p in 0..parts {
+                    let (a, b) = part_range(len, 12, parts, p);
+                    assert_eq!(a, next, "len {len}, {parts} parts, part {p}");
+                    assert!(a <= b && (b == len || b % 12 == 0));
+                    next = b;
+                }
+                assert_eq!(next, len);
+            }
+        }
+    }
+
+    #[test]
+    fn small_work_is_one_part() {
+        assert_eq!(parts_for(10, 100, 8), 1);
+        assert!(parts_for(1000, 100, 1) == 1);
+        assert!(parts_for(1000, 100, 8) >= 1);
+    }
+}

@@ -1,0 +1,151 @@
+//! Results are bit-identical for 1, 2 and 3 threads: GEMMs on shapes around the parallel
+//! threshold and every block boundary (register tile rows, the cache blocks MC, KC and NC) on every
+//! kernel path, and a whole fused-MLP training step (forward, the fused activation/bias backward,
+//! every GEMM) at a batch large enough to use the pool.
+//!
+//! The thread count is process-wide, so the tests of this file take turns through a lock.
+
+use std::sync::Mutex;
+
+use autograd::{Tape, Tensor};
+use dense::threads::{PARALLEL_MIN_MACS, set_threads};
+use dense::{Activation, Epilogue, Init, Kernel, MatMut, MatRef, Mlp, gemm_fused_with};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+static THREAD_SETTING: Mutex<()> = Mutex::new(());
+
+const THREAD_COUNTS: [usize; 3] = [1, 2, 3];
+
+fn random(len: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    (0..len).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
+}
+
+/// `C = tanh(alpha·A·B + beta·C + bias)` (or no epilogue) with A transposed when asked and C's
+/// rows padded, run at each thread count; returns the bits of C for each.
+#[allow(clippy::too_many_arguments)]
+fn gemm_bits(
+    kernel: Kernel,
+    m: usize,
+    n: usize,
+    k: usize,
+    a_transposed: bool,
+    beta: f32,
+    fused: bool,
+    seed: u64,
+) -> Vec<Vec<u32>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let a = random(m * k, &mut rng);
+    let b = random(k * n, &mut rng);
+    let bias = random(n, &mut rng);
+    let pad = 3;
+    let c0 = random(m * (n + pad), &mut rng);
+    THREAD_COUNTS
+        .iter()
+        .map(|&t| {
+            set_threads(t);
+            let av = if a_transposed {
+                MatRef::row_major(&a, k, m).t()
+            } else {
+                MatRef::row_major(&a, m, k)
+            };
+            let mut c = c0.clone();
+            let epilogue = if fused {
+                Epilogue::new(Some(&bias), Activation::Tanh)
+            } else {
+                Epilogue::none()
+            };
+            gemm_fused_with(
+                kernel,
+                0.75,
+                av,
+                MatRef::row_major(&b, k, n),
+                beta,
+                MatMut::new(&mut c, m, n, n + pad, 1),
+                epilogue,
+            );
+            c.iter().map(|x| x.to_bits()).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn gemm_bits_do_not_depend_on_the_thread_count() {
+    let _turn = THREAD_SETTING.lock().unwrap_or_else(|e| e.into_inner());
+    // m·64·64 crosses PARALLEL_MIN_MACS at m = 512.
+    let at_threshold = PARALLEL_MIN_MACS / (64 * 64);
+    let mut shapes = vec![
+        (at_threshold - 1, 64, 64),
+        (at_threshold, 64, 64),
+        (at_threshold + 1, 64, 64),
+        (64, 64, 4096), // a weight gradient: long k, few rows
+        (4096, 4, 64),  // the first layer's input gradient shape family
+        (300, 300, 300),
+        (700, 33, 255),            // ragged NR edge, k just under KC
+        (700, 32, 257),            // k just over KC (two KC slices: beta applies once)
+        (250, 4097, 3),            // n just over NC (two NC blocks)
+        (481, 64, 512),            // rows just over 2·MC (AVX-512 MC = 240)
+        (241, 96, 512),            // rows just over MC
+        (12 * 2 * 40 + 1, 64, 70), // one row past a whole number of tiles per part
+        (6 * 3 * 60 - 1, 64, 70),  // one row short (AVX2 MR = 6, three parts)
+    ];
+    shapes.retain(|&(m, n, k)| m * n * k >= PARALLEL_MIN_MACS / 2);
+    for kernel in Kernel::available() {
+        for (i, &(m, n, k)) in shapes.iter().enumerate() {
+            for (a_t, beta, fused) in [(false, 0.0, true), (true, 1.0, false), (false, 0.3, true)] {
+                let bits = gemm_bits(kernel, m, n, k, a_t, beta, fused, i as u64);
+                for (t, b) in THREAD_COUNTS.iter().zip(&bits).skip(1) {
+                    assert!(
+                        *b == bits[0],
+                        "{kernel:?} {m}x{k}·{k}x{n} (Aᵀ {a_t}, beta {beta}, fused {fused}): \
+                         {t} threads differ from 1 thread"
+                    );
+                }
+            }
+        }
+    }
+    set_threads(0);
+}
+
+#[test]
+fn a_training_step_has_the_same_bits_on_any_thread_count() {
+    let _turn = THREAD_SETTING.lock().unwrap_or_else(|e| e.into_inner());
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let net: Mlp<f32> = Mlp::new(
+        &[4, 64, 64, 2],
+        Activation::Tanh,
+        Activation::Identity,
+        Init::Orthogonal { gain: 2f64.sqrt() },
+        Init::Orthogonal { gain: 0.01 },
+        &mut rng,
+    );
+    let batch = 4099; // large enough for every parallel path, and not a multiple of any tile
+    let x = Tensor::<f32>::randn(&[batch, 4], &mut rng);
+    let w = Tensor::<f32>::randn(&[batch, 2], &mut rng);
+    let mut results = Vec::new();
+    for t in THREAD_COUNTS {
+        set_threads(t);
+        let mut net = net.clone();
+        let mut grads = net.zeros_like_params();
+        let mut tape = Tape::new();
+        tape.reset();
+        let lent = net.lend(&tape);
+        let y = lent.forward(tape.constant(&x));
+        let loss = (y * tape.constant(&w)).sum();
+        let loss_bits = loss.item().to_bits();
+        lent.backward_to(loss, &mut grads);
+        drop(lent);
+        let bits: Vec<Vec<u32>> = grads
+            .iter()
+            .map(|g| g.data().iter().map(|v| v.to_bits()).collect())
+            .collect();
+        results.push((loss_bits, bits));
+    }
+    set_threads(0);
+    for (t, r) in THREAD_COUNTS.iter().zip(&results).skip(1) {
+        assert!(
+            *r == results[0],
+            "{t} threads: loss or gradients differ from 1 thread"
+        );
+    }
+}
