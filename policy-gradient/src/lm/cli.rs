@@ -2,9 +2,10 @@
 //!
 //! ```text
 //! pg lm tasks
-//! pg lm pretrain TASK [--seed N] [--out DIR] [--config FILE] [--set key=value]... [--force]
+//! pg lm pretrain TASK [--preset NAME] [--seed N] [--out DIR] [--config FILE] [--set key=value]...
+//!                     [--force]
 //! pg lm pretrain --resume DIR
-//! pg lm rl TASK [--algo reinforce|rloo|grpo] [--baseline none|batch_mean] [--reference DIR]
+//! pg lm rl TASK [--estimator reinforce|rloo|grpo] [--baseline none|batch_mean] [--reference DIR]
 //!               [--kl none|k1_reward|k3_loss] [--kl-coef B] [--seed N] [--out DIR] [--set k=v]...
 //! pg lm rl --resume DIR
 //! pg lm sample CHECKPOINT [--prompt TEXT]... [-n N] [--temperature T] [--seed N]
@@ -13,13 +14,19 @@
 //! ```
 
 use super::checkpoint;
-use super::config::{KlMode, LmConfig, PretrainConfig, RlConfig};
+use super::config::{KlMode, PretrainConfig, RlConfig};
 use super::generate::generate;
-use super::pretrain::{make_task, pretrain, stream_rng};
+use super::pretrain::pretrain;
 use super::rl::{algo_name, rl};
-use super::run::{RunOptions, SAMPLES_AXIS, load_curve, plottable_columns};
+use super::run::{SAMPLES_AXIS, load_curve, make_task, plottable_columns, stream_rng};
 use crate::error::{PgError, Result};
 use crate::plot::{PlotSpec, render_svg};
+use crate::run::RunOptions;
+use crate::run::args::RunArgs;
+use crate::run::bounds;
+use crate::run::config::{RunConfig, bad_value, check_size};
+use crate::run::dir::RunDir;
+use crate::run::signal;
 use clap::{Args, Subcommand};
 use envs::tokens::{Split, TASK_IDS};
 use std::path::PathBuf;
@@ -64,29 +71,6 @@ pub struct GradvarArgs {
     pub shift: f64,
 }
 
-/// Options shared by the two training commands.
-#[derive(Debug, Args)]
-pub struct CommonArgs {
-    /// Seed of everything random.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Output run directory (default: `runs/lm-KIND-TASK-...-seedN`).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// A TOML file setting any subset of the configuration's keys.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Override one key, e.g. --set lr=0.0005 (repeatable; applied last, in order).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-    /// Overwrite an existing run in the output directory.
-    #[arg(long)]
-    pub force: bool,
-    /// No progress bar or table.
-    #[arg(long)]
-    pub quiet: bool,
-}
-
 /// Arguments of `pg lm pretrain`.
 #[derive(Debug, Args)]
 pub struct PretrainArgs {
@@ -95,11 +79,11 @@ pub struct PretrainArgs {
     pub task: Option<String>,
     /// Continue the run in this directory from its latest checkpoint, with its saved
     /// configuration, exactly as if it had never stopped.
-    #[arg(long, conflicts_with_all = ["task", "seed", "out", "config", "sets", "force"])]
+    #[arg(long, conflicts_with_all = ["task", "preset", "seed", "out", "config", "sets", "force"])]
     pub resume: Option<PathBuf>,
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub common: CommonArgs,
+    pub run: RunArgs,
 }
 
 /// Arguments of `pg lm rl`.
@@ -111,13 +95,13 @@ pub struct RlArgs {
     /// Continue the run in this directory from its latest checkpoint, with its saved
     /// configuration, exactly as if it had never stopped.
     #[arg(long, conflicts_with_all = [
-        "task", "seed", "out", "config", "sets", "force", "algo", "baseline", "reference", "kl",
-        "kl_coef",
+        "task", "preset", "seed", "out", "config", "sets", "force", "estimator", "baseline",
+        "reference", "kl", "kl_coef",
     ])]
     pub resume: Option<PathBuf>,
-    /// The estimator: reinforce, rloo or grpo.
-    #[arg(long)]
-    pub algo: Option<String>,
+    /// The estimator: reinforce, rloo or grpo (`--algo` is the old name of this flag).
+    #[arg(long, visible_alias = "algo")]
+    pub estimator: Option<String>,
     /// REINFORCE's baseline: none or batch_mean.
     #[arg(long)]
     pub baseline: Option<String>,
@@ -132,7 +116,7 @@ pub struct RlArgs {
     pub kl_coef: Option<f64>,
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub common: CommonArgs,
+    pub run: RunArgs,
 }
 
 /// Arguments of `pg lm sample`.
@@ -189,20 +173,17 @@ pub fn run(cmd: LmCommand) -> Result<()> {
         }
         LmCommand::Pretrain(a) => {
             let (c, out, opts) = match &a.resume {
-                Some(dir) => (saved_config(dir)?, dir.clone(), resume_options(&a.common)),
+                Some(dir) => (saved_config(dir)?, dir.clone(), resume_options(&a.run)),
                 None => {
-                    let task = a
-                        .task
-                        .as_deref()
-                        .expect("clap requires TASK without --resume");
-                    let c = layer(PretrainConfig::preset(task)?, &a.common)?;
-                    let out = a.common.out.clone().unwrap_or_else(|| {
+                    let layers = a.run.layers(&[])?;
+                    let c = PretrainConfig::assemble(a.task.as_deref(), &layers)?;
+                    let out = a.run.out.clone().unwrap_or_else(|| {
                         PathBuf::from(format!("runs/lm-pretrain-{}-seed{}", c.task, c.seed))
                     });
-                    (c, out, new_options(&a.common))
+                    (c, out, a.run.options())
                 }
             };
-            crate::interrupt::install();
+            signal::install();
             let (run, e) = pretrain(&c, &out, opts)?;
             println!(
                 "pretrained {}: held-out accuracy {:.3} sampled, {:.3} greedy; mean reward {:.3}; run in {}",
@@ -216,15 +197,11 @@ pub fn run(cmd: LmCommand) -> Result<()> {
         }
         LmCommand::Rl(a) => {
             let (c, out, opts) = match &a.resume {
-                Some(dir) => (saved_config(dir)?, dir.clone(), resume_options(&a.common)),
+                Some(dir) => (saved_config(dir)?, dir.clone(), resume_options(&a.run)),
                 None => {
-                    let task = a
-                        .task
-                        .as_deref()
-                        .expect("clap requires TASK without --resume");
                     let mut sets = Vec::new();
                     for (key, v) in [
-                        ("algo", a.algo.clone()),
+                        ("estimator", a.estimator.clone()),
                         ("baseline", a.baseline.clone()),
                         ("reference", a.reference.clone().map(|r| format!("{r:?}"))),
                         ("kl", a.kl.clone()),
@@ -234,8 +211,8 @@ pub fn run(cmd: LmCommand) -> Result<()> {
                             sets.push(format!("{key}={v}"));
                         }
                     }
-                    let c = layer(RlConfig::preset(task)?.apply_sets(&sets)?, &a.common)?;
-                    let out = a.common.out.clone().unwrap_or_else(|| {
+                    let c = RlConfig::assemble(a.task.as_deref(), &a.run.layers(&sets)?)?;
+                    let out = a.run.out.clone().unwrap_or_else(|| {
                         PathBuf::from(format!(
                             "runs/lm-rl-{}-{}-kl{}-seed{}",
                             c.task,
@@ -244,10 +221,10 @@ pub fn run(cmd: LmCommand) -> Result<()> {
                             c.seed
                         ))
                     });
-                    (c, out, new_options(&a.common))
+                    (c, out, a.run.options())
                 }
             };
-            crate::interrupt::install();
+            signal::install();
             let (run, e) = rl(&c, &out, opts)?;
             println!(
                 "{} on {}: held-out accuracy {:.3} sampled, {:.3} greedy; mean reward {:.3}; run in {}",
@@ -267,50 +244,34 @@ pub fn run(cmd: LmCommand) -> Result<()> {
 }
 
 /// The configuration saved in a run directory.
-fn saved_config<C: LmConfig>(dir: &std::path::Path) -> Result<C> {
-    let run = crate::run_dir::RunDir::open(dir)?;
-    let p = run.config_path();
-    let text = std::fs::read_to_string(&p).map_err(|e| PgError::io(&p, e))?;
-    C::from_toml(&text, &p.display().to_string())
+fn saved_config<C: RunConfig>(dir: &std::path::Path) -> Result<C> {
+    RunDir::open(dir)?.config()
 }
 
-fn new_options(common: &CommonArgs) -> RunOptions {
+fn resume_options(run: &RunArgs) -> RunOptions {
     RunOptions {
-        force: common.force,
-        quiet: common.quiet,
-        ..RunOptions::default()
-    }
-}
-
-fn resume_options(common: &CommonArgs) -> RunOptions {
-    RunOptions {
-        quiet: common.quiet,
+        quiet: run.quiet,
         resume: true,
         ..RunOptions::default()
     }
 }
 
-/// Applies `--seed`, `--config` and `--set` to a preset, in that order.
-fn layer<C: LmConfig>(c: C, common: &CommonArgs) -> Result<C> {
-    let mut c = c;
-    if let Some(seed) = common.seed {
-        c = c.apply_sets(&[format!("seed={seed}")])?;
-    }
-    if let Some(path) = &common.config {
-        let text = std::fs::read_to_string(path).map_err(|e| PgError::io(path, e))?;
-        c = c.overlay_toml(&text, &path.display().to_string())?;
-    }
-    c.apply_sets(&common.sets)
-}
-
 fn sample(a: SampleArgs) -> Result<()> {
     if !(a.temperature >= 0.0 && a.temperature.is_finite()) {
-        return Err(PgError::BadConfigValue {
-            key: "temperature".into(),
-            origin: "--temperature".into(),
-            message: format!("{}; expected a finite number >= 0", a.temperature),
-        });
+        return Err(bad_value(
+            "temperature",
+            "--temperature",
+            format!("{}; expected a finite number >= 0", a.temperature),
+        ));
     }
+    let prompts_given = a.prompt.len().max(1) as u64;
+    check_size(
+        "-n (times the prompts given)",
+        (a.n as u64).saturating_mul(prompts_given),
+        1,
+        bounds::SAMPLES,
+        "the command line",
+    )?;
     let policy = checkpoint::load(&a.checkpoint)?;
     let task = make_task(&policy.spec().task)?;
     let v = task.vocab();
@@ -336,21 +297,37 @@ fn sample(a: SampleArgs) -> Result<()> {
 }
 
 fn gradvar(a: GradvarArgs) -> Result<()> {
-    if a.batches < 2 || a.prompts == 0 || a.samples < 2 {
-        return Err(PgError::BadConfigValue {
-            key: "gradvar".into(),
-            origin: "the command line".into(),
-            message: format!(
-                "--batches {} --prompts {} --samples {}; expected at least 2 batches, 1 prompt and 2 samples",
-                a.batches, a.prompts, a.samples
-            ),
-        });
+    let origin = "the command line";
+    check_size(
+        "--batches",
+        a.batches as u64,
+        2,
+        bounds::GRADVAR_BATCHES,
+        origin,
+    )?;
+    check_size(
+        "--samples",
+        a.samples as u64,
+        2,
+        bounds::SEQUENCES_PER_STEP,
+        origin,
+    )?;
+    if !a.shift.is_finite() {
+        return Err(bad_value(
+            "--shift",
+            origin,
+            format!("{}; expected a finite number", a.shift),
+        ));
     }
     let policy = checkpoint::load(&a.checkpoint)?;
     let task = make_task(&policy.spec().task)?;
-    let mut cfg = RlConfig::preset(&policy.spec().task)?;
-    cfg.prompts_per_step = a.prompts;
-    cfg.samples_per_prompt = a.samples;
+    // The prompts and samples per batch are checked as `pg lm rl` checks its own.
+    let cfg = RlConfig {
+        prompts_per_step: a.prompts,
+        samples_per_prompt: a.samples,
+        ..RlConfig::preset(&policy.spec().task)?
+    };
+    cfg.validate("--prompts and --samples")?;
     println!(
         "{} batches of {} x {} completions at {}, rewards shifted by {}",
         a.batches,
@@ -375,15 +352,15 @@ fn gradvar(a: GradvarArgs) -> Result<()> {
 
 fn plot(a: LmPlotArgs) -> Result<()> {
     if !plottable_columns().contains(&a.column.as_str()) {
-        return Err(PgError::BadConfigValue {
-            key: "column".into(),
-            origin: "--column".into(),
-            message: format!(
+        return Err(bad_value(
+            "column",
+            "--column",
+            format!(
                 "`{}` is not a metrics column; expected one of {}",
                 a.column,
                 plottable_columns().join(", ")
             ),
-        });
+        ));
     }
     let curves = a
         .runs
@@ -432,14 +409,11 @@ mod tests {
         let e = lm(&["rl", "addition", "--reference", "/nonexistent/run"])
             .unwrap_err()
             .to_string();
-        assert!(
-            e.contains("/nonexistent/run") && e.contains("model.toml"),
-            "{e}"
-        );
+        assert!(e.contains("/nonexistent/run"), "{e}");
         let e = lm(&["rl", "addition", "--algo", "ppo"])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("`algo`"), "{e}");
+        assert!(e.contains("`estimator`"), "{e}");
         let e = lm(&["pretrain", "addition", "--set", "context=0"])
             .unwrap_err()
             .to_string();
