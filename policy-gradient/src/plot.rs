@@ -59,7 +59,7 @@ pub fn load_curves(runs: &[PathBuf], x_column: &str, y_column: &str) -> Result<V
                             path: p.clone(),
                             line: row + 2,
                             message: format!(
-                                "`{column}` is {v}; pg plots values between -{PLOT_LIMIT:e} and {PLOT_LIMIT:e}"
+                                "`{column}` is {v:e}; pg plots values between -{PLOT_LIMIT:e} and {PLOT_LIMIT:e}"
                             ),
                         });
                     }
@@ -397,7 +397,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("line 4") && e.contains("`r`") && e.contains("1e100"),
+            e.contains("line 4") && e.contains("`r` is -1e308") && e.contains("1e100"),
             "{e}"
         );
         std::fs::write(dir.join("metrics.csv"), "env_steps,r\n10,nan\n20,1.5\n").unwrap();

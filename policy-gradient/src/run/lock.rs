@@ -1,7 +1,8 @@
 //! An exclusive lock on a run directory, held for as long as a process writes to it.
 //!
-//! The lock is the file `DIR/lock`, created with `create_new` (the operating system lets exactly
-//! one process create it) and holding the owner's process id. It is removed when the [`RunLock`]
+//! The lock is the file `DIR/lock` holding the owner's process id. It is created by hard-linking
+//! a private file that already holds the pid (the operating system lets exactly one link of that
+//! name be made, and the file never exists empty). It is removed when the [`RunLock`]
 //! is dropped, which every exit path of a run does: normal end, error, Ctrl-C and SIGTERM (both
 //! stop the loop, save, and return). A process killed outright (SIGKILL, a second Ctrl-C) leaves
 //! the file behind; the next process finds that its pid is no longer alive and takes the lock
@@ -43,64 +44,75 @@ pub fn holder(dir: &Path) -> Option<u32> {
     pid_alive(pid).then_some(pid)
 }
 
-/// Whether `path` was modified in the last two seconds.
-fn is_young(path: &Path) -> bool {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|age| age.as_secs() < 2)
+/// Removes `lock.tmp-PID` files of processes that died while taking the lock.
+fn remove_dead_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("lock.tmp-"))
+            .and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|p| !pid_alive(p)) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 impl RunLock {
     /// Takes the lock of `dir` (which must exist), reclaiming a stale one left by a dead
     /// process. Refuses, naming the owner, while another live process holds it.
+    ///
+    /// The lock file appears with its content in one step: the pid is written to
+    /// `lock.tmp-PID` and hard-linked to `lock`, which fails if `lock` exists. A reader never
+    /// sees an empty lock.
     pub fn acquire(dir: &Path) -> Result<RunLock> {
         let path = lock_path(dir);
+        remove_dead_temporaries(dir);
+        let tmp = dir.join(format!("lock.tmp-{}", std::process::id()));
+        std::fs::File::create(&tmp)
+            .and_then(|mut f| {
+                writeln!(f, "{}", std::process::id())?;
+                f.sync_all()
+            })
+            .map_err(|e| PgError::io(&tmp, e))?;
         // Two rounds: the second after removing a stale lock (another process may win it).
+        let mut result = Err(PgError::RunLocked {
+            dir: dir.to_path_buf(),
+            pid: 0,
+        });
         for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(mut f) => {
-                    let lock = RunLock { path: path.clone() };
-                    writeln!(f, "{}", std::process::id())
-                        .and_then(|_| f.sync_all())
-                        .map_err(|e| PgError::io(&path, e))?;
-                    return Ok(lock);
+            match std::fs::hard_link(&tmp, &path) {
+                Ok(()) => {
+                    result = Ok(RunLock { path: path.clone() });
+                    break;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                     let text = std::fs::read_to_string(&path).unwrap_or_default();
                     match text.trim().parse::<u32>() {
                         Ok(pid) if pid_alive(pid) => {
-                            return Err(PgError::RunLocked {
+                            result = Err(PgError::RunLocked {
                                 dir: dir.to_path_buf(),
                                 pid,
                             });
+                            break;
                         }
-                        // No pid yet: another process has just created the file and is writing
-                        // it, unless the file is old (its owner died in between).
-                        Err(_) if is_young(&path) => {
-                            return Err(PgError::RunLocked {
-                                dir: dir.to_path_buf(),
-                                pid: 0,
-                            });
-                        }
-                        // A dead owner, or an old file without a pid: stale.
+                        // A dead owner (or a file that is not ours to read): stale.
                         _ => {
                             let _ = std::fs::remove_file(&path);
                         }
                     }
                 }
-                Err(e) => return Err(PgError::io(&path, e)),
+                Err(e) => {
+                    result = Err(PgError::io(&path, e));
+                    break;
+                }
             }
         }
-        Err(PgError::RunLocked {
-            dir: dir.to_path_buf(),
-            pid: holder(dir).unwrap_or(0),
-        })
+        let _ = std::fs::remove_file(&tmp);
+        result
     }
 
     /// The lock file.
@@ -158,9 +170,16 @@ mod tests {
         let lock = RunLock::acquire(&d).unwrap();
         assert_eq!(holder(&d), Some(std::process::id()));
         drop(lock);
-        // An empty lock file is one being written: refused while young.
+        // An unreadable lock and a dead process's temporary file are both cleaned up.
         std::fs::write(lock_path(&d), "").unwrap();
-        assert!(RunLock::acquire(&d).is_err());
+        std::fs::write(d.join("lock.tmp-4194305"), "4194305\n").unwrap();
+        drop(RunLock::acquire(&d).unwrap());
+        assert!(!d.join("lock.tmp-4194305").exists());
+        assert_eq!(
+            std::fs::read_dir(&d).unwrap().count(),
+            0,
+            "nothing is left behind"
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 }
