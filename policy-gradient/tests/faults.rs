@@ -4,8 +4,8 @@
 //! no file; SIGTERM saves, says so and exits 143.
 //!
 //! The number of kills per run is `PG_KILLS` (default 3, so CI stays fast; the fault hunt of
-//! issue 9 used 55) and the instants are drawn from a ChaCha8 stream seeded with `PG_KILL_SEED`
-//! (default 0). For example `PG_KILLS=50 cargo test -p policy-gradient --test faults`.
+//! issue 9 used 55) and the kill points are drawn from a ChaCha8 stream seeded with
+//! `PG_KILL_SEED` (default 0). For example `PG_KILLS=50 cargo test -p policy-gradient --test faults`.
 
 use policy_gradient::lm::checkpoint as lm_checkpoint;
 use policy_gradient::metrics::WALL_CLOCK_COLUMNS;
@@ -58,10 +58,24 @@ fn without(dir: &Path, wall_clock: &[&str]) -> String {
         .join("\n")
 }
 
-/// Runs `new` (a fresh run into `dir`), killing it with SIGKILL `kills` times at instants drawn
-/// uniformly within `span`, each time continuing with `resume` (or, when the kill came before
-/// the run had a checkpoint, starting again with `new --force`); then lets it finish.
-fn run_with_kills(new: &[String], resume: &[String], dir: &Path, kills: u64, span: Duration) {
+/// Rows in `dir/metrics.csv` (0 when it does not exist yet).
+fn rows(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .map(|t| t.lines().count().saturating_sub(1))
+        .unwrap_or(0)
+}
+
+/// Runs `new` (a fresh run into `dir`), killing it with SIGKILL `kills` times, each time
+/// continuing with `resume` (or, when the kill came before the run had a checkpoint, starting
+/// again with `new --force`); then lets it finish.
+///
+/// A kill instant is random in the run's progress rather than in wall-clock time (the machine's
+/// speed varies): once `metrics.csv` holds a random number of rows between those already written
+/// and `total_rows`, after a
+/// further random delay of up to 3 ms (an epoch or step takes about that long), so kills land
+/// during start-up, inside updates, between a metrics row and its checkpoint, and while a
+/// checkpoint is written.
+fn run_with_kills(new: &[String], resume: &[String], dir: &Path, kills: u64, total_rows: usize) {
     let mut rng = ChaCha8Rng::seed_from_u64(env_u64("PG_KILL_SEED", 0));
     let has_checkpoint = || dir.join("checkpoints/latest.ckpt").exists();
     let next_args = |fresh_done: bool| -> Vec<String> {
@@ -78,15 +92,22 @@ fn run_with_kills(new: &[String], resume: &[String], dir: &Path, kills: u64, spa
     for _ in 0..kills {
         let args = next_args(started);
         started = true;
+        // A point in what is left of the run.
+        let done = rows(dir).min(total_rows);
+        let target = done + rng.gen_range(0..(total_rows - done).max(1));
+        let delay = Duration::from_micros(rng.gen_range(0..3000));
         let mut child: Child = pg().args(&args).spawn().unwrap();
-        let wait = Duration::from_micros(rng.gen_range(0..span.as_micros().max(1) as u64));
-        std::thread::sleep(wait);
+        while rows(dir) < target && child.try_wait().unwrap().is_none() {
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        std::thread::sleep(delay);
         let _ = child.kill(); // SIGKILL; the run may already have finished
         let status = child.wait().unwrap();
         if std::os::unix::process::ExitStatusExt::signal(&status) == Some(9) {
             landed += 1;
         }
     }
+    eprintln!("{}: {landed} of {kills} kills landed", dir.display());
     assert!(
         kills == 0 || landed > 0,
         "no kill landed while the run was alive"
@@ -107,16 +128,15 @@ fn run_with_kills(new: &[String], resume: &[String], dir: &Path, kills: u64, spa
     assert!(!dir.join("lock").exists(), "the lock was not released");
 }
 
-/// How long `args` takes uninterrupted.
-fn timed(args: &[String]) -> Duration {
-    let t = Instant::now();
+/// Runs `args` uninterrupted and returns the number of metrics rows it wrote.
+fn uninterrupted(args: &[String], dir: &Path) -> usize {
     let out = run(args);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    t.elapsed()
+    rows(dir)
 }
 
 #[test]
@@ -141,10 +161,10 @@ fn pg_train_killed_at_random_instants_resumes_to_the_same_run() {
         a
     };
     let full = root.join("full");
-    let span = timed(&args(&full));
+    let total = uninterrupted(&args(&full), &full);
     let cut = root.join("cut");
     let resume = strings(&["train", "--resume", cut.to_str().unwrap(), "-q"]);
-    run_with_kills(&args(&cut), &resume, &cut, env_u64("PG_KILLS", 3), span);
+    run_with_kills(&args(&cut), &resume, &cut, env_u64("PG_KILLS", 3), total);
     let wall: Vec<&str> = WALL_CLOCK_COLUMNS.to_vec();
     assert_eq!(without(&cut, &wall), without(&full, &wall));
     let load = |d: &Path| {
@@ -208,10 +228,10 @@ fn pg_lm_rl_killed_at_random_instants_resumes_to_the_same_run() {
         ])
     };
     let full = root.join("full");
-    let span = timed(&args(&full));
+    let total = uninterrupted(&args(&full), &full);
     let cut = root.join("cut");
     let resume = strings(&["lm", "rl", "--resume", cut.to_str().unwrap(), "--quiet"]);
-    run_with_kills(&args(&cut), &resume, &cut, env_u64("PG_KILLS", 3), span);
+    run_with_kills(&args(&cut), &resume, &cut, env_u64("PG_KILLS", 3), total);
     let wall = ["samples_per_second", "elapsed_seconds"];
     assert_eq!(without(&cut, &wall), without(&full, &wall));
     assert_eq!(

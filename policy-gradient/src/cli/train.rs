@@ -8,16 +8,10 @@ use crate::run::config::RunConfig;
 use crate::run::train::default_dir;
 use crate::run::{RunOptions, signal, train_new, train_resume};
 use clap::Args;
-use std::path::PathBuf;
 
 /// Arguments of `pg train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Environment id (see `pg envs`); optional with --config (its env_id) or --resume.
-    pub env_id: Option<String>,
-    /// Continue the run in this directory from its latest checkpoint.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["env_id", "preset", "config", "seed", "out", "sets", "force"])]
-    pub resume: Option<PathBuf>,
     /// Print a table row every N epochs (default: every epoch, or about 200 rows for long runs).
     #[arg(long)]
     pub print_every: Option<u64>,
@@ -33,12 +27,15 @@ pub fn run(args: TrainArgs) -> Result<()> {
         print_every: args.print_every.unwrap_or(0),
         ..args.run.options()
     };
-    let summary = if let Some(dir) = &args.resume {
+    let summary = if let Some(dir) = &args.run.resume {
         train_resume(dir, &opts)?
     } else {
-        let config = Config::assemble(args.env_id.as_deref(), &args.run.layers(&[])?)?;
-        let out = args.run.out.clone().unwrap_or_else(|| default_dir(&config));
-        train_new(config, &out, &opts)?
+        let config = Config::assemble(args.run.subject.as_deref(), &args.run.layers(&[])?)?;
+        train_new(
+            config.clone(),
+            &args.run.dir(|| default_dir(&config)),
+            &opts,
+        )?
     };
     println!("{summary}");
     Ok(())

@@ -21,7 +21,6 @@ use super::rl::{algo_name, rl};
 use super::run::{SAMPLES_AXIS, load_curve, make_task, plottable_columns, stream_rng};
 use crate::error::{PgError, Result};
 use crate::plot::{PlotSpec, render_svg};
-use crate::run::RunOptions;
 use crate::run::args::RunArgs;
 use crate::run::bounds;
 use crate::run::config::{RunConfig, bad_value, check_size};
@@ -74,45 +73,28 @@ pub struct GradvarArgs {
 /// Arguments of `pg lm pretrain`.
 #[derive(Debug, Args)]
 pub struct PretrainArgs {
-    /// Task id (`pg lm tasks`).
-    #[arg(required_unless_present = "resume")]
-    pub task: Option<String>,
-    /// Continue the run in this directory from its latest checkpoint, with its saved
-    /// configuration, exactly as if it had never stopped.
-    #[arg(long, conflicts_with_all = ["task", "preset", "seed", "out", "config", "sets", "force"])]
-    pub resume: Option<PathBuf>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub run: RunArgs,
 }
 
-/// Arguments of `pg lm rl`.
+/// Arguments of `pg lm rl`: the run's options and shortcuts for the keys set most often.
 #[derive(Debug, Args)]
 pub struct RlArgs {
-    /// Task id (`pg lm tasks`).
-    #[arg(required_unless_present = "resume")]
-    pub task: Option<String>,
-    /// Continue the run in this directory from its latest checkpoint, with its saved
-    /// configuration, exactly as if it had never stopped.
-    #[arg(long, conflicts_with_all = [
-        "task", "preset", "seed", "out", "config", "sets", "force", "estimator", "baseline",
-        "reference", "kl", "kl_coef",
-    ])]
-    pub resume: Option<PathBuf>,
     /// The estimator: reinforce, rloo or grpo (`--algo` is the old name of this flag).
-    #[arg(long, visible_alias = "algo")]
+    #[arg(long, visible_alias = "algo", conflicts_with = "resume")]
     pub estimator: Option<String>,
     /// REINFORCE's baseline: none or batch_mean.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub baseline: Option<String>,
     /// The pretrained reference: a `pg lm pretrain` run directory or checkpoint.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub reference: Option<String>,
     /// KL penalty: none, k1_reward or k3_loss.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub kl: Option<String>,
     /// KL coefficient β.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub kl_coef: Option<f64>,
     #[command(flatten)]
     #[allow(missing_docs)]
@@ -172,19 +154,12 @@ pub fn run(cmd: LmCommand) -> Result<()> {
             Ok(())
         }
         LmCommand::Pretrain(a) => {
-            let (c, out, opts) = match &a.resume {
-                Some(dir) => (saved_config(dir)?, dir.clone(), resume_options(&a.run)),
-                None => {
-                    let layers = a.run.layers(&[])?;
-                    let c = PretrainConfig::assemble(a.task.as_deref(), &layers)?;
-                    let out = a.run.out.clone().unwrap_or_else(|| {
-                        PathBuf::from(format!("runs/lm-pretrain-{}-seed{}", c.task, c.seed))
-                    });
-                    (c, out, a.run.options())
-                }
-            };
+            let c: PretrainConfig = config_of(&a.run, &[])?;
+            let out = a
+                .run
+                .dir(|| PathBuf::from(format!("runs/lm-pretrain-{}-seed{}", c.task, c.seed)));
             signal::install();
-            let (run, e) = pretrain(&c, &out, opts)?;
+            let (run, e) = pretrain(&c, &out, a.run.options())?;
             println!(
                 "pretrained {}: held-out accuracy {:.3} sampled, {:.3} greedy; mean reward {:.3}; run in {}",
                 c.task,
@@ -196,36 +171,30 @@ pub fn run(cmd: LmCommand) -> Result<()> {
             Ok(())
         }
         LmCommand::Rl(a) => {
-            let (c, out, opts) = match &a.resume {
-                Some(dir) => (saved_config(dir)?, dir.clone(), resume_options(&a.run)),
-                None => {
-                    let mut sets = Vec::new();
-                    for (key, v) in [
-                        ("estimator", a.estimator.clone()),
-                        ("baseline", a.baseline.clone()),
-                        ("reference", a.reference.clone().map(|r| format!("{r:?}"))),
-                        ("kl", a.kl.clone()),
-                        ("kl_coef", a.kl_coef.map(|b| b.to_string())),
-                    ] {
-                        if let Some(v) = v {
-                            sets.push(format!("{key}={v}"));
-                        }
-                    }
-                    let c = RlConfig::assemble(a.task.as_deref(), &a.run.layers(&sets)?)?;
-                    let out = a.run.out.clone().unwrap_or_else(|| {
-                        PathBuf::from(format!(
-                            "runs/lm-rl-{}-{}-kl{}-seed{}",
-                            c.task,
-                            algo_name(&c),
-                            if c.kl == KlMode::None { 0.0 } else { c.kl_coef },
-                            c.seed
-                        ))
-                    });
-                    (c, out, a.run.options())
+            let mut sets = Vec::new();
+            for (key, v) in [
+                ("estimator", a.estimator.clone()),
+                ("baseline", a.baseline.clone()),
+                ("reference", a.reference.clone().map(|r| format!("{r:?}"))),
+                ("kl", a.kl.clone()),
+                ("kl_coef", a.kl_coef.map(|b| b.to_string())),
+            ] {
+                if let Some(v) = v {
+                    sets.push(format!("{key}={v}"));
                 }
-            };
+            }
+            let c: RlConfig = config_of(&a.run, &sets)?;
+            let out = a.run.dir(|| {
+                PathBuf::from(format!(
+                    "runs/lm-rl-{}-{}-kl{}-seed{}",
+                    c.task,
+                    algo_name(&c),
+                    if c.kl == KlMode::None { 0.0 } else { c.kl_coef },
+                    c.seed
+                ))
+            });
             signal::install();
-            let (run, e) = rl(&c, &out, opts)?;
+            let (run, e) = rl(&c, &out, a.run.options())?;
             println!(
                 "{} on {}: held-out accuracy {:.3} sampled, {:.3} greedy; mean reward {:.3}; run in {}",
                 algo_name(&c),
@@ -243,16 +212,12 @@ pub fn run(cmd: LmCommand) -> Result<()> {
     }
 }
 
-/// The configuration saved in a run directory.
-fn saved_config<C: RunConfig>(dir: &std::path::Path) -> Result<C> {
-    RunDir::open(dir)?.config()
-}
-
-fn resume_options(run: &RunArgs) -> RunOptions {
-    RunOptions {
-        quiet: run.quiet,
-        resume: true,
-        ..RunOptions::default()
+/// The configuration of the run: the one saved in the run directory with `--resume`, else
+/// assembled from the preset, the file, `extra_sets` (the command's shortcuts) and `--set`.
+fn config_of<C: RunConfig>(run: &RunArgs, extra_sets: &[String]) -> Result<C> {
+    match &run.resume {
+        Some(dir) => RunDir::open(dir)?.config(),
+        None => C::assemble(run.subject.as_deref(), &run.layers(extra_sets)?),
     }
 }
 

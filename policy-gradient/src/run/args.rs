@@ -7,9 +7,17 @@ use crate::run::config::Layers;
 use clap::Args;
 use std::path::PathBuf;
 
-/// Options of a new run, flattened into each training command's arguments.
+/// Options of a new or resumed run, flattened into each training command's arguments.
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// The environment id (`pg train`, see `pg envs`) or token task (`pg lm`, see `pg lm tasks`);
+    /// optional with --config (its env_id or task) or --resume.
+    #[arg(value_name = "ENV_ID|TASK")]
+    pub subject: Option<String>,
+    /// Continue the run in this directory from its latest checkpoint, with its saved
+    /// configuration, exactly as if it had never stopped.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["subject", "preset", "config", "seed", "out", "sets", "force"])]
+    pub resume: Option<PathBuf>,
     /// A named preset of the environment or task (`pg envs` and `pg lm tasks` list them).
     #[arg(long)]
     pub preset: Option<String>,
@@ -57,12 +65,21 @@ impl RunArgs {
         })
     }
 
-    /// How a new run is driven.
+    /// How the run is driven: new (forced or not) or resumed, quiet or not.
     pub fn options(&self) -> RunOptions {
         RunOptions {
             force: self.force,
             quiet: self.quiet,
+            resume: self.resume.is_some(),
             ..RunOptions::default()
         }
+    }
+
+    /// The run directory: `--resume DIR`, `--out DIR`, or `default` (named after the run).
+    pub fn dir(&self, default: impl FnOnce() -> PathBuf) -> PathBuf {
+        self.resume
+            .clone()
+            .or_else(|| self.out.clone())
+            .unwrap_or_else(default)
     }
 }
