@@ -24,59 +24,14 @@ use crate::config::Config;
 use crate::episodes::EpisodeTracker;
 use crate::error::{PgError, Result};
 use crate::obs_norm::RunningNorm;
+use crate::run::checkpoint::{bad, get_rng, pack_bytes, put_rng, u64s, unpack_bytes, unpack_text};
 use crate::trainer::Trainer;
 use dense::paramfile::ParamFile;
 use envs::VecEnvSnapshot;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use std::path::Path;
 
 /// Version of the checkpoint layout inside the parameter file.
 pub const VERSION: u64 = 1;
-
-fn pack_bytes(file: &mut ParamFile, name: &str, bytes: &[u8]) {
-    let words: Vec<u64> = bytes
-        .chunks(8)
-        .map(|c| {
-            let mut w = [0u8; 8];
-            w[..c.len()].copy_from_slice(c);
-            u64::from_le_bytes(w)
-        })
-        .collect();
-    file.insert_u64(name, &[words.len()], &words);
-    file.insert_u64(&format!("{name}.len"), &[1], &[bytes.len() as u64]);
-}
-
-fn unpack_bytes(file: &ParamFile, name: &str, path: &Path) -> Result<Vec<u8>> {
-    let len = u64s(file, &format!("{name}.len"), path)?
-        .first()
-        .copied()
-        .unwrap_or(0) as usize;
-    let words = u64s(file, name, path)?;
-    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
-    if bytes.len() < len || bytes.len() >= len + 8 {
-        return Err(PgError::checkpoint(
-            path,
-            format!(
-                "`{name}` holds {} bytes, its length says {len}",
-                bytes.len()
-            ),
-        ));
-    }
-    Ok(bytes[..len].to_vec())
-}
-
-fn bad(path: &Path) -> impl Fn(dense::paramfile::ParamFileError) -> PgError + '_ {
-    move |e| PgError::checkpoint(path, e.to_string())
-}
-
-fn u64s<'a>(file: &'a ParamFile, name: &str, path: &Path) -> Result<&'a [u64]> {
-    let n = file
-        .get(name)
-        .map(|e| e.shape.iter().product::<usize>())
-        .ok_or_else(|| PgError::checkpoint(path, format!("entry `{name}` is missing")))?;
-    file.u64(name, &[n]).map_err(bad(path))
-}
 
 /// Writes the trainer's state to `path` (atomically).
 pub fn save(t: &Trainer, path: &Path) -> Result<()> {
@@ -100,14 +55,7 @@ pub fn save(t: &Trainer, path: &Path) -> Result<()> {
     if let Some(a) = &t.value_opt {
         a.save_to(&mut f, "value_adam.");
     }
-    let seed = t.rng.get_seed();
-    let mut rng: Vec<u64> = seed
-        .chunks(8)
-        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
-        .collect();
-    let wp = t.rng.get_word_pos();
-    rng.extend([t.rng.get_stream(), (wp >> 64) as u64, wp as u64]);
-    f.insert_u64("rng", &[7], &rng);
+    put_rng(&mut f, "rng", &t.rng);
     if let Some(n) = &t.obs_norm {
         let v = n.to_vec();
         f.insert_f64("obs_norm", &[v.len()], &v);
@@ -115,10 +63,7 @@ pub fn save(t: &Trainer, path: &Path) -> Result<()> {
     let ep = t.tracker.to_bits();
     f.insert_u64("episodes", &[ep.len()], &ep);
     pack_bytes(&mut f, "env.snapshot", &t.env.snapshot().to_bytes());
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| PgError::io(dir, e))?;
-    }
-    f.save(path).map_err(bad(path))
+    crate::run::checkpoint::save(&f, path)
 }
 
 /// The configuration stored in a checkpoint.
@@ -128,26 +73,11 @@ pub fn read_config(path: &Path) -> Result<Config> {
 }
 
 fn open(path: &Path) -> Result<ParamFile> {
-    if !path.exists() {
-        return Err(PgError::checkpoint(
-            path,
-            "not found (was the run ever checkpointed?)",
-        ));
-    }
-    let f = ParamFile::load(path).map_err(bad(path))?;
-    let v = u64s(&f, "checkpoint.version", path)?;
-    if v != [VERSION] {
-        return Err(PgError::checkpoint(
-            path,
-            format!("layout version {v:?}, this pg reads version {VERSION}"),
-        ));
-    }
-    Ok(f)
+    crate::run::checkpoint::open(path, "checkpoint.version", VERSION, "pg train")
 }
 
 fn config_of(f: &ParamFile, path: &Path) -> Result<Config> {
-    let text = String::from_utf8(unpack_bytes(f, "config.toml", path)?)
-        .map_err(|_| PgError::checkpoint(path, "the stored configuration is not UTF-8"))?;
+    let text = unpack_text(f, "config.toml", path)?;
     Config::from_toml(
         &text,
         &format!("the configuration inside {}", path.display()),
@@ -193,18 +123,7 @@ pub fn load(path: &Path, expected: Option<&Config>) -> Result<Trainer> {
         let sizes: Vec<usize> = v.params().iter().map(|p| p.numel()).collect();
         load_adam(&f, path, "value_adam.", opt, &sizes)?;
     }
-    let rng = u64s(&f, "rng", path)?;
-    if rng.len() != 7 {
-        return Err(PgError::checkpoint(path, "`rng` should hold 7 numbers"));
-    }
-    let mut seed = [0u8; 32];
-    for (i, w) in rng[..4].iter().enumerate() {
-        seed[8 * i..8 * i + 8].copy_from_slice(&w.to_le_bytes());
-    }
-    t.rng = ChaCha8Rng::from_seed(seed);
-    t.rng.set_stream(rng[4]);
-    t.rng
-        .set_word_pos(((rng[5] as u128) << 64) | rng[6] as u128);
+    t.rng = get_rng(&f, "rng", path)?;
     if let Some(n) = &t.obs_norm {
         let dim = n.dim();
         let v = f.f64("obs_norm", &[2 + 2 * dim]).map_err(bad(path))?;

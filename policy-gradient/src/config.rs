@@ -1,15 +1,24 @@
-//! The typed training configuration: every field documented, a preset per environment, loading
-//! from TOML with unknown or mistyped keys rejected by name, and `--set key=value` overrides.
+//! The typed training configuration of `pg train`: every field documented, named presets per
+//! environment, loading from TOML with unknown or mistyped keys rejected by name, and
+//! `--set key=value` overrides (all of it through [`RunConfig`], shared with `pg lm`).
 //!
 //! A run's configuration is assembled in layers, each overriding the one before:
-//! 1. the preset of the environment ([`Config::preset`]),
+//! 1. a preset of the environment ([`Config::preset`], or `--preset NAME`),
 //! 2. a TOML file (`--config FILE`), which may set any subset of the keys,
 //! 3. `--set key=value` arguments, in order (the value is read as TOML; a bare word is a string).
 //!
 //! The result is saved as `config.toml` in the run directory and reloads to the same value.
+//! Renamed keys: `policy_lr` is now `lr` (the old name is still read).
 
 use crate::error::{PgError, Result};
+use crate::run::bounds;
+use crate::run::config::{
+    DEFAULT_PRESET, RunConfig, bad_value, check_non_negative, check_size, seed_from_toml,
+    seed_to_toml, short_f32, unknown_preset,
+};
 use serde::{Deserialize, Serialize};
+
+pub use crate::run::schedule::LrSchedule;
 
 /// Which estimate of "how good was this action" weights `∇ log π(a|s)` in the policy gradient.
 ///
@@ -45,16 +54,6 @@ pub enum Activation {
     Relu,
 }
 
-/// How the learning rates change over training.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LrSchedule {
-    /// The same rate throughout.
-    Constant,
-    /// Decays linearly from the configured rate to 0 at `total_env_steps`.
-    Linear,
-}
-
 /// Everything that determines a training run. Saved as `config.toml` in every run directory.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,6 +62,7 @@ pub struct Config {
     pub env_id: String,
     /// Seed of everything random: network initialisation and action sampling use a ChaCha8 RNG
     /// seeded with it; environment `i` of the vector env is seeded with `seed + i`.
+    #[serde(serialize_with = "seed_to_toml", deserialize_with = "seed_from_toml")]
     pub seed: u64,
     /// The return estimator: `reinforce`, `reward_to_go`, `vpg` or `gae`.
     pub estimator: Estimator,
@@ -75,11 +75,14 @@ pub struct Config {
     /// followed by one policy update.
     pub steps_per_env: usize,
     /// Discount factor γ in `(0, 1]`.
+    #[serde(serialize_with = "short_f32")]
     pub gamma: f32,
     /// Rewards are multiplied by this before returns and advantages are computed (the value
     /// function then fits smaller numbers); reported returns are always unscaled.
+    #[serde(serialize_with = "short_f32")]
     pub reward_scale: f32,
     /// GAE's λ in `[0, 1]` (used by `gae` only): 0 is the one-step TD advantage, 1 the Monte-Carlo one.
+    #[serde(serialize_with = "short_f32")]
     pub gae_lambda: f32,
     /// Normalise the advantages of each batch to mean 0 and standard deviation 1.
     pub normalize_advantages: bool,
@@ -87,21 +90,26 @@ pub struct Config {
     pub hidden_sizes: Vec<usize>,
     /// Hidden activation: `tanh` or `relu`.
     pub activation: Activation,
-    /// Adam learning rate of the policy.
-    pub policy_lr: f32,
+    /// Adam learning rate of the policy (formerly `policy_lr`).
+    #[serde(serialize_with = "short_f32")]
+    pub lr: f32,
     /// Adam learning rate of the value function.
+    #[serde(serialize_with = "short_f32")]
     pub value_lr: f32,
     /// Gradient steps on the value function per epoch (full batch).
     pub value_iters: usize,
     /// Learning-rate schedule: `constant` or `linear` (decay to 0 at `total_env_steps`).
     pub lr_schedule: LrSchedule,
     /// Weight β of the entropy bonus: the policy loss is `−mean(Â log π) − β · mean(H[π])`.
+    #[serde(serialize_with = "short_f32")]
     pub entropy_coef: f32,
     /// Clip the global L2 norm of each gradient to this value before the Adam step; 0 disables.
+    #[serde(serialize_with = "short_f32")]
     pub max_grad_norm: f32,
     /// Normalise observations with running means and variances (kept in checkpoints).
     pub normalize_observations: bool,
     /// Initial log standard deviation of the Gaussian policy (continuous actions only).
+    #[serde(serialize_with = "short_f32")]
     pub init_log_std: f32,
     /// Save a checkpoint every this many epochs (0: only the final one and on Ctrl-C).
     pub checkpoint_every: u64,
@@ -127,7 +135,7 @@ pub const KEYS: &[&str] = &[
     "normalize_advantages",
     "hidden_sizes",
     "activation",
-    "policy_lr",
+    "lr",
     "value_lr",
     "value_iters",
     "lr_schedule",
@@ -150,8 +158,13 @@ pub const PRESET_ENVS: &[&str] = &[
     "MountainCarContinuous-v0",
 ];
 
+/// The preset names of every environment that has presets (the first is the default).
+///
+/// A new preset is one name here and one arm in [`Config::preset_named`].
+pub const PRESET_NAMES: &[&str] = &[DEFAULT_PRESET];
+
 impl Config {
-    /// The tuned preset for `env_id`; `pg train ENV_ID` uses it unchanged.
+    /// The default preset for `env_id`; `pg train ENV_ID` uses it unchanged.
     ///
     /// ```
     /// let c = policy_gradient::config::Config::preset("CartPole-v1").unwrap();
@@ -159,6 +172,11 @@ impl Config {
     /// assert!(policy_gradient::config::Config::preset("Pong").is_err());
     /// ```
     pub fn preset(env_id: &str) -> Result<Config> {
+        Self::preset_named(env_id, DEFAULT_PRESET)
+    }
+
+    /// The tuned default preset of each environment.
+    fn default_preset(env_id: &str) -> Result<Config> {
         let base = Config {
             env_id: env_id.to_string(),
             seed: 0,
@@ -172,7 +190,7 @@ impl Config {
             normalize_advantages: true,
             hidden_sizes: vec![64, 64],
             activation: Activation::Tanh,
-            policy_lr: 3e-3,
+            lr: 3e-3,
             value_lr: 1e-3,
             value_iters: 20,
             lr_schedule: LrSchedule::Linear,
@@ -215,7 +233,7 @@ impl Config {
                 gamma: 0.9,
                 gae_lambda: 0.9,
                 reward_scale: 0.1,
-                policy_lr: 1e-2,
+                lr: 1e-2,
                 value_iters: 10,
                 entropy_coef: 0.01,
                 normalize_observations: true,
@@ -227,7 +245,7 @@ impl Config {
             "MountainCarContinuous-v0" => Config {
                 total_env_steps: 1_000_000,
                 steps_per_env: 64,
-                policy_lr: 1e-2,
+                lr: 1e-2,
                 value_iters: 10,
                 normalize_observations: true,
                 init_log_std: 0.0,
@@ -235,23 +253,10 @@ impl Config {
                 solved_return: 90.0,
                 ..base
             },
-            // A registered env without a preset (CartPole-v0) trains from a complete --config.
-            _ if envs::spec(env_id).is_ok() => {
-                return Err(PgError::BadConfigValue {
-                    key: "env_id".into(),
-                    origin: "the presets".into(),
-                    message: format!(
-                        "`{env_id}` has no training preset; presets exist for {}; \
-                         pass a complete configuration with --config FILE",
-                        PRESET_ENVS.join(", ")
-                    ),
-                });
-            }
             _ => {
-                return Err(PgError::UnknownEnv {
-                    id: env_id.to_string(),
-                    known: PRESET_ENVS.iter().map(|s| s.to_string()).collect(),
-                });
+                return Err(Self::preset_names(env_id).err().unwrap_or_else(|| {
+                    bad_value("env_id", "the presets", format!("no preset for `{env_id}`"))
+                }));
             }
         };
         Ok(c)
@@ -262,13 +267,10 @@ impl Config {
         (self.num_envs * self.steps_per_env) as u64
     }
 
-    /// Checks the ranges TOML types cannot express; the error names the key.
+    /// Checks the ranges TOML types cannot express and the size bounds of
+    /// [`crate::run::bounds`]; the error names the key.
     pub fn validate(&self, origin: &str) -> Result<()> {
-        let bad = |key: &str, message: String| PgError::BadConfigValue {
-            key: key.to_string(),
-            origin: origin.to_string(),
-            message,
-        };
+        let bad = |key: &str, message: String| bad_value(key, origin, message);
         if !(self.gamma > 0.0 && self.gamma <= 1.0) {
             return Err(bad("gamma", format!("{} is outside (0, 1]", self.gamma)));
         }
@@ -278,33 +280,37 @@ impl Config {
                 format!("{} is outside [0, 1]", self.gae_lambda),
             ));
         }
+        let (envs, steps) = (self.num_envs as u64, self.steps_per_env as u64);
+        check_size("num_envs", envs, 1, bounds::NUM_ENVS, origin)?;
+        check_size("steps_per_env", steps, 1, bounds::STEPS_PER_ENV, origin)?;
+        check_size(
+            "num_envs × steps_per_env",
+            envs * steps,
+            1,
+            bounds::BATCH_STEPS,
+            origin,
+        )?;
+        check_size(
+            "solved_window",
+            self.solved_window as u64,
+            1,
+            bounds::SOLVED_WINDOW,
+            origin,
+        )?;
+        bounds::check_hidden("hidden_sizes", &self.hidden_sizes, origin)?;
+        // The widest observation of the registered envs is Acrobot's 6; 64 covers any added one.
+        let mut widths = vec![64u64];
+        widths.extend(self.hidden_sizes.iter().map(|&w| w as u64));
+        widths.push(64);
+        bounds::check_parameters("hidden_sizes", bounds::mlp_parameters(&widths), origin)?;
         for (key, v) in [
-            ("num_envs", self.num_envs),
-            ("steps_per_env", self.steps_per_env),
-        ] {
-            if v == 0 {
-                return Err(bad(key, "0; expected at least 1".into()));
-            }
-        }
-        if self.solved_window == 0 {
-            return Err(bad("solved_window", "0; expected at least 1".into()));
-        }
-        if self.hidden_sizes.contains(&0) {
-            return Err(bad(
-                "hidden_sizes",
-                format!("{:?} holds a 0-wide layer", self.hidden_sizes),
-            ));
-        }
-        for (key, v) in [
-            ("policy_lr", self.policy_lr),
+            ("lr", self.lr),
             ("value_lr", self.value_lr),
             ("entropy_coef", self.entropy_coef),
             ("max_grad_norm", self.max_grad_norm),
             ("reward_scale", self.reward_scale),
         ] {
-            if !(v.is_finite() && v >= 0.0) {
-                return Err(bad(key, format!("{v}; expected a finite number >= 0")));
-            }
+            check_non_negative(key, v as f64, origin)?;
         }
         if !self.init_log_std.is_finite() {
             return Err(bad(
@@ -312,54 +318,23 @@ impl Config {
                 format!("{}; expected a finite number", self.init_log_std),
             ));
         }
+        if !self.solved_return.is_finite() {
+            return Err(bad(
+                "solved_return",
+                format!("{}; expected a finite number", self.solved_return),
+            ));
+        }
         Ok(())
     }
 
     /// The configuration as TOML text (what `config.toml` holds).
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).expect("a Config always serialises to TOML")
+        RunConfig::to_toml(self)
     }
 
     /// Parses a complete configuration (a saved `config.toml`); every key must be present.
     pub fn from_toml(text: &str, origin: &str) -> Result<Config> {
-        let table: toml::Table = parse_table(text, origin)?;
-        let env_id = match table.get("env_id") {
-            Some(toml::Value::String(s)) => s.clone(),
-            _ => {
-                return Err(PgError::BadConfigValue {
-                    key: "env_id".into(),
-                    origin: origin.into(),
-                    message: "missing or not a string".into(),
-                });
-            }
-        };
-        let mut c = Config::preset(&env_id).or_else(|_| {
-            // A config for an env without a preset: start from CartPole's and require the rest.
-            Config::preset("CartPole-v1")
-        })?;
-        c.env_id = env_id;
-        let c = c.overlay(&table, origin)?;
-        for key in KEYS {
-            if !table.contains_key(*key) {
-                return Err(PgError::BadConfigValue {
-                    key: key.to_string(),
-                    origin: origin.into(),
-                    message: "missing (a saved config lists every key)".into(),
-                });
-            }
-        }
-        Ok(c)
-    }
-
-    /// Overrides the keys present in `table`; unknown keys and wrongly typed values are errors
-    /// naming the key.
-    pub fn overlay(&self, table: &toml::Table, origin: &str) -> Result<Config> {
-        let mut current = self.clone();
-        for (key, value) in table {
-            current = current.with_value(key, value.clone(), origin)?;
-        }
-        current.validate(origin)?;
-        Ok(current)
+        <Config as RunConfig>::from_toml(text, origin)
     }
 
     /// Applies `--set key=value` arguments in order. The value is read as a TOML value
@@ -374,93 +349,74 @@ impl Config {
     /// assert!(err.to_string().contains("`gama`"));
     /// ```
     pub fn apply_sets(&self, sets: &[String]) -> Result<Config> {
-        let mut current = self.clone();
-        for arg in sets {
-            let (key, raw) = arg
-                .split_once('=')
-                .ok_or_else(|| PgError::BadSetArgument(arg.clone()))?;
-            let key = key.trim();
-            let raw = raw.trim();
-            let origin = format!("--set {arg}");
-            let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
-                Ok(mut t) => t.remove("v").expect("the key just parsed"),
-                Err(_) => toml::Value::String(raw.to_string()),
-            };
-            current = current.with_value(key, value, &origin)?;
-            current.validate(&origin)?;
-        }
-        Ok(current)
-    }
-
-    /// Replaces one key, checking the key exists and the value has the key's type.
-    fn with_value(&self, key: &str, value: toml::Value, origin: &str) -> Result<Config> {
-        if !KEYS.contains(&key) {
-            return Err(PgError::UnknownConfigKey {
-                key: key.to_string(),
-                origin: origin.to_string(),
-                known: KEYS.to_vec(),
-            });
-        }
-        let mut table = toml::Table::try_from(self).expect("a Config always serialises to a table");
-        table.insert(key.to_string(), value);
-        toml::Value::Table(table)
-            .try_into::<Config>()
-            .map_err(|e| PgError::BadConfigValue {
-                key: key.to_string(),
-                origin: origin.to_string(),
-                message: e.to_string(),
-            })
-    }
-
-    /// Builds a run's configuration from the layers described in the module documentation.
-    ///
-    /// `env_id` comes from the command line; when `None` it is read from the file.
-    pub fn assemble(
-        env_id: Option<&str>,
-        file: Option<(&str, &str)>,
-        sets: &[String],
-    ) -> Result<Config> {
-        let table = match file {
-            Some((text, origin)) => Some((parse_table(text, origin)?, origin)),
-            None => None,
-        };
-        let file_env = table
-            .as_ref()
-            .and_then(|(t, _)| t.get("env_id"))
-            .and_then(|v| v.as_str());
-        let env = match (env_id, file_env) {
-            (Some(e), _) => e.to_string(),
-            (None, Some(e)) => e.to_string(),
-            (None, None) => {
-                return Err(PgError::BadConfigValue {
-                    key: "env_id".into(),
-                    origin: "the command line".into(),
-                    message: "no environment given: pass ENV_ID or set env_id in --config".into(),
-                });
-            }
-        };
-        let mut c = Config::preset(&env)?;
-        if let Some((mut t, origin)) = table {
-            // The command-line env id wins over the file's.
-            if env_id.is_some() {
-                t.remove("env_id");
-            }
-            c = c.overlay(&t, origin)?;
-        }
-        c.apply_sets(sets)
+        RunConfig::apply_sets(self, sets)
     }
 }
 
-fn parse_table(text: &str, origin: &str) -> Result<toml::Table> {
-    toml::from_str::<toml::Table>(text).map_err(|e| PgError::ConfigSyntax {
-        origin: origin.to_string(),
-        message: e.to_string(),
-    })
+impl RunConfig for Config {
+    const KEYS: &'static [&'static str] = KEYS;
+    const SUBJECT_KEY: &'static str = "env_id";
+    const RENAMED: &'static [(&'static str, &'static str)] = &[("policy_lr", "lr")];
+
+    fn preset_names(env_id: &str) -> Result<&'static [&'static str]> {
+        if PRESET_ENVS.contains(&env_id) {
+            return Ok(PRESET_NAMES);
+        }
+        if envs::spec(env_id).is_ok() {
+            // A registered env without a preset (CartPole-v0) trains from a complete --config.
+            return Err(bad_value(
+                "env_id",
+                "the presets",
+                format!(
+                    "`{env_id}` has no training preset; presets exist for {}; \
+                     pass a complete configuration with --config FILE",
+                    PRESET_ENVS.join(", ")
+                ),
+            ));
+        }
+        Err(PgError::UnknownEnv {
+            id: env_id.to_string(),
+            known: PRESET_ENVS.iter().map(|s| s.to_string()).collect(),
+        })
+    }
+
+    fn preset_named(env_id: &str, name: &str) -> Result<Self> {
+        let names = Self::preset_names(env_id)?;
+        match name {
+            DEFAULT_PRESET => Self::default_preset(env_id),
+            _ => Err(unknown_preset(env_id, name, names)),
+        }
+    }
+
+    fn template(env_id: &str) -> Result<Self> {
+        match Self::preset_names(env_id) {
+            Err(PgError::UnknownEnv { id, known }) => Err(PgError::UnknownEnv { id, known }),
+            _ => Ok(Config {
+                env_id: env_id.to_string(),
+                ..Self::default_preset("CartPole-v1")?
+            }),
+        }
+    }
+
+    fn validate(&self, origin: &str) -> Result<()> {
+        Config::validate(self, origin)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::run::config::Layers;
+
+    /// The layers of a command line: the env id, a file's text and name, `--set` arguments.
+    fn assemble(env: Option<&str>, file: Option<(&str, &str)>, sets: &[String]) -> Result<Config> {
+        let layers = Layers {
+            preset: None,
+            file: file.map(|(t, o)| (t.to_string(), o.to_string())),
+            sets: sets.to_vec(),
+        };
+        <Config as RunConfig>::assemble(env, &layers)
+    }
 
     #[test]
     fn keys_list_matches_the_struct() {
@@ -506,7 +462,7 @@ mod tests {
 
     #[test]
     fn file_overrides_preset_and_rejects_unknown_keys() {
-        let c = Config::assemble(
+        let c = assemble(
             Some("Acrobot-v1"),
             Some(("gamma = 0.95\nseed = 3\n", "f.toml")),
             &[],
@@ -517,8 +473,7 @@ mod tests {
             (0.95, 3, "Acrobot-v1")
         );
         assert_eq!(c.total_env_steps, 500_000);
-        let e = Config::assemble(Some("Acrobot-v1"), Some(("gamm = 0.95\n", "f.toml")), &[])
-            .unwrap_err();
+        let e = assemble(Some("Acrobot-v1"), Some(("gamm = 0.95\n", "f.toml")), &[]).unwrap_err();
         assert!(
             matches!(&e, PgError::UnknownConfigKey { key, .. } if key == "gamm"),
             "{e}"
@@ -528,7 +483,7 @@ mod tests {
 
     #[test]
     fn mistyped_value_names_the_key() {
-        let e = Config::assemble(
+        let e = assemble(
             Some("CartPole-v1"),
             Some(("num_envs = \"eight\"\n", "f.toml")),
             &[],
@@ -559,8 +514,7 @@ mod tests {
 
     #[test]
     fn syntax_error_is_reported_with_origin() {
-        let e = Config::assemble(Some("CartPole-v1"), Some(("gamma = = 1", "bad.toml")), &[])
-            .unwrap_err();
+        let e = assemble(Some("CartPole-v1"), Some(("gamma = = 1", "bad.toml")), &[]).unwrap_err();
         assert!(matches!(e, PgError::ConfigSyntax { .. }));
         assert!(e.to_string().contains("bad.toml"));
     }
@@ -574,13 +528,13 @@ mod tests {
                 "seed=5".into(),
                 "seed=6".into(),
                 "normalize_observations=true".into(),
-                "policy_lr=1".into(),
+                "lr=1".into(),
             ])
             .unwrap();
         assert_eq!(c.hidden_sizes, vec![32, 16]);
         assert_eq!(c.seed, 6);
         assert!(c.normalize_observations);
-        assert_eq!(c.policy_lr, 1.0);
+        assert_eq!(c.lr, 1.0);
         assert!(matches!(
             c.apply_sets(&["seed".into()]),
             Err(PgError::BadSetArgument(_))
@@ -589,9 +543,8 @@ mod tests {
 
     #[test]
     fn env_from_file_when_not_on_command_line() {
-        let c =
-            Config::assemble(None, Some(("env_id = \"Pendulum-v1\"\n", "f.toml")), &[]).unwrap();
+        let c = assemble(None, Some(("env_id = \"Pendulum-v1\"\n", "f.toml")), &[]).unwrap();
         assert_eq!(c, Config::preset("Pendulum-v1").unwrap());
-        assert!(Config::assemble(None, None, &[]).is_err());
+        assert!(assemble(None, None, &[]).is_err());
     }
 }

@@ -75,10 +75,19 @@ pub enum PgError {
         /// What is wrong.
         message: String,
     },
+    /// Another live process holds the run directory's lock.
+    RunLocked {
+        /// The run directory.
+        dir: PathBuf,
+        /// The process holding it (0: one that is just taking it).
+        pid: u32,
+    },
     /// A loss or gradient became NaN or infinite; training stopped and the last good checkpoint was kept.
     NonFiniteLoss {
-        /// The epoch whose update produced the non-finite value.
-        epoch: u64,
+        /// The epoch or step whose update produced the non-finite value.
+        at: u64,
+        /// `epoch` (`pg train`) or `step` (`pg lm`).
+        unit: &'static str,
         /// Which quantity (`policy loss`, `value loss`, `gradient norm`).
         what: &'static str,
         /// The last good checkpoint, if one was saved.
@@ -126,7 +135,8 @@ impl fmt::Display for PgError {
             }
             PgError::Env(m) => write!(f, "environment error: {m}"),
             PgError::ConfigSyntax { origin, message } => {
-                write!(f, "invalid TOML in {origin}: {}", message.trim_end())
+                let m = message.trim_end().replace('\n', " ");
+                write!(f, "invalid TOML in {origin}: {m}")
             }
             PgError::UnknownConfigKey { key, origin, known } => write!(
                 f,
@@ -161,7 +171,8 @@ impl fmt::Display for PgError {
             }
             PgError::Io { path, source } => write!(f, "{}: {source}", path.display()),
             PgError::Checkpoint { path, message } => {
-                write!(f, "checkpoint {}: {message}", path.display())
+                let m = message.trim_end().replace('\n', " ");
+                write!(f, "checkpoint {}: {m}", path.display())
             }
             PgError::Csv {
                 path,
@@ -170,12 +181,25 @@ impl fmt::Display for PgError {
             } => {
                 write!(f, "{} line {line}: {message}", path.display())
             }
+            PgError::RunLocked { dir, pid } => {
+                let who = match pid {
+                    0 => "another process".to_string(),
+                    p => format!("process {p}"),
+                };
+                write!(
+                    f,
+                    "{} is in use by {who} (its lock file is {}); wait for it to finish or stop it first",
+                    dir.display(),
+                    crate::run::lock::lock_path(dir).display()
+                )
+            }
             PgError::NonFiniteLoss {
-                epoch,
+                at,
+                unit,
                 what,
                 checkpoint,
             } => {
-                write!(f, "non-finite {what} at epoch {epoch}; training stopped")?;
+                write!(f, "non-finite {what} at {unit} {at}; training stopped")?;
                 match checkpoint {
                     Some(c) => write!(f, "; the last good checkpoint is {}", c.display()),
                     None => write!(f, "; no checkpoint had been saved yet"),
@@ -186,7 +210,7 @@ impl fmt::Display for PgError {
                 "interrupted; checkpoint saved; continue with `{command} --resume {}`",
                 dir.display()
             ),
-            PgError::Other(e) => write!(f, "{e}"),
+            PgError::Other(e) => write!(f, "{}", e.to_string().trim_end().replace('\n', " ")),
         }
     }
 }
@@ -219,7 +243,8 @@ mod tests {
             "unknown environment id `CartPol`; known ids: CartPole-v1"
         );
         let e = PgError::NonFiniteLoss {
-            epoch: 7,
+            at: 7,
+            unit: "epoch",
             what: "policy loss",
             checkpoint: None,
         };

@@ -5,11 +5,10 @@ use crate::checkpoint;
 use crate::error::{PgError, Result};
 use crate::obs_norm::RunningNorm;
 use crate::policy::{Actions, Policy};
-use crate::run_dir::RunDir;
 use envs::{Action, Env};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A trained policy with the observation normalisation it was trained with.
 #[derive(Clone, Debug)]
@@ -24,19 +23,7 @@ pub struct Agent {
     pub env_steps: u64,
 }
 
-/// The checkpoint a user means by `path`: a run directory's latest checkpoint, or a file.
-pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf> {
-    if path.is_dir() {
-        Ok(RunDir::open(path)?.latest_checkpoint())
-    } else if path.exists() {
-        Ok(path.to_path_buf())
-    } else {
-        Err(PgError::NotARun {
-            dir: path.to_path_buf(),
-            missing: "the directory or checkpoint file".into(),
-        })
-    }
-}
+pub use crate::run::dir::resolve_checkpoint;
 
 impl Agent {
     /// Loads the agent of a run directory or checkpoint file.

@@ -67,7 +67,8 @@
 //! | [`trainer`] | one epoch: collect, estimate, one policy step, value steps, metrics |
 //! | [`config`] | the typed configuration, presets, TOML and `--set` |
 //! | [`checkpoint`] | saving and restoring everything, for exact resumption |
-//! | [`run`], [`run_dir`], [`metrics`], [`plot`], [`progress`], [`interrupt`] | runs, their files, their display |
+//! | [`run`] | the run machinery `pg train` and `pg lm` share: config layers and bounds, run directories and their lock, checkpoints, signals, schedule and update step |
+//! | [`metrics`], [`plot`], [`progress`] | a run's metrics file, curves and display |
 //! | [`evaluate`] | playing a trained policy |
 //! | [`cli`] | the `pg` command |
 //!
@@ -89,7 +90,6 @@ pub mod episodes;
 pub mod error;
 pub mod estimate;
 pub mod evaluate;
-pub mod interrupt;
 pub mod lm;
 pub mod metrics;
 pub mod obs_norm;
@@ -99,7 +99,6 @@ pub mod progress;
 pub mod returns;
 pub mod rollout;
 pub mod run;
-pub mod run_dir;
 pub mod trainer;
 
 pub use error::{PgError, Result};

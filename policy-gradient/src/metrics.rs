@@ -180,7 +180,8 @@ impl<R: CsvRow> MetricsWriter<R> {
     }
 
     /// Reopens `path` for a resumed run, keeping the header and the first `rows` rows and
-    /// dropping rows written after the checkpoint the run resumes from.
+    /// dropping rows written after the checkpoint the run resumes from. The shortened file
+    /// replaces the old one by one rename, so a kill meanwhile loses no row.
     pub fn resume(path: &Path, rows: u64) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| PgError::io(path, e))?;
         let keep: Vec<&str> = text.lines().take(1 + rows as usize).collect();
@@ -194,10 +195,12 @@ impl<R: CsvRow> MetricsWriter<R> {
                 ),
             });
         }
-        let mut file = std::fs::File::create(path).map_err(|e| PgError::io(path, e))?;
-        for l in keep {
-            writeln!(file, "{l}").map_err(|e| PgError::io(path, e))?;
-        }
+        let text: String = keep.iter().map(|l| format!("{l}\n")).collect();
+        crate::run::dir::write_atomically(path, text.as_bytes())?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .map_err(|e| PgError::io(path, e))?;
         Ok(Self {
             path: path.to_path_buf(),
             file,
@@ -205,9 +208,12 @@ impl<R: CsvRow> MetricsWriter<R> {
         })
     }
 
-    /// Appends one row.
+    /// Appends one row (in one write, so a kill leaves at most one partial last line, which a
+    /// resume drops with the rows after its checkpoint).
     pub fn append(&mut self, m: &R) -> Result<()> {
-        writeln!(self.file, "{}", m.csv_row())
+        let line = format!("{}\n", m.csv_row());
+        self.file
+            .write_all(line.as_bytes())
             .and_then(|_| self.file.flush())
             .map_err(|e| PgError::io(&self.path, e))
     }

@@ -3,7 +3,20 @@
 //! completions for `pg lm`), with each run drawn faintly and the solved threshold dashed. Plain SVG
 //! text, no plotting library.
 
+use crate::error::{PgError, Result};
+use crate::metrics::Table;
+use crate::run::dir::RunDir;
 use std::fmt::Write;
+use std::path::PathBuf;
+
+/// The largest magnitude drawn: larger values (a diverged run's 1e308) would overflow the axis
+/// arithmetic. [`load_curves`] refuses them; [`render_svg`] leaves them out like NaN.
+pub const PLOT_LIMIT: f64 = 1e100;
+
+/// Whether `y` can be drawn: finite and within [`PLOT_LIMIT`].
+pub fn plottable(y: f64) -> bool {
+    y.is_finite() && y.abs() <= PLOT_LIMIT
+}
 
 /// One run's curve: `(x, value)` points in increasing `x` (env steps, or sampled completions).
 pub type Curve = Vec<(f64, f64)>;
@@ -24,6 +37,40 @@ pub struct PlotSpec {
     pub threshold: Option<f64>,
 }
 
+/// Reads each run's `metrics.csv` and returns its `(x_column, y_column)` curve, leaving out rows
+/// where either is NaN (a column that does not apply). A value that is infinite or beyond
+/// [`PLOT_LIMIT`] is an error naming the run, the column and the value.
+pub fn load_curves(runs: &[PathBuf], x_column: &str, y_column: &str) -> Result<Vec<Curve>> {
+    runs.iter()
+        .map(|dir| {
+            let run = RunDir::open(dir)?;
+            let p = run.metrics_path();
+            let t = Table::read(&p)?;
+            let x = t.column(x_column, &p)?;
+            let y = t.column(y_column, &p)?;
+            let mut curve = Curve::new();
+            for (row, (x, y)) in x.into_iter().zip(y).enumerate() {
+                if x.is_nan() || y.is_nan() {
+                    continue;
+                }
+                for (column, v) in [(x_column, x), (y_column, y)] {
+                    if !plottable(v) {
+                        return Err(PgError::Csv {
+                            path: p.clone(),
+                            line: row + 2,
+                            message: format!(
+                                "`{column}` is {v:e}; pg plots values between -{PLOT_LIMIT:e} and {PLOT_LIMIT:e}"
+                            ),
+                        });
+                    }
+                }
+                curve.push((x, y));
+            }
+            Ok(curve)
+        })
+        .collect()
+}
+
 /// The value of `curve` at `x` by linear interpolation; `None` outside the curve or where it is NaN.
 pub fn interpolate(curve: &[(f64, f64)], x: f64) -> Option<f64> {
     let i = curve.partition_point(|p| p.0 < x);
@@ -36,7 +83,7 @@ pub fn interpolate(curve: &[(f64, f64)], x: f64) -> Option<f64> {
         let (x1, y1) = curve[i];
         y0 + (y1 - y0) * (x - x0) / (x1 - x0)
     };
-    y.is_finite().then_some(y)
+    plottable(y).then_some(y)
 }
 
 /// Mean and population standard deviation across runs at each x of the first run's grid
@@ -109,7 +156,7 @@ pub fn render_svg(curves: &[Curve], spec: &PlotSpec) -> String {
     let mut ys: Vec<f64> = spec.threshold.into_iter().collect();
     for c in curves {
         for &(x, y) in c {
-            if y.is_finite() {
+            if plottable(x) && plottable(y) {
                 xs.push(x);
                 ys.push(y);
             }
@@ -258,7 +305,7 @@ fn polyline(c: &[(f64, f64)], px: &dyn Fn(f64) -> f64, py: &dyn Fn(f64) -> f64) 
     let mut d = String::new();
     let mut pen_down = false;
     for &(x, y) in c {
-        if !y.is_finite() {
+        if !(plottable(x) && plottable(y)) {
             pen_down = false;
             continue;
         }
@@ -318,5 +365,44 @@ mod tests {
         assert!(!svg.contains("environment steps"));
         assert!(svg.contains("solved: 475"));
         assert!(!svg.contains("NaN"));
+    }
+
+    #[test]
+    fn huge_values_never_become_nan_coordinates() {
+        let spec = PlotSpec {
+            title: "t".into(),
+            x_label: "x".into(),
+            y_label: "y".into(),
+            threshold: None,
+        };
+        let curves = [
+            vec![(0.0, 1e308), (100.0, -1e308), (200.0, 3.0)],
+            vec![(0.0, f64::INFINITY), (100.0, 2.0), (200.0, 1e300)],
+        ];
+        let svg = render_svg(&curves, &spec);
+        assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
+    }
+
+    #[test]
+    fn loading_refuses_values_beyond_the_limit() {
+        let dir = std::env::temp_dir().join(format!("pg-plot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.toml"), "").unwrap();
+        std::fs::write(
+            dir.join("metrics.csv"),
+            "env_steps,r\n10,nan\n20,1.5\n30,-1e308\n",
+        )
+        .unwrap();
+        let e = load_curves(std::slice::from_ref(&dir), "env_steps", "r")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 4") && e.contains("`r` is -1e308") && e.contains("1e100"),
+            "{e}"
+        );
+        std::fs::write(dir.join("metrics.csv"), "env_steps,r\n10,nan\n20,1.5\n").unwrap();
+        let c = load_curves(std::slice::from_ref(&dir), "env_steps", "r").unwrap();
+        assert_eq!(c, vec![vec![(20.0, 1.5)]]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

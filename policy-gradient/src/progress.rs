@@ -14,34 +14,51 @@ pub struct Progress {
     rows: u64,
 }
 
-fn fmt(x: f64) -> String {
+/// `x` with `digits` decimals, or `-` for NaN (a value that does not apply).
+pub fn fmt_or_dash(x: f64, digits: usize) -> String {
     if x.is_nan() {
         "-".into()
     } else {
-        format!("{x:.2}")
+        format!("{x:.digits$}")
     }
+}
+
+fn fmt(x: f64) -> String {
+    fmt_or_dash(x, 2)
+}
+
+/// A progress bar over `len` units drawn on stderr with `template` (an indicatif template),
+/// starting at `start`; hidden when `quiet`. Both `pg train` and `pg lm` draw theirs with it.
+pub fn bar(len: u64, start: u64, template: &str, quiet: bool) -> ProgressBar {
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(len)
+    };
+    bar.set_draw_target(if quiet {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    });
+    bar.set_style(
+        ProgressStyle::with_template(template)
+            .expect("the template is valid")
+            .progress_chars("=> "),
+    );
+    bar.set_position(start);
+    bar
 }
 
 impl Progress {
     /// A bar over `total_env_steps`, starting at `start_steps` (non-zero when resuming). Prints a
     /// table row every `print_every` epochs (0: never); `quiet` hides everything.
     pub fn new(total_env_steps: u64, start_steps: u64, print_every: u64, quiet: bool) -> Self {
-        let bar = if quiet {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(total_env_steps)
-        };
-        bar.set_draw_target(if quiet {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        });
-        bar.set_style(
-            ProgressStyle::with_template("{bar:30.cyan/blue} {human_pos}/{human_len} steps  {msg}  [{elapsed_precise}<{eta_precise}]")
-                .expect("the template is valid")
-                .progress_chars("=> "),
+        let bar = bar(
+            total_env_steps,
+            start_steps,
+            "{bar:30.cyan/blue} {human_pos}/{human_len} steps  {msg}  [{elapsed_precise}<{eta_precise}]",
+            quiet,
         );
-        bar.set_position(start_steps);
         let drawn = !bar.is_hidden();
         Self {
             bar,

@@ -9,7 +9,7 @@
 //!
 //! The value step regresses `V_φ(s_i)` on the targets: `L(φ) = (1/B) Σ_i (V_φ(s_i) − Ŷ_i)²`.
 
-use crate::config::{Config, LrSchedule};
+use crate::config::Config;
 use crate::episodes::EpisodeTracker;
 use crate::error::{PgError, Result};
 use crate::estimate::{EstimateScratch, Values, estimate};
@@ -18,8 +18,9 @@ use crate::obs_norm::RunningNorm;
 use crate::policy::{Policy, PolicyKind};
 use crate::returns;
 use crate::rollout::{Rollout, collect};
+use crate::run::update::{clip_and_step, clip_grads, step};
 use autograd::{Tape, Tensor};
-use dense::optim::{Adam, AdamConfig, LinearSchedule, clip_grad_norm, global_norm};
+use dense::optim::{Adam, AdamConfig};
 use dense::{Activation, Init, Mlp};
 use envs::{Space, VecEnv};
 use rand::SeedableRng;
@@ -56,15 +57,6 @@ fn activation(c: &Config) -> Activation {
     match c.activation {
         crate::config::Activation::Tanh => Activation::Tanh,
         crate::config::Activation::Relu => Activation::Relu,
-    }
-}
-
-/// Clips the global gradient norm to `max_norm` (0: no clipping) and returns the norm before.
-fn clip(grads: &mut [Tensor<f32>], max_norm: f32) -> f32 {
-    if max_norm > 0.0 {
-        clip_grad_norm(grads, max_norm)
-    } else {
-        global_norm(grads)
     }
 }
 
@@ -135,7 +127,7 @@ impl Trainer {
                 ..AdamConfig::default()
             })
         };
-        let policy_opt = adam(config.policy_lr);
+        let policy_opt = adam(config.lr);
         let value_opt = value.as_ref().map(|_| adam(config.value_lr));
         env.reset(config.seed);
         let obs_norm = config
@@ -197,25 +189,19 @@ impl Trainer {
             || (self.config.stop_when_solved && self.tracker.solved(self.config.solved_return))
     }
 
-    /// The learning rate `base` at the current step under the configured schedule
-    /// (`dense`'s `LinearSchedule` ramps it to 0 at `total_env_steps`).
+    /// The learning rate `base` at the current step under the configured schedule (linear:
+    /// to 0 at `total_env_steps`).
     fn lr(&self, base: f32) -> f32 {
-        match self.config.lr_schedule {
-            LrSchedule::Constant => base,
-            LrSchedule::Linear => {
-                LinearSchedule::new(base, 0.0, self.config.total_env_steps).at(self.env_steps)
-            }
-        }
+        self.config
+            .lr_schedule
+            .rate(base, self.env_steps, self.config.total_env_steps)
     }
 
     /// Runs one epoch and returns its metrics. A non-finite loss or gradient stops before any
     /// parameter changes, with [`PgError::NonFiniteLoss`].
     pub fn epoch(&mut self) -> Result<EpochMetrics> {
         let start = Instant::now();
-        let (policy_lr, value_lr) = (
-            self.lr(self.config.policy_lr),
-            self.lr(self.config.value_lr),
-        );
+        let (policy_lr, value_lr) = (self.lr(self.config.lr), self.lr(self.config.value_lr));
         let epoch = self.epoch + 1;
         self.tracker.start_epoch();
         collect(
@@ -277,17 +263,19 @@ impl Trainer {
             let grads: Vec<Tensor<f32>> = vars.iter().map(|&v| g[v].clone()).collect();
             (surrogate.item() as f64, ent.item() as f64, grads)
         };
-        let grad_norm = clip(&mut grads, c.max_grad_norm) as f64;
+        let grad_norm = clip_grads(&mut grads, c.max_grad_norm) as f64;
         if !policy_loss.is_finite() {
             return Err(PgError::NonFiniteLoss {
-                epoch,
+                at: epoch,
+                unit: "epoch",
                 what: "policy loss",
                 checkpoint: None,
             });
         }
         if !grad_norm.is_finite() {
             return Err(PgError::NonFiniteLoss {
-                epoch,
+                at: epoch,
+                unit: "epoch",
                 what: "policy gradient norm",
                 checkpoint: None,
             });
@@ -312,7 +300,8 @@ impl Trainer {
                 }
                 if !l.is_finite() {
                     return Err(PgError::NonFiniteLoss {
-                        epoch,
+                        at: epoch,
+                        unit: "epoch",
                         what: "value loss",
                         checkpoint: None,
                     });
@@ -323,17 +312,25 @@ impl Trainer {
                 let g = loss.backward();
                 let mut vg = Vec::new();
                 bound.grads_into(&g, &mut vg);
-                clip(&mut vg, c.max_grad_norm);
-                opt.set_lr(value_lr);
-                opt.step(trial.params_mut(), &vg);
+                clip_and_step(
+                    &mut opt,
+                    trial.params_mut(),
+                    &mut vg,
+                    c.max_grad_norm,
+                    value_lr,
+                );
             }
             *vnet = trial;
             *vopt = opt;
         }
 
         let old_logp = std::mem::take(&mut self.rollout.logp);
-        self.policy_opt.set_lr(policy_lr);
-        self.policy_opt.step(&mut self.policy.params_mut(), &grads);
+        step(
+            &mut self.policy_opt,
+            &mut self.policy.params_mut(),
+            &grads,
+            policy_lr,
+        );
 
         // Approximate KL(π_old ‖ π_new) ≈ mean(log π_old(a|s) − log π_new(a|s)) over the batch.
         let ro = &self.rollout;

@@ -4,7 +4,7 @@
 use policy_gradient::PgError;
 use policy_gradient::config::{Config, Estimator};
 use policy_gradient::metrics::{COLUMNS, WALL_CLOCK_COLUMNS};
-use policy_gradient::run::{RunOptions, train_new, train_resume};
+use policy_gradient::run::{QUIET, RunOptions, train_new, train_resume};
 use std::path::{Path, PathBuf};
 
 fn tmp(name: &str) -> PathBuf {
@@ -27,12 +27,6 @@ fn small(env: &str, estimator: Estimator) -> Config {
         ..Config::preset(env).unwrap()
     }
 }
-
-const QUIET: RunOptions = RunOptions {
-    print_every: 0,
-    quiet: true,
-    stop_after_epochs: None,
-};
 
 /// The CSV without its wall-clock columns.
 fn learning_columns(dir: &Path) -> Vec<String> {
@@ -57,14 +51,14 @@ fn same_seed_same_csv() {
     ] {
         let (a, b) = (tmp(&format!("same-a-{env}")), tmp(&format!("same-b-{env}")));
         let c = small(env, est);
-        train_new(c.clone(), &a, false, &QUIET).unwrap();
-        train_new(c.clone(), &b, false, &QUIET).unwrap();
+        train_new(c.clone(), &a, &QUIET).unwrap();
+        train_new(c.clone(), &b, &QUIET).unwrap();
         let (ca, cb) = (learning_columns(&a), learning_columns(&b));
         assert_eq!(ca.len(), 9, "header + 8 epochs");
         assert_eq!(ca, cb, "{env}: two runs with the same seed differ");
         // A different seed really changes the numbers (the test can fail).
         let d = tmp(&format!("other-{env}"));
-        train_new(Config { seed: 1, ..c }, &d, false, &QUIET).unwrap();
+        train_new(Config { seed: 1, ..c }, &d, &QUIET).unwrap();
         assert_ne!(learning_columns(&d), ca);
         for p in [a, b, d] {
             std::fs::remove_dir_all(p).unwrap();
@@ -80,15 +74,15 @@ fn resume_continues_bit_identically() {
     ] {
         let c = small(env, est);
         let full = tmp(&format!("full-{env}"));
-        train_new(c.clone(), &full, false, &QUIET).unwrap();
+        train_new(c.clone(), &full, &QUIET).unwrap();
 
         let cut = tmp(&format!("cut-{env}"));
         let stop = |n| RunOptions {
-            stop_after_epochs: Some(n),
+            stop_after: Some(n),
             ..QUIET
         };
         // Interrupted (as by Ctrl-C) after epoch 3; keep that checkpoint aside.
-        let e = train_new(c.clone(), &cut, false, &stop(3)).unwrap_err();
+        let e = train_new(c.clone(), &cut, &stop(3)).unwrap_err();
         assert!(matches!(e, PgError::Interrupted { .. }), "{e}");
         assert!(e.to_string().contains("`pg train --resume "), "{e}");
         let ckpt = cut.join("checkpoints/latest.ckpt");

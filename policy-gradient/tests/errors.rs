@@ -4,7 +4,7 @@
 use policy_gradient::PgError;
 use policy_gradient::checkpoint;
 use policy_gradient::config::Config;
-use policy_gradient::run::{RunOptions, train_new};
+use policy_gradient::run::{QUIET, train_new};
 
 #[test]
 fn non_finite_loss_stops_and_keeps_the_last_good_checkpoint() {
@@ -22,14 +22,10 @@ fn non_finite_loss_stops_and_keeps_the_last_good_checkpoint() {
         max_grad_norm: 0.0,
         ..Config::preset("CartPole-v1").unwrap()
     };
-    let opts = RunOptions {
-        print_every: 0,
-        quiet: true,
-        stop_after_epochs: None,
-    };
-    let e = train_new(c, &dir, false, &opts).unwrap_err();
+    let e = train_new(c, &dir, &QUIET).unwrap_err();
     let PgError::NonFiniteLoss {
-        epoch,
+        at: epoch,
+        unit: "epoch",
         what,
         checkpoint: Some(ckpt),
     } = &e

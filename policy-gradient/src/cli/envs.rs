@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::error::Result;
+use crate::run::config::RunConfig;
 use clap::Args;
 use envs::Space;
 
@@ -27,7 +28,7 @@ fn describe(s: &Space) -> String {
 /// Runs `pg envs`.
 pub fn run(_args: EnvsArgs) -> Result<()> {
     println!(
-        "{:<26} {:<20} {:<16} {:>6} {:>10}  preset (estimator, goal, env steps)",
+        "{:<26} {:<20} {:<16} {:>6} {:>10}  default preset (estimator, goal, env steps); --preset names",
         "id", "observation", "action", "limit", "threshold"
     );
     for spec in envs::specs() {
@@ -37,14 +38,15 @@ pub fn run(_args: EnvsArgs) -> Result<()> {
             .map_or("-".to_string(), |t| t.to_string());
         let preset = match Config::preset(spec.id) {
             Ok(c) => format!(
-                "{}, {}, {}",
+                "{}, {}, {}; {}",
                 // The estimator as a config file spells it (`gae`, `reward_to_go`, ...).
                 toml::Value::try_from(c.estimator)
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_string))
                     .unwrap_or_default(),
                 c.solved_return,
-                c.total_env_steps
+                c.total_env_steps,
+                Config::preset_names(spec.id).unwrap_or_default().join(", ")
             ),
             Err(_) => "none".into(),
         };

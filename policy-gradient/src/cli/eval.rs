@@ -4,6 +4,8 @@
 use crate::error::Result;
 use crate::evaluate::{Agent, make_env};
 use crate::metrics::summary;
+use crate::run::bounds;
+use crate::run::config::check_size;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -25,6 +27,13 @@ pub struct EvalArgs {
 
 /// Runs `pg eval`.
 pub fn run(args: EvalArgs) -> Result<()> {
+    check_size(
+        "--episodes",
+        args.episodes,
+        1,
+        bounds::EVAL_EPISODES,
+        "the command line",
+    )?;
     let agent = Agent::load(&args.path)?;
     let mut env = make_env(&agent.env_id)?;
     let mut returns = Vec::new();

@@ -56,9 +56,6 @@ impl Command {
     }
 }
 
-/// Exit status of a run interrupted by Ctrl-C (128 + SIGINT), after its checkpoint was saved.
-pub const EXIT_INTERRUPTED: u8 = 130;
-
 /// The whole program: parse, run, print any error as one clean line, and return the exit status.
 /// `pg` never shows a panic or a backtrace: a bug that panics is reported as an internal error.
 pub fn main() -> ExitCode {
@@ -79,8 +76,9 @@ pub fn main() -> ExitCode {
     match std::panic::catch_unwind(|| cli.command.run()) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e @ PgError::Interrupted { .. })) => {
-            eprintln!("{e}");
-            ExitCode::from(EXIT_INTERRUPTED)
+            // 130 after Ctrl-C, 143 after SIGTERM (128 + the signal).
+            eprintln!("{}: {e}", crate::run::signal::signal_name());
+            ExitCode::from(crate::run::signal::exit_status())
         }
         Ok(Err(e)) => {
             eprintln!("error: {e}");

@@ -1,9 +1,9 @@
 //! `pg plot DIR... --out curve.svg`: one learning curve, mean ± sd across the given runs.
 
+use crate::config::Config;
 use crate::error::{PgError, Result};
-use crate::metrics::Table;
-use crate::plot::{Curve, ENV_STEPS_AXIS, PlotSpec, render_svg};
-use crate::run_dir::RunDir;
+use crate::plot::{ENV_STEPS_AXIS, PlotSpec, load_curves, render_svg};
+use crate::run::dir::RunDir;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -24,24 +24,10 @@ pub struct PlotArgs {
     pub title: Option<String>,
 }
 
-/// Reads each run's `metrics.csv` and returns its `(env_steps, column)` curve.
-pub fn load_curves(runs: &[PathBuf], column: &str) -> Result<Vec<Curve>> {
-    runs.iter()
-        .map(|dir| {
-            let run = RunDir::open(dir)?;
-            let p = run.metrics_path();
-            let t = Table::read(&p)?;
-            let x = t.column("env_steps", &p)?;
-            let y = t.column(column, &p)?;
-            Ok(x.into_iter().zip(y).collect())
-        })
-        .collect()
-}
-
 /// Runs `pg plot`.
 pub fn run(args: PlotArgs) -> Result<()> {
-    let curves = load_curves(&args.runs, &args.column)?;
-    let config = RunDir::open(&args.runs[0])?.config()?;
+    let curves = load_curves(&args.runs, "env_steps", &args.column)?;
+    let config: Config = RunDir::open(&args.runs[0])?.config()?;
     let title = args
         .title
         .unwrap_or_else(|| format!("{} ({})", config.env_id, estimator_name(&config)));
@@ -63,7 +49,7 @@ pub fn run(args: PlotArgs) -> Result<()> {
     Ok(())
 }
 
-fn estimator_name(c: &crate::config::Config) -> String {
+fn estimator_name(c: &Config) -> String {
     toml::Value::try_from(c.estimator)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -1,74 +1,105 @@
-//! Saving and loading a token policy: `model.toml` (its [`ModelSpec`]) and `params.bin` (a
-//! `dense` parameter file holding `embed` and the MLP's `mlp.layer{i}.weight` / `.bias`) in one
-//! checkpoint directory.
+//! The checkpoint of a `pg lm` run: one file, `checkpoints/latest.ckpt`, holding the model and
+//! everything the run needs to continue exactly (counters, RNG streams, Adam's moments).
 //!
-//! The parameter file carries a magic number, a version, names, shapes and a checksum, and is
-//! written to a temporary file and renamed (see [`dense::paramfile`]); a loaded policy is
-//! bit-identical to the saved one. A damaged or mismatched file is an error naming the file and
-//! what is wrong, never a panic.
+//! One `dense` parameter file (magic number, version, named tensors, checksum) replaced by one
+//! rename ([`crate::run::checkpoint`]), so a kill at any instant leaves the previous complete
+//! checkpoint or the new one, never a model from one step with a state from another. Entries:
+//!
+//! | name | dtype | what |
+//! |---|---|---|
+//! | `lm.version` | u64 | [`VERSION`] |
+//! | `model.toml`, `model.toml.len` | u64 | the [`ModelSpec`] as TOML, UTF-8 bytes packed 8 per u64 |
+//! | `embed` | f32 | the embedding table `[V, D]` |
+//! | `mlp.layer{i}.weight/.bias` | f32 | the MLP (`dense::Mlp::save_to`) |
+//! | `progress` | u64 | step, sequences, tokens (training checkpoints only) |
+//! | `rng.data`, `rng.eval` | u64 | the ChaCha8 streams (training checkpoints only) |
+//! | `adam.*` | f64/u64/f32 | the optimiser (training checkpoints only) |
+//!
+//! Loading checks the model description (sizes within [`crate::run::bounds`], the vocabulary of
+//! the task it names) before allocating anything by it, and then every tensor's shape against
+//! it. A damaged or mismatched file is a one-line error naming the file, never a panic.
 
 use super::model::{ModelSpec, TokenPolicy};
 use crate::error::{PgError, Result};
+use crate::run::checkpoint::{bad, get_rng, open, pack_bytes, put_rng, u64s, unpack_text};
+use crate::run::config::syntax_error;
+use crate::run::dir::resolve_checkpoint;
 use autograd::Tensor;
+use dense::optim::Adam;
 use dense::paramfile::ParamFile;
-use std::path::{Path, PathBuf};
+use rand_chacha::ChaCha8Rng;
+use std::path::Path;
 
-/// Saves `policy` into directory `dir` (created if needed).
-pub fn save(policy: &TokenPolicy, dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| PgError::io(dir, e))?;
-    let spec = toml::to_string(policy.spec()).expect("a ModelSpec serialises to TOML");
-    let spec_path = dir.join("model.toml");
-    let tmp = dir.join("model.toml.tmp");
-    std::fs::write(&tmp, spec).map_err(|e| PgError::io(&tmp, e))?;
-    std::fs::rename(&tmp, &spec_path).map_err(|e| PgError::io(&spec_path, e))?;
+/// Version of the layout inside the parameter file.
+pub const VERSION: u64 = 1;
+
+const VERSION_ENTRY: &str = "lm.version";
+
+/// The counters of a run at a checkpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Gradient steps taken.
+    pub step: u64,
+    /// Training sequences consumed.
+    pub samples: u64,
+    /// Completion tokens in them.
+    pub tokens: u64,
+}
+
+/// What a run saves besides the model.
+#[derive(Clone, Copy, Debug)]
+pub struct TrainState<'a> {
+    /// The counters.
+    pub progress: Progress,
+    /// The named RNG streams.
+    pub rngs: &'a [(&'a str, &'a ChaCha8Rng)],
+    /// The optimiser.
+    pub adam: &'a Adam,
+}
+
+/// Writes `policy` (and, for a training checkpoint, `state`) to the file `path` as one unit.
+pub fn save(path: &Path, policy: &TokenPolicy, state: Option<TrainState<'_>>) -> Result<()> {
     let mut file = ParamFile::new();
+    file.insert_u64(VERSION_ENTRY, &[1], &[VERSION]);
+    let spec = toml::to_string(policy.spec()).expect("a ModelSpec serialises to TOML");
+    pack_bytes(&mut file, "model.toml", spec.as_bytes());
     let e = policy.embedding();
     file.insert_f32("embed", e.shape(), e.data());
     policy.mlp().save_to(&mut file, "mlp.");
-    let params_path = dir.join("params.bin");
-    file.save(&params_path)
-        .map_err(|e| PgError::checkpoint(&params_path, e.to_string()))
+    if let Some(s) = state {
+        let p = s.progress;
+        file.insert_u64("progress", &[3], &[p.step, p.samples, p.tokens]);
+        for (name, rng) in s.rngs {
+            put_rng(&mut file, &format!("rng.{name}"), rng);
+        }
+        s.adam.save_to(&mut file, "adam.");
+    }
+    crate::run::checkpoint::save(&file, path)
 }
 
-/// Finds the checkpoint directory: `path` itself if it holds `model.toml`, else
-/// `path/checkpoints/latest` (a run directory).
-pub fn resolve(path: &Path) -> Result<PathBuf> {
-    if path.join("model.toml").is_file() {
-        return Ok(path.to_path_buf());
-    }
-    let latest = path.join("checkpoints").join("latest");
-    if latest.join("model.toml").is_file() {
-        return Ok(latest);
-    }
-    Err(PgError::checkpoint(
-        path,
-        "no model.toml here or in checkpoints/latest/ (expected a `pg lm` run or checkpoint directory)",
-    ))
+/// The model description stored in a checkpoint, checked (see the module docs).
+fn spec_of(file: &ParamFile, path: &Path) -> Result<ModelSpec> {
+    let text = unpack_text(file, "model.toml", path)?;
+    let origin = format!("the model description in {}", path.display());
+    let spec: ModelSpec = toml::from_str(&text).map_err(|e| syntax_error(&e, &text, &origin))?;
+    spec.validate(&origin)?;
+    Ok(spec)
 }
 
-/// Loads the policy saved in `path` (a checkpoint directory or a run directory).
-pub fn load(path: &Path) -> Result<TokenPolicy> {
-    let dir = resolve(path)?;
-    let spec_path = dir.join("model.toml");
-    let text = std::fs::read_to_string(&spec_path).map_err(|e| PgError::io(&spec_path, e))?;
-    let spec: ModelSpec = toml::from_str(&text)
-        .map_err(|e| PgError::checkpoint(&spec_path, format!("not a model description: {e}")))?;
-    let params_path = dir.join("params.bin");
-    let bad =
-        |e: dense::paramfile::ParamFileError| PgError::checkpoint(&params_path, e.to_string());
-    let file = ParamFile::load(&params_path).map_err(bad)?;
+fn policy_of(file: &ParamFile, path: &Path) -> Result<TokenPolicy> {
+    let spec = spec_of(file, path)?;
     let shapes = spec.param_shapes();
-    let embed = Tensor::from_slice(file.f32("embed", &shapes[0]).map_err(bad)?, &shapes[0]);
+    let embed = Tensor::from_slice(
+        file.f32("embed", &shapes[0]).map_err(bad(path))?,
+        &shapes[0],
+    );
     // Start from zeros of the spec's shapes, then let the MLP read its own tensors.
     let zeros: Vec<Tensor<f32>> = shapes[1..].iter().map(|s| Tensor::zeros(s)).collect();
-    let mut policy = TokenPolicy::from_parts(spec, embed, zeros);
-    let mut mlp = policy.mlp().clone();
-    mlp.load_from(&file, "mlp.").map_err(bad)?;
-    policy = TokenPolicy::from_parts(
-        policy.spec().clone(),
-        policy.embedding().clone(),
-        mlp.params().to_vec(),
-    );
+    let mut mlp = TokenPolicy::from_parts(spec.clone(), embed.clone(), zeros)
+        .mlp()
+        .clone();
+    mlp.load_from(file, "mlp.").map_err(bad(path))?;
+    let policy = TokenPolicy::from_parts(spec, embed, mlp.params().to_vec());
     let finite = policy
         .embedding()
         .data()
@@ -76,60 +107,203 @@ pub fn load(path: &Path) -> Result<TokenPolicy> {
         .chain(policy.mlp().params().iter().flat_map(|p| p.data()))
         .all(|x| x.is_finite());
     if !finite {
-        return Err(PgError::checkpoint(
-            &params_path,
-            "holds a non-finite parameter",
-        ));
+        return Err(PgError::checkpoint(path, "holds a non-finite parameter"));
     }
     Ok(policy)
+}
+
+/// Loads the policy saved at `path`: a checkpoint file or a run directory (its latest).
+pub fn load(path: &Path) -> Result<TokenPolicy> {
+    let path = resolve_checkpoint(path)?;
+    let file = open(&path, VERSION_ENTRY, VERSION, "pg lm")?;
+    policy_of(&file, &path)
+}
+
+/// Loads a training checkpoint: the policy, the counters, the RNG streams named `names` (in that
+/// order), and the optimiser's state into `adam`.
+pub fn load_training(
+    path: &Path,
+    names: &[&str],
+    adam: &mut Adam,
+) -> Result<(TokenPolicy, Progress, Vec<ChaCha8Rng>)> {
+    let file = open(path, VERSION_ENTRY, VERSION, "pg lm")?;
+    let policy = policy_of(&file, path)?;
+    let [step, samples, tokens] = u64s(&file, "progress", path)? else {
+        return Err(PgError::checkpoint(
+            path,
+            "`progress` should hold 3 numbers",
+        ));
+    };
+    let progress = Progress {
+        step: *step,
+        samples: *samples,
+        tokens: *tokens,
+    };
+    let rngs = names
+        .iter()
+        .map(|n| get_rng(&file, &format!("rng.{n}"), path))
+        .collect::<Result<Vec<_>>>()?;
+    adam.load_from(&file, "adam.").map_err(bad(path))?;
+    let (steps, m, v) = adam.state();
+    let sizes: Vec<usize> = policy
+        .spec()
+        .param_shapes()
+        .iter()
+        .map(|s| s.iter().product())
+        .collect();
+    let fits = |b: &[Vec<f32>]| b.iter().map(Vec::len).eq(sizes.iter().copied());
+    if !(steps == 0 && m.is_empty() || fits(m) && fits(v)) {
+        return Err(PgError::checkpoint(
+            path,
+            "the optimiser state does not fit the model",
+        ));
+    }
+    Ok((policy, progress, rngs))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Activation;
-    use rand::SeedableRng;
+    use dense::optim::AdamConfig;
+    use rand::{Rng, SeedableRng};
 
-    fn policy() -> TokenPolicy {
-        let spec = ModelSpec {
+    fn spec() -> ModelSpec {
+        ModelSpec {
             task: "addition".into(),
             vocab: 14,
             context: 4,
             embed_dim: 3,
             hidden_sizes: vec![5],
             activation: Activation::Relu,
-        };
-        TokenPolicy::new(spec, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0))
+        }
+    }
+
+    fn policy() -> TokenPolicy {
+        TokenPolicy::new(spec(), &mut ChaCha8Rng::seed_from_u64(0))
+    }
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("pg-lm-ckpt-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
     }
 
     #[test]
     fn round_trip_is_bit_exact_and_damage_is_an_error() {
-        let dir = std::env::temp_dir().join(format!("pg-lm-ckpt-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = tmp("rt");
+        std::fs::write(dir.join("config.toml"), "").unwrap();
         let p = policy();
-        let ckpt = dir.join("checkpoints").join("latest");
-        save(&p, &ckpt).unwrap();
+        let ckpt = dir.join("checkpoints").join("latest.ckpt");
+        save(&ckpt, &p, None).unwrap();
         assert_eq!(load(&ckpt).unwrap(), p);
         assert_eq!(
             load(&dir).unwrap(),
             p,
             "a run directory resolves to its latest checkpoint"
         );
-        // A flipped byte in the parameter file.
-        let f = ckpt.join("params.bin");
-        let mut bytes = std::fs::read(&f).unwrap();
+        // A model-only checkpoint cannot resume a run.
+        let mut adam = Adam::new(AdamConfig::default());
+        assert!(load_training(&ckpt, &["data"], &mut adam).is_err());
+        let mut bytes = std::fs::read(&ckpt).unwrap();
         let mid = bytes.len() / 2;
         bytes[mid] ^= 0x55;
-        std::fs::write(&f, &bytes).unwrap();
+        std::fs::write(&ckpt, &bytes).unwrap();
         let e = load(&ckpt).unwrap_err().to_string();
-        assert!(e.contains("params.bin"), "{e}");
-        // A spec that does not match the parameters.
-        save(&p, &ckpt).unwrap();
-        let spec = std::fs::read_to_string(ckpt.join("model.toml")).unwrap();
-        std::fs::write(ckpt.join("model.toml"), spec.replace("[5]", "[6]")).unwrap();
-        let e = load(&ckpt).unwrap_err().to_string();
-        assert!(e.contains("params.bin"), "{e}");
+        assert!(e.contains("latest.ckpt"), "{e}");
         assert!(load(&dir.join("nothing")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn training_state_continues_exactly() {
+        let dir = tmp("state");
+        let ckpt = dir.join("latest.ckpt");
+        let mut a = ChaCha8Rng::seed_from_u64(9);
+        a.set_stream(3);
+        for _ in 0..37 {
+            let _: u32 = a.r#gen();
+        }
+        let mut p = policy();
+        let mut adam = Adam::new(AdamConfig::default());
+        let grads: Vec<Vec<f32>> = p
+            .param_slices_mut()
+            .iter()
+            .map(|s| vec![0.5; s.len()])
+            .collect();
+        adam.step(&mut p.param_slices_mut(), &grads);
+        let progress = Progress {
+            step: 5,
+            samples: 80,
+            tokens: 300,
+        };
+        let state = TrainState {
+            progress,
+            rngs: &[("data", &a)],
+            adam: &adam,
+        };
+        save(&ckpt, &p, Some(state)).unwrap();
+        let mut adam2 = Adam::new(AdamConfig::default());
+        let (p2, progress2, mut rngs) = load_training(&ckpt, &["data"], &mut adam2).unwrap();
+        assert_eq!((p2, progress2), (p, progress));
+        assert_eq!(adam2.state(), adam.state());
+        let next: Vec<u64> = (0..5).map(|_| a.r#gen()).collect();
+        let again: Vec<u64> = (0..5).map(|_| rngs[0].r#gen()).collect();
+        assert_eq!(next, again);
+        assert!(load_training(&ckpt, &["eval"], &mut adam2).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_model_naming_another_task_or_absurd_sizes_is_refused_before_allocating() {
+        let dir = tmp("mismatch");
+        let ckpt = dir.join("latest.ckpt");
+        // The spec says `reviews` (29 tokens) but the model has addition's 14 outputs.
+        let wrong = ModelSpec {
+            task: "reviews".into(),
+            ..spec()
+        };
+        let p = TokenPolicy::new(wrong, &mut ChaCha8Rng::seed_from_u64(0));
+        save(&ckpt, &p, None).unwrap();
+        let e = load(&ckpt).unwrap_err().to_string();
+        assert!(e.contains("`vocab`") && e.contains("reviews"), "{e}");
+        // A context of 10^12 is refused from the description alone: no allocation by it.
+        let mut file = ParamFile::new();
+        file.insert_u64(VERSION_ENTRY, &[1], &[VERSION]);
+        let huge = ModelSpec {
+            context: 1_000_000_000_000,
+            ..spec()
+        };
+        pack_bytes(
+            &mut file,
+            "model.toml",
+            toml::to_string(&huge).unwrap().as_bytes(),
+        );
+        file.save(&ckpt).unwrap();
+        let e = load(&ckpt).unwrap_err().to_string();
+        assert!(e.contains("`context`") && e.contains("256"), "{e}");
+        let huge = ModelSpec {
+            hidden_sizes: vec![1_000_000_000_000],
+            ..spec()
+        };
+        let mut file = ParamFile::new();
+        file.insert_u64(VERSION_ENTRY, &[1], &[VERSION]);
+        pack_bytes(
+            &mut file,
+            "model.toml",
+            toml::to_string(&huge).unwrap().as_bytes(),
+        );
+        file.save(&ckpt).unwrap();
+        let e = load(&ckpt).unwrap_err().to_string();
+        assert!(e.contains("`hidden_sizes`"), "{e}");
+        // A description that is not TOML is one line.
+        let mut file = ParamFile::new();
+        file.insert_u64(VERSION_ENTRY, &[1], &[VERSION]);
+        pack_bytes(&mut file, "model.toml", b"task = = 1\nvocab = [\n");
+        file.save(&ckpt).unwrap();
+        let e = load(&ckpt).unwrap_err().to_string();
+        assert!(!e.contains('\n') && e.contains("model description"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

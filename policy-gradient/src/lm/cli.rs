@@ -2,9 +2,10 @@
 //!
 //! ```text
 //! pg lm tasks
-//! pg lm pretrain TASK [--seed N] [--out DIR] [--config FILE] [--set key=value]... [--force]
+//! pg lm pretrain TASK [--preset NAME] [--seed N] [--out DIR] [--config FILE] [--set key=value]...
+//!                     [--force]
 //! pg lm pretrain --resume DIR
-//! pg lm rl TASK [--algo reinforce|rloo|grpo] [--baseline none|batch_mean] [--reference DIR]
+//! pg lm rl TASK [--estimator reinforce|rloo|grpo] [--baseline none|batch_mean] [--reference DIR]
 //!               [--kl none|k1_reward|k3_loss] [--kl-coef B] [--seed N] [--out DIR] [--set k=v]...
 //! pg lm rl --resume DIR
 //! pg lm sample CHECKPOINT [--prompt TEXT]... [-n N] [--temperature T] [--seed N]
@@ -13,13 +14,18 @@
 //! ```
 
 use super::checkpoint;
-use super::config::{KlMode, LmConfig, PretrainConfig, RlConfig};
+use super::config::{KlMode, PretrainConfig, RlConfig};
 use super::generate::generate;
-use super::pretrain::{make_task, pretrain, stream_rng};
+use super::pretrain::pretrain;
 use super::rl::{algo_name, rl};
-use super::run::{RunOptions, SAMPLES_AXIS, load_curve, plottable_columns};
+use super::run::{SAMPLES_AXIS, load_curve, make_task, plottable_columns, stream_rng};
 use crate::error::{PgError, Result};
 use crate::plot::{PlotSpec, render_svg};
+use crate::run::args::RunArgs;
+use crate::run::bounds;
+use crate::run::config::{RunConfig, bad_value, check_size};
+use crate::run::dir::RunDir;
+use crate::run::signal;
 use clap::{Args, Subcommand};
 use envs::tokens::{Split, TASK_IDS};
 use std::path::PathBuf;
@@ -64,75 +70,35 @@ pub struct GradvarArgs {
     pub shift: f64,
 }
 
-/// Options shared by the two training commands.
-#[derive(Debug, Args)]
-pub struct CommonArgs {
-    /// Seed of everything random.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Output run directory (default: `runs/lm-KIND-TASK-...-seedN`).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// A TOML file setting any subset of the configuration's keys.
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Override one key, e.g. --set lr=0.0005 (repeatable; applied last, in order).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub sets: Vec<String>,
-    /// Overwrite an existing run in the output directory.
-    #[arg(long)]
-    pub force: bool,
-    /// No progress bar or table.
-    #[arg(long)]
-    pub quiet: bool,
-}
-
 /// Arguments of `pg lm pretrain`.
 #[derive(Debug, Args)]
 pub struct PretrainArgs {
-    /// Task id (`pg lm tasks`).
-    #[arg(required_unless_present = "resume")]
-    pub task: Option<String>,
-    /// Continue the run in this directory from its latest checkpoint, with its saved
-    /// configuration, exactly as if it had never stopped.
-    #[arg(long, conflicts_with_all = ["task", "seed", "out", "config", "sets", "force"])]
-    pub resume: Option<PathBuf>,
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub common: CommonArgs,
+    pub run: RunArgs,
 }
 
-/// Arguments of `pg lm rl`.
+/// Arguments of `pg lm rl`: the run's options and shortcuts for the keys set most often.
 #[derive(Debug, Args)]
 pub struct RlArgs {
-    /// Task id (`pg lm tasks`).
-    #[arg(required_unless_present = "resume")]
-    pub task: Option<String>,
-    /// Continue the run in this directory from its latest checkpoint, with its saved
-    /// configuration, exactly as if it had never stopped.
-    #[arg(long, conflicts_with_all = [
-        "task", "seed", "out", "config", "sets", "force", "algo", "baseline", "reference", "kl",
-        "kl_coef",
-    ])]
-    pub resume: Option<PathBuf>,
-    /// The estimator: reinforce, rloo or grpo.
-    #[arg(long)]
-    pub algo: Option<String>,
+    /// The estimator: reinforce, rloo or grpo (`--algo` is the old name of this flag).
+    #[arg(long, visible_alias = "algo", conflicts_with = "resume")]
+    pub estimator: Option<String>,
     /// REINFORCE's baseline: none or batch_mean.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub baseline: Option<String>,
     /// The pretrained reference: a `pg lm pretrain` run directory or checkpoint.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub reference: Option<String>,
     /// KL penalty: none, k1_reward or k3_loss.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub kl: Option<String>,
     /// KL coefficient β.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub kl_coef: Option<f64>,
     #[command(flatten)]
     #[allow(missing_docs)]
-    pub common: CommonArgs,
+    pub run: RunArgs,
 }
 
 /// Arguments of `pg lm sample`.
@@ -188,22 +154,12 @@ pub fn run(cmd: LmCommand) -> Result<()> {
             Ok(())
         }
         LmCommand::Pretrain(a) => {
-            let (c, out, opts) = match &a.resume {
-                Some(dir) => (saved_config(dir)?, dir.clone(), resume_options(&a.common)),
-                None => {
-                    let task = a
-                        .task
-                        .as_deref()
-                        .expect("clap requires TASK without --resume");
-                    let c = layer(PretrainConfig::preset(task)?, &a.common)?;
-                    let out = a.common.out.clone().unwrap_or_else(|| {
-                        PathBuf::from(format!("runs/lm-pretrain-{}-seed{}", c.task, c.seed))
-                    });
-                    (c, out, new_options(&a.common))
-                }
-            };
-            crate::interrupt::install();
-            let (run, e) = pretrain(&c, &out, opts)?;
+            let c: PretrainConfig = config_of(&a.run, &[])?;
+            let out = a
+                .run
+                .dir(|| PathBuf::from(format!("runs/lm-pretrain-{}-seed{}", c.task, c.seed)));
+            signal::install();
+            let (run, e) = pretrain(&c, &out, a.run.options())?;
             println!(
                 "pretrained {}: held-out accuracy {:.3} sampled, {:.3} greedy; mean reward {:.3}; run in {}",
                 c.task,
@@ -215,40 +171,30 @@ pub fn run(cmd: LmCommand) -> Result<()> {
             Ok(())
         }
         LmCommand::Rl(a) => {
-            let (c, out, opts) = match &a.resume {
-                Some(dir) => (saved_config(dir)?, dir.clone(), resume_options(&a.common)),
-                None => {
-                    let task = a
-                        .task
-                        .as_deref()
-                        .expect("clap requires TASK without --resume");
-                    let mut sets = Vec::new();
-                    for (key, v) in [
-                        ("algo", a.algo.clone()),
-                        ("baseline", a.baseline.clone()),
-                        ("reference", a.reference.clone().map(|r| format!("{r:?}"))),
-                        ("kl", a.kl.clone()),
-                        ("kl_coef", a.kl_coef.map(|b| b.to_string())),
-                    ] {
-                        if let Some(v) = v {
-                            sets.push(format!("{key}={v}"));
-                        }
-                    }
-                    let c = layer(RlConfig::preset(task)?.apply_sets(&sets)?, &a.common)?;
-                    let out = a.common.out.clone().unwrap_or_else(|| {
-                        PathBuf::from(format!(
-                            "runs/lm-rl-{}-{}-kl{}-seed{}",
-                            c.task,
-                            algo_name(&c),
-                            if c.kl == KlMode::None { 0.0 } else { c.kl_coef },
-                            c.seed
-                        ))
-                    });
-                    (c, out, new_options(&a.common))
+            let mut sets = Vec::new();
+            for (key, v) in [
+                ("estimator", a.estimator.clone()),
+                ("baseline", a.baseline.clone()),
+                ("reference", a.reference.clone().map(|r| format!("{r:?}"))),
+                ("kl", a.kl.clone()),
+                ("kl_coef", a.kl_coef.map(|b| b.to_string())),
+            ] {
+                if let Some(v) = v {
+                    sets.push(format!("{key}={v}"));
                 }
-            };
-            crate::interrupt::install();
-            let (run, e) = rl(&c, &out, opts)?;
+            }
+            let c: RlConfig = config_of(&a.run, &sets)?;
+            let out = a.run.dir(|| {
+                PathBuf::from(format!(
+                    "runs/lm-rl-{}-{}-kl{}-seed{}",
+                    c.task,
+                    algo_name(&c),
+                    if c.kl == KlMode::None { 0.0 } else { c.kl_coef },
+                    c.seed
+                ))
+            });
+            signal::install();
+            let (run, e) = rl(&c, &out, a.run.options())?;
             println!(
                 "{} on {}: held-out accuracy {:.3} sampled, {:.3} greedy; mean reward {:.3}; run in {}",
                 algo_name(&c),
@@ -266,51 +212,31 @@ pub fn run(cmd: LmCommand) -> Result<()> {
     }
 }
 
-/// The configuration saved in a run directory.
-fn saved_config<C: LmConfig>(dir: &std::path::Path) -> Result<C> {
-    let run = crate::run_dir::RunDir::open(dir)?;
-    let p = run.config_path();
-    let text = std::fs::read_to_string(&p).map_err(|e| PgError::io(&p, e))?;
-    C::from_toml(&text, &p.display().to_string())
-}
-
-fn new_options(common: &CommonArgs) -> RunOptions {
-    RunOptions {
-        force: common.force,
-        quiet: common.quiet,
-        ..RunOptions::default()
+/// The configuration of the run: the one saved in the run directory with `--resume`, else
+/// assembled from the preset, the file, `extra_sets` (the command's shortcuts) and `--set`.
+fn config_of<C: RunConfig>(run: &RunArgs, extra_sets: &[String]) -> Result<C> {
+    match &run.resume {
+        Some(dir) => RunDir::open(dir)?.config(),
+        None => C::assemble(run.subject.as_deref(), &run.layers(extra_sets)?),
     }
-}
-
-fn resume_options(common: &CommonArgs) -> RunOptions {
-    RunOptions {
-        quiet: common.quiet,
-        resume: true,
-        ..RunOptions::default()
-    }
-}
-
-/// Applies `--seed`, `--config` and `--set` to a preset, in that order.
-fn layer<C: LmConfig>(c: C, common: &CommonArgs) -> Result<C> {
-    let mut c = c;
-    if let Some(seed) = common.seed {
-        c = c.apply_sets(&[format!("seed={seed}")])?;
-    }
-    if let Some(path) = &common.config {
-        let text = std::fs::read_to_string(path).map_err(|e| PgError::io(path, e))?;
-        c = c.overlay_toml(&text, &path.display().to_string())?;
-    }
-    c.apply_sets(&common.sets)
 }
 
 fn sample(a: SampleArgs) -> Result<()> {
     if !(a.temperature >= 0.0 && a.temperature.is_finite()) {
-        return Err(PgError::BadConfigValue {
-            key: "temperature".into(),
-            origin: "--temperature".into(),
-            message: format!("{}; expected a finite number >= 0", a.temperature),
-        });
+        return Err(bad_value(
+            "temperature",
+            "--temperature",
+            format!("{}; expected a finite number >= 0", a.temperature),
+        ));
     }
+    let prompts_given = a.prompt.len().max(1) as u64;
+    check_size(
+        "-n (times the prompts given)",
+        (a.n as u64).saturating_mul(prompts_given),
+        1,
+        bounds::SAMPLES,
+        "the command line",
+    )?;
     let policy = checkpoint::load(&a.checkpoint)?;
     let task = make_task(&policy.spec().task)?;
     let v = task.vocab();
@@ -336,21 +262,37 @@ fn sample(a: SampleArgs) -> Result<()> {
 }
 
 fn gradvar(a: GradvarArgs) -> Result<()> {
-    if a.batches < 2 || a.prompts == 0 || a.samples < 2 {
-        return Err(PgError::BadConfigValue {
-            key: "gradvar".into(),
-            origin: "the command line".into(),
-            message: format!(
-                "--batches {} --prompts {} --samples {}; expected at least 2 batches, 1 prompt and 2 samples",
-                a.batches, a.prompts, a.samples
-            ),
-        });
+    let origin = "the command line";
+    check_size(
+        "--batches",
+        a.batches as u64,
+        2,
+        bounds::GRADVAR_BATCHES,
+        origin,
+    )?;
+    check_size(
+        "--samples",
+        a.samples as u64,
+        2,
+        bounds::SEQUENCES_PER_STEP,
+        origin,
+    )?;
+    if !a.shift.is_finite() {
+        return Err(bad_value(
+            "--shift",
+            origin,
+            format!("{}; expected a finite number", a.shift),
+        ));
     }
     let policy = checkpoint::load(&a.checkpoint)?;
     let task = make_task(&policy.spec().task)?;
-    let mut cfg = RlConfig::preset(&policy.spec().task)?;
-    cfg.prompts_per_step = a.prompts;
-    cfg.samples_per_prompt = a.samples;
+    // The prompts and samples per batch are checked as `pg lm rl` checks its own.
+    let cfg = RlConfig {
+        prompts_per_step: a.prompts,
+        samples_per_prompt: a.samples,
+        ..RlConfig::preset(&policy.spec().task)?
+    };
+    cfg.validate("--prompts and --samples")?;
     println!(
         "{} batches of {} x {} completions at {}, rewards shifted by {}",
         a.batches,
@@ -375,15 +317,15 @@ fn gradvar(a: GradvarArgs) -> Result<()> {
 
 fn plot(a: LmPlotArgs) -> Result<()> {
     if !plottable_columns().contains(&a.column.as_str()) {
-        return Err(PgError::BadConfigValue {
-            key: "column".into(),
-            origin: "--column".into(),
-            message: format!(
+        return Err(bad_value(
+            "column",
+            "--column",
+            format!(
                 "`{}` is not a metrics column; expected one of {}",
                 a.column,
                 plottable_columns().join(", ")
             ),
-        });
+        ));
     }
     let curves = a
         .runs
@@ -432,14 +374,11 @@ mod tests {
         let e = lm(&["rl", "addition", "--reference", "/nonexistent/run"])
             .unwrap_err()
             .to_string();
-        assert!(
-            e.contains("/nonexistent/run") && e.contains("model.toml"),
-            "{e}"
-        );
+        assert!(e.contains("/nonexistent/run"), "{e}");
         let e = lm(&["rl", "addition", "--algo", "ppo"])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("`algo`"), "{e}");
+        assert!(e.contains("`estimator`"), "{e}");
         let e = lm(&["pretrain", "addition", "--set", "context=0"])
             .unwrap_err()
             .to_string();

@@ -1,14 +1,21 @@
 //! The typed configurations of `pg lm pretrain` and `pg lm rl`, saved as `config.toml` in every
 //! run directory.
 //!
-//! Each is assembled like `pg train`'s: the task's preset ([`PretrainConfig::preset`],
-//! [`RlConfig::preset`]), then an optional TOML file, then `--set key=value` arguments in order
-//! (the value read as TOML; a bare word is a string). Unknown keys and mistyped values are errors
-//! that name the key.
+//! Each is assembled exactly like `pg train`'s, by [`RunConfig`]: the task's preset (by name,
+//! `--preset`), then an optional TOML file, then `--set key=value` arguments in order (the value
+//! read as TOML; a bare word is a string). Unknown keys and mistyped values are errors that name
+//! the key; sizes are checked against [`crate::run::bounds`].
+//!
+//! Renamed keys (the old names are still read): `algo` is now `estimator`, the name `pg train`
+//! uses for the same idea. Added keys: `checkpoint_every` in pretraining.
 
 use crate::config::{Activation, LrSchedule};
-use crate::error::{PgError, Result};
-use serde::de::DeserializeOwned;
+use crate::error::Result;
+use crate::run::bounds;
+use crate::run::config::{
+    DEFAULT_PRESET, RunConfig, bad_value, check_non_negative, check_size, seed_from_toml,
+    seed_to_toml, short_f32, unknown_preset,
+};
 use serde::{Deserialize, Serialize};
 
 /// Supervised pretraining: maximum likelihood on the task's (noisy) training text.
@@ -18,6 +25,7 @@ pub struct PretrainConfig {
     /// Token task id (`pg lm tasks` lists them), e.g. `"addition"`.
     pub task: String,
     /// Seed of the initialisation, the training text and the evaluation samples (ChaCha8).
+    #[serde(serialize_with = "seed_to_toml", deserialize_with = "seed_from_toml")]
     pub seed: u64,
     /// Context window `C`: how many previous tokens the model sees.
     pub context: usize,
@@ -32,21 +40,25 @@ pub struct PretrainConfig {
     /// Training texts (prompt and completion) per step, each freshly generated.
     pub batch_size: usize,
     /// Adam learning rate.
+    #[serde(serialize_with = "short_f32")]
     pub lr: f32,
     /// Learning-rate schedule: `constant`, or `linear` decay to 0 at the last step.
     pub lr_schedule: LrSchedule,
     /// Clip the global L2 norm of each gradient to this value; 0 disables.
+    #[serde(serialize_with = "short_f32")]
     pub max_grad_norm: f32,
     /// Evaluate on held-out prompts every this many steps (and after the last).
     pub eval_every: u64,
     /// Number of held-out prompts per evaluation (the same fixed set every time).
     pub eval_prompts: usize,
+    /// Save a checkpoint every this many steps (0: only the final one and on a signal).
+    pub checkpoint_every: u64,
 }
 
 /// The advantage estimator of `pg lm rl` (formulas in [`crate::lm::advantage`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Algo {
+pub enum Estimator {
     /// REINFORCE: `A_i = r_i`, or `r_i - mean` with `baseline = "batch_mean"`.
     Reinforce,
     /// RLOO: `A_i = r_i - mean_{j≠i} r_j` within each prompt's group.
@@ -84,12 +96,14 @@ pub struct RlConfig {
     /// Token task id; must be the task the reference was trained on.
     pub task: String,
     /// Seed of prompt and completion sampling (ChaCha8).
+    #[serde(serialize_with = "seed_to_toml", deserialize_with = "seed_from_toml")]
     pub seed: u64,
-    /// The reference: a `pg lm pretrain` run directory or a checkpoint directory inside one. The
-    /// policy starts as a copy of it and the KL penalty is measured against it, frozen.
+    /// The reference: a `pg lm pretrain` run directory or a checkpoint file. The policy starts
+    /// as a copy of it and the KL penalty is measured against it, frozen. A new run saves it as
+    /// an absolute path, so the run resumes from any working directory.
     pub reference: String,
-    /// The estimator: `reinforce`, `rloo` or `grpo`.
-    pub algo: Algo,
+    /// The estimator: `reinforce`, `rloo` or `grpo` (formerly `algo`).
+    pub estimator: Estimator,
     /// REINFORCE's baseline: `none` or `batch_mean`.
     pub baseline: Baseline,
     /// Distinct prompts per step.
@@ -100,13 +114,16 @@ pub struct RlConfig {
     /// Budget of sampled training completions; training stops at the first step at or past it.
     pub total_samples: u64,
     /// Adam learning rate.
+    #[serde(serialize_with = "short_f32")]
     pub lr: f32,
     /// Learning-rate schedule: `constant`, or `linear` decay to 0 at the last step.
     pub lr_schedule: LrSchedule,
     /// Clip the global L2 norm of each gradient to this value; 0 disables.
+    #[serde(serialize_with = "short_f32")]
     pub max_grad_norm: f32,
     /// Sampling temperature of the training completions (1 samples the policy itself, which the
     /// policy gradient assumes).
+    #[serde(serialize_with = "short_f32")]
     pub temperature: f32,
     /// How the KL penalty enters: `none`, `k1_reward` or `k3_loss`.
     pub kl: KlMode,
@@ -125,25 +142,44 @@ pub struct RlConfig {
 /// The tasks that have presets.
 pub const PRESET_TASKS: &[&str] = &["addition", "reviews"];
 
-fn unknown_task(task: &str) -> PgError {
-    PgError::BadConfigValue {
-        key: "task".into(),
-        origin: "the command line".into(),
-        message: format!(
-            "unknown token task `{task}`; known: {}",
-            PRESET_TASKS.join(", ")
-        ),
+/// The preset names of every task (the first is the default). A new preset is one name here and
+/// one arm in the `preset_named` of [`PretrainConfig`] or [`RlConfig`].
+pub const PRESET_NAMES: &[&str] = &[DEFAULT_PRESET];
+
+/// The preset names of `task`, or an error naming the known tasks.
+fn task_presets(task: &str) -> Result<&'static [&'static str]> {
+    if PRESET_TASKS.contains(&task) {
+        Ok(PRESET_NAMES)
+    } else {
+        Err(bad_value(
+            "task",
+            "the command line",
+            format!(
+                "unknown token task `{task}`; known: {}",
+                PRESET_TASKS.join(", ")
+            ),
+        ))
     }
 }
 
+/// Checks the size of the held-out prompt set.
+fn check_eval_prompts(n: usize, origin: &str) -> Result<()> {
+    check_size("eval_prompts", n as u64, 1, bounds::EVAL_PROMPTS, origin)
+}
+
 impl PretrainConfig {
-    /// The preset of a task; `pg lm pretrain TASK` uses it unchanged.
+    /// The default preset of a task; `pg lm pretrain TASK` uses it unchanged.
     ///
     /// ```
     /// let c = policy_gradient::lm::config::PretrainConfig::preset("addition").unwrap();
     /// assert_eq!(c.context, 10);
     /// ```
     pub fn preset(task: &str) -> Result<Self> {
+        <Self as RunConfig>::preset_named(task, DEFAULT_PRESET)
+    }
+
+    fn default_preset(task: &str) -> Result<Self> {
+        task_presets(task)?;
         let base = Self {
             task: task.to_string(),
             seed: 0,
@@ -158,9 +194,9 @@ impl PretrainConfig {
             max_grad_norm: 1.0,
             eval_every: 250,
             eval_prompts: 500,
+            checkpoint_every: 250,
         };
         match task {
-            "addition" => Ok(base),
             "reviews" => Ok(Self {
                 context: 8,
                 hidden_sizes: vec![128, 128],
@@ -168,49 +204,59 @@ impl PretrainConfig {
                 batch_size: 64,
                 ..base
             }),
-            _ => Err(unknown_task(task)),
+            // `addition`, and any task added to PRESET_TASKS without an arm of its own.
+            _ => Ok(base),
         }
     }
 
-    /// Checks ranges TOML types cannot express; the error names the key.
+    /// Checks ranges TOML types cannot express and the size bounds of [`crate::run::bounds`]
+    /// (the model's own sizes are checked by [`crate::lm::model::ModelSpec::validate`] too);
+    /// the error names the key.
     pub fn validate(&self, origin: &str) -> Result<()> {
-        for (key, v) in [
-            ("context", self.context),
-            ("embed_dim", self.embed_dim),
-            ("batch_size", self.batch_size),
-            ("eval_prompts", self.eval_prompts),
-        ] {
-            positive(key, v as f64, origin)?;
-        }
-        for (key, v) in [("steps", self.steps), ("eval_every", self.eval_every)] {
-            positive(key, v as f64, origin)?;
-        }
-        if self.hidden_sizes.contains(&0) {
-            return Err(bad(
-                "hidden_sizes",
-                origin,
-                format!("{:?} holds a 0-wide layer", self.hidden_sizes),
-            ));
-        }
-        non_negative("lr", self.lr as f64, origin)?;
-        non_negative("max_grad_norm", self.max_grad_norm as f64, origin)
+        check_size("context", self.context as u64, 1, bounds::CONTEXT, origin)?;
+        check_size(
+            "embed_dim",
+            self.embed_dim as u64,
+            1,
+            bounds::EMBED_DIM,
+            origin,
+        )?;
+        bounds::check_hidden("hidden_sizes", &self.hidden_sizes, origin)?;
+        check_size(
+            "batch_size",
+            self.batch_size as u64,
+            1,
+            bounds::SEQUENCES_PER_STEP,
+            origin,
+        )?;
+        check_eval_prompts(self.eval_prompts, origin)?;
+        check_size("steps", self.steps, 1, u64::MAX, origin)?;
+        check_size("eval_every", self.eval_every, 1, u64::MAX, origin)?;
+        check_non_negative("lr", self.lr as f64, origin)?;
+        check_non_negative("max_grad_norm", self.max_grad_norm as f64, origin)
     }
 }
 
 impl RlConfig {
-    /// The preset of a task; `pg lm rl TASK --reference DIR` uses it with the given reference.
+    /// The default preset of a task; `pg lm rl TASK --reference DIR` uses it with the given
+    /// reference.
     ///
     /// ```
-    /// use policy_gradient::lm::config::{Algo, RlConfig};
+    /// use policy_gradient::lm::config::{Estimator, RlConfig};
     /// let c = RlConfig::preset("addition").unwrap();
-    /// assert_eq!(c.algo, Algo::Rloo);
+    /// assert_eq!(c.estimator, Estimator::Rloo);
     /// ```
     pub fn preset(task: &str) -> Result<Self> {
+        <Self as RunConfig>::preset_named(task, DEFAULT_PRESET)
+    }
+
+    fn default_preset(task: &str) -> Result<Self> {
+        task_presets(task)?;
         let base = Self {
             task: task.to_string(),
             seed: 0,
             reference: format!("runs/lm-pretrain-{task}-seed0"),
-            algo: Algo::Rloo,
+            estimator: Estimator::Rloo,
             baseline: Baseline::BatchMean,
             prompts_per_step: 64,
             samples_per_prompt: 8,
@@ -227,7 +273,6 @@ impl RlConfig {
             checkpoint_every: 100,
         };
         match task {
-            "addition" => Ok(base),
             // The KL penalty is what keeps the reviews honest (see the crate README's table).
             "reviews" => Ok(Self {
                 kl: KlMode::K1Reward,
@@ -236,7 +281,8 @@ impl RlConfig {
                 total_samples: 60_000,
                 ..base
             }),
-            _ => Err(unknown_task(task)),
+            // `addition`, and any task added to PRESET_TASKS without an arm of its own.
+            _ => Ok(base),
         }
     }
 
@@ -247,153 +293,71 @@ impl RlConfig {
 
     /// Checks ranges TOML types cannot express; the error names the key.
     pub fn validate(&self, origin: &str) -> Result<()> {
-        positive("prompts_per_step", self.prompts_per_step as f64, origin)?;
-        positive("total_samples", self.total_samples as f64, origin)?;
-        positive("eval_every", self.eval_every as f64, origin)?;
-        positive("eval_prompts", self.eval_prompts as f64, origin)?;
-        let min_group = if self.algo == Algo::Reinforce { 1 } else { 2 };
+        let most = bounds::SEQUENCES_PER_STEP;
+        check_size(
+            "prompts_per_step",
+            self.prompts_per_step as u64,
+            1,
+            most,
+            origin,
+        )?;
+        check_size(
+            "samples_per_prompt",
+            self.samples_per_prompt as u64,
+            1,
+            most,
+            origin,
+        )?;
+        check_size(
+            "prompts_per_step × samples_per_prompt",
+            (self.prompts_per_step as u64).saturating_mul(self.samples_per_prompt as u64),
+            1,
+            most,
+            origin,
+        )?;
+        check_size("total_samples", self.total_samples, 1, u64::MAX, origin)?;
+        check_size("eval_every", self.eval_every, 1, u64::MAX, origin)?;
+        check_eval_prompts(self.eval_prompts, origin)?;
+        let min_group = if self.estimator == Estimator::Reinforce {
+            1
+        } else {
+            2
+        };
         if self.samples_per_prompt < min_group {
-            return Err(bad(
+            return Err(bad_value(
                 "samples_per_prompt",
                 origin,
                 format!(
                     "{}; {:?} needs at least {min_group} completions per prompt",
-                    self.samples_per_prompt, self.algo
+                    self.samples_per_prompt, self.estimator
                 ),
             ));
         }
-        non_negative("lr", self.lr as f64, origin)?;
-        non_negative("max_grad_norm", self.max_grad_norm as f64, origin)?;
-        non_negative("kl_coef", self.kl_coef, origin)?;
-        non_negative("grpo_eps", self.grpo_eps, origin)?;
+        check_non_negative("lr", self.lr as f64, origin)?;
+        check_non_negative("max_grad_norm", self.max_grad_norm as f64, origin)?;
+        check_non_negative("kl_coef", self.kl_coef, origin)?;
+        check_non_negative("grpo_eps", self.grpo_eps, origin)?;
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
-            return Err(bad(
+            return Err(bad_value(
                 "temperature",
                 origin,
                 format!("{}; expected a finite number > 0", self.temperature),
             ));
         }
         if self.reference.is_empty() {
-            return Err(bad(
+            return Err(bad_value(
                 "reference",
                 origin,
-                "empty; expected a pretrain run directory".into(),
+                "empty; expected a pretrain run directory",
             ));
         }
         Ok(())
     }
 }
 
-fn bad(key: &str, origin: &str, message: String) -> PgError {
-    PgError::BadConfigValue {
-        key: key.to_string(),
-        origin: origin.to_string(),
-        message,
-    }
-}
-
-fn positive(key: &str, v: f64, origin: &str) -> Result<()> {
-    if v >= 1.0 {
-        Ok(())
-    } else {
-        Err(bad(key, origin, format!("{v}; expected at least 1")))
-    }
-}
-
-fn non_negative(key: &str, v: f64, origin: &str) -> Result<()> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(bad(
-            key,
-            origin,
-            format!("{v}; expected a finite number >= 0"),
-        ))
-    }
-}
-
-/// What both configurations share: TOML in and out, overlays and `--set`.
-pub trait LmConfig: Serialize + DeserializeOwned + Clone {
-    /// The keys, in declaration order (a test checks them against the struct).
-    const KEYS: &'static [&'static str];
-
-    /// Checks ranges; the error names the key.
-    fn check(&self, origin: &str) -> Result<()>;
-
-    /// The configuration as TOML text (what `config.toml` holds).
-    fn to_toml(&self) -> String {
-        toml::to_string(self).expect("an LM config always serialises to TOML")
-    }
-
-    /// Parses a complete configuration (a saved `config.toml`): every key must be present.
-    fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let c: Self = toml::from_str(text).map_err(|e| PgError::ConfigSyntax {
-            origin: origin.to_string(),
-            message: e.to_string(),
-        })?;
-        c.check(origin)?;
-        Ok(c)
-    }
-
-    /// Overrides the keys present in TOML `text` (a `--config` file holding any subset of keys).
-    fn overlay_toml(&self, text: &str, origin: &str) -> Result<Self> {
-        let table = toml::from_str::<toml::Table>(text).map_err(|e| PgError::ConfigSyntax {
-            origin: origin.to_string(),
-            message: e.to_string(),
-        })?;
-        let mut current = self.clone();
-        for (key, value) in table {
-            current = current.with_value(&key, value, origin)?;
-        }
-        current.check(origin)?;
-        Ok(current)
-    }
-
-    /// Applies `--set key=value` arguments in order.
-    ///
-    /// ```
-    /// use policy_gradient::lm::config::{LmConfig, RlConfig, Algo};
-    /// let c = RlConfig::preset("addition").unwrap();
-    /// let c = c.apply_sets(&["algo=grpo".into(), "lr=0.0005".into()]).unwrap();
-    /// assert_eq!((c.algo, c.lr), (Algo::Grpo, 0.0005));
-    /// assert!(c.apply_sets(&["lrr=1".into()]).unwrap_err().to_string().contains("`lrr`"));
-    /// ```
-    fn apply_sets(&self, sets: &[String]) -> Result<Self> {
-        let mut current = self.clone();
-        for arg in sets {
-            let (key, raw) = arg
-                .split_once('=')
-                .ok_or_else(|| PgError::BadSetArgument(arg.clone()))?;
-            let (key, raw) = (key.trim(), raw.trim());
-            let origin = format!("--set {arg}");
-            let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
-                Ok(mut t) => t.remove("v").expect("the key just parsed"),
-                Err(_) => toml::Value::String(raw.to_string()),
-            };
-            current = current.with_value(key, value, &origin)?;
-            current.check(&origin)?;
-        }
-        Ok(current)
-    }
-
-    /// Replaces one key, checking that it exists and that the value has the key's type.
-    fn with_value(&self, key: &str, value: toml::Value, origin: &str) -> Result<Self> {
-        if !Self::KEYS.contains(&key) {
-            return Err(PgError::UnknownConfigKey {
-                key: key.to_string(),
-                origin: origin.to_string(),
-                known: Self::KEYS.to_vec(),
-            });
-        }
-        let mut table = toml::Table::try_from(self).expect("an LM config serialises to a table");
-        table.insert(key.to_string(), value);
-        toml::Value::Table(table)
-            .try_into::<Self>()
-            .map_err(|e| bad(key, origin, e.to_string()))
-    }
-}
-
-impl LmConfig for PretrainConfig {
+impl RunConfig for PretrainConfig {
+    const SUBJECT_KEY: &'static str = "task";
+    const ADDED: &'static [&'static str] = &["checkpoint_every"];
     const KEYS: &'static [&'static str] = &[
         "task",
         "seed",
@@ -408,19 +372,37 @@ impl LmConfig for PretrainConfig {
         "max_grad_norm",
         "eval_every",
         "eval_prompts",
+        "checkpoint_every",
     ];
 
-    fn check(&self, origin: &str) -> Result<()> {
-        self.validate(origin)
+    fn preset_names(task: &str) -> Result<&'static [&'static str]> {
+        task_presets(task)
+    }
+
+    fn preset_named(task: &str, name: &str) -> Result<Self> {
+        match name {
+            DEFAULT_PRESET => Self::default_preset(task),
+            _ => Err(unknown_preset(task, name, task_presets(task)?)),
+        }
+    }
+
+    fn template(task: &str) -> Result<Self> {
+        Self::default_preset(task)
+    }
+
+    fn validate(&self, origin: &str) -> Result<()> {
+        PretrainConfig::validate(self, origin)
     }
 }
 
-impl LmConfig for RlConfig {
+impl RunConfig for RlConfig {
+    const SUBJECT_KEY: &'static str = "task";
+    const RENAMED: &'static [(&'static str, &'static str)] = &[("algo", "estimator")];
     const KEYS: &'static [&'static str] = &[
         "task",
         "seed",
         "reference",
-        "algo",
+        "estimator",
         "baseline",
         "prompts_per_step",
         "samples_per_prompt",
@@ -437,16 +419,32 @@ impl LmConfig for RlConfig {
         "checkpoint_every",
     ];
 
-    fn check(&self, origin: &str) -> Result<()> {
-        self.validate(origin)
+    fn preset_names(task: &str) -> Result<&'static [&'static str]> {
+        task_presets(task)
+    }
+
+    fn preset_named(task: &str, name: &str) -> Result<Self> {
+        match name {
+            DEFAULT_PRESET => Self::default_preset(task),
+            _ => Err(unknown_preset(task, name, task_presets(task)?)),
+        }
+    }
+
+    fn template(task: &str) -> Result<Self> {
+        Self::default_preset(task)
+    }
+
+    fn validate(&self, origin: &str) -> Result<()> {
+        RlConfig::validate(self, origin)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::PgError;
 
-    fn keys_of<C: LmConfig>(c: &C) -> Vec<String> {
+    fn keys_of<C: RunConfig>(c: &C) -> Vec<String> {
         let t = toml::Table::try_from(c).unwrap();
         t.keys().cloned().collect()
     }
@@ -526,14 +524,15 @@ mod tests {
     #[test]
     fn overlay_file_sets_a_subset_and_rejects_unknown_keys() {
         let p = PretrainConfig::preset("addition").unwrap();
-        let p2 = p.overlay_toml("steps = 10\nlr = 0.01\n", "f.toml").unwrap();
+        let p2 = overlay(&p, "steps = 10\nlr = 0.01\n").unwrap();
         assert_eq!((p2.steps, p2.lr, p2.context), (10, 0.01, p.context));
-        let e = p
-            .overlay_toml("stepz = 10\n", "f.toml")
-            .unwrap_err()
-            .to_string();
+        let e = overlay(&p, "stepz = 10\n").unwrap_err().to_string();
         assert!(e.contains("`stepz`") && e.contains("f.toml"), "{e}");
-        assert!(p.overlay_toml("steps = [", "f.toml").is_err());
+        assert!(overlay(&p, "steps = [").is_err());
+    }
+
+    fn overlay(p: &PretrainConfig, text: &str) -> Result<PretrainConfig> {
+        p.overlay(&crate::run::config::parse_table(text, "f.toml")?, "f.toml")
     }
 
     #[test]

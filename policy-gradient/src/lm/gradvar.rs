@@ -16,12 +16,12 @@
 //! rescales the gradient, which signal-to-noise (unlike the variance alone) does not reward.
 
 use super::batch::TokenBatch;
-use super::config::{Algo, Baseline, RlConfig};
+use super::config::{Baseline, Estimator, RlConfig};
 use super::generate::{Completion, generate};
 use super::model::TokenPolicy;
 use super::objective::{forward, pg_loss};
-use super::pretrain::stream_rng;
 use super::rl::{advantages, algo_name};
+use super::run::stream_rng;
 use autograd::{Gradients, Tape};
 use envs::tokens::{Split, Token, TokenTask};
 
@@ -42,14 +42,14 @@ pub struct GradStats {
 /// The four estimators, in the order reported.
 pub fn estimators(base: &RlConfig) -> Vec<RlConfig> {
     [
-        (Algo::Reinforce, Baseline::None),
-        (Algo::Reinforce, Baseline::BatchMean),
-        (Algo::Rloo, Baseline::None),
-        (Algo::Grpo, Baseline::None),
+        (Estimator::Reinforce, Baseline::None),
+        (Estimator::Reinforce, Baseline::BatchMean),
+        (Estimator::Rloo, Baseline::None),
+        (Estimator::Grpo, Baseline::None),
     ]
     .iter()
-    .map(|&(algo, baseline)| RlConfig {
-        algo,
+    .map(|&(estimator, baseline)| RlConfig {
+        estimator,
         baseline,
         ..base.clone()
     })

@@ -48,9 +48,10 @@
 //! - [`pretrain`]: `pg lm pretrain`, maximum likelihood on the training text.
 //! - [`rl`]: `pg lm rl`, fine-tuning with REINFORCE, RLOO or GRPO and the KL penalty.
 //! - [`cli`]: the `pg lm` subcommands.
-//! - [`checkpoint`]: saving and loading a token policy.
-//! - [`state`]: counters, RNG streams and optimiser state saved for an exact resume.
-//! - [`run`]: run directories, progress display and curves.
+//! - [`checkpoint`]: the one-file checkpoint: the model, and the counters, RNG streams and
+//!   optimiser state an exact resume needs.
+//! - [`run`]: the task and RNG streams, starting or resuming a run, progress display and curves
+//!   (on top of the run machinery in [`crate::run`], shared with `pg train`).
 //! - [`objective`]: the pretraining and RL losses on the tape.
 //! - [`eval`]: held-out accuracy (sampled and greedy), reward and length.
 //! - [`embedding`]: the token-embedding lookup as a custom tape op.
@@ -74,4 +75,3 @@ pub mod pretrain;
 pub mod rl;
 pub mod run;
 pub mod sample;
-pub mod state;

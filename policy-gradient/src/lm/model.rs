@@ -17,6 +17,9 @@
 use super::embedding::embed;
 use super::sample::log_softmax_into;
 use crate::config::Activation;
+use crate::error::Result;
+use crate::run::bounds;
+use crate::run::config::{bad_value, check_size};
 use autograd::{Gradients, Tape, Tensor, Var};
 use dense::{Init, Mlp};
 use envs::tokens::Token;
@@ -70,6 +73,36 @@ impl ModelSpec {
             shapes.push(vec![w[1]]);
         }
         shapes
+    }
+
+    /// Checks the sizes against [`crate::run::bounds`] and the vocabulary against the task the
+    /// spec names, before anything is allocated by them. `origin` names the file.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        check_size("context", self.context as u64, 1, bounds::CONTEXT, origin)?;
+        check_size(
+            "embed_dim",
+            self.embed_dim as u64,
+            1,
+            bounds::EMBED_DIM,
+            origin,
+        )?;
+        bounds::check_hidden("hidden_sizes", &self.hidden_sizes, origin)?;
+        let task = crate::lm::run::make_task(&self.task)?;
+        let v = task.vocab().len();
+        if self.vocab != v {
+            return Err(bad_value(
+                "vocab",
+                origin,
+                format!(
+                    "{}, but task `{}` has {v} tokens (the model was trained on another task)",
+                    self.vocab, self.task
+                ),
+            ));
+        }
+        let widths: Vec<u64> = self.mlp_sizes().iter().map(|&w| w as u64).collect();
+        let count = bounds::mlp_parameters(&widths)
+            .saturating_add((self.vocab as u64).saturating_mul(self.embed_dim as u64));
+        bounds::check_parameters("the model", count, origin)
     }
 
     /// Total number of scalar parameters.

@@ -10,7 +10,7 @@
 //! 5. with `kl = k1_reward`, `r_i ← r_i - β Σ_t (log π - log π_ref)` ([`kl_penalised_rewards`]);
 //! 6. advantages from the rewards ([`advantages`]);
 //! 7. loss `-(1/N) Σ_i A_i Σ_t log π(y_t)` (+ `β/N Σ k3` with `kl = k3_loss`) ([`pg_loss`]);
-//! 8. backward, clip the gradient norm, one Adam step ([`apply_update`]).
+//! 8. backward, clip the gradient norm, one Adam step ([`clip_and_step`]).
 //!
 //! The policy is a copy of the reference at step 0 and the reference never changes.
 
@@ -19,26 +19,25 @@ use super::advantage::{
 };
 use super::batch::TokenBatch;
 use super::checkpoint;
-use super::config::{Algo, Baseline, KlMode, LmConfig, RlConfig};
+use super::checkpoint::Progress;
+use super::config::{Baseline, Estimator, KlMode, RlConfig};
 use super::eval::{Evaluation, evaluate};
 use super::generate::generate;
 use super::kl::{exact_kl, kl_penalised_rewards};
 use super::metrics::{LmMetrics, mean_std};
+use super::model::TokenPolicy;
 use super::objective::{forward, pg_loss};
-use super::pretrain::{
-    EVAL_PROMPT_SEED, apply_update, make_task, mean_entropy, save_checkpoint, scheduled_lr,
-    stream_rng, write_samples,
-};
 use super::run::{
-    LmProgress, RunOptions, create_run, latest_checkpoint, samples_path, saved_checkpoint,
-    write_curve,
+    EVAL_PROMPT_SEED, LmProgress, Session, Start, make_task, write_curve, write_samples,
 };
-use super::state;
+use super::sample::mean_entropy;
 use crate::error::{PgError, Result};
-use crate::metrics::MetricsWriter;
-use crate::run_dir::RunDir;
+use crate::run::RunOptions;
+use crate::run::config::RunConfig;
+use crate::run::dir::RunDir;
+use crate::run::signal;
+use crate::run::update::clip_and_step;
 use autograd::{Gradients, Tape};
-use dense::optim::{Adam, AdamConfig};
 use envs::tokens::{Split, Token};
 use std::path::Path;
 use std::time::Instant;
@@ -47,29 +46,29 @@ use std::time::Instant;
 /// (`cfg.samples_per_prompt` consecutive completions per prompt).
 ///
 /// ```
-/// use policy_gradient::lm::config::{Algo, RlConfig};
+/// use policy_gradient::lm::config::{Estimator, RlConfig};
 /// use policy_gradient::lm::rl::advantages;
 /// let mut c = RlConfig::preset("addition").unwrap();
 /// c.samples_per_prompt = 2;
-/// c.algo = Algo::Rloo;
+/// c.estimator = Estimator::Rloo;
 /// assert_eq!(advantages(&c, &[1.0, 0.0, 1.0, 1.0]), vec![1.0, -1.0, 0.0, 0.0]);
 /// ```
 pub fn advantages(cfg: &RlConfig, rewards: &[f64]) -> Vec<f64> {
-    match (cfg.algo, cfg.baseline) {
-        (Algo::Reinforce, Baseline::None) => reinforce_advantages(rewards),
-        (Algo::Reinforce, Baseline::BatchMean) => batch_mean_advantages(rewards),
-        (Algo::Rloo, _) => rloo_advantages(rewards, cfg.samples_per_prompt),
-        (Algo::Grpo, _) => grpo_advantages(rewards, cfg.samples_per_prompt, cfg.grpo_eps),
+    match (cfg.estimator, cfg.baseline) {
+        (Estimator::Reinforce, Baseline::None) => reinforce_advantages(rewards),
+        (Estimator::Reinforce, Baseline::BatchMean) => batch_mean_advantages(rewards),
+        (Estimator::Rloo, _) => rloo_advantages(rewards, cfg.samples_per_prompt),
+        (Estimator::Grpo, _) => grpo_advantages(rewards, cfg.samples_per_prompt, cfg.grpo_eps),
     }
 }
 
 /// A short name of the estimator for titles: `reinforce`, `reinforce+mean`, `rloo`, `grpo`.
 pub fn algo_name(cfg: &RlConfig) -> &'static str {
-    match (cfg.algo, cfg.baseline) {
-        (Algo::Reinforce, Baseline::None) => "reinforce",
-        (Algo::Reinforce, Baseline::BatchMean) => "reinforce+mean",
-        (Algo::Rloo, _) => "rloo",
-        (Algo::Grpo, _) => "grpo",
+    match (cfg.estimator, cfg.baseline) {
+        (Estimator::Reinforce, Baseline::None) => "reinforce",
+        (Estimator::Reinforce, Baseline::BatchMean) => "reinforce+mean",
+        (Estimator::Rloo, _) => "rloo",
+        (Estimator::Grpo, _) => "grpo",
     }
 }
 
@@ -79,6 +78,19 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
     cfg.validate("the configuration")?;
     let task = make_task(&cfg.task)?;
     let reference = checkpoint::load(Path::new(&cfg.reference))?;
+    // A new run stores its reference as an absolute path, so `--resume` works from anywhere.
+    let absolute;
+    let cfg = if opts.resume {
+        cfg
+    } else {
+        let path =
+            std::fs::canonicalize(&cfg.reference).map_err(|e| PgError::io(&cfg.reference, e))?;
+        absolute = RlConfig {
+            reference: path.display().to_string(),
+            ..cfg.clone()
+        };
+        &absolute
+    };
     if reference.spec().task != cfg.task {
         return Err(PgError::BadConfigValue {
             key: "reference".into(),
@@ -91,33 +103,18 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             ),
         });
     }
-    let mut adam = Adam::new(AdamConfig {
+    let start = Start {
+        out,
+        config_toml: &cfg.to_toml(),
+        seed: cfg.seed,
         lr: cfg.lr,
-        ..AdamConfig::default()
-    });
-    let (run, mut policy, mut data_rng, mut eval_rng, done, mut writer) = if opts.resume {
-        let run = RunDir::open(out)?;
-        let ckpt = latest_checkpoint(&run);
-        let policy = checkpoint::load(&ckpt)?;
-        let (done, mut rngs) = state::load(&ckpt, &["data", "eval"], &mut adam)?;
+        opts,
+        spec: reference.spec(),
         // Row 0 (the reference before training) and one row per step.
-        let writer = MetricsWriter::<LmMetrics>::resume(&run.metrics_path(), 1 + done.step)?;
-        let eval_rng = rngs.pop().expect("two streams");
-        let data_rng = rngs.pop().expect("two streams");
-        (run, policy, data_rng, eval_rng, done, writer)
-    } else {
-        let run = create_run(out, &cfg.to_toml(), opts.force)?;
-        let writer = MetricsWriter::<LmMetrics>::create(&run.metrics_path())?;
-        let (data, eval) = (stream_rng(cfg.seed, 1), stream_rng(cfg.seed, 2));
-        (
-            run,
-            reference.clone(),
-            data,
-            eval,
-            state::Progress::default(),
-            writer,
-        )
+        rows_before: 1,
     };
+    let mut s = Session::start(start, || reference.clone())?;
+    let done = s.done;
     let eval_prompts = task.held_out_prompts(cfg.eval_prompts, EVAL_PROMPT_SEED);
     let per_step = cfg.samples_per_step() as u64;
     let steps = cfg.total_samples.div_ceil(per_step);
@@ -133,14 +130,14 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
     let v = task.vocab().len();
     let mut tape = Tape::<f32>::new();
     let mut grads = Gradients::new();
-    let mut batch = TokenBatch::new(policy.spec().context);
+    let mut batch = TokenBatch::new(s.policy.spec().context);
     let mut ref_rows: Vec<f32> = Vec::new();
-    let start = Instant::now();
+    let clock = Instant::now();
 
     let mut last_eval = None;
     if done.step == 0 {
         // Row 0: the pretrained model before any update.
-        let e0 = evaluate(&policy, &*task, &eval_prompts, &mut eval_rng);
+        let e0 = evaluate(&s.policy, &*task, &eval_prompts, &mut s.eval_rng);
         let row0 = LmMetrics {
             heldout_accuracy: e0.accuracy,
             heldout_greedy_accuracy: e0.greedy_accuracy,
@@ -150,7 +147,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             elapsed_seconds: 0.0,
             ..LmMetrics::default()
         };
-        writer.append(&row0)?;
+        s.writer.append(&row0)?;
         progress.step(&row0);
     }
     let (mut samples, mut tokens) = (done.samples, done.tokens);
@@ -158,11 +155,17 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         // 1-2. Prompts, each repeated k times, and their sampled completions.
         let prompts: Vec<Vec<Token>> = (0..cfg.prompts_per_step)
             .flat_map(|_| {
-                let p = task.sample_prompt(Split::Train, &mut data_rng);
+                let p = task.sample_prompt(Split::Train, &mut s.data_rng);
                 std::iter::repeat_n(p, cfg.samples_per_prompt)
             })
             .collect();
-        let completions = generate(&policy, &*task, &prompts, cfg.temperature, &mut data_rng);
+        let completions = generate(
+            &s.policy,
+            &*task,
+            &prompts,
+            cfg.temperature,
+            &mut s.data_rng,
+        );
         // 3. Rewards of the finished texts.
         let rewards: Vec<f64> = completions
             .iter()
@@ -189,7 +192,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             .collect();
         tape.reset();
         let (loss, ent, kl_mean, grad_norm) = {
-            let f = forward(&policy, &tape, &batch);
+            let f = forward(&s.policy, &tape, &batch);
             let (ent, exact) = f.log_probs.with_value(|lp| {
                 let rows = lp.data();
                 let exact: Vec<f64> = rows
@@ -221,26 +224,23 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             let loss = pg_loss(f.token_logp, &weights, k3);
             let value = loss.item() as f64;
             if !value.is_finite() {
-                return Err(PgError::NonFiniteLoss {
-                    epoch: step,
-                    what: "policy loss",
-                    checkpoint: saved_checkpoint(&run),
-                });
+                return Err(s.non_finite(step, "policy loss"));
             }
             // 8. Backward and one Adam step.
             loss.backward_into(&mut grads);
-            let norm = apply_update(
-                &mut policy,
-                &mut adam,
-                &grads,
-                &f.params,
+            let mut g = TokenPolicy::grads_of(&f.params, &grads);
+            let lr = cfg.lr_schedule.rate(cfg.lr, step - 1, steps);
+            let norm = clip_and_step(
+                &mut s.adam,
+                &mut s.policy.param_slices_mut(),
+                &mut g,
                 cfg.max_grad_norm,
-                scheduled_lr(cfg.lr, cfg.lr_schedule, step, steps),
+                lr,
             );
             (value, ent, kl_mean, norm)
         };
         let (reward, reward_std) = mean_std(&rewards);
-        let elapsed = start.elapsed().as_secs_f64();
+        let elapsed = clock.elapsed().as_secs_f64();
         let mut m = LmMetrics {
             step,
             samples,
@@ -262,52 +262,44 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             ..LmMetrics::default()
         };
         if step % cfg.eval_every == 0 || step == steps {
-            let e = evaluate(&policy, &*task, &eval_prompts, &mut eval_rng);
+            let e = evaluate(&s.policy, &*task, &eval_prompts, &mut s.eval_rng);
             m.heldout_accuracy = e.accuracy;
             m.heldout_greedy_accuracy = e.greedy_accuracy;
             m.heldout_reward = e.reward;
             last_eval = Some(e);
         }
-        writer.append(&m)?;
+        s.writer.append(&m)?;
         progress.step(&m);
-        let now = state::Progress {
+        let now = Progress {
             step,
             samples,
             tokens,
         };
-        let stop = crate::interrupt::requested() || opts.stop_after == Some(step);
-        if stop || (cfg.checkpoint_every > 0 && step % cfg.checkpoint_every == 0) {
-            let rngs = [("data", &data_rng), ("eval", &eval_rng)];
-            save_checkpoint(&run, &policy, now, &rngs, &adam)?;
+        if signal::requested() || opts.stop_after == Some(step) {
+            return Err(s.interrupt(now, &progress, "pg lm rl"));
         }
-        if stop {
-            progress.finish();
-            return Err(PgError::Interrupted {
-                dir: run.root().to_path_buf(),
-                command: "pg lm rl",
-            });
+        if Session::periodic(step, cfg.checkpoint_every) {
+            s.save(now)?;
         }
     }
     progress.finish();
-    let now = state::Progress {
+    s.save(Progress {
         step: steps,
         samples,
         tokens,
-    };
-    let rngs = [("data", &data_rng), ("eval", &eval_rng)];
-    save_checkpoint(&run, &policy, now, &rngs, &adam)?;
+    })?;
     // The last step always evaluates; a run resumed after its last step evaluates once more.
     let last_eval = match last_eval {
         Some(e) => e,
-        None => evaluate(&policy, &*task, &eval_prompts, &mut eval_rng),
+        None => evaluate(&s.policy, &*task, &eval_prompts, &mut s.eval_rng),
     };
     write_curve(
-        &run,
+        &s.run,
         "heldout_accuracy",
         &format!("{} on {}", algo_name(cfg), cfg.task),
     )?;
     write_samples(
-        &samples_path(&run),
+        &s.run.samples_path(),
         &*task,
         &format!(
             "held-out samples at temperature 1 after RL (accuracy {:.3}, greedy {:.3}, reward {:.3})",
@@ -315,7 +307,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         ),
         &last_eval.samples,
     )?;
-    Ok((run, last_eval))
+    Ok((s.run, last_eval))
 }
 
 #[cfg(test)]
@@ -329,14 +321,14 @@ mod tests {
         let mut c = RlConfig::preset("addition").unwrap();
         c.samples_per_prompt = 3;
         let r = [2.0, 4.0, 9.0];
-        c.algo = Algo::Reinforce;
+        c.estimator = Estimator::Reinforce;
         c.baseline = Baseline::None;
         assert_eq!(advantages(&c, &r), r.to_vec());
         c.baseline = Baseline::BatchMean;
         assert_eq!(advantages(&c, &r), vec![-3.0, -1.0, 4.0]);
-        c.algo = Algo::Rloo;
+        c.estimator = Estimator::Rloo;
         assert_eq!(advantages(&c, &r), vec![-4.5, -1.5, 6.0]);
-        c.algo = Algo::Grpo;
+        c.estimator = Estimator::Grpo;
         c.grpo_eps = 0.0;
         let s = 13f64.sqrt();
         let a = advantages(&c, &r);
@@ -355,8 +347,7 @@ mod tests {
         p.eval_prompts = 4;
         let fresh = RunOptions {
             force: true,
-            quiet: true,
-            ..RunOptions::default()
+            ..crate::run::QUIET
         };
         pretrain(&p, &dir.join("ref"), fresh).unwrap();
         let mut c = RlConfig::preset("reviews").unwrap();
@@ -423,16 +414,22 @@ mod tests {
         };
         let e = rl(&diverging, &dir.join("e"), fresh).unwrap_err();
         let PgError::NonFiniteLoss {
-            epoch,
+            at,
+            unit: "step",
             checkpoint: Some(ckpt),
             ..
         } = &e
         else {
             panic!("expected a non-finite loss with a checkpoint, got {e}");
         };
-        assert!(*epoch >= 2, "{e}");
-        assert_eq!(ckpt, &dir.join("e").join("checkpoints").join("latest"));
-        assert!(e.to_string().contains("the last good checkpoint is"), "{e}");
+        assert!(*at >= 2, "{e}");
+        assert_eq!(ckpt, &dir.join("e").join("checkpoints").join("latest.ckpt"));
+        let text = e.to_string();
+        assert!(text.contains("the last good checkpoint is"), "{e}");
+        assert!(
+            text.contains(&format!("at step {at}")) && !text.contains("epoch"),
+            "{e}"
+        );
         c.task = "addition".into();
         let e = rl(&c, &dir.join("c"), fresh).unwrap_err().to_string();
         assert!(e.contains("trained on task `reviews`"), "{e}");

@@ -1,76 +1,206 @@
-//! Run directories of `pg lm` (the same layout as `pg train`'s, see [`crate::run_dir`]), the
-//! progress display, and the curves.
+//! What `pg lm pretrain` and `pg lm rl` share around their training step: the task and the RNG
+//! streams, starting or resuming a run ([`Session`]), saving its checkpoint, the progress
+//! display, the curves and the samples file. The run directory, its lock, the checkpoint unit and
+//! the signals are [`crate::run`]'s, the same as `pg train`'s.
 //!
 //! ```text
-//! DIR/config.toml          the PretrainConfig or RlConfig of the run
-//! DIR/metrics.csv          one row per step (lm::metrics::COLUMNS)
-//! DIR/checkpoints/latest/  model.toml (the ModelSpec) and params.bin (a dense parameter file)
-//! DIR/curve.svg            held-out accuracy against sampled sequences
-//! DIR/samples.txt          held-out completions of the final model
+//! DIR/config.toml              the PretrainConfig or RlConfig of the run
+//! DIR/metrics.csv              one row per step (lm::metrics::COLUMNS)
+//! DIR/checkpoints/latest.ckpt  the model and the training state, one file (lm::checkpoint)
+//! DIR/curve.svg                held-out accuracy against sampled sequences
+//! DIR/samples.txt              held-out completions of the final model
 //! ```
 
+use super::checkpoint::{self, Progress, TrainState};
+use super::generate::Completion;
 use super::metrics::{COLUMNS, LmMetrics};
+use super::model::{ModelSpec, TokenPolicy};
 use crate::error::{PgError, Result};
-use crate::metrics::Table;
-use crate::plot::{Curve, PlotSpec, render_svg};
-use crate::run_dir::RunDir;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::path::{Path, PathBuf};
+use crate::metrics::MetricsWriter;
+use crate::plot::{Curve, PlotSpec, load_curves, render_svg};
+use crate::progress::{bar, fmt_or_dash as fmt};
+use crate::run::RunOptions;
+use crate::run::dir::RunDir;
+use dense::optim::{Adam, AdamConfig};
+use envs::tokens::{self, TokenTask};
+use indicatif::ProgressBar;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::Path;
 
-/// Creates (or, with `force`, clears) `root` for a new run and writes `config_toml` as its
-/// `config.toml`. Refuses a directory that already holds a run unless `force`.
-pub fn create_run(root: &Path, config_toml: &str, force: bool) -> Result<RunDir> {
-    let config = root.join("config.toml");
-    if config.exists() || root.join("metrics.csv").exists() {
-        if !force {
-            return Err(PgError::RunExists(root.to_path_buf()));
-        }
-        for f in ["config.toml", "metrics.csv", "curve.svg", "samples.txt"] {
-            let p = root.join(f);
-            if p.exists() {
-                std::fs::remove_file(&p).map_err(|e| PgError::io(&p, e))?;
+/// Seed of the held-out evaluation prompts: the same set for every run, whatever its seed, so
+/// runs are compared on the same questions.
+pub const EVAL_PROMPT_SEED: u64 = 20_240_601;
+
+/// The RNG stream of one purpose: ChaCha8 seeded with the run's seed, on stream `stream`
+/// (0: initialisation, 1: training data and samples, 2: evaluation samples).
+pub fn stream_rng(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    rng
+}
+
+/// Builds a registered task, as a `pg` error.
+pub fn make_task(id: &str) -> Result<Box<dyn TokenTask>> {
+    tokens::make(id).map_err(|e| PgError::Other(Box::new(e)))
+}
+
+/// Writes completions as `prompt -> completion  [ok|--] reward r`, one per line.
+pub fn write_samples(
+    path: &Path,
+    task: &dyn TokenTask,
+    header: &str,
+    samples: &[Completion],
+) -> Result<()> {
+    let mut text = format!("{header}\n");
+    for c in samples {
+        text.push_str(&c.describe(task));
+        text.push('\n');
+    }
+    std::fs::write(path, text).map_err(|e| PgError::io(path, e))
+}
+
+/// A started or resumed `pg lm` run: its locked directory, the policy, the optimiser, the two
+/// RNG streams, the counters at the start, and the metrics file.
+pub struct Session {
+    /// The run directory (locked while the session lives).
+    pub run: RunDir,
+    /// The policy being trained.
+    pub policy: TokenPolicy,
+    /// Its optimiser.
+    pub adam: Adam,
+    /// Stream 1: training data and samples.
+    pub data_rng: ChaCha8Rng,
+    /// Stream 2: evaluation samples.
+    pub eval_rng: ChaCha8Rng,
+    /// The counters of the checkpoint the run started from (zero for a new run).
+    pub done: Progress,
+    /// `metrics.csv`.
+    pub writer: MetricsWriter<LmMetrics>,
+}
+
+/// Where and how a [`Session`] starts.
+#[derive(Clone, Copy, Debug)]
+pub struct Start<'a> {
+    /// The run directory.
+    pub out: &'a Path,
+    /// The configuration to save in a new run.
+    pub config_toml: &'a str,
+    /// The run's seed (of the RNG streams of a new run).
+    pub seed: u64,
+    /// The base learning rate.
+    pub lr: f32,
+    /// New or resumed, forced, quiet.
+    pub opts: RunOptions,
+    /// The model's shape; a resumed checkpoint must hold exactly this.
+    pub spec: &'a ModelSpec,
+    /// Metrics rows written before step 1 (RL writes a row 0).
+    pub rows_before: u64,
+}
+
+impl Session {
+    /// Starts a new run (writing its config) with the policy `fresh` builds, or, with
+    /// `opts.resume`, continues the run from its checkpoint.
+    pub fn start(s: Start<'_>, fresh: impl FnOnce() -> TokenPolicy) -> Result<Session> {
+        let Start {
+            out,
+            config_toml,
+            seed,
+            lr,
+            opts,
+            spec,
+            rows_before,
+        } = s;
+        let mut adam = Adam::new(AdamConfig {
+            lr,
+            ..AdamConfig::default()
+        });
+        if opts.resume {
+            let run = RunDir::resume(out)?;
+            let ckpt = run.latest_checkpoint();
+            let (policy, done, mut rngs) =
+                checkpoint::load_training(&ckpt, &["data", "eval"], &mut adam)?;
+            if policy.spec() != spec {
+                return Err(PgError::checkpoint(
+                    &ckpt,
+                    format!(
+                        "its model {:?} differs from the run's {:?}",
+                        policy.spec(),
+                        spec
+                    ),
+                ));
             }
-        }
-        let c = root.join("checkpoints");
-        if c.exists() {
-            std::fs::remove_dir_all(&c).map_err(|e| PgError::io(&c, e))?;
+            let writer =
+                MetricsWriter::<LmMetrics>::resume(&run.metrics_path(), rows_before + done.step)?;
+            let eval_rng = rngs.pop().expect("two streams");
+            let data_rng = rngs.pop().expect("two streams");
+            Ok(Session {
+                run,
+                policy,
+                adam,
+                data_rng,
+                eval_rng,
+                done,
+                writer,
+            })
+        } else {
+            let run = RunDir::create(out, config_toml, opts.force)?;
+            let writer = MetricsWriter::<LmMetrics>::create(&run.metrics_path())?;
+            Ok(Session {
+                run,
+                policy: fresh(),
+                adam,
+                data_rng: stream_rng(seed, 1),
+                eval_rng: stream_rng(seed, 2),
+                done: Progress::default(),
+                writer,
+            })
         }
     }
-    let checkpoints = root.join("checkpoints");
-    std::fs::create_dir_all(&checkpoints).map_err(|e| PgError::io(&checkpoints, e))?;
-    std::fs::write(&config, config_toml).map_err(|e| PgError::io(&config, e))?;
-    RunDir::open(root)
-}
 
-/// How a training command runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct RunOptions {
-    /// Overwrite a run already in the output directory.
-    pub force: bool,
-    /// No progress bar or table.
-    pub quiet: bool,
-    /// Continue the run in the output directory from its latest checkpoint.
-    pub resume: bool,
-    /// Save a checkpoint and stop (as Ctrl-C does) after this step; for tests and for
-    /// splitting a long run.
-    pub stop_after: Option<u64>,
-}
+    /// Saves the policy and the training state at `now` as the run's latest checkpoint.
+    pub fn save(&self, now: Progress) -> Result<()> {
+        let rngs = [("data", &self.data_rng), ("eval", &self.eval_rng)];
+        let state = TrainState {
+            progress: now,
+            rngs: &rngs,
+            adam: &self.adam,
+        };
+        checkpoint::save(&self.run.latest_checkpoint(), &self.policy, Some(state))
+    }
 
-/// `DIR/checkpoints/latest/`: the checkpoint directory a `pg lm` run saves and `rl`/`sample` load.
-pub fn latest_checkpoint(run: &RunDir) -> PathBuf {
-    run.checkpoints_dir().join("latest")
-}
+    /// Whether to save after `step`: every `checkpoint_every` steps (0: never periodically).
+    pub fn periodic(step: u64, checkpoint_every: u64) -> bool {
+        checkpoint_every > 0 && step.is_multiple_of(checkpoint_every)
+    }
 
-/// The latest checkpoint if the run has saved one (periodically, at Ctrl-C, or before it was
-/// resumed): what a run that must stop can still offer.
-pub fn saved_checkpoint(run: &RunDir) -> Option<PathBuf> {
-    let p = latest_checkpoint(run);
-    p.exists().then_some(p)
-}
+    /// The error of a non-finite loss at `step`, naming the last saved checkpoint.
+    pub fn non_finite(&self, step: u64, what: &'static str) -> PgError {
+        PgError::NonFiniteLoss {
+            at: step,
+            unit: "step",
+            what,
+            checkpoint: self.run.saved_checkpoint(),
+        }
+    }
 
-/// `DIR/samples.txt`.
-pub fn samples_path(run: &RunDir) -> PathBuf {
-    run.root().join("samples.txt")
+    /// Saves at `now` and returns the error that tells the user how to continue.
+    pub fn interrupt(
+        &self,
+        now: Progress,
+        progress: &LmProgress,
+        command: &'static str,
+    ) -> PgError {
+        if let Err(e) = self.save(now) {
+            return e;
+        }
+        progress.finish();
+        crate::run::signal::clear();
+        PgError::Interrupted {
+            dir: self.run.root().to_path_buf(),
+            command,
+        }
+    }
 }
 
 /// The x-axis label of `pg lm` curves: the `samples` column (generated training texts in
@@ -95,14 +225,8 @@ pub fn write_curve(run: &RunDir, column: &str, title: &str) -> Result<()> {
 
 /// The `(samples, column)` points of a run's `metrics.csv` where `column` is not `nan`.
 pub fn load_curve(dir: &Path, column: &str) -> Result<Curve> {
-    let p = dir.join("metrics.csv");
-    let t = Table::read(&p)?;
-    let x = t.column("samples", &p)?;
-    let y = t.column(column, &p)?;
-    Ok(x.into_iter()
-        .zip(y)
-        .filter(|(_, y)| y.is_finite())
-        .collect())
+    let mut curves = load_curves(&[dir.to_path_buf()], "samples", column)?;
+    Ok(curves.pop().unwrap_or_default())
 }
 
 /// The progress bar over steps and a table row at every evaluation.
@@ -112,36 +236,13 @@ pub struct LmProgress {
     rows: u64,
 }
 
-fn fmt(x: f64, digits: usize) -> String {
-    if x.is_nan() {
-        "-".into()
-    } else {
-        format!("{x:.digits$}")
-    }
-}
-
 impl LmProgress {
     /// A bar over `steps`; `quiet` hides the bar and the table.
     pub fn new(steps: u64, quiet: bool) -> Self {
-        let bar = if quiet {
-            ProgressBar::hidden()
-        } else {
-            ProgressBar::new(steps)
-        };
-        bar.set_draw_target(if quiet {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
-        });
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{bar:30.cyan/blue} {pos}/{len} steps  {msg}  [{elapsed_precise}<{eta_precise}]",
-            )
-            .expect("the template is valid")
-            .progress_chars("=> "),
-        );
+        let template =
+            "{bar:30.cyan/blue} {pos}/{len} steps  {msg}  [{elapsed_precise}<{eta_precise}]";
         Self {
-            bar,
+            bar: bar(steps, 0, template, quiet),
             quiet,
             rows: 0,
         }
@@ -227,20 +328,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refuses_an_existing_run_unless_forced() {
-        let dir = std::env::temp_dir().join(format!("pg-lm-run-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let run = create_run(&dir, "a = 1\n", false).unwrap();
-        assert!(run.checkpoints_dir().is_dir());
-        let e = create_run(&dir, "a = 2\n", false).unwrap_err();
-        assert!(matches!(e, PgError::RunExists(_)), "{e}");
-        std::fs::write(samples_path(&run), "x").unwrap();
-        let run = create_run(&dir, "a = 3\n", true).unwrap();
-        assert_eq!(
-            std::fs::read_to_string(run.config_path()).unwrap(),
-            "a = 3\n"
-        );
-        assert!(!samples_path(&run).exists());
-        std::fs::remove_dir_all(&dir).unwrap();
+    fn streams_are_independent_and_reproducible() {
+        use rand::Rng;
+        let a: u64 = stream_rng(1, 0).r#gen();
+        let b: u64 = stream_rng(1, 1).r#gen();
+        assert_ne!(a, b);
+        assert_eq!(a, stream_rng(1, 0).r#gen::<u64>());
     }
 }

@@ -86,6 +86,15 @@ pub fn log_softmax_into(logits: &[f32], temperature: f32, out: &mut [f32]) {
     }
 }
 
+/// Mean per-row entropy of `[rows × v]` log-probabilities (NaN for no rows).
+pub fn mean_entropy(log_probs: &[f32], v: usize) -> f64 {
+    let rows = log_probs.len() / v;
+    if rows == 0 {
+        return f64::NAN;
+    }
+    log_probs.chunks_exact(v).map(entropy).sum::<f64>() / rows as f64
+}
+
 /// Entropy `H = -Σ_a p_a log p_a` of a distribution given by its log-probabilities.
 pub fn entropy(logp: &[f32]) -> f64 {
     logp.iter()

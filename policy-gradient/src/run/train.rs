@@ -1,28 +1,18 @@
-//! Driving a run: the epoch loop around a [`Trainer`] with its run directory, metrics file,
-//! progress display, periodic checkpoints, Ctrl-C and the final learning curve.
+//! Driving a `pg train` run: the epoch loop around a [`Trainer`] with its run directory, metrics
+//! file, progress display, periodic checkpoints, signals and the final learning curve.
 
 use crate::checkpoint;
 use crate::config::Config;
 use crate::error::{PgError, Result};
 use crate::metrics::{EpochMetrics, MetricsWriter, Table};
-use crate::plot::{PlotSpec, render_svg};
+use crate::plot::{PlotSpec, load_curves, render_svg};
 use crate::progress::Progress;
-use crate::run_dir::RunDir;
+use crate::run::RunOptions;
+use crate::run::dir::RunDir;
+use crate::run::signal;
 use crate::trainer::Trainer;
 use std::fmt;
-use std::path::Path;
-
-/// How a run is displayed.
-#[derive(Clone, Debug)]
-pub struct RunOptions {
-    /// Print a table row every this many epochs (0: choose, every epoch up to about 200 rows).
-    pub print_every: u64,
-    /// Hide the bar and the table.
-    pub quiet: bool,
-    /// Stop as Ctrl-C would (checkpoint, then [`PgError::Interrupted`]) once this many epochs
-    /// are done: for tests and scripted interruptions.
-    pub stop_after_epochs: Option<u64>,
-}
+use std::path::{Path, PathBuf};
 
 /// What a finished run reports.
 #[derive(Clone, Debug)]
@@ -60,18 +50,23 @@ impl fmt::Display for RunSummary {
     }
 }
 
-/// Starts a new run in `out` (refusing an existing run unless `force`).
-pub fn train_new(config: Config, out: &Path, force: bool, opts: &RunOptions) -> Result<RunSummary> {
+/// The default output directory of a run: `runs/ENV_ID-seedN`.
+pub fn default_dir(config: &Config) -> PathBuf {
+    PathBuf::from("runs").join(format!("{}-seed{}", config.env_id, config.seed))
+}
+
+/// Starts a new run in `out` (refusing an existing run unless `opts.force`).
+pub fn train_new(config: Config, out: &Path, opts: &RunOptions) -> Result<RunSummary> {
     let trainer = Trainer::new(config.clone())?;
-    let run = RunDir::create(out, &config, force)?;
+    let run = RunDir::create(out, &config.to_toml(), opts.force)?;
     let metrics = MetricsWriter::create(&run.metrics_path())?;
     drive(&run, trainer, metrics, opts)
 }
 
 /// Continues the run in `dir` from its latest checkpoint, dropping metrics rows written after it.
 pub fn train_resume(dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
-    let run = RunDir::open(dir)?;
-    let config = run.config()?;
+    let run = RunDir::resume(dir)?;
+    let config: Config = run.config()?;
     let trainer = checkpoint::load(&run.latest_checkpoint(), Some(&config))?;
     let metrics = MetricsWriter::resume(&run.metrics_path(), trainer.epochs_done())?;
     drive(&run, trainer, metrics, opts)
@@ -95,14 +90,12 @@ fn drive(
         .exists()
         .then(|| run.latest_checkpoint());
     while !trainer.finished() {
-        let stop = opts
-            .stop_after_epochs
-            .is_some_and(|n| trainer.epochs_done() >= n);
-        if stop || crate::interrupt::requested() {
+        let stop = opts.stop_after.is_some_and(|n| trainer.epochs_done() >= n);
+        if stop || signal::requested() {
             checkpoint::save(&trainer, &run.latest_checkpoint())?;
             progress.finish();
             write_curve(run, &c)?;
-            crate::interrupt::clear();
+            signal::clear();
             return Err(PgError::Interrupted {
                 dir: run.root().to_path_buf(),
                 command: "pg train",
@@ -110,10 +103,11 @@ fn drive(
         }
         let m = match trainer.epoch() {
             Ok(m) => m,
-            Err(PgError::NonFiniteLoss { epoch, what, .. }) => {
+            Err(PgError::NonFiniteLoss { at, unit, what, .. }) => {
                 progress.finish();
                 return Err(PgError::NonFiniteLoss {
-                    epoch,
+                    at,
+                    unit,
                     what,
                     checkpoint: last_checkpoint,
                 });
@@ -152,7 +146,11 @@ fn drive(
 
 /// Writes the run's own learning curve (`curve.svg`).
 pub fn write_curve(run: &RunDir, c: &Config) -> Result<()> {
-    let curves = crate::cli::plot::load_curves(&[run.root().to_path_buf()], "moving_avg_return")?;
+    let curves = load_curves(
+        &[run.root().to_path_buf()],
+        "env_steps",
+        "moving_avg_return",
+    )?;
     let svg = render_svg(
         &curves,
         &PlotSpec {
