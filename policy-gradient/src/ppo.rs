@@ -39,7 +39,7 @@
 //! A value function trained on the same batch several times can be clipped the same way
 //! ([`clipped_value_loss`]).
 
-use autograd::{Float, Tensor, Var};
+use autograd::{Float, Var};
 
 /// The per-sample clipped objective `L^CLIP_i = min(r_i A_i, clip(r_i, 1 − ε, 1 + ε) A_i)`, a
 /// `[B]` vector (with `clip_eps = None`, the unclipped `r_i A_i`). The caller reduces it: control
@@ -159,17 +159,16 @@ impl RatioStats {
     }
 }
 
-/// Gradients of `loss` for `vars`, cloned out of one backward pass (test helper).
-#[cfg(test)]
-fn grads_of<T: Float>(loss: Var<'_, T>, vars: &[Var<'_, T>]) -> Vec<Tensor<T>> {
-    let g = loss.backward();
-    vars.iter().map(|&v| g[v].clone()).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use autograd::{GradcheckConfig, Tape, gradcheck};
+    use autograd::{GradcheckConfig, Tape, Tensor, gradcheck};
+
+    /// Gradients of `loss` for `vars`, cloned out of one backward pass.
+    fn grads_of<T: Float>(loss: Var<'_, T>, vars: &[Var<'_, T>]) -> Vec<Tensor<T>> {
+        let g = loss.backward();
+        vars.iter().map(|&v| g[v].clone()).collect()
+    }
 
     const EPS: f32 = 0.2;
 
