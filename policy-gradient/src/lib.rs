@@ -63,6 +63,7 @@
 //! | [`returns`] | whole-episode return, reward-to-go, GAE, advantage normalisation, on plain slices |
 //! | [`estimate`] | the estimators applied to a rollout, one environment column at a time |
 //! | [`policy`] | categorical and diagonal-Gaussian policies on `dense` MLPs |
+//! | [`ppo`] | the clipped surrogate, value clipping and ratio diagnostics, for several steps per batch |
 //! | [`rollout`] | collecting a batch on the vector env, without a tape |
 //! | [`trainer`] | one epoch: collect, estimate, one policy step, value steps, metrics |
 //! | [`config`] | the typed configuration, presets, TOML and `--set` |
@@ -95,6 +96,7 @@ pub mod metrics;
 pub mod obs_norm;
 pub mod plot;
 pub mod policy;
+pub mod ppo;
 pub mod progress;
 pub mod returns;
 pub mod rollout;

@@ -60,6 +60,31 @@ impl Actions {
         }
     }
 
+    /// Replaces `self` with the steps `rows` of `from`, in that order (a minibatch), keeping
+    /// `self`'s memory. Panics if `from` is of another kind or a row is out of range.
+    pub fn select_rows(&mut self, from: &Actions, rows: &[usize]) {
+        match (self, from) {
+            (Actions::Discrete(dst), Actions::Discrete(src)) => {
+                dst.clear();
+                dst.extend(rows.iter().map(|&r| src[r]));
+            }
+            (
+                Actions::Continuous { dim, data },
+                Actions::Continuous {
+                    dim: src_dim,
+                    data: src,
+                },
+            ) => {
+                *dim = *src_dim;
+                data.clear();
+                for &r in rows {
+                    data.extend_from_slice(&src[r * *src_dim..(r + 1) * *src_dim]);
+                }
+            }
+            _ => panic!("Actions::select_rows: actions of another kind"),
+        }
+    }
+
     /// Resizes to `steps` steps (new ones zero).
     pub fn resize(&mut self, steps: usize) {
         match self {
