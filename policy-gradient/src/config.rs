@@ -44,6 +44,18 @@ impl Estimator {
     }
 }
 
+/// How a batch updates the policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Update {
+    /// The vanilla policy gradient: one step on the surrogate `−mean(Â log π)` per batch, then
+    /// `value_iters` full-batch value steps.
+    Pg,
+    /// PPO: `update_epochs` passes of shuffled `minibatch_size` minibatches, each one clipped
+    /// policy step and one value step (see [`crate::ppo`]).
+    Ppo,
+}
+
 /// Hidden-layer activation of the policy and value MLPs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -119,6 +131,22 @@ pub struct Config {
     pub solved_return: f64,
     /// Number of most recent finished episodes in the moving average.
     pub solved_window: usize,
+    /// How each batch updates the networks: `pg` (one policy-gradient step) or `ppo`.
+    pub update: Update,
+    /// PPO: passes over each batch.
+    pub update_epochs: usize,
+    /// PPO: rows per minibatch (the last one of a pass may be smaller); a minibatch as large as
+    /// the batch takes the rows in order.
+    pub minibatch_size: usize,
+    /// PPO: ε of the clipped ratio `clip(r, 1 − ε, 1 + ε)`, in `[0, 1)`; 0 leaves it unclipped.
+    #[serde(serialize_with = "short_f32")]
+    pub clip_range: f32,
+    /// PPO: ε of the value clip around the values at collection time; 0 disables it.
+    #[serde(serialize_with = "short_f32")]
+    pub clip_range_value: f32,
+    /// PPO: end an update before the minibatch step whose approximate KL to the collecting policy
+    /// exceeds `1.5 × target_kl`; 0 disables the check.
+    pub target_kl: f64,
 }
 
 /// The keys of [`Config`], in declaration order (checked against the struct by a test).
@@ -147,6 +175,23 @@ pub const KEYS: &[&str] = &[
     "stop_when_solved",
     "solved_return",
     "solved_window",
+    "update",
+    "update_epochs",
+    "minibatch_size",
+    "clip_range",
+    "clip_range_value",
+    "target_kl",
+];
+
+/// The keys added with PPO: a config saved before them takes the default preset's values
+/// (`update = "pg"`).
+pub const PPO_KEYS: &[&str] = &[
+    "update",
+    "update_epochs",
+    "minibatch_size",
+    "clip_range",
+    "clip_range_value",
+    "target_kl",
 ];
 
 /// The environments that have a preset.
@@ -161,7 +206,7 @@ pub const PRESET_ENVS: &[&str] = &[
 /// The preset names of every environment that has presets (the first is the default).
 ///
 /// A new preset is one name here and one arm in [`Config::preset_named`].
-pub const PRESET_NAMES: &[&str] = &[DEFAULT_PRESET];
+pub const PRESET_NAMES: &[&str] = &[DEFAULT_PRESET, "ppo"];
 
 impl Config {
     /// The default preset for `env_id`; `pg train ENV_ID` uses it unchanged.
@@ -202,6 +247,12 @@ impl Config {
             stop_when_solved: false,
             solved_return: 475.0,
             solved_window: 100,
+            update: Update::Pg,
+            update_epochs: 10,
+            minibatch_size: 64,
+            clip_range: 0.2,
+            clip_range_value: 0.0,
+            target_kl: 0.0,
         };
         let c = match env_id {
             // Half the value steps of the other discrete presets at a higher value rate: the same
@@ -262,6 +313,62 @@ impl Config {
         Ok(c)
     }
 
+    /// The `ppo` preset of each environment: the default preset's environment settings with a
+    /// PPO update, sized after the usual PPO settings for these tasks (short rollouts, several
+    /// epochs of minibatches, clip 0.2).
+    fn ppo_preset(env_id: &str) -> Result<Config> {
+        let base = Config {
+            update: Update::Ppo,
+            ..Self::default_preset(env_id)?
+        };
+        let c = match env_id {
+            "CartPole-v1" => Config {
+                total_env_steps: 100_000,
+                steps_per_env: 32,
+                gamma: 0.98,
+                gae_lambda: 0.8,
+                lr: 1e-3,
+                value_lr: 1e-3,
+                update_epochs: 20,
+                minibatch_size: 256,
+                ..base
+            },
+            "Acrobot-v1" => Config {
+                total_env_steps: 100_000,
+                steps_per_env: 128,
+                gae_lambda: 0.94,
+                lr: 1e-3,
+                value_lr: 1e-3,
+                normalize_observations: true,
+                update_epochs: 4,
+                minibatch_size: 256,
+                ..base
+            },
+            "Pendulum-v1" => Config {
+                total_env_steps: 300_000,
+                steps_per_env: 256,
+                lr: 1e-3,
+                value_lr: 1e-3,
+                entropy_coef: 0.0,
+                update_epochs: 10,
+                minibatch_size: 64,
+                checkpoint_every: 20,
+                solved_return: -250.0,
+                ..base
+            },
+            _ => Config {
+                steps_per_env: 128,
+                lr: 1e-3,
+                value_lr: 1e-3,
+                update_epochs: 4,
+                minibatch_size: 256,
+                checkpoint_every: 20,
+                ..base
+            },
+        };
+        Ok(c)
+    }
+
     /// Number of environment steps in one epoch.
     pub fn steps_per_epoch(&self) -> u64 {
         (self.num_envs * self.steps_per_env) as u64
@@ -303,6 +410,28 @@ impl Config {
         widths.extend(self.hidden_sizes.iter().map(|&w| w as u64));
         widths.push(64);
         bounds::check_parameters("hidden_sizes", bounds::mlp_parameters(&widths), origin)?;
+        check_size(
+            "update_epochs",
+            self.update_epochs as u64,
+            1,
+            bounds::UPDATE_EPOCHS,
+            origin,
+        )?;
+        check_size(
+            "minibatch_size",
+            self.minibatch_size as u64,
+            1,
+            bounds::BATCH_STEPS,
+            origin,
+        )?;
+        if !(0.0..1.0).contains(&self.clip_range) {
+            return Err(bad(
+                "clip_range",
+                format!("{} is outside [0, 1)", self.clip_range),
+            ));
+        }
+        check_non_negative("clip_range_value", self.clip_range_value as f64, origin)?;
+        check_non_negative("target_kl", self.target_kl, origin)?;
         for (key, v) in [
             ("lr", self.lr),
             ("value_lr", self.value_lr),
@@ -357,6 +486,7 @@ impl RunConfig for Config {
     const KEYS: &'static [&'static str] = KEYS;
     const SUBJECT_KEY: &'static str = "env_id";
     const RENAMED: &'static [(&'static str, &'static str)] = &[("policy_lr", "lr")];
+    const ADDED: &'static [&'static str] = PPO_KEYS;
 
     fn preset_names(env_id: &str) -> Result<&'static [&'static str]> {
         if PRESET_ENVS.contains(&env_id) {
@@ -384,6 +514,7 @@ impl RunConfig for Config {
         let names = Self::preset_names(env_id)?;
         match name {
             DEFAULT_PRESET => Self::default_preset(env_id),
+            "ppo" => Self::ppo_preset(env_id),
             _ => Err(unknown_preset(env_id, name, names)),
         }
     }
@@ -493,6 +624,7 @@ mod tests {
             matches!(&e, PgError::BadConfigValue { key, .. } if key == "num_envs"),
             "{e}"
         );
+        // PPO is an update scheme (`update = "ppo"`), not a return estimator.
         let e = Config::preset("CartPole-v1")
             .unwrap()
             .apply_sets(&["estimator=ppo".into()])
@@ -502,6 +634,24 @@ mod tests {
             "{e}"
         );
         assert!(e.to_string().contains("ppo"), "{e}");
+        let c = Config::preset("CartPole-v1")
+            .unwrap()
+            .apply_sets(&["update=ppo".into(), "clip_range=0.1".into()])
+            .unwrap();
+        assert_eq!((c.update, c.clip_range), (Update::Ppo, 0.1));
+        for (set, key) in [
+            ("update_epochs=0", "update_epochs"),
+            ("minibatch_size=0", "minibatch_size"),
+            ("update_epochs=1000000", "update_epochs"),
+            ("clip_range=1.0", "clip_range"),
+            ("target_kl=-1", "target_kl"),
+        ] {
+            let e = Config::preset("CartPole-v1")
+                .unwrap()
+                .apply_sets(&[set.into()])
+                .unwrap_err();
+            assert!(e.to_string().contains(&format!("`{key}`")), "{set}: {e}");
+        }
         let e = Config::preset("CartPole-v1")
             .unwrap()
             .apply_sets(&["gamma=1.5".into()])

@@ -40,6 +40,9 @@ pub struct EpochMetrics {
     pub entropy: f64,
     /// Approximate KL divergence between the policies before and after the update, `mean(log π_old − log π_new)`.
     pub approx_kl: f64,
+    /// Fraction of samples whose probability ratio left PPO's clip range, averaged over the
+    /// update's minibatch steps (0 for the vanilla update).
+    pub clip_fraction: f64,
     /// Explained variance of the value targets by V before the update: `1 − Var(target − V) / Var(target)`.
     pub explained_variance: f64,
     /// Global gradient norm of the policy before clipping.
@@ -65,6 +68,7 @@ pub const COLUMNS: &[&str] = &[
     "value_loss",
     "entropy",
     "approx_kl",
+    "clip_fraction",
     "explained_variance",
     "grad_norm",
     "steps_per_second",
@@ -93,7 +97,7 @@ pub trait CsvRow {
 
 impl EpochMetrics {
     /// The values in [`COLUMNS`] order.
-    pub fn values(&self) -> [f64; 17] {
+    pub fn values(&self) -> [f64; 18] {
         [
             self.epoch as f64,
             self.env_steps as f64,
@@ -108,6 +112,7 @@ impl EpochMetrics {
             self.value_loss,
             self.entropy,
             self.approx_kl,
+            self.clip_fraction,
             self.explained_variance,
             self.grad_norm,
             self.steps_per_second,

@@ -44,9 +44,10 @@
 //! minibatch, stopping early once the policy has moved more than the KL target.
 
 use crate::policy::{Actions, Policy};
+use crate::run::update::{clip_grads, step};
 use autograd::{Float, Tape, Tensor, Var};
 use dense::Mlp;
-use dense::optim::{Adam, clip_grad_norm, global_norm};
+use dense::optim::Adam;
 use rand::Rng;
 use rand::seq::SliceRandom;
 
@@ -279,15 +280,6 @@ impl PpoScratch {
     }
 }
 
-/// Clips `grads` to a global norm of `max_norm` (0: no clipping); returns the norm before.
-fn clip(grads: &mut [Tensor<f32>], max_norm: f32) -> f32 {
-    if max_norm > 0.0 {
-        clip_grad_norm(grads, max_norm)
-    } else {
-        global_norm(grads)
-    }
-}
-
 /// The PPO update: `settings.epochs` passes over `batch` in shuffled minibatches (the order drawn
 /// from `rng`; a minibatch as large as the batch is taken in row order, with no draw), each minibatch one clipped policy step and one value step, with learning rates
 /// `lr = (policy, value)`.
@@ -342,14 +334,20 @@ pub fn update<R: Rng + ?Sized>(
         let order = std::mem::take(&mut scratch.order);
         for idx in order.chunks(settings.minibatch_size.max(1)) {
             scratch.gather(batch, idx);
-            let stop = policy_step(tape, &mut pol, &mut pol_opt, settings, scratch, &mut stats)?;
+            let stop = policy_step(
+                tape,
+                (&mut pol, &mut pol_opt, lr.0),
+                settings,
+                scratch,
+                &mut stats,
+            )?;
             if stop {
                 stats.stopped_early = true;
                 scratch.order = order;
                 break 'epochs;
             }
             if let Some((v, o)) = val.as_mut() {
-                value_sum += value_step(tape, v, o, settings, batch, scratch)?;
+                value_sum += value_step(tape, (v, o, lr.1), settings, batch, scratch)?;
                 value_steps += 1;
             }
         }
@@ -377,8 +375,7 @@ pub fn update<R: Rng + ?Sized>(
 /// the minibatch's approximate KL says the policy has moved past the target.
 fn policy_step(
     tape: &mut Tape<f32>,
-    pol: &mut Policy,
-    opt: &mut Adam,
+    (pol, opt, lr): (&mut Policy, &mut Adam, f32),
     settings: &PpoSettings,
     scratch: &PpoScratch,
     stats: &mut PpoStats,
@@ -413,14 +410,14 @@ fn policy_step(
     let (l, e) = (surrogate.item() as f64, ent.item() as f64);
     let g = loss.backward();
     let mut grads: Vec<Tensor<f32>> = vars.iter().map(|&v| g[v].clone()).collect();
-    let norm = clip(&mut grads, settings.max_grad_norm) as f64;
+    let norm = clip_grads(&mut grads, settings.max_grad_norm) as f64;
     if !l.is_finite() {
         return Err(NonFinite("policy loss"));
     }
     if !norm.is_finite() {
         return Err(NonFinite("policy gradient norm"));
     }
-    opt.step(&mut pol.params_mut(), &grads);
+    step(opt, &mut pol.params_mut(), &grads, lr);
     stats.policy_loss += l;
     stats.entropy += e;
     stats.clip_fraction += ratio.clip_fraction;
@@ -432,8 +429,7 @@ fn policy_step(
 /// One value step on the minibatch in `scratch`; returns its loss.
 fn value_step(
     tape: &mut Tape<f32>,
-    v: &mut Mlp,
-    opt: &mut Adam,
+    (v, opt, lr): (&mut Mlp, &mut Adam, f32),
     settings: &PpoSettings,
     batch: &PpoBatch<'_>,
     scratch: &PpoScratch,
@@ -457,8 +453,8 @@ fn value_step(
     let g = loss.backward();
     let mut grads = Vec::new();
     bound.grads_into(&g, &mut grads);
-    clip(&mut grads, settings.max_grad_norm);
-    opt.step(v.params_mut(), &grads);
+    clip_grads(&mut grads, settings.max_grad_norm);
+    step(opt, v.params_mut(), &grads, lr);
     Ok(l)
 }
 
@@ -577,7 +573,7 @@ mod tests {
             let psi = tape.constant_from_slice(&f.adv, &[12]);
             let loss = -(lp * psi).mean() - ent * 0.01;
             let mut grads = grads_of(loss, &vars);
-            clip(&mut grads, 0.5);
+            clip_grads(&mut grads, 0.5);
             adam(0.01).step(&mut want.params_mut(), &grads);
         }
         for clip_range in [None, Some(0.2)] {

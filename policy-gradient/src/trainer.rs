@@ -1,5 +1,6 @@
 //! The training loop, one epoch at a time: collect a batch with the current policy, estimate the
-//! advantages, take one policy-gradient step and a few value-function steps.
+//! advantages, then update: one policy-gradient step and a few value-function steps (`pg`), or
+//! PPO's epochs of clipped minibatch steps (`ppo`, in [`crate::ppo`]).
 //!
 //! The policy step minimises the surrogate whose gradient is the policy-gradient estimate
 //! (see the crate documentation for the derivation):
@@ -9,13 +10,14 @@
 //!
 //! The value step regresses `V_φ(s_i)` on the targets: `L(φ) = (1/B) Σ_i (V_φ(s_i) − Ŷ_i)²`.
 
-use crate::config::Config;
+use crate::config::{Config, Update};
 use crate::episodes::EpisodeTracker;
 use crate::error::{PgError, Result};
 use crate::estimate::{EstimateScratch, Values, estimate};
 use crate::metrics::{EpochMetrics, explained_variance, summary};
 use crate::obs_norm::RunningNorm;
 use crate::policy::{Policy, PolicyKind};
+use crate::ppo::{self, NonFinite, PpoBatch, PpoModels, PpoScratch, PpoSettings};
 use crate::returns;
 use crate::rollout::{Rollout, collect};
 use crate::run::update::{clip_and_step, clip_grads, step};
@@ -26,6 +28,18 @@ use envs::{Space, VecEnv};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
+
+/// What an update reports for the metrics.
+struct UpdateStats {
+    policy_loss: f64,
+    value_loss: f64,
+    entropy: f64,
+    grad_norm: f64,
+    clip_fraction: f64,
+}
+
+/// An update's outcome: its statistics, or the non-finite quantity that stopped it.
+type UpdateResult = std::result::Result<UpdateStats, NonFinite>;
 
 /// Clip of normalised observations.
 pub const OBS_CLIP: f32 = 10.0;
@@ -48,6 +62,7 @@ pub struct Trainer {
     rollout: Rollout,
     scratch: Vec<f32>,
     est: EstimateScratch,
+    ppo_scratch: PpoScratch,
     tape: Tape<f32>,
     weights: Vec<f32>,
     targets: Vec<f32>,
@@ -151,6 +166,7 @@ impl Trainer {
             rollout,
             scratch: Vec::new(),
             est: EstimateScratch::default(),
+            ppo_scratch: PpoScratch::default(),
             tape: Tape::new(),
             weights: Vec::new(),
             targets: Vec::new(),
@@ -197,11 +213,12 @@ impl Trainer {
             .rate(base, self.env_steps, self.config.total_env_steps)
     }
 
-    /// Runs one epoch and returns its metrics. A non-finite loss or gradient stops before any
-    /// parameter changes, with [`PgError::NonFiniteLoss`].
+    /// Runs one epoch and returns its metrics: collect a batch, estimate the advantages, update
+    /// the networks (the vanilla policy gradient or PPO, by `config.update`). A non-finite loss
+    /// or gradient stops before any parameter changes, with [`PgError::NonFiniteLoss`].
     pub fn epoch(&mut self) -> Result<EpochMetrics> {
         let start = Instant::now();
-        let (policy_lr, value_lr) = (self.lr(self.config.lr), self.lr(self.config.value_lr));
+        let lr = (self.lr(self.config.lr), self.lr(self.config.value_lr));
         let epoch = self.epoch + 1;
         self.tracker.start_epoch();
         collect(
@@ -214,10 +231,60 @@ impl Trainer {
             &mut self.scratch,
             self.config.reward_scale,
         )?;
+        let (old_values, explained) = self.estimate_advantages();
+        let update = match self.config.update {
+            Update::Pg => self.pg_update(lr),
+            Update::Ppo => self.ppo_update(old_values.as_deref(), lr),
+        }
+        .map_err(|NonFinite(what)| PgError::NonFiniteLoss {
+            at: epoch,
+            unit: "epoch",
+            what,
+            checkpoint: None,
+        })?;
+        let approx_kl = self.kl_since_collection();
+
+        let rows = self.rollout.rows();
+        self.epoch = epoch;
+        self.env_steps += rows as u64;
+        let secs = start.elapsed().as_secs_f64();
+        self.elapsed += secs;
+        let (avg, sd, min, max) = summary(self.tracker.finished_returns());
+        let lens: Vec<f64> = self
+            .tracker
+            .finished_lens()
+            .iter()
+            .map(|&l| l as f64)
+            .collect();
+        Ok(EpochMetrics {
+            epoch,
+            env_steps: self.env_steps,
+            episodes: lens.len() as u64,
+            avg_return: avg,
+            std_return: sd,
+            min_return: min,
+            max_return: max,
+            moving_avg_return: self.tracker.moving_average(),
+            avg_ep_len: summary(&lens).0,
+            policy_loss: update.policy_loss,
+            value_loss: update.value_loss,
+            entropy: update.entropy,
+            approx_kl,
+            clip_fraction: update.clip_fraction,
+            explained_variance: explained,
+            grad_norm: update.grad_norm,
+            steps_per_second: rows as f64 / secs.max(1e-9),
+            elapsed_seconds: self.elapsed,
+        })
+    }
+
+    /// Fills `weights` (the advantages Ψ, normalised if configured) and `targets` (the value
+    /// targets) for the batch just collected. Returns V(s) of every row before any update (when
+    /// there is a value function) and the explained variance of the targets by it.
+    fn estimate_advantages(&mut self) -> (Option<Vec<f32>>, f64) {
         let ro = &self.rollout;
         let (rows, d) = (ro.rows(), ro.obs_dim);
         let c = &self.config;
-
         // V before the update, wherever a value is needed: every row, the tails, the finals.
         let value_all: Option<Vec<f32>> = self.value.as_ref().map(|v| {
             let mut input =
@@ -248,8 +315,20 @@ impl Trainer {
         if c.normalize_advantages {
             returns::normalize(&mut self.weights);
         }
+        let row_values = value_all.map(|mut v| {
+            v.truncate(rows);
+            v
+        });
+        (row_values, explained)
+    }
 
-        // The policy step.
+    /// The vanilla update: one policy-gradient step on the whole batch and `value_iters`
+    /// full-batch value steps. The policy gradient is taken before the value steps and applied
+    /// after them, so a non-finite value loss leaves both networks as they were.
+    fn pg_update(&mut self, (policy_lr, value_lr): (f32, f32)) -> UpdateResult {
+        let ro = &self.rollout;
+        let (rows, d) = (ro.rows(), ro.obs_dim);
+        let c = &self.config;
         let (policy_loss, entropy, mut grads) = {
             self.tape.reset();
             let tape = &self.tape;
@@ -265,20 +344,10 @@ impl Trainer {
         };
         let grad_norm = clip_grads(&mut grads, c.max_grad_norm) as f64;
         if !policy_loss.is_finite() {
-            return Err(PgError::NonFiniteLoss {
-                at: epoch,
-                unit: "epoch",
-                what: "policy loss",
-                checkpoint: None,
-            });
+            return Err(NonFinite("policy loss"));
         }
         if !grad_norm.is_finite() {
-            return Err(PgError::NonFiniteLoss {
-                at: epoch,
-                unit: "epoch",
-                what: "policy gradient norm",
-                checkpoint: None,
-            });
+            return Err(NonFinite("policy gradient norm"));
         }
 
         // The value steps: L(φ) = (1/B) Σ_i (V_φ(s_i) − Ŷ_i)², full batch.
@@ -299,12 +368,7 @@ impl Trainer {
                     value_loss = l;
                 }
                 if !l.is_finite() {
-                    return Err(PgError::NonFiniteLoss {
-                        at: epoch,
-                        unit: "epoch",
-                        what: "value loss",
-                        checkpoint: None,
-                    });
+                    return Err(NonFinite("value loss"));
                 }
                 if c.value_iters == 0 {
                     break;
@@ -323,17 +387,70 @@ impl Trainer {
             *vnet = trial;
             *vopt = opt;
         }
-
-        let old_logp = std::mem::take(&mut self.rollout.logp);
         step(
             &mut self.policy_opt,
             &mut self.policy.params_mut(),
             &grads,
             policy_lr,
         );
+        Ok(UpdateStats {
+            policy_loss,
+            value_loss,
+            entropy,
+            grad_norm,
+            clip_fraction: 0.0,
+        })
+    }
 
-        // Approximate KL(π_old ‖ π_new) ≈ mean(log π_old(a|s) − log π_new(a|s)) over the batch.
+    /// The PPO update of [`crate::ppo::update`] on the batch just collected; `old_values` are
+    /// the values at collection time (for value clipping).
+    fn ppo_update(&mut self, old_values: Option<&[f32]>, lr: (f32, f32)) -> UpdateResult {
+        let c = &self.config;
+        let settings = PpoSettings {
+            epochs: c.update_epochs,
+            minibatch_size: c.minibatch_size,
+            clip_range: (c.clip_range > 0.0).then_some(c.clip_range),
+            value_clip: (c.clip_range_value > 0.0).then_some(c.clip_range_value),
+            target_kl: (c.target_kl > 0.0).then_some(c.target_kl),
+            entropy_coef: c.entropy_coef,
+            max_grad_norm: c.max_grad_norm,
+        };
         let ro = &self.rollout;
+        let batch = PpoBatch {
+            obs: &ro.obs,
+            obs_dim: ro.obs_dim,
+            actions: &ro.actions,
+            advantages: &self.weights,
+            targets: &self.targets,
+            old_values,
+        };
+        let models = PpoModels {
+            policy: (&mut self.policy, &mut self.policy_opt),
+            value: self.value.as_mut().zip(self.value_opt.as_mut()),
+        };
+        let s = ppo::update(
+            &mut self.tape,
+            models,
+            &batch,
+            &settings,
+            lr,
+            &mut self.rng,
+            &mut self.ppo_scratch,
+        )?;
+        Ok(UpdateStats {
+            policy_loss: s.policy_loss,
+            value_loss: s.value_loss,
+            entropy: s.entropy,
+            grad_norm: s.grad_norm,
+            clip_fraction: s.clip_fraction,
+        })
+    }
+
+    /// Approximate `KL(π_old ‖ π_new) ≈ mean(log π_old(a|s) − log π_new(a|s))` over the batch:
+    /// how far the update moved the policy from the one that collected it.
+    fn kl_since_collection(&mut self) -> f64 {
+        let ro = &self.rollout;
+        let (rows, d) = (ro.rows(), ro.obs_dim);
         let new_logp = {
             self.tape.reset();
             let tape = &self.tape;
@@ -345,43 +462,11 @@ impl Trainer {
                     .value()
             })
         };
-        let approx_kl = old_logp
+        ro.logp
             .iter()
             .zip(new_logp.data())
             .map(|(&o, &n)| (o - n) as f64)
             .sum::<f64>()
-            / rows as f64;
-        self.rollout.logp = old_logp;
-
-        self.epoch = epoch;
-        self.env_steps += rows as u64;
-        let secs = start.elapsed().as_secs_f64();
-        self.elapsed += secs;
-        let (avg, sd, min, max) = summary(self.tracker.finished_returns());
-        let lens: Vec<f64> = self
-            .tracker
-            .finished_lens()
-            .iter()
-            .map(|&l| l as f64)
-            .collect();
-        Ok(EpochMetrics {
-            epoch,
-            env_steps: self.env_steps,
-            episodes: lens.len() as u64,
-            avg_return: avg,
-            std_return: sd,
-            min_return: min,
-            max_return: max,
-            moving_avg_return: self.tracker.moving_average(),
-            avg_ep_len: summary(&lens).0,
-            policy_loss,
-            value_loss,
-            entropy,
-            approx_kl,
-            explained_variance: explained,
-            grad_norm,
-            steps_per_second: rows as f64 / secs.max(1e-9),
-            elapsed_seconds: self.elapsed,
-        })
+            / rows as f64
     }
 }

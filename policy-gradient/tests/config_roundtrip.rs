@@ -22,6 +22,8 @@ const WORDS: &[&str] = &[
     "batch_mean",
     "k1_reward",
     "k3_loss",
+    "pg",
+    "ppo",
 ];
 
 /// `--set` texts for `key` that differ from `current` and that a user could write.

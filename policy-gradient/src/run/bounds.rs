@@ -23,6 +23,7 @@
 //! | `pg lm sample -n` (times the prompts given) | [`SAMPLES`] | the completions sampled at once |
 //! | `pg lm gradvar --batches` | [`GRADVAR_BATCHES`] | the batches drawn |
 //! | `pg eval --episodes` | [`EVAL_EPISODES`] | the returns kept |
+//! | `update_epochs` (PPO) | [`UPDATE_EPOCHS`] | the passes over each batch (time, not memory) |
 
 /// Most environment copies stepped together.
 pub const NUM_ENVS: u64 = 4096;
@@ -52,6 +53,8 @@ pub const SAMPLES: u64 = 100_000;
 pub const GRADVAR_BATCHES: u64 = 100_000;
 /// Most episodes `pg eval` plays.
 pub const EVAL_EPISODES: u64 = 10_000_000;
+/// Most passes of a PPO update over one batch.
+pub const UPDATE_EPOCHS: u64 = 1_000;
 
 use crate::error::Result;
 use crate::run::config::check_size;
