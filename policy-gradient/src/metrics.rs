@@ -32,7 +32,10 @@ pub struct EpochMetrics {
     pub moving_avg_return: f64,
     /// Mean length of the episodes that finished this epoch.
     pub avg_ep_len: f64,
-    /// The policy loss before the update (surrogate `−mean(Â log π)`, without the entropy term).
+    /// The policy loss before the update, without the entropy term: the surrogate
+    /// `−mean(Â log π)` for `update = "pg"`; PPO's `−mean(min(r Â, clip(r) Â))` averaged over its
+    /// minibatch steps for `update = "ppo"` (at r = 1 that is `−mean(Â)`, about 0 when the
+    /// advantages are normalised: the two have the same gradient, not the same value).
     pub policy_loss: f64,
     /// The value loss `mean((V − target)²)` before the value updates.
     pub value_loss: f64,

@@ -2,7 +2,7 @@
 //! uninterrupted one (every CSV column except the wall-clock ones compared as text).
 
 use policy_gradient::PgError;
-use policy_gradient::config::{Config, Estimator};
+use policy_gradient::config::{Config, Estimator, Update};
 use policy_gradient::metrics::{COLUMNS, WALL_CLOCK_COLUMNS};
 use policy_gradient::run::{QUIET, RunOptions, train_new, train_resume};
 use std::path::{Path, PathBuf};
@@ -28,6 +28,20 @@ fn small(env: &str, estimator: Estimator) -> Config {
     }
 }
 
+/// `c` updated by PPO: several epochs of shuffled minibatches (so the RNG is drawn), both clips
+/// and the KL stop on.
+fn ppo(c: Config) -> Config {
+    Config {
+        update: Update::Ppo,
+        update_epochs: 3,
+        minibatch_size: 32,
+        clip_range: 0.2,
+        clip_range_value: 0.5,
+        target_kl: 0.05,
+        ..c
+    }
+}
+
 /// The CSV without its wall-clock columns.
 fn learning_columns(dir: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
@@ -45,12 +59,13 @@ fn learning_columns(dir: &Path) -> Vec<String> {
 
 #[test]
 fn same_seed_same_csv() {
-    for (env, est) in [
-        ("CartPole-v1", Estimator::Gae),
-        ("Pendulum-v1", Estimator::Vpg),
+    for (name, c) in [
+        ("CartPole-v1", small("CartPole-v1", Estimator::Gae)),
+        ("Pendulum-v1", small("Pendulum-v1", Estimator::Vpg)),
+        ("CartPole-v1-ppo", ppo(small("CartPole-v1", Estimator::Gae))),
     ] {
+        let env = name;
         let (a, b) = (tmp(&format!("same-a-{env}")), tmp(&format!("same-b-{env}")));
-        let c = small(env, est);
         train_new(c.clone(), &a, &QUIET).unwrap();
         train_new(c.clone(), &b, &QUIET).unwrap();
         let (ca, cb) = (learning_columns(&a), learning_columns(&b));
@@ -68,11 +83,15 @@ fn same_seed_same_csv() {
 
 #[test]
 fn resume_continues_bit_identically() {
-    for (env, est) in [
-        ("CartPole-v1", Estimator::Reinforce),
-        ("MountainCarContinuous-v0", Estimator::Gae),
+    for (name, c) in [
+        ("CartPole-v1", small("CartPole-v1", Estimator::Reinforce)),
+        (
+            "MountainCarContinuous-v0",
+            small("MountainCarContinuous-v0", Estimator::Gae),
+        ),
+        ("Pendulum-v1-ppo", ppo(small("Pendulum-v1", Estimator::Gae))),
     ] {
-        let c = small(env, est);
+        let env = name;
         let full = tmp(&format!("full-{env}"));
         train_new(c.clone(), &full, &QUIET).unwrap();
 
