@@ -144,8 +144,10 @@ pub fn run(cmd: LmCommand) -> Result<()> {
         LmCommand::Tasks => {
             for id in TASK_IDS {
                 let t = make_task(id)?;
+                let presets =
+                    PretrainConfig::preset_names(id).map_or("none".into(), |n| n.join(", "));
                 println!(
-                    "{id:<10} vocab {:>2}  max completion {:>2}  success = {}\n           {}",
+                    "{id:<10} vocab {:>2}  max completion {:>2}  success = {}  presets: {presets}\n           {}",
                     t.vocab().len(),
                     t.max_completion_len(),
                     t.success_name(),
