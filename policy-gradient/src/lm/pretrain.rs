@@ -127,12 +127,7 @@ pub fn pretrain(
             m.mean_length = e.mean_length;
             last_eval = Some(e);
         }
-        let now = Progress {
-            step,
-            samples,
-            tokens,
-        };
-        s.end_step(&m, now, &mut progress)?;
+        s.end_step(&m, &mut progress)?;
     }
     let now = Progress {
         step: cfg.steps,

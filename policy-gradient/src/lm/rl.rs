@@ -267,12 +267,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             m.record_heldout(&e);
             last_eval = Some(e);
         }
-        let now = Progress {
-            step,
-            samples,
-            tokens,
-        };
-        s.end_step(&m, now, &mut progress)?;
+        s.end_step(&m, &mut progress)?;
     }
     let now = Progress {
         step: steps,

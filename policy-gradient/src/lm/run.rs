@@ -187,16 +187,16 @@ impl Session {
         checkpoint::save(&self.run.latest_checkpoint(), &self.policy, Some(state))
     }
 
-    /// Ends step `now.step`: writes its metrics row `m` and shows it; then, on a signal or at
+    /// Ends step `m.step`: writes its metrics row `m` and shows it; then, on a signal or at
     /// `stop_after`, saves and returns [`PgError::Interrupted`]; else saves every
     /// `checkpoint_every` steps. The row comes first, so a checkpoint never runs ahead of the
     /// metrics (a resume drops rows written after its checkpoint).
-    pub fn end_step(
-        &mut self,
-        m: &LmMetrics,
-        now: Progress,
-        progress: &mut LmProgress,
-    ) -> Result<()> {
+    pub fn end_step(&mut self, m: &LmMetrics, progress: &mut LmProgress) -> Result<()> {
+        let now = Progress {
+            step: m.step,
+            samples: m.samples,
+            tokens: m.tokens,
+        };
         self.writer.append(m)?;
         progress.step(m);
         if crate::run::signal::requested() || self.stop_after == Some(now.step) {
