@@ -196,15 +196,22 @@ pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf> {
     }
 }
 
+/// An empty directory for a unit test, unique to this process and `name`.
+#[cfg(test)]
+pub(crate) fn fresh_test_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pg-unit-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("the temporary directory is writable");
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
 
     fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("pg-rundir-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
+        fresh_test_dir(&format!("rundir-{name}"))
     }
 
     #[test]
