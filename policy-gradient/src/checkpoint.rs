@@ -130,7 +130,7 @@ pub fn load(path: &Path, expected: Option<&Config>) -> Result<Trainer> {
         t.obs_norm = Some(RunningNorm::from_vec(v, dim).expect("length checked by the read"));
     }
     t.tracker = EpisodeTracker::from_bits(u64s(&f, "episodes", path)?)
-        .filter(|e| e.num_envs() == t.config.num_envs)
+        .filter(|e| e.num_envs() == t.config.num_envs && e.window() == t.config.solved_window)
         .ok_or_else(|| PgError::checkpoint(path, "the episode tracker state is inconsistent"))?;
     let snap = VecEnvSnapshot::from_bytes(&unpack_bytes(&f, "env.snapshot", path)?)
         .map_err(|e| PgError::checkpoint(path, format!("environment snapshot: {e}")))?;

@@ -84,6 +84,11 @@ impl EpisodeTracker {
         self.running_return.len()
     }
 
+    /// Number of recent episodes in the moving average.
+    pub fn window(&self) -> usize {
+        self.window
+    }
+
     /// Episodes finished since training started.
     pub fn total_episodes(&self) -> u64 {
         self.total_episodes
@@ -112,7 +117,9 @@ impl EpisodeTracker {
             *v.get(2)?,
             *v.get(3)? as usize,
         );
-        if v.len() != 4 + 2 * n + k || k > window {
+        // Checked: damaged numbers must not overflow the length arithmetic.
+        let expected = n.checked_mul(2)?.checked_add(k)?.checked_add(4)?;
+        if v.len() != expected || k > window {
             return None;
         }
         let rest = &v[4..];
@@ -131,6 +138,16 @@ impl EpisodeTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inconsistent_or_overflowing_bits_are_refused() {
+        let t = EpisodeTracker::new(2, 3);
+        let bits = t.to_bits();
+        assert!(EpisodeTracker::from_bits(&bits).is_some());
+        assert!(EpisodeTracker::from_bits(&bits[..3]).is_none());
+        assert!(EpisodeTracker::from_bits(&[u64::MAX, 1, 0, 0]).is_none());
+        assert!(EpisodeTracker::from_bits(&[1, 1, 0, u64::MAX]).is_none());
+    }
 
     #[test]
     fn tracks_episodes_per_env_and_window() {

@@ -124,15 +124,21 @@ impl EpochMetrics {
     }
 }
 
+/// One CSV line: integer counters as integers, then measurements in shortest round-trip form
+/// (`nan` for NaN).
+pub fn csv_line(counters: &[u64], values: &[f64]) -> String {
+    let counters = counters.iter().map(u64::to_string);
+    let values = values.iter().map(|&v| csv_number(v));
+    counters.chain(values).collect::<Vec<_>>().join(",")
+}
+
 impl CsvRow for EpochMetrics {
     const COLUMNS: &'static [&'static str] = COLUMNS;
     fn csv_row(&self) -> String {
-        let mut s = format!("{},{},{}", self.epoch, self.env_steps, self.episodes);
-        for v in &self.values()[3..] {
-            s.push(',');
-            s.push_str(&csv_number(*v));
-        }
-        s
+        csv_line(
+            &[self.epoch, self.env_steps, self.episodes],
+            &self.values()[3..],
+        )
     }
 }
 

@@ -197,6 +197,8 @@ fn wrong_values_never_print_nan_with_exit_zero() {
     ]));
     let o = pg(&["eval", r, "--episodes", "0"]);
     one_line_error(&o, &["--episodes", "at least 1"]);
+    let o = pg(&["eval", r, "--episodes", "100000000000000"]);
+    one_line_error(&o, &["--episodes", &bounds::EVAL_EPISODES.to_string()]);
     // A metrics file holding ±1e308 is refused by pg plot instead of drawn with NaN coordinates.
     let csv = run.join("metrics.csv");
     let text = std::fs::read_to_string(&csv).unwrap();

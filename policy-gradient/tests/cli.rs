@@ -114,3 +114,16 @@ fn a_small_run_end_to_end() {
     assert_clean_failure(&pg(&["train", "--resume", o]), "checkpoint");
     std::fs::remove_dir_all(out).unwrap();
 }
+
+#[test]
+fn preset_names_are_listed() {
+    let o = pg(&["envs"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let cartpole = out.lines().find(|l| l.starts_with("CartPole-v1")).unwrap();
+    assert!(cartpole.ends_with("; default"), "{cartpole}");
+    let o = pg(&["lm", "tasks"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains("presets: default"), "{out}");
+}

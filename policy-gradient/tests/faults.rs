@@ -71,10 +71,9 @@ fn rows(dir: &Path) -> usize {
 ///
 /// A kill instant is random in the run's progress rather than in wall-clock time (the machine's
 /// speed varies): once `metrics.csv` holds a random number of rows between those already written
-/// and `total_rows`, after a
-/// further random delay of up to 3 ms (an epoch or step takes about that long), so kills land
-/// during start-up, inside updates, between a metrics row and its checkpoint, and while a
-/// checkpoint is written.
+/// and `total_rows` (one time in four: right at the start), after a further random delay of up
+/// to 300 µs (about one epoch or step), so kills land during start-up, inside updates, between a
+/// metrics row and its checkpoint, and while a checkpoint is written.
 fn run_with_kills(new: &[String], resume: &[String], dir: &Path, kills: u64, total_rows: usize) {
     let mut rng = ChaCha8Rng::seed_from_u64(env_u64("PG_KILL_SEED", 0));
     let has_checkpoint = || dir.join("checkpoints/latest.ckpt").exists();
@@ -92,10 +91,15 @@ fn run_with_kills(new: &[String], resume: &[String], dir: &Path, kills: u64, tot
     for _ in 0..kills {
         let args = next_args(started);
         started = true;
-        // A point in what is left of the run.
+        // A point in what is left of the run (at the start of it one time in four: during
+        // start-up), then up to 300 µs more (about one epoch or step).
         let done = rows(dir).min(total_rows);
-        let target = done + rng.gen_range(0..(total_rows - done).max(1));
-        let delay = Duration::from_micros(rng.gen_range(0..3000));
+        let target = if rng.gen_bool(0.25) {
+            done
+        } else {
+            done + rng.gen_range(0..(total_rows - done).max(1))
+        };
+        let delay = Duration::from_micros(rng.gen_range(0..300));
         let mut child: Child = pg().args(&args).spawn().unwrap();
         while rows(dir) < target && child.try_wait().unwrap().is_none() {
             std::thread::sleep(Duration::from_micros(200));

@@ -66,6 +66,10 @@ pub fn main() -> ExitCode {
             .map(|s| s.to_string())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
+        // A reader that stopped reading (`pg envs | head`) is not a bug: exit as `yes | head` does.
+        if msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))

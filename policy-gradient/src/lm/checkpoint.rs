@@ -184,10 +184,7 @@ mod tests {
     }
 
     fn tmp(name: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!("pg-lm-ckpt-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+        crate::run::dir::fresh_test_dir(&format!("lm-ckpt-{name}"))
     }
 
     #[test]
@@ -268,41 +265,29 @@ mod tests {
         save(&ckpt, &p, None).unwrap();
         let e = load(&ckpt).unwrap_err().to_string();
         assert!(e.contains("`vocab`") && e.contains("reviews"), "{e}");
-        // A context of 10^12 is refused from the description alone: no allocation by it.
-        let mut file = ParamFile::new();
-        file.insert_u64(VERSION_ENTRY, &[1], &[VERSION]);
+        // A file holding only a model description, and what loading it says.
+        let load_description = |text: &[u8]| {
+            let mut file = ParamFile::new();
+            file.insert_u64(VERSION_ENTRY, &[1], &[VERSION]);
+            pack_bytes(&mut file, "model.toml", text);
+            file.save(&ckpt).unwrap();
+            load(&ckpt).unwrap_err().to_string()
+        };
+        // A context or a width of 10^12 is refused from the description alone.
         let huge = ModelSpec {
             context: 1_000_000_000_000,
             ..spec()
         };
-        pack_bytes(
-            &mut file,
-            "model.toml",
-            toml::to_string(&huge).unwrap().as_bytes(),
-        );
-        file.save(&ckpt).unwrap();
-        let e = load(&ckpt).unwrap_err().to_string();
+        let e = load_description(toml::to_string(&huge).unwrap().as_bytes());
         assert!(e.contains("`context`") && e.contains("256"), "{e}");
         let huge = ModelSpec {
             hidden_sizes: vec![1_000_000_000_000],
             ..spec()
         };
-        let mut file = ParamFile::new();
-        file.insert_u64(VERSION_ENTRY, &[1], &[VERSION]);
-        pack_bytes(
-            &mut file,
-            "model.toml",
-            toml::to_string(&huge).unwrap().as_bytes(),
-        );
-        file.save(&ckpt).unwrap();
-        let e = load(&ckpt).unwrap_err().to_string();
+        let e = load_description(toml::to_string(&huge).unwrap().as_bytes());
         assert!(e.contains("`hidden_sizes`"), "{e}");
         // A description that is not TOML is one line.
-        let mut file = ParamFile::new();
-        file.insert_u64(VERSION_ENTRY, &[1], &[VERSION]);
-        pack_bytes(&mut file, "model.toml", b"task = = 1\nvocab = [\n");
-        file.save(&ckpt).unwrap();
-        let e = load(&ckpt).unwrap_err().to_string();
+        let e = load_description(b"task = = 1\nvocab = [\n");
         assert!(!e.contains('\n') && e.contains("model description"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -15,6 +15,7 @@
 
 use super::checkpoint;
 use super::config::{KlMode, PretrainConfig, RlConfig};
+use super::eval::Evaluation;
 use super::generate::generate;
 use super::pretrain::pretrain;
 use super::rl::{algo_name, rl};
@@ -143,8 +144,10 @@ pub fn run(cmd: LmCommand) -> Result<()> {
         LmCommand::Tasks => {
             for id in TASK_IDS {
                 let t = make_task(id)?;
+                let presets =
+                    PretrainConfig::preset_names(id).map_or("none".into(), |n| n.join(", "));
                 println!(
-                    "{id:<10} vocab {:>2}  max completion {:>2}  success = {}\n           {}",
+                    "{id:<10} vocab {:>2}  max completion {:>2}  success = {}  presets: {presets}\n           {}",
                     t.vocab().len(),
                     t.max_completion_len(),
                     t.success_name(),
@@ -160,14 +163,7 @@ pub fn run(cmd: LmCommand) -> Result<()> {
                 .dir(|| PathBuf::from(format!("runs/lm-pretrain-{}-seed{}", c.task, c.seed)));
             signal::install();
             let (run, e) = pretrain(&c, &out, a.run.options())?;
-            println!(
-                "pretrained {}: held-out accuracy {:.3} sampled, {:.3} greedy; mean reward {:.3}; run in {}",
-                c.task,
-                e.accuracy,
-                e.greedy_accuracy,
-                e.reward,
-                run.root().display()
-            );
+            report(&format!("pretrained {}", c.task), &e, &run);
             Ok(())
         }
         LmCommand::Rl(a) => {
@@ -195,21 +191,24 @@ pub fn run(cmd: LmCommand) -> Result<()> {
             });
             signal::install();
             let (run, e) = rl(&c, &out, a.run.options())?;
-            println!(
-                "{} on {}: held-out accuracy {:.3} sampled, {:.3} greedy; mean reward {:.3}; run in {}",
-                algo_name(&c),
-                c.task,
-                e.accuracy,
-                e.greedy_accuracy,
-                e.reward,
-                run.root().display()
-            );
+            report(&format!("{} on {}", algo_name(&c), c.task), &e, &run);
             Ok(())
         }
         LmCommand::Sample(a) => sample(a),
         LmCommand::Plot(a) => plot(a),
         LmCommand::Gradvar(a) => gradvar(a),
     }
+}
+
+/// Prints the final evaluation of a training run.
+fn report(what: &str, e: &Evaluation, run: &RunDir) {
+    println!(
+        "{what}: held-out accuracy {:.3} sampled, {:.3} greedy; mean reward {:.3}; run in {}",
+        e.accuracy,
+        e.greedy_accuracy,
+        e.reward,
+        run.root().display()
+    );
 }
 
 /// The configuration of the run: the one saved in the run directory with `--resume`, else

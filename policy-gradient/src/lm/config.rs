@@ -162,6 +162,27 @@ fn task_presets(task: &str) -> Result<&'static [&'static str]> {
     }
 }
 
+/// The preset methods of [`RunConfig`], the same for both LM configurations: presets by task
+/// ([`task_presets`]), the default one from `default_preset`.
+macro_rules! lm_presets {
+    () => {
+        fn preset_names(task: &str) -> Result<&'static [&'static str]> {
+            task_presets(task)
+        }
+
+        fn preset_named(task: &str, name: &str) -> Result<Self> {
+            match name {
+                DEFAULT_PRESET => Self::default_preset(task),
+                _ => Err(unknown_preset(task, name, task_presets(task)?)),
+            }
+        }
+
+        fn template(task: &str) -> Result<Self> {
+            Self::default_preset(task)
+        }
+    };
+}
+
 /// Checks the size of the held-out prompt set.
 fn check_eval_prompts(n: usize, origin: &str) -> Result<()> {
     check_size("eval_prompts", n as u64, 1, bounds::EVAL_PROMPTS, origin)
@@ -213,15 +234,7 @@ impl PretrainConfig {
     /// (the model's own sizes are checked by [`crate::lm::model::ModelSpec::validate`] too);
     /// the error names the key.
     pub fn validate(&self, origin: &str) -> Result<()> {
-        check_size("context", self.context as u64, 1, bounds::CONTEXT, origin)?;
-        check_size(
-            "embed_dim",
-            self.embed_dim as u64,
-            1,
-            bounds::EMBED_DIM,
-            origin,
-        )?;
-        bounds::check_hidden("hidden_sizes", &self.hidden_sizes, origin)?;
+        bounds::check_token_model(self.context, self.embed_dim, &self.hidden_sizes, origin)?;
         check_size(
             "batch_size",
             self.batch_size as u64,
@@ -375,20 +388,7 @@ impl RunConfig for PretrainConfig {
         "checkpoint_every",
     ];
 
-    fn preset_names(task: &str) -> Result<&'static [&'static str]> {
-        task_presets(task)
-    }
-
-    fn preset_named(task: &str, name: &str) -> Result<Self> {
-        match name {
-            DEFAULT_PRESET => Self::default_preset(task),
-            _ => Err(unknown_preset(task, name, task_presets(task)?)),
-        }
-    }
-
-    fn template(task: &str) -> Result<Self> {
-        Self::default_preset(task)
-    }
+    lm_presets!();
 
     fn validate(&self, origin: &str) -> Result<()> {
         PretrainConfig::validate(self, origin)
@@ -419,20 +419,7 @@ impl RunConfig for RlConfig {
         "checkpoint_every",
     ];
 
-    fn preset_names(task: &str) -> Result<&'static [&'static str]> {
-        task_presets(task)
-    }
-
-    fn preset_named(task: &str, name: &str) -> Result<Self> {
-        match name {
-            DEFAULT_PRESET => Self::default_preset(task),
-            _ => Err(unknown_preset(task, name, task_presets(task)?)),
-        }
-    }
-
-    fn template(task: &str) -> Result<Self> {
-        Self::default_preset(task)
-    }
+    lm_presets!();
 
     fn validate(&self, origin: &str) -> Result<()> {
         RlConfig::validate(self, origin)
@@ -475,22 +462,16 @@ mod tests {
             assert_eq!(RlConfig::from_toml(&r.to_toml(), "saved").unwrap(), r);
         }
         let e = PretrainConfig::preset("poems").unwrap_err().to_string();
-        assert!(
-            e.contains("`poems`") && e.contains("addition, reviews"),
-            "{e}"
-        );
+        for needle in ["`poems`", "addition, reviews"] {
+            assert!(e.contains(needle), "{e}");
+        }
     }
 
     #[test]
     fn sets_are_typed_and_named() {
         let c = RlConfig::preset("addition").unwrap();
-        let c2 = c
-            .apply_sets(&[
-                "kl=k3_loss".into(),
-                "kl_coef=0.05".into(),
-                "baseline=none".into(),
-            ])
-            .unwrap();
+        let sets = ["kl=k3_loss", "kl_coef=0.05", "baseline=none"].map(String::from);
+        let c2 = c.apply_sets(&sets).unwrap();
         assert_eq!(c2.kl, KlMode::K3Loss);
         assert_eq!(c2.kl_coef, 0.05);
         assert_eq!(c2.baseline, Baseline::None);

@@ -5,7 +5,7 @@
 //! `nan`. Numbers use Rust's shortest round-trip formatting, so identical runs write identical
 //! text except in the wall-clock columns. Files are read back with [`crate::metrics::Table`].
 
-use crate::metrics::{CsvRow, csv_number};
+use crate::metrics::{CsvRow, csv_line};
 
 /// Column names, in order.
 pub const COLUMNS: &[&str] = &[
@@ -94,6 +94,13 @@ impl Default for LmMetrics {
 }
 
 impl LmMetrics {
+    /// Fills the held-out columns (sampled and greedy accuracy, reward) from an evaluation.
+    pub fn record_heldout(&mut self, e: &super::eval::Evaluation) {
+        self.heldout_accuracy = e.accuracy;
+        self.heldout_greedy_accuracy = e.greedy_accuracy;
+        self.heldout_reward = e.reward;
+    }
+
     /// The measurements after the three counters, in [`COLUMNS`] order.
     fn measurements(&self) -> [f64; 13] {
         [
@@ -117,12 +124,10 @@ impl LmMetrics {
 impl CsvRow for LmMetrics {
     const COLUMNS: &'static [&'static str] = COLUMNS;
     fn csv_row(&self) -> String {
-        let mut s = format!("{},{},{}", self.step, self.samples, self.tokens);
-        for v in self.measurements() {
-            s.push(',');
-            s.push_str(&csv_number(v));
-        }
-        s
+        csv_line(
+            &[self.step, self.samples, self.tokens],
+            &self.measurements(),
+        )
     }
 }
 

@@ -19,7 +19,7 @@ use super::sample::log_softmax_into;
 use crate::config::Activation;
 use crate::error::Result;
 use crate::run::bounds;
-use crate::run::config::{bad_value, check_size};
+use crate::run::config::bad_value;
 use autograd::{Gradients, Tape, Tensor, Var};
 use dense::{Init, Mlp};
 use envs::tokens::Token;
@@ -78,15 +78,7 @@ impl ModelSpec {
     /// Checks the sizes against [`crate::run::bounds`] and the vocabulary against the task the
     /// spec names, before anything is allocated by them. `origin` names the file.
     pub fn validate(&self, origin: &str) -> Result<()> {
-        check_size("context", self.context as u64, 1, bounds::CONTEXT, origin)?;
-        check_size(
-            "embed_dim",
-            self.embed_dim as u64,
-            1,
-            bounds::EMBED_DIM,
-            origin,
-        )?;
-        bounds::check_hidden("hidden_sizes", &self.hidden_sizes, origin)?;
+        bounds::check_token_model(self.context, self.embed_dim, &self.hidden_sizes, origin)?;
         let task = crate::lm::run::make_task(&self.task)?;
         let v = task.vocab().len();
         if self.vocab != v {

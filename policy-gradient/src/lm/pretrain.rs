@@ -21,7 +21,6 @@ use crate::error::Result;
 use crate::run::RunOptions;
 use crate::run::config::RunConfig;
 use crate::run::dir::RunDir;
-use crate::run::signal;
 use crate::run::update::clip_and_step;
 use autograd::{Gradients, Tape};
 use envs::tokens::Split;
@@ -59,6 +58,8 @@ pub fn pretrain(
         opts,
         spec: &spec,
         rows_before: 0,
+        checkpoint_every: cfg.checkpoint_every,
+        command: "pg lm pretrain",
     };
     let mut s = Session::start(start, || {
         TokenPolicy::new(spec.clone(), &mut stream_rng(cfg.seed, 0))
@@ -122,32 +123,18 @@ pub fn pretrain(
         };
         if step % cfg.eval_every == 0 || step == cfg.steps {
             let e = evaluate(&s.policy, &*task, &eval_prompts, &mut s.eval_rng);
-            m.heldout_accuracy = e.accuracy;
-            m.heldout_greedy_accuracy = e.greedy_accuracy;
-            m.heldout_reward = e.reward;
+            m.record_heldout(&e);
             m.mean_length = e.mean_length;
             last_eval = Some(e);
         }
-        s.writer.append(&m)?;
-        progress.step(&m);
-        let now = Progress {
-            step,
-            samples,
-            tokens,
-        };
-        if signal::requested() || opts.stop_after == Some(step) {
-            return Err(s.interrupt(now, &progress, "pg lm pretrain"));
-        }
-        if Session::periodic(step, cfg.checkpoint_every) {
-            s.save(now)?;
-        }
+        s.end_step(&m, &mut progress)?;
     }
-    progress.finish();
-    s.save(Progress {
+    let now = Progress {
         step: cfg.steps,
         samples,
         tokens,
-    })?;
+    };
+    s.finish(now, &progress)?;
     write_curve(
         &s.run,
         "heldout_accuracy",

@@ -35,7 +35,6 @@ use crate::error::{PgError, Result};
 use crate::run::RunOptions;
 use crate::run::config::RunConfig;
 use crate::run::dir::RunDir;
-use crate::run::signal;
 use crate::run::update::clip_and_step;
 use autograd::{Gradients, Tape};
 use envs::tokens::{Split, Token};
@@ -112,6 +111,8 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         spec: reference.spec(),
         // Row 0 (the reference before training) and one row per step.
         rows_before: 1,
+        checkpoint_every: cfg.checkpoint_every,
+        command: "pg lm rl",
     };
     let mut s = Session::start(start, || reference.clone())?;
     let done = s.done;
@@ -263,31 +264,17 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         };
         if step % cfg.eval_every == 0 || step == steps {
             let e = evaluate(&s.policy, &*task, &eval_prompts, &mut s.eval_rng);
-            m.heldout_accuracy = e.accuracy;
-            m.heldout_greedy_accuracy = e.greedy_accuracy;
-            m.heldout_reward = e.reward;
+            m.record_heldout(&e);
             last_eval = Some(e);
         }
-        s.writer.append(&m)?;
-        progress.step(&m);
-        let now = Progress {
-            step,
-            samples,
-            tokens,
-        };
-        if signal::requested() || opts.stop_after == Some(step) {
-            return Err(s.interrupt(now, &progress, "pg lm rl"));
-        }
-        if Session::periodic(step, cfg.checkpoint_every) {
-            s.save(now)?;
-        }
+        s.end_step(&m, &mut progress)?;
     }
-    progress.finish();
-    s.save(Progress {
+    let now = Progress {
         step: steps,
         samples,
         tokens,
-    })?;
+    };
+    s.finish(now, &progress)?;
     // The last step always evaluates; a run resumed after its last step evaluates once more.
     let last_eval = match last_eval {
         Some(e) => e,

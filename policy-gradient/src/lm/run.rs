@@ -77,6 +77,12 @@ pub struct Session {
     pub done: Progress,
     /// `metrics.csv`.
     pub writer: MetricsWriter<LmMetrics>,
+    /// Steps between periodic checkpoints (0: none).
+    checkpoint_every: u64,
+    /// Stop (as on a signal) after this step.
+    stop_after: Option<u64>,
+    /// The command that continues the run.
+    command: &'static str,
 }
 
 /// Where and how a [`Session`] starts.
@@ -96,6 +102,10 @@ pub struct Start<'a> {
     pub spec: &'a ModelSpec,
     /// Metrics rows written before step 1 (RL writes a row 0).
     pub rows_before: u64,
+    /// Save a checkpoint every this many steps (0: only at the end and on a signal).
+    pub checkpoint_every: u64,
+    /// The command that continues the run (`pg lm pretrain`, `pg lm rl`), for messages.
+    pub command: &'static str,
 }
 
 impl Session {
@@ -110,6 +120,8 @@ impl Session {
             opts,
             spec,
             rows_before,
+            checkpoint_every,
+            command,
         } = s;
         let mut adam = Adam::new(AdamConfig {
             lr,
@@ -142,6 +154,9 @@ impl Session {
                 eval_rng,
                 done,
                 writer,
+                checkpoint_every,
+                stop_after: opts.stop_after,
+                command,
             })
         } else {
             let run = RunDir::create(out, config_toml, opts.force)?;
@@ -154,6 +169,9 @@ impl Session {
                 eval_rng: stream_rng(seed, 2),
                 done: Progress::default(),
                 writer,
+                checkpoint_every,
+                stop_after: opts.stop_after,
+                command,
             })
         }
     }
@@ -169,9 +187,37 @@ impl Session {
         checkpoint::save(&self.run.latest_checkpoint(), &self.policy, Some(state))
     }
 
-    /// Whether to save after `step`: every `checkpoint_every` steps (0: never periodically).
-    pub fn periodic(step: u64, checkpoint_every: u64) -> bool {
-        checkpoint_every > 0 && step.is_multiple_of(checkpoint_every)
+    /// Ends step `m.step`: writes its metrics row `m` and shows it; then, on a signal or at
+    /// `stop_after`, saves and returns [`PgError::Interrupted`]; else saves every
+    /// `checkpoint_every` steps. The row comes first, so a checkpoint never runs ahead of the
+    /// metrics (a resume drops rows written after its checkpoint).
+    pub fn end_step(&mut self, m: &LmMetrics, progress: &mut LmProgress) -> Result<()> {
+        let now = Progress {
+            step: m.step,
+            samples: m.samples,
+            tokens: m.tokens,
+        };
+        self.writer.append(m)?;
+        progress.step(m);
+        if crate::run::signal::requested() || self.stop_after == Some(now.step) {
+            self.save(now)?;
+            progress.finish();
+            crate::run::signal::clear();
+            return Err(PgError::Interrupted {
+                dir: self.run.root().to_path_buf(),
+                command: self.command,
+            });
+        }
+        if self.checkpoint_every > 0 && now.step.is_multiple_of(self.checkpoint_every) {
+            self.save(now)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the run at `now`: removes the bar and saves the final checkpoint.
+    pub fn finish(&self, now: Progress, progress: &LmProgress) -> Result<()> {
+        progress.finish();
+        self.save(now)
     }
 
     /// The error of a non-finite loss at `step`, naming the last saved checkpoint.
@@ -181,24 +227,6 @@ impl Session {
             unit: "step",
             what,
             checkpoint: self.run.saved_checkpoint(),
-        }
-    }
-
-    /// Saves at `now` and returns the error that tells the user how to continue.
-    pub fn interrupt(
-        &self,
-        now: Progress,
-        progress: &LmProgress,
-        command: &'static str,
-    ) -> PgError {
-        if let Err(e) = self.save(now) {
-            return e;
-        }
-        progress.finish();
-        crate::run::signal::clear();
-        PgError::Interrupted {
-            dir: self.run.root().to_path_buf(),
-            command,
         }
     }
 }

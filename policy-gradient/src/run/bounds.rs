@@ -74,6 +74,19 @@ pub fn check_hidden(key: &str, sizes: &[usize], origin: &str) -> Result<()> {
     Ok(())
 }
 
+/// Checks the sizes of a token model: `context` and `embed_dim` within [`CONTEXT`] and
+/// [`EMBED_DIM`], the hidden widths as [`check_hidden`] does.
+pub fn check_token_model(
+    context: usize,
+    embed_dim: usize,
+    hidden: &[usize],
+    origin: &str,
+) -> Result<()> {
+    check_size("context", context as u64, 1, CONTEXT, origin)?;
+    check_size("embed_dim", embed_dim as u64, 1, EMBED_DIM, origin)?;
+    check_hidden("hidden_sizes", hidden, origin)
+}
+
 /// The number of scalar parameters of an MLP with layer widths `sizes` (weights and biases),
 /// saturating instead of overflowing.
 pub fn mlp_parameters(sizes: &[u64]) -> u64 {

@@ -89,18 +89,22 @@ impl RunDir {
         Ok(run)
     }
 
-    /// Removes `*.tmp-PID` files from `checkpoints/` (writes a killed process never renamed).
-    /// Only called with the lock held, so no live writer owns them.
+    /// Removes `*.tmp-PID` files (writes a killed process never renamed) from `checkpoints/`
+    /// and from the run directory itself (a config or a shortened metrics file). Only called
+    /// with the lock held, so no live writer owns them; the lock's own temporary files are the
+    /// lock's business.
     fn remove_stale_temporaries(&self) -> Result<()> {
-        let dir = self.checkpoints_dir();
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            return Ok(());
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            if name.to_string_lossy().contains(".tmp-") {
-                let p = entry.path();
-                std::fs::remove_file(&p).map_err(|e| PgError::io(&p, e))?;
+        for dir in [self.checkpoints_dir(), self.root.clone()] {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.contains(".tmp-") && !name.starts_with("lock.tmp-") {
+                    let p = entry.path();
+                    std::fs::remove_file(&p).map_err(|e| PgError::io(&p, e))?;
+                }
             }
         }
         Ok(())
@@ -192,15 +196,22 @@ pub fn resolve_checkpoint(path: &Path) -> Result<PathBuf> {
     }
 }
 
+/// An empty directory for a unit test, unique to this process and `name`.
+#[cfg(test)]
+pub(crate) fn fresh_test_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pg-unit-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("the temporary directory is writable");
+    d
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
 
     fn tmp(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("pg-rundir-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
+        fresh_test_dir(&format!("rundir-{name}"))
     }
 
     #[test]
@@ -249,8 +260,10 @@ mod tests {
         drop(run);
         let stale = dir.join("checkpoints/latest.ckpt.tmp-4194305");
         std::fs::write(&stale, "half").unwrap();
+        let stale_csv = dir.join("metrics.csv.tmp-4194305");
+        std::fs::write(&stale_csv, "half").unwrap();
         let run = RunDir::resume(&dir).unwrap();
-        assert!(!stale.exists());
+        assert!(!stale.exists() && !stale_csv.exists());
         drop(run);
         assert!(!dir.join("lock").exists());
         std::fs::remove_dir_all(&dir).unwrap();
