@@ -121,7 +121,7 @@ fn preset_names_are_listed() {
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     let cartpole = out.lines().find(|l| l.starts_with("CartPole-v1")).unwrap();
-    assert!(cartpole.ends_with("; default"), "{cartpole}");
+    assert!(cartpole.ends_with("; default, ppo"), "{cartpole}");
     let o = pg(&["lm", "tasks"]);
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
