@@ -13,8 +13,8 @@
 use crate::error::{PgError, Result};
 use crate::run::bounds;
 use crate::run::config::{
-    DEFAULT_PRESET, RunConfig, bad_value, check_non_negative, check_size, seed_from_toml,
-    seed_to_toml, short_f32, unknown_preset,
+    DEFAULT_PRESET, RunConfig, bad_value, check_non_negative, check_ppo_keys, check_size,
+    seed_from_toml, seed_to_toml, short_f32, unknown_preset,
 };
 use serde::{Deserialize, Serialize};
 
@@ -414,13 +414,7 @@ impl Config {
         widths.extend(self.hidden_sizes.iter().map(|&w| w as u64));
         widths.push(64);
         bounds::check_parameters("hidden_sizes", bounds::mlp_parameters(&widths), origin)?;
-        check_size(
-            "update_epochs",
-            self.update_epochs as u64,
-            1,
-            bounds::UPDATE_EPOCHS,
-            origin,
-        )?;
+        check_ppo_keys(self.update_epochs, self.clip_range, origin)?;
         check_size(
             "minibatch_size",
             self.minibatch_size as u64,
@@ -428,12 +422,6 @@ impl Config {
             bounds::BATCH_STEPS,
             origin,
         )?;
-        if !(0.0..1.0).contains(&self.clip_range) {
-            return Err(bad(
-                "clip_range",
-                format!("{} is outside [0, 1)", self.clip_range),
-            ));
-        }
         check_non_negative("clip_range_value", self.clip_range_value as f64, origin)?;
         check_non_negative("target_kl", self.target_kl, origin)?;
         for (key, v) in [
