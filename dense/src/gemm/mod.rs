@@ -291,10 +291,16 @@ fn rank_one(
         }
         return;
     }
-    // Blocks of 64×64: a's column and b's row gathered once into unit-stride buffers.
+    let rs = c.rs();
+    if a.rs() == 1 && b.cs() == 1 {
+        // Both vectors are already contiguous (the usual case: xᵀ·z̄ at batch 1): one call.
+        let (a_col, b_row) = (&a.as_slice()[..m], &b.as_slice()[..n]);
+        rank_one_block(kernel, alpha, a_col, b_row, beta, c.as_mut_slice(), rs);
+        return;
+    }
+    // Else blocks of 64×64: a's column and b's row gathered once into unit-stride buffers.
     const BLOCK: usize = 64;
     let (mut a_col, mut b_row) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
-    let rs = c.rs();
     for j0 in (0..n).step_by(BLOCK) {
         let cols = BLOCK.min(n - j0);
         for (j, slot) in b_row[..cols].iter_mut().enumerate() {
