@@ -218,7 +218,14 @@ pub(crate) fn gemm_f32(
         return;
     }
     let mk = micro::for_f32(kernel);
-    let parts = threads::parts_for(m * n * k, threads::PARALLEL_MIN_MACS, m.div_ceil(mk.mr));
+    // A tanh epilogue costs about as much per element as 16 multiply-adds; count it as work.
+    let epilogue_work = if epilogue.activation == Activation::Tanh {
+        16
+    } else {
+        0
+    };
+    let work = m * n * (k + epilogue_work);
+    let parts = threads::parts_for(work, threads::PARALLEL_MIN_MACS, m.div_ceil(mk.mr));
     packed_in_row_blocks(kernel, mk, alpha, a, b, beta, c, &epilogue, parts);
 }
 
