@@ -101,8 +101,8 @@ struct Pool {
     unfinished: AtomicUsize,
 }
 
-/// How long a thread polls for new work (a worker) or for the other parts to finish (the
-/// caller) before it sleeps on a condition variable. Waking a sleeping thread costs tens of
+/// How long a thread polls (yielding its CPU between looks) for new work (a worker) or for the
+/// other parts to finish (the caller) before it sleeps on a condition variable. Waking a sleeping thread costs tens of
 /// microseconds on a virtual machine, as much as a whole part of a mid-sized product, while the
 /// jobs of a training step follow each other within microseconds.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
@@ -117,9 +117,8 @@ fn spin_until(ready: impl Fn() -> bool) -> bool {
         if start.elapsed() > SPIN {
             return false;
         }
-        for _ in 0..64 {
-            std::hint::spin_loop();
-        }
+        // Yield rather than spin: on a shared machine the thread we wait for may need this CPU.
+        std::thread::yield_now();
     }
 }
 
