@@ -26,6 +26,7 @@ pub mod dir;
 pub mod lock;
 pub mod schedule;
 pub mod signal;
+pub mod threads;
 pub mod train;
 pub mod update;
 
