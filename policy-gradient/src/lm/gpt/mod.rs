@@ -16,12 +16,14 @@
 //! Each weight product also adds its bias. Attention at position `i` only reads positions
 //! `j ≤ i` (the causal mask), so the logits at `i` are the policy `π(· | x_{≤i})`: training
 //! scores every position of a sequence in one pass (teacher forcing), and sampling can keep each
-//! position's keys and values instead of recomputing them.
+//! position's keys and values instead of recomputing them ([`cache`]).
 //!
 //! - [`GptSpec`]: the sizes, and the shapes of the parameters they give.
 //! - [`Gpt`]: the parameters (plain tensors an optimiser steps) and the architecture that reads
 //!   them; the recorded forward pass is in [`forward`].
+//! - [`cache`]: the key-value cache and sampling with it.
 
+pub mod cache;
 pub mod forward;
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,11 @@
-//! The GPT's tests: shapes, the whole model against finite differences, causality.
+//! The GPT's tests: shapes, the whole model against finite differences, causality, and the
+//! key-value cache against a full recomputation.
 
+use super::cache::{KvCache, generate};
 use super::*;
 use autograd::gradcheck::{GradcheckConfig, gradcheck};
 use autograd::{Tape, Var};
-use envs::tokens::Token;
+use envs::tokens::{EOS, Token, TokenTask};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -140,6 +142,118 @@ fn changing_later_tokens_leaves_earlier_logits_exactly_unchanged() {
             assert_ne!(rows(&a, t + 1..9), rows(&b, t + 1..9), "t = {t}, seq {seq}");
         }
     }
+}
+
+#[test]
+fn cached_logits_equal_a_full_recomputation_at_every_position() {
+    let spec = GptSpec {
+        vocab: 6,
+        context: 10,
+        width: 12,
+        heads: 3,
+        layers: 2,
+    };
+    let model = random::<f32>(spec, 0.4, 8);
+    let v = spec.vocab;
+    let seqs: [Vec<Token>; 3] = [
+        vec![1, 4, 2, 2, 5, 0, 3, 3, 1, 4],
+        vec![5, 5, 0, 1, 2, 3, 4, 5, 0, 2],
+        vec![3, 1, 4, 1, 5, 2, 0, 2, 3, 4],
+    ];
+    // Prompts of different lengths read whole in one step, then one token per sequence per step.
+    let prompt_len = [1, 4, 7];
+    let mut cache = KvCache::new(spec, 3);
+    let mut got: Vec<Vec<Vec<f32>>> = vec![Vec::new(); 3];
+    let mut logits = Vec::new();
+    let rows: Vec<(usize, Token)> = (0..3)
+        .flat_map(|s| seqs[s][..prompt_len[s]].iter().map(move |&t| (s, t)))
+        .collect();
+    cache.step(&model, &rows, &mut logits);
+    for (r, &(s, _)) in rows.iter().enumerate() {
+        got[s].push(logits[r * v..(r + 1) * v].to_vec());
+    }
+    for i in 1..10 {
+        let rows: Vec<(usize, Token)> = seqs
+            .iter()
+            .enumerate()
+            .filter(|&(s, _)| i >= prompt_len[s])
+            .map(|(s, seq)| (s, seq[i]))
+            .collect();
+        cache.step(&model, &rows, &mut logits);
+        for (r, &(s, _)) in rows.iter().enumerate() {
+            got[s].push(logits[r * v..(r + 1) * v].to_vec());
+        }
+    }
+    let mut worst = 0f32;
+    for s in 0..3 {
+        assert_eq!(cache.len(s), 10);
+        let want = full_logits(&model, &seqs[s], 1);
+        for (i, row) in got[s].iter().enumerate() {
+            for (a, b) in row.iter().zip(&want[i * v..(i + 1) * v]) {
+                worst = worst.max((a - b).abs());
+            }
+        }
+    }
+    assert!(worst <= 1e-5, "largest difference {worst}");
+}
+
+#[test]
+#[should_panic(expected = "sequence 0 is full (context 4)")]
+fn a_full_cache_refuses_another_token() {
+    let model = random::<f32>(tiny(), 0.1, 0);
+    let mut cache = KvCache::new(tiny(), 1);
+    cache.step(
+        &model,
+        &[(0, 1), (0, 2), (0, 3), (0, 4), (0, 0)],
+        &mut Vec::new(),
+    );
+}
+
+/// A task-free greedy decode by full recomputation: the reference for the cached sampler.
+fn greedy_by_recomputation(model: &Gpt<f32>, prompt: &[Token], max: usize) -> Vec<Token> {
+    let v = model.spec().vocab;
+    let mut seq = prompt.to_vec();
+    let mut out = Vec::new();
+    while out.len() < max && out.last() != Some(&EOS) {
+        let z = full_logits(model, &seq, 1);
+        let last = &z[(seq.len() - 1) * v..];
+        let best = (0..v).fold(0, |b, i| if last[i] > last[b] { i } else { b });
+        out.push(best);
+        seq.push(best);
+    }
+    out
+}
+
+#[test]
+fn cached_greedy_generation_equals_recomputation_and_sampling_is_seeded() {
+    let task = envs::tokens::Addition::new(2, 0.0).unwrap();
+    let spec = GptSpec {
+        vocab: task.vocab().len(),
+        context: 12,
+        width: 8,
+        heads: 2,
+        layers: 1,
+    };
+    let model = random::<f32>(spec, 0.5, 2);
+    let prompts = task.held_out_prompts(6, 1);
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let greedy = generate(&model, &task, &prompts, 0.0, &mut rng);
+    for (c, p) in greedy.iter().zip(&prompts) {
+        assert_eq!(&c.prompt, p);
+        let want = greedy_by_recomputation(&model, p, task.max_completion_len());
+        assert_eq!(c.completion, want);
+    }
+    let run = |seed| {
+        generate(
+            &model,
+            &task,
+            &prompts,
+            1.0,
+            &mut ChaCha8Rng::seed_from_u64(seed),
+        )
+    };
+    assert_eq!(run(3), run(3));
+    assert_ne!(run(3), run(4));
 }
 
 #[test]
