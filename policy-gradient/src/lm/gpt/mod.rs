@@ -22,11 +22,13 @@
 //! - [`Gpt`]: the parameters (plain tensors an optimiser steps) and the architecture that reads
 //!   them; the recorded forward pass is in [`forward`].
 //! - [`cache`]: the key-value cache and sampling with it.
+//! - [`train`]: the gradient of a weighted next-token log-likelihood, parameters lent to the tape.
 
 pub mod cache;
 pub mod forward;
 #[cfg(test)]
 mod tests;
+pub mod train;
 
 use crate::error::Result;
 use crate::run::bounds;
