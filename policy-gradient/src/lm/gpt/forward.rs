@@ -1,8 +1,8 @@
 //! The GPT's forward pass on the tape: embeddings, blocks, head, one function each.
 //!
 //! Every piece is an autograd op with its backward rule beside its forward (`embed`,
-//! `layer_norm`, `gelu`, `log_softmax` in `autograd`; the fused layer `x·W + b` and the fused
-//! causal attention in `dense`), so the whole model's gradient is their chain rule and nothing
+//! `layer_norm`, `log_softmax` in `autograd`; the fused layer `x·W + b`, the fused causal
+//! attention and GELU on the vectorised `tanh` in `dense`), so the whole model's gradient is their chain rule and nothing
 //! here is differentiated by hand. The parameters are read through a function from their index
 //! (in [`super::GptSpec::param_names`] order) to their handle on the tape, so the same code runs
 //! on parameters copied onto the tape ([`autograd::Tape::param`]) or lent to it
@@ -11,8 +11,10 @@
 use super::{BLOCK_TENSORS, GptArch};
 use autograd::Var;
 use dense::attention::causal_self_attention;
+use dense::gelu::{Gelu, gelu};
 use dense::{Activation, Element, linear};
 use envs::tokens::Token;
+use std::rc::Rc;
 
 /// ε of every layer norm (GPT-2's).
 pub const LN_EPS: f64 = 1e-5;
@@ -29,7 +31,8 @@ fn norm<'t, T: Element>(x: Var<'t, T>, gain: Var<'t, T>, bias: Var<'t, T>) -> Va
 
 /// One pre-norm block on the residual stream `x` (`[N, D]`), its 12 parameters in
 /// [`super::GptSpec::param_names`] order; `attend` maps the `[N, 3·D]` queries, keys and values to
-/// the `[N, D]` heads' outputs (the fused op in training, the cache in sampling).
+/// the `[N, D]` heads' outputs (the fused op in training, the cache in sampling); `act` is the
+/// fused GELU op.
 ///
 /// ```text
 /// x ← x + (attend(LN₁(x)·W_qkv + b_qkv))·W_o + b_o
@@ -38,6 +41,7 @@ fn norm<'t, T: Element>(x: Var<'t, T>, gain: Var<'t, T>, bias: Var<'t, T>) -> Va
 pub fn block<'t, T: Element>(
     x: Var<'t, T>,
     p: [Var<'t, T>; BLOCK_TENSORS],
+    act: &Rc<Gelu>,
     attend: impl FnOnce(Var<'t, T>) -> Var<'t, T>,
 ) -> Var<'t, T> {
     let [
@@ -56,7 +60,7 @@ pub fn block<'t, T: Element>(
     ] = p;
     let qkv = affine(norm(x, ln1_g, ln1_b), w_qkv, b_qkv);
     let x = x + affine(attend(qkv), w_o, b_o);
-    let hidden = affine(norm(x, ln2_g, ln2_b), w_fc, b_fc).gelu();
+    let hidden = gelu(affine(norm(x, ln2_g, ln2_b), w_fc, b_fc), act);
     x + affine(hidden, w_proj, b_proj)
 }
 
@@ -88,7 +92,9 @@ impl GptArch {
         mut attend: impl FnMut(usize, Var<'t, T>) -> Var<'t, T>,
     ) -> Var<'t, T> {
         for l in 0..self.spec.layers {
-            x = block(x, self.block_params(param, l), |qkv| attend(l, qkv));
+            x = block(x, self.block_params(param, l), &self.gelu, |qkv| {
+                attend(l, qkv)
+            });
         }
         x
     }

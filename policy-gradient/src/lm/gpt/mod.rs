@@ -36,6 +36,7 @@ use crate::run::config::{bad_value, check_size};
 use autograd::Tensor;
 use dense::Element;
 use dense::attention::CausalSelfAttention;
+use dense::gelu::Gelu;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
@@ -168,11 +169,12 @@ impl GptSpec {
 }
 
 /// A GPT's architecture without its parameters: what the forward pass needs besides them (the
-/// sizes, the shared attention op, the position ids `0, 1, …, C − 1`).
+/// sizes, the shared attention and GELU ops, the position ids `0, 1, …, C − 1`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct GptArch {
     spec: GptSpec,
     attention: Rc<CausalSelfAttention>,
+    gelu: Rc<Gelu>,
     positions: Vec<usize>,
 }
 
@@ -182,6 +184,7 @@ impl GptArch {
         Self {
             spec,
             attention: CausalSelfAttention::new(spec.heads),
+            gelu: Gelu::new(),
             positions: (0..spec.context).collect(),
         }
     }
