@@ -140,7 +140,7 @@ pub struct RlConfig {
 }
 
 /// The tasks that have presets.
-pub const PRESET_TASKS: &[&str] = &["addition", "reviews"];
+pub const PRESET_TASKS: &[&str] = &["addition", "reviews", "reverse"];
 
 /// The preset names of every task (the first is the default). A new preset is one name here and
 /// one arm in the `preset_named` of [`PretrainConfig`] or [`RlConfig`].

@@ -21,9 +21,11 @@
 //! - [`GptSpec`]: the sizes, and the shapes of the parameters they give.
 //! - [`Gpt`]: the parameters (plain tensors an optimiser steps) and the architecture that reads
 //!   them; the recorded forward pass is in [`forward`].
+//! - [`batch`]: (prompt, completion) pairs as padded rows of positions, for teacher forcing.
 //! - [`cache`]: the key-value cache and sampling with it.
 //! - [`train`]: the gradient of a weighted next-token log-likelihood, parameters lent to the tape.
 
+pub mod batch;
 pub mod cache;
 pub mod forward;
 #[cfg(test)]
