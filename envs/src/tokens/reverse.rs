@@ -19,7 +19,7 @@
 //! **Held-out split.** A fixed tenth of all strings (of every length), chosen by a hash of the
 //! string and its length, never appears in training text or RL prompts.
 
-use super::addition::splitmix64;
+use super::addition::{check_noise, splitmix64};
 use super::{EOS, Split, Token, TokenError, TokenTask, Vocab};
 use rand::{Rng, RngCore};
 
@@ -71,13 +71,7 @@ impl Reverse {
                 expected: "an integer from 1 to 16",
             });
         }
-        if !(0.0..1.0).contains(&noise) {
-            return Err(TokenError::BadSetting {
-                name: "noise",
-                value: noise.to_string(),
-                expected: "a fraction in [0, 1)",
-            });
-        }
+        check_noise(noise)?;
         Ok(Self {
             max_digits,
             noise,

@@ -249,12 +249,5 @@ pub fn generate<R: Rng + ?Sized>(
         last_rows.clear();
         last_rows.extend(0..active.len());
     }
-    episodes
-        .into_iter()
-        .map(|ep| Completion {
-            prompt: ep.prompt().to_vec(),
-            completion: ep.completion().to_vec(),
-            status: ep.status(),
-        })
-        .collect()
+    episodes.into_iter().map(Completion::from).collect()
 }
