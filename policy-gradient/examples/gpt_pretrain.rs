@@ -107,5 +107,18 @@ fn main() -> policy_gradient::Result<()> {
         "held-out accuracy {:.3} (greedy {:.3}) on {EVAL_PROMPTS} prompts; {steps} steps of {BATCH} in {train_seconds:.0} s",
         e.accuracy, e.greedy_accuracy
     );
+    // Sampled accuracy by prompt length: for `reverse`, the digit to copy lies up to 2n tokens
+    // back for a string of n digits (prompt length n + 1).
+    let mut by_len = std::collections::BTreeMap::<usize, (usize, usize)>::new();
+    for c in &e.samples {
+        let entry = by_len.entry(c.prompt.len()).or_default();
+        entry.0 += usize::from(task.is_success(&c.prompt, &c.completion));
+        entry.1 += 1;
+    }
+    let cells: Vec<String> = by_len
+        .iter()
+        .map(|(len, (ok, n))| format!("{len}: {:.2} of {n}", *ok as f64 / *n as f64))
+        .collect();
+    println!("sampled accuracy by prompt length: {}", cells.join(", "));
     Ok(())
 }
