@@ -179,7 +179,7 @@ pub struct RlConfig {
 pub const RL_ADDED: &[&str] = &["update", "update_epochs", "clip_range", "loss_averaging"];
 
 /// The tasks that have presets.
-pub const PRESET_TASKS: &[&str] = &["addition", "reviews", "dialogue"];
+pub const PRESET_TASKS: &[&str] = &["addition", "reviews", "dialogue", "reverse"];
 
 /// The preset names of every task (the first is the default). A new preset is one name here and
 /// one arm in the `preset_named` of [`PretrainConfig`] or [`RlConfig`].
