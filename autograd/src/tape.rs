@@ -12,67 +12,11 @@
 
 use crate::custom::CustomOp;
 use crate::float::Float;
-use crate::ops::binary::Binary;
-use crate::ops::reduce::AxisOp;
-use crate::ops::unary::Unary;
+use crate::node::{Node, Op};
 use crate::tensor::{Tensor, numel_of};
 use crate::var::Var;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-
-/// What a node is and what its backward rule needs: the indices of its inputs and the few
-/// constants of the op. Values are not stored here; they sit in the tape's value slots.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Op<T: Float> {
-    /// A parameter or constant leaf, or any node recorded under `no_grad`.
-    Leaf,
-    /// Elementwise `y = f(x)`.
-    Unary(Unary<T>, u32),
-    /// Elementwise, broadcasting `y = f(a, b)`.
-    Binary(Binary, u32, u32),
-    /// 2-d `a · b`.
-    MatMul(u32, u32),
-    /// 2-d transpose.
-    Transpose(u32),
-    /// Same data, new shape.
-    Reshape(u32),
-    /// Sum of all elements.
-    SumAll(u32),
-    /// Mean of all elements.
-    MeanAll(u32),
-    /// An op working along one axis (sum, mean, max, logsumexp, softmax, log_softmax).
-    Axis(AxisOp, u32, u32),
-    /// `x` indexed along `axis` by `indices[start .. start + numel(output)]` of the tape's pool.
-    Gather { x: u32, axis: u32, start: u32 },
-    /// Inputs `pool[start .. start + len]` joined along `axis`.
-    Concat { axis: u32, start: u32, len: u32 },
-    /// Custom op number `op` of the tape, applied to inputs `pool[start .. start + len]`.
-    Custom { op: u32, start: u32, len: u32 },
-    /// 3-d batched `a · b`.
-    BatchMatMul(u32, u32),
-    /// `x` with its axes reordered by `pool[start .. start + ndim]`.
-    Permute { x: u32, start: u32 },
-    /// Layer normalisation of `x` over its last axis, then `gain ⊙ x̂ + bias`.
-    LayerNorm {
-        x: u32,
-        gain: u32,
-        bias: u32,
-        eps: T,
-    },
-    /// softmax over the last axis with a causal mask.
-    CausalSoftmax(u32),
-    /// Rows of `table` picked by the ids `pool[start .. start + rows of the output]`.
-    Embed { table: u32, start: u32 },
-}
-
-/// One recorded node.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Node<T: Float> {
-    pub(crate) op: Op<T>,
-    /// True when a gradient must flow into this node: it is a parameter, or an op with at least
-    /// one input that needs a gradient, recorded outside `no_grad`.
-    pub(crate) requires_grad: bool,
-}
 
 /// The mutable state of a tape, behind its single `RefCell`.
 pub(crate) struct Inner<T: Float> {

@@ -91,7 +91,7 @@ impl<'t, T: Float> Var<'t, T> {
             "detach",
             &[],
             |v, out| out.copy_from(&v[i]),
-            |_, _| crate::tape::Op::Leaf,
+            |_, _| crate::node::Op::Leaf,
         )
     }
 }

@@ -4,8 +4,8 @@
 //! output `y` or both (tanh's derivative `1 - y²` needs only the output). Backward is the same
 //! loop for all of them: `x̄ += ȳ · df(x, y)`.
 
-use crate::backward::Sink;
 use crate::float::Float;
+use crate::sink::Sink;
 use crate::tensor::Tensor;
 use crate::var::Var;
 
@@ -363,7 +363,7 @@ impl<'t, T: Float> Var<'t, T> {
             "unary",
             &[self],
             |v, out| with_rule!(kind, r => forward(r, &v[a as usize], out)),
-            |_, _| crate::tape::Op::Unary(kind, a),
+            |_, _| crate::node::Op::Unary(kind, a),
         )
     }
 
