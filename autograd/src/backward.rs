@@ -129,8 +129,8 @@ impl<'t, T: Float> Var<'t, T> {
             };
             match nodes[i].op {
                 Op::Leaf => {}
-                Op::Unary(kind, a) => {
-                    unary::backward(kind, &values[a as usize], y, g, &mut sink, a)
+                Op::Unary { x, kind, consts } => {
+                    unary::backward(kind, consts, &values[x as usize], y, g, &mut sink, x)
                 }
                 Op::Binary(kind, a, b) => {
                     binary::backward(kind, values, y, g, &mut sink, scratch, a, b)

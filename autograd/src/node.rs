@@ -5,7 +5,6 @@
 //! backward rules live in `ops/`, which import this module, never the other way round.
 
 use crate::float::Float;
-use crate::ops::unary::Unary;
 
 /// What a node is and what its backward rule needs: the indices of its inputs and the few
 /// constants of the op. Values are not stored here; they sit in the tape's value slots.
@@ -13,8 +12,10 @@ use crate::ops::unary::Unary;
 pub(crate) enum Op<T: Float> {
     /// A parameter or constant leaf, or any node recorded under `no_grad`.
     Leaf,
-    /// Elementwise `y = f(x)`.
-    Unary(Unary<T>, u32),
+    /// Elementwise `y = f(x)` of node `x`: op number `kind` of the table in `ops/unary.rs`, with
+    /// its constants (`p` of `xᵖ`, `lo` and `hi` of clamp; unused ones zero). Only the number is
+    /// kept here, so this module names no elementwise op: adding one touches `ops/unary.rs` alone.
+    Unary { x: u32, kind: u8, consts: [T; 2] },
     /// Elementwise, broadcasting `y = f(a, b)`.
     Binary(Binary, u32, u32),
     /// 2-d `a · b`.
