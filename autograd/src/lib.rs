@@ -125,6 +125,7 @@ pub mod gradients;
 pub mod lend;
 mod node;
 pub mod ops;
+mod record;
 pub(crate) mod shape;
 mod sink;
 pub mod tape;

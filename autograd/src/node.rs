@@ -1,8 +1,9 @@
 //! What the tape records for each node: the [`Op`] kind with its inputs' indices and constants.
 //!
-//! This is the vocabulary shared by recording (`tape.rs`, the op methods of `ops/`) and the
-//! reverse pass (`backward.rs`). It names every kind of op but implements none: the forwards and
-//! backward rules live in `ops/`, which import this module, never the other way round.
+//! This is the vocabulary shared by recording (`tape.rs`, `record.rs` and the op methods of
+//! `ops/`) and the reverse pass (`backward.rs`). It names every kind of op but implements none:
+//! the forwards and backward rules live in `ops/`, which import this module, never the other way
+//! round.
 
 use crate::float::Float;
 

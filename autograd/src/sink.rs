@@ -2,8 +2,7 @@
 //!
 //! The reverse pass (`backward.rs`) lends each rule a `Sink` over the gradient slots of the nodes
 //! recorded before it; the rule asks for an input's slot with [`Sink::grad`] and adds into it.
-//! This is the whole interface between the reverse loop and the ops: a rule knows nothing else
-//! about the pass.
+//! Besides the values it is handed, this is all a rule sees of the reverse loop.
 
 use crate::float::Float;
 use crate::node::Node;
