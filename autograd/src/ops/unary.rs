@@ -64,8 +64,8 @@ impl<'t, T: Float> Var<'t, T> {
 /// Turns the table below into code. Each entry
 /// `fn name(consts) as Name { f: |x| .., df: |x, y| .. }` becomes a type `Name` implementing
 /// `Rule`, a variant `Kind::Name` (the number a node keeps), the method `Var::name`, and an arm
-/// of `backward`. An entry may start with `check: expr,` to
-/// validate its constants before recording.
+/// of `backward`. An entry may start with `check: expr,` to validate its constants before
+/// recording.
 macro_rules! elementwise {
     ($(
         $(#[$attr:meta])*
