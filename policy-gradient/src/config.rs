@@ -18,6 +18,7 @@ use crate::run::config::{
 };
 use serde::{Deserialize, Serialize};
 
+pub use crate::run::optimizer::Optimizer;
 pub use crate::run::schedule::LrSchedule;
 
 /// Which estimate of "how good was this action" weights `∇ log π(a|s)` in the policy gradient.
@@ -102,10 +103,10 @@ pub struct Config {
     pub hidden_sizes: Vec<usize>,
     /// Hidden activation: `tanh` or `relu`.
     pub activation: Activation,
-    /// Adam learning rate of the policy (formerly `policy_lr`).
+    /// Learning rate of the policy's optimiser (formerly `policy_lr`).
     #[serde(serialize_with = "short_f32")]
     pub lr: f32,
-    /// Adam learning rate of the value function.
+    /// Learning rate of the value function's optimiser.
     #[serde(serialize_with = "short_f32")]
     pub value_lr: f32,
     /// Gradient steps on the value function per epoch (full batch).
@@ -115,7 +116,7 @@ pub struct Config {
     /// Weight β of the entropy bonus: the policy loss is `−mean(Â log π) − β · mean(H[π])`.
     #[serde(serialize_with = "short_f32")]
     pub entropy_coef: f32,
-    /// Clip the global L2 norm of each gradient to this value before the Adam step; 0 disables.
+    /// Clip the global L2 norm of each gradient to this value before the optimiser step; 0 disables.
     #[serde(serialize_with = "short_f32")]
     pub max_grad_norm: f32,
     /// Normalise observations with running means and variances (kept in checkpoints).
@@ -147,6 +148,8 @@ pub struct Config {
     /// PPO: end an update before the minibatch step whose approximate KL to the collecting policy
     /// exceeds `1.5 × target_kl`; 0 disables the check.
     pub target_kl: f64,
+    /// The optimiser of the policy and value networks: `adam` or `sgd` (plain, no momentum).
+    pub optimizer: Optimizer,
 }
 
 /// The keys of [`Config`], in declaration order (checked against the struct by a test).
@@ -181,6 +184,7 @@ pub const KEYS: &[&str] = &[
     "clip_range",
     "clip_range_value",
     "target_kl",
+    "optimizer",
 ];
 
 /// The keys added with PPO: a config saved before them takes the default preset's values
@@ -192,6 +196,21 @@ pub const PPO_KEYS: &[&str] = &[
     "clip_range",
     "clip_range_value",
     "target_kl",
+];
+
+/// The keys added with the course's chapter 0 (`optimizer = "adam"` for a config saved before).
+pub const COURSE_KEYS: &[&str] = &["optimizer"];
+
+/// Every key a saved config may lack, [`PPO_KEYS`] then [`COURSE_KEYS`]: such a config takes
+/// the default preset's values for them.
+pub const ADDED_KEYS: &[&str] = &[
+    "update",
+    "update_epochs",
+    "minibatch_size",
+    "clip_range",
+    "clip_range_value",
+    "target_kl",
+    "optimizer",
 ];
 
 /// The environments that have a preset.
@@ -253,6 +272,7 @@ impl Config {
             clip_range: 0.2,
             clip_range_value: 0.0,
             target_kl: 0.0,
+            optimizer: Optimizer::Adam,
         };
         let c = match env_id {
             // Half the value steps of the other discrete presets at a higher value rate: the same
@@ -486,7 +506,7 @@ impl RunConfig for Config {
     const KEYS: &'static [&'static str] = KEYS;
     const SUBJECT_KEY: &'static str = "env_id";
     const RENAMED: &'static [(&'static str, &'static str)] = &[("policy_lr", "lr")];
-    const ADDED: &'static [&'static str] = PPO_KEYS;
+    const ADDED: &'static [&'static str] = ADDED_KEYS;
 
     fn preset_names(env_id: &str) -> Result<&'static [&'static str]> {
         if PRESET_ENVS.contains(&env_id) {
@@ -558,6 +578,21 @@ mod tests {
         let mut got = keys.clone();
         got.sort();
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn added_keys_are_the_ppo_and_course_keys() {
+        let both: Vec<&str> = PPO_KEYS.iter().chain(COURSE_KEYS).copied().collect();
+        assert_eq!(ADDED_KEYS, both);
+        // A config saved before the course keys loads with their default values.
+        let c = Config::preset("CartPole-v1").unwrap();
+        let old: String = c
+            .to_toml()
+            .lines()
+            .filter(|l| !COURSE_KEYS.iter().any(|k| l.starts_with(&format!("{k} "))))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(Config::from_toml(&old, "old.toml").unwrap(), c);
     }
 
     #[test]

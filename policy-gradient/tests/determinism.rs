@@ -2,7 +2,7 @@
 //! uninterrupted one (every CSV column except the wall-clock ones compared as text).
 
 use policy_gradient::PgError;
-use policy_gradient::config::{Config, Estimator, Update};
+use policy_gradient::config::{Config, Estimator, Optimizer, Update};
 use policy_gradient::metrics::{COLUMNS, WALL_CLOCK_COLUMNS};
 use policy_gradient::run::{QUIET, RunOptions, train_new, train_resume};
 use std::path::{Path, PathBuf};
@@ -90,6 +90,15 @@ fn resume_continues_bit_identically() {
             small("MountainCarContinuous-v0", Estimator::Gae),
         ),
         ("Pendulum-v1-ppo", ppo(small("Pendulum-v1", Estimator::Gae))),
+        (
+            "CartPole-v1-sgd",
+            Config {
+                optimizer: Optimizer::Sgd,
+                lr: 0.01,
+                value_lr: 0.01,
+                ..small("CartPole-v1", Estimator::Vpg)
+            },
+        ),
     ] {
         let env = name;
         let full = tmp(&format!("full-{env}"));
@@ -121,5 +130,24 @@ fn resume_continues_bit_identically() {
         for p in [full, cut] {
             std::fs::remove_dir_all(p).unwrap();
         }
+    }
+}
+
+#[test]
+fn the_optimizer_key_selects_the_update_rule() {
+    let adam = small("CartPole-v1", Estimator::Vpg);
+    let sgd = Config {
+        optimizer: Optimizer::Sgd,
+        ..adam.clone()
+    };
+    let (a, s) = (tmp("opt-adam"), tmp("opt-sgd"));
+    train_new(adam, &a, &QUIET).unwrap();
+    train_new(sgd, &s, &QUIET).unwrap();
+    let (ca, cs) = (learning_columns(&a), learning_columns(&s));
+    // Same header, different learning from the first step on.
+    assert_eq!(ca[0], cs[0]);
+    assert_ne!(ca[1..], cs[1..]);
+    for p in [a, s] {
+        std::fs::remove_dir_all(p).unwrap();
     }
 }
