@@ -150,6 +150,10 @@ pub struct Config {
     pub target_kl: f64,
     /// The optimiser of the policy and value networks: `adam` or `sgd` (plain, no momentum).
     pub optimizer: Optimizer,
+    /// Batches of whole episodes: each epoch collects until this many episodes have ended (over
+    /// all environments; with `num_envs = 1`, exactly this many whole episodes, none cut), and
+    /// `steps_per_env` is not used. 0: fixed batches of `num_envs × steps_per_env` steps.
+    pub batch_episodes: usize,
 }
 
 /// The keys of [`Config`], in declaration order (checked against the struct by a test).
@@ -185,6 +189,7 @@ pub const KEYS: &[&str] = &[
     "clip_range_value",
     "target_kl",
     "optimizer",
+    "batch_episodes",
 ];
 
 /// The keys added with PPO: a config saved before them takes the default preset's values
@@ -198,8 +203,9 @@ pub const PPO_KEYS: &[&str] = &[
     "target_kl",
 ];
 
-/// The keys added with the course's chapter 0 (`optimizer = "adam"` for a config saved before).
-pub const COURSE_KEYS: &[&str] = &["optimizer"];
+/// The keys added with the course's chapter 0 (a config saved before them gets
+/// `optimizer = "adam"` and `batch_episodes = 0`).
+pub const COURSE_KEYS: &[&str] = &["optimizer", "batch_episodes"];
 
 /// Every key a saved config may lack, [`PPO_KEYS`] then [`COURSE_KEYS`]: such a config takes
 /// the default preset's values for them.
@@ -211,6 +217,7 @@ pub const ADDED_KEYS: &[&str] = &[
     "clip_range_value",
     "target_kl",
     "optimizer",
+    "batch_episodes",
 ];
 
 /// The environments that have a preset.
@@ -273,6 +280,7 @@ impl Config {
             clip_range_value: 0.0,
             target_kl: 0.0,
             optimizer: Optimizer::Adam,
+            batch_episodes: 0,
         };
         let c = match env_id {
             // Half the value steps of the other discrete presets at a higher value rate: the same
@@ -389,9 +397,28 @@ impl Config {
         Ok(c)
     }
 
-    /// Number of environment steps in one epoch.
+    /// Number of environment steps in one epoch; with `batch_episodes`, a lower bound (every
+    /// episode takes at least one step).
     pub fn steps_per_epoch(&self) -> u64 {
-        (self.num_envs * self.steps_per_env) as u64
+        match self.batch_episodes {
+            0 => (self.num_envs * self.steps_per_env) as u64,
+            n => n as u64,
+        }
+    }
+
+    /// With `batch_episodes = B`, the most steps one environment can take in an epoch: every
+    /// environment ends an episode at least every `L` steps (its time limit), so `N`
+    /// environments end `B` episodes within `⌈B / N⌉ · L` steps. `None` for an unregistered env.
+    ///
+    /// ```
+    /// use policy_gradient::config::Config;
+    /// let c = Config { batch_episodes: 10, num_envs: 4, ..Config::preset("CartPole-v1").unwrap() };
+    /// assert_eq!(c.episode_batch_max_steps(), Some(3 * 500));
+    /// ```
+    pub fn episode_batch_max_steps(&self) -> Option<u64> {
+        let limit = envs::spec(&self.env_id).ok()?.max_episode_steps;
+        let rounds = (self.batch_episodes as u64).div_ceil(self.num_envs.max(1) as u64);
+        Some(rounds.saturating_mul(limit))
     }
 
     /// Checks the ranges TOML types cannot express and the size bounds of
@@ -417,6 +444,24 @@ impl Config {
             bounds::BATCH_STEPS,
             origin,
         )?;
+        if self.batch_episodes > 0
+            && let Some(steps) = self.episode_batch_max_steps()
+        {
+            check_size(
+                "batch_episodes (its most steps per env)",
+                steps,
+                1,
+                bounds::STEPS_PER_ENV,
+                origin,
+            )?;
+            check_size(
+                "batch_episodes (its most steps per batch)",
+                steps.saturating_mul(envs),
+                1,
+                bounds::BATCH_STEPS,
+                origin,
+            )?;
+        }
         check_size(
             "solved_window",
             self.solved_window as u64,

@@ -145,7 +145,15 @@ impl Trainer {
             .normalize_observations
             .then(|| RunningNorm::new(obs_dim, OBS_CLIP));
         let tracker = EpisodeTracker::new(config.num_envs, config.solved_window);
-        let rollout = Rollout::new(&policy, config.num_envs, config.steps_per_env, obs_dim);
+        let rollout = match config.episode_batch_max_steps() {
+            Some(max_steps) if config.batch_episodes > 0 => Rollout::of_episodes(
+                &policy,
+                config.num_envs,
+                (config.batch_episodes, max_steps as usize),
+                obs_dim,
+            ),
+            _ => Rollout::new(&policy, config.num_envs, config.steps_per_env, obs_dim),
+        };
         Ok(Self {
             config,
             env,
