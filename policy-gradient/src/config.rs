@@ -192,23 +192,9 @@ pub const KEYS: &[&str] = &[
     "batch_episodes",
 ];
 
-/// The keys added with PPO: a config saved before them takes the default preset's values
-/// (`update = "pg"`).
-pub const PPO_KEYS: &[&str] = &[
-    "update",
-    "update_epochs",
-    "minibatch_size",
-    "clip_range",
-    "clip_range_value",
-    "target_kl",
-];
-
-/// The keys added with the course's chapter 0 (a config saved before them gets
-/// `optimizer = "adam"` and `batch_episodes = 0`).
-pub const COURSE_KEYS: &[&str] = &["optimizer", "batch_episodes"];
-
-/// Every key a saved config may lack, [`PPO_KEYS`] then [`COURSE_KEYS`]: such a config takes
-/// the default preset's values for them.
+/// Every key a saved config may lack, in the order they were added: such a config takes the
+/// default preset's values for them. The PPO keys ([`PPO_KEYS`]) come first, then those of the
+/// course's chapter 0 ([`COURSE_KEYS`]).
 pub const ADDED_KEYS: &[&str] = &[
     "update",
     "update_epochs",
@@ -219,6 +205,15 @@ pub const ADDED_KEYS: &[&str] = &[
     "optimizer",
     "batch_episodes",
 ];
+
+const ADDED_PARTS: (&[&str], &[&str]) = ADDED_KEYS.split_at(6);
+
+/// The keys added with PPO (a config saved before them gets `update = "pg"`).
+pub const PPO_KEYS: &[&str] = ADDED_PARTS.0;
+
+/// The keys added with the course's chapter 0 (a config saved before them gets
+/// `optimizer = "adam"` and `batch_episodes = 0`).
+pub const COURSE_KEYS: &[&str] = ADDED_PARTS.1;
 
 /// The environments that have a preset.
 pub const PRESET_ENVS: &[&str] = &[
@@ -662,8 +657,8 @@ mod tests {
 
     #[test]
     fn added_keys_are_the_ppo_and_course_keys() {
-        let both: Vec<&str> = PPO_KEYS.iter().chain(COURSE_KEYS).copied().collect();
-        assert_eq!(ADDED_KEYS, both);
+        assert_eq!(PPO_KEYS.last(), Some(&"target_kl"));
+        assert_eq!(COURSE_KEYS, ["optimizer", "batch_episodes"]);
         // A config saved before the course keys loads with their default values.
         let c = Config::preset("CartPole-v1").unwrap();
         let old: String = c
