@@ -26,6 +26,8 @@ const WORDS: &[&str] = &[
     "ppo",
     "sgd",
     "adam",
+    "sequence",
+    "token",
 ];
 
 /// `--set` texts for `key` that differ from `current` and that a user could write.

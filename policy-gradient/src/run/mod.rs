@@ -28,6 +28,7 @@ pub mod lock;
 pub mod optimizer;
 pub mod schedule;
 pub mod signal;
+pub mod threads;
 pub mod train;
 pub mod update;
 
