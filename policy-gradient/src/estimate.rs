@@ -133,6 +133,7 @@ mod tests {
         Rollout {
             num_envs: 2,
             steps: 3,
+            size: crate::rollout::BatchSize::Steps(3),
             obs_dim: 1,
             obs: vec![0.0; 6],
             actions: Actions::Discrete(vec![0; 6]),

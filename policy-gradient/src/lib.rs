@@ -53,7 +53,7 @@
 //! constant shift is a baseline and a positive scale a step size, so the direction is kept.
 //! An entropy bonus `β H[π]` ([`policy::categorical::entropy`], [`policy::gaussian::entropy`])
 //! slows the collapse of exploration. Gradients are clipped to a global norm and steps taken by
-//! Adam (both from `dense`). Observations can be normalised with running statistics
+//! Adam, or plain SGD with `optimizer = "sgd"` (all from `dense`; [`run::optimizer`]). Observations can be normalised with running statistics
 //! ([`obs_norm::RunningNorm`]).
 //!
 //! # Map

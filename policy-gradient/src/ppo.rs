@@ -44,10 +44,10 @@
 //! minibatch, stopping early once the policy has moved more than the KL target.
 
 use crate::policy::{Actions, Policy};
-use crate::run::update::{clip_grads, step};
+use crate::run::optimizer::NetOptimizer;
+use crate::run::update::{Stepper, clip_grads, step};
 use autograd::{Float, Tape, Tensor, Var};
 use dense::Mlp;
-use dense::optim::Adam;
 use rand::Rng;
 use rand::seq::SliceRandom;
 
@@ -233,9 +233,9 @@ pub struct NonFinite(pub &'static str);
 /// [`NonFinite`] they are left as they were.
 pub struct PpoModels<'a> {
     /// The policy and its optimiser.
-    pub policy: (&'a mut Policy, &'a mut Adam),
+    pub policy: (&'a mut Policy, &'a mut NetOptimizer),
     /// The value network and its optimiser, when the run has one.
-    pub value: Option<(&'a mut Mlp, &'a mut Adam)>,
+    pub value: Option<(&'a mut Mlp, &'a mut NetOptimizer)>,
 }
 
 /// Buffers an update reuses from one epoch to the next.
@@ -375,7 +375,7 @@ pub fn update<R: Rng + ?Sized>(
 /// the minibatch's approximate KL says the policy has moved past the target.
 fn policy_step(
     tape: &mut Tape<f32>,
-    (pol, opt, lr): (&mut Policy, &mut Adam, f32),
+    (pol, opt, lr): (&mut Policy, &mut NetOptimizer, f32),
     settings: &PpoSettings,
     scratch: &PpoScratch,
     stats: &mut PpoStats,
@@ -429,7 +429,7 @@ fn policy_step(
 /// One value step on the minibatch in `scratch`; returns its loss.
 fn value_step(
     tape: &mut Tape<f32>,
-    (v, opt, lr): (&mut Mlp, &mut Adam, f32),
+    (v, opt, lr): (&mut Mlp, &mut NetOptimizer, f32),
     settings: &PpoSettings,
     batch: &PpoBatch<'_>,
     scratch: &PpoScratch,
@@ -473,7 +473,6 @@ mod tests {
 
     use crate::policy::PolicyKind;
     use dense::Activation;
-    use dense::optim::AdamConfig;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
 
@@ -513,11 +512,8 @@ mod tests {
         }
     }
 
-    fn adam(lr: f32) -> Adam {
-        Adam::new(AdamConfig {
-            lr,
-            ..AdamConfig::default()
-        })
+    fn adam(lr: f32) -> NetOptimizer {
+        NetOptimizer::new(crate::run::optimizer::Optimizer::Adam, lr)
     }
 
     fn settings() -> PpoSettings {

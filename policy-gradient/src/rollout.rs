@@ -1,5 +1,7 @@
-//! Collecting experience: `steps` steps of every environment of a [`VecEnv`], one batched forward
-//! pass of the policy per step, without a tape.
+//! Collecting experience: steps of every environment of a [`VecEnv`], one batched forward pass of
+//! the policy per step, without a tape, until the batch is full ([`BatchSize`]): a fixed number
+//! of steps per environment, or until a number of episodes have ended (whole episodes, as
+//! textbook REINFORCE updates after them).
 //!
 //! The buffer is **time-major**: row `t·N + i` is environment `i` at step `t`. Returns and
 //! advantages are computed per environment on its column (see [`Rollout::column`]), where the
@@ -14,13 +16,34 @@ use crate::policy::{Actions, Policy};
 use envs::{VecAction, VecEnv};
 use rand::Rng;
 
+/// When a batch is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchSize {
+    /// After this many steps of every environment (`steps_per_env`).
+    Steps(usize),
+    /// Once this many episodes have ended in the batch (`batch_episodes`), summed over the
+    /// environments; with one environment the batch is exactly that many whole episodes. The
+    /// other environments' episodes in progress are cut by the end of the batch, as in
+    /// fixed-step batches. `max_steps` bounds the steps per environment (see
+    /// [`crate::config::Config::episode_batch_max_steps`]); whole episodes under the env's time
+    /// limit never reach it.
+    Episodes {
+        /// Episodes that end the batch.
+        episodes: usize,
+        /// Most steps per environment.
+        max_steps: usize,
+    },
+}
+
 /// One epoch of experience.
 #[derive(Clone, Debug)]
 pub struct Rollout {
     /// Number of environments `N`.
     pub num_envs: usize,
-    /// Steps per environment `T`.
+    /// Steps per environment `T` in the batch collected last.
     pub steps: usize,
+    /// When [`collect`] ends a batch.
+    pub size: BatchSize,
     /// Observation width.
     pub obs_dim: usize,
     /// Observations the policy saw (normalised when normalisation is on), `[T·N, obs_dim]`.
@@ -50,6 +73,7 @@ impl Rollout {
         Self {
             num_envs,
             steps,
+            size: BatchSize::Steps(steps),
             obs_dim,
             obs: Vec::with_capacity(rows * obs_dim),
             actions: Actions::empty_like(policy, rows),
@@ -60,6 +84,34 @@ impl Rollout {
             final_rows: Vec::new(),
             final_obs: Vec::new(),
             tail_obs: Vec::with_capacity(num_envs * obs_dim),
+        }
+    }
+
+    /// An empty buffer for `policy` whose batches end after `episodes` episodes (at most
+    /// `max_steps` steps per environment); it grows as the episodes need.
+    pub fn of_episodes(
+        policy: &Policy,
+        num_envs: usize,
+        (episodes, max_steps): (usize, usize),
+        obs_dim: usize,
+    ) -> Self {
+        Self {
+            size: BatchSize::Episodes {
+                episodes,
+                max_steps,
+            },
+            ..Self::new(policy, num_envs, 0, obs_dim)
+        }
+    }
+
+    /// Whether a batch of `t` steps per environment, in which `ended` episodes have ended, is full.
+    fn full(&self, t: usize, ended: usize) -> bool {
+        match self.size {
+            BatchSize::Steps(steps) => t == steps,
+            BatchSize::Episodes {
+                episodes,
+                max_steps,
+            } => ended >= episodes || t == max_steps,
         }
     }
 
@@ -95,8 +147,9 @@ fn see(norm: Option<&RunningNorm>, raw: &[f32], out: &mut Vec<f32>) {
     }
 }
 
-/// Fills `buf` with `buf.steps` steps of every environment. Observation statistics (when `norm`
-/// is given) are updated with each raw observation batch before it is normalised.
+/// Fills `buf` with steps of every environment until it is full (`buf.size`), and sets
+/// `buf.steps` to the steps taken. Observation statistics (when `norm` is given) are updated
+/// with each raw observation batch before it is normalised.
 #[allow(clippy::too_many_arguments)]
 pub fn collect<R: Rng + ?Sized>(
     env: &mut VecEnv,
@@ -110,7 +163,8 @@ pub fn collect<R: Rng + ?Sized>(
 ) -> Result<()> {
     buf.clear();
     let (n, d) = (buf.num_envs, buf.obs_dim);
-    for t in 0..buf.steps {
+    let (mut t, mut ended) = (0, 0);
+    while !buf.full(t, ended) {
         if let Some(s) = norm.as_deref_mut() {
             s.update(env.obs());
         }
@@ -139,6 +193,7 @@ pub fn collect<R: Rng + ?Sized>(
             buf.terminated.push(term);
             buf.truncated.push(trunc);
             tracker.step(i, r, term || trunc);
+            ended += usize::from(term || trunc);
             if trunc && !term {
                 let last = env
                     .final_obs(i)
@@ -147,7 +202,9 @@ pub fn collect<R: Rng + ?Sized>(
                 see(norm.as_deref(), last, &mut buf.final_obs);
             }
         }
+        t += 1;
     }
+    buf.steps = t;
     see(norm.as_deref(), env.obs(), &mut buf.tail_obs);
     Ok(())
 }

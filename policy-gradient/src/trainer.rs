@@ -20,9 +20,9 @@ use crate::policy::{Policy, PolicyKind};
 use crate::ppo::{self, NonFinite, PpoBatch, PpoModels, PpoScratch, PpoSettings};
 use crate::returns;
 use crate::rollout::{Rollout, collect};
+use crate::run::optimizer::NetOptimizer;
 use crate::run::update::{clip_and_step, clip_grads, step};
 use autograd::{Tape, Tensor};
-use dense::optim::{Adam, AdamConfig};
 use dense::{Activation, Init, Mlp};
 use envs::{Space, VecEnv};
 use rand::SeedableRng;
@@ -51,8 +51,8 @@ pub struct Trainer {
     pub(crate) env: VecEnv,
     pub(crate) policy: Policy,
     pub(crate) value: Option<Mlp>,
-    pub(crate) policy_opt: Adam,
-    pub(crate) value_opt: Option<Adam>,
+    pub(crate) policy_opt: NetOptimizer,
+    pub(crate) value_opt: Option<NetOptimizer>,
     pub(crate) rng: ChaCha8Rng,
     pub(crate) obs_norm: Option<RunningNorm>,
     pub(crate) tracker: EpisodeTracker,
@@ -136,20 +136,24 @@ impl Trainer {
                 &mut rng,
             )
         });
-        let adam = |lr| {
-            Adam::new(AdamConfig {
-                lr,
-                ..AdamConfig::default()
-            })
-        };
-        let policy_opt = adam(config.lr);
-        let value_opt = value.as_ref().map(|_| adam(config.value_lr));
+        let policy_opt = NetOptimizer::new(config.optimizer, config.lr);
+        let value_opt = value
+            .as_ref()
+            .map(|_| NetOptimizer::new(config.optimizer, config.value_lr));
         env.reset(config.seed);
         let obs_norm = config
             .normalize_observations
             .then(|| RunningNorm::new(obs_dim, OBS_CLIP));
         let tracker = EpisodeTracker::new(config.num_envs, config.solved_window);
-        let rollout = Rollout::new(&policy, config.num_envs, config.steps_per_env, obs_dim);
+        let rollout = match config.episode_batch_max_steps() {
+            Some(max_steps) if config.batch_episodes > 0 => Rollout::of_episodes(
+                &policy,
+                config.num_envs,
+                (config.batch_episodes, max_steps as usize),
+                obs_dim,
+            ),
+            _ => Rollout::new(&policy, config.num_envs, config.steps_per_env, obs_dim),
+        };
         Ok(Self {
             config,
             env,

@@ -121,11 +121,68 @@ fn preset_names_are_listed() {
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     let cartpole = out.lines().find(|l| l.starts_with("CartPole-v1")).unwrap();
-    assert!(cartpole.ends_with("; default, ppo"), "{cartpole}");
+    assert!(
+        cartpole.ends_with("; default, ppo, reinforce"),
+        "{cartpole}"
+    );
+    let acrobot = out.lines().find(|l| l.starts_with("Acrobot-v1")).unwrap();
+    assert!(acrobot.ends_with("; default, ppo"), "{acrobot}");
     let o = pg(&["lm", "tasks"]);
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(out.contains("presets: default"), "{out}");
+}
+
+#[test]
+fn the_reinforce_preset_trains_on_whole_episodes_with_sgd() {
+    let out = tmp("reinforce-preset");
+    let o = out.to_str().unwrap();
+    let args = [
+        "train",
+        "CartPole-v1",
+        "--preset",
+        "reinforce",
+        "--set",
+        "total_env_steps=1500",
+        "--out",
+        o,
+        "-q",
+    ];
+    let r = pg(&args);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let printed = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        printed.contains("env steps") && printed.contains("not solved"),
+        "{printed}"
+    );
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    for line in [
+        "estimator = \"reinforce\"\n",
+        "optimizer = \"sgd\"\n",
+        "batch_episodes = 4\n",
+        "normalize_advantages = false\n",
+    ] {
+        assert!(config.contains(line), "`{line}` not in\n{config}");
+    }
+    // Every epoch ended after exactly 4 whole episodes.
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    let mut rows = csv.lines();
+    let header: Vec<&str> = rows.next().unwrap().split(',').collect();
+    let col = header.iter().position(|h| *h == "episodes").unwrap();
+    let episodes: Vec<&str> = rows.map(|l| l.split(',').nth(col).unwrap()).collect();
+    assert!(
+        episodes.len() > 3 && episodes.iter().all(|e| *e == "4"),
+        "{episodes:?}"
+    );
+    // On another environment the preset does not exist.
+    let r = pg(&["train", "Acrobot-v1", "--preset", "reinforce", "--out", o]);
+    assert!(!r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains("no preset `reinforce`") && !err.contains("panicked"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(out).unwrap();
 }
 
 #[test]

@@ -24,6 +24,8 @@ const WORDS: &[&str] = &[
     "k3_loss",
     "pg",
     "ppo",
+    "sgd",
+    "adam",
     "sequence",
     "token",
 ];
@@ -72,6 +74,7 @@ fn round_trip_every_key<C: RunConfig + std::fmt::Debug>(preset: C) {
 fn every_key_of_every_configuration_round_trips_as_written() {
     round_trip_every_key(Config::preset("CartPole-v1").unwrap());
     round_trip_every_key(Config::preset("Pendulum-v1").unwrap());
+    round_trip_every_key(Config::preset_named("CartPole-v1", "reinforce").unwrap());
     round_trip_every_key(PretrainConfig::preset("addition").unwrap());
     round_trip_every_key(RlConfig::preset("reviews").unwrap());
 }

@@ -2,7 +2,7 @@
 //! uninterrupted one (every CSV column except the wall-clock ones compared as text).
 
 use policy_gradient::PgError;
-use policy_gradient::config::{Config, Estimator, Update};
+use policy_gradient::config::{Config, Estimator, Optimizer, Update};
 use policy_gradient::metrics::{COLUMNS, WALL_CLOCK_COLUMNS};
 use policy_gradient::run::{QUIET, RunOptions, train_new, train_resume};
 use std::path::{Path, PathBuf};
@@ -90,10 +90,35 @@ fn resume_continues_bit_identically() {
             small("MountainCarContinuous-v0", Estimator::Gae),
         ),
         ("Pendulum-v1-ppo", ppo(small("Pendulum-v1", Estimator::Gae))),
+        (
+            "CartPole-v1-sgd",
+            Config {
+                optimizer: Optimizer::Sgd,
+                lr: 0.01,
+                value_lr: 0.01,
+                ..small("CartPole-v1", Estimator::Vpg)
+            },
+        ),
+        (
+            "CartPole-v1-whole-episodes",
+            Config {
+                num_envs: 1,
+                batch_episodes: 2,
+                ..small("CartPole-v1", Estimator::Reinforce)
+            },
+        ),
+        (
+            "CartPole-v1-episodes-of-3-envs",
+            Config {
+                batch_episodes: 2,
+                ..small("CartPole-v1", Estimator::Gae)
+            },
+        ),
     ] {
         let env = name;
         let full = tmp(&format!("full-{env}"));
-        train_new(c.clone(), &full, &QUIET).unwrap();
+        let whole = train_new(c.clone(), &full, &QUIET).unwrap();
+        assert!(whole.epochs > 5, "{env}: {} epochs", whole.epochs);
 
         let cut = tmp(&format!("cut-{env}"));
         let stop = |n| RunOptions {
@@ -112,7 +137,10 @@ fn resume_continues_bit_identically() {
         // ... then "killed": only the epoch-3 checkpoint survives, the CSV has rows 4 and 5.
         std::fs::copy(cut.join("epoch3.ckpt"), &ckpt).unwrap();
         let summary = train_resume(&cut, &QUIET).unwrap();
-        assert_eq!(summary.epochs, 8);
+        assert_eq!(
+            (summary.epochs, summary.env_steps),
+            (whole.epochs, whole.env_steps)
+        );
         assert_eq!(
             learning_columns(&cut),
             learning_columns(&full),
@@ -121,5 +149,24 @@ fn resume_continues_bit_identically() {
         for p in [full, cut] {
             std::fs::remove_dir_all(p).unwrap();
         }
+    }
+}
+
+#[test]
+fn the_optimizer_key_selects_the_update_rule() {
+    let adam = small("CartPole-v1", Estimator::Vpg);
+    let sgd = Config {
+        optimizer: Optimizer::Sgd,
+        ..adam.clone()
+    };
+    let (a, s) = (tmp("opt-adam"), tmp("opt-sgd"));
+    train_new(adam, &a, &QUIET).unwrap();
+    train_new(sgd, &s, &QUIET).unwrap();
+    let (ca, cs) = (learning_columns(&a), learning_columns(&s));
+    // Same header, different learning from the first step on.
+    assert_eq!(ca[0], cs[0]);
+    assert_ne!(ca[1..], cs[1..]);
+    for p in [a, s] {
+        std::fs::remove_dir_all(p).unwrap();
     }
 }

@@ -11,6 +11,7 @@
 //! | `num_envs` | [`NUM_ENVS`] | the vector env, one row of each forward pass per env |
 //! | `steps_per_env` | [`STEPS_PER_ENV`] | the rollout buffers |
 //! | `num_envs × steps_per_env` | [`BATCH_STEPS`] | the rollout buffers and the tape |
+//! | `batch_episodes`: `⌈batch_episodes / num_envs⌉ ×` the env's time limit, per env and `× num_envs` | [`STEPS_PER_ENV`], [`BATCH_STEPS`] | the rollout buffers of a batch of whole episodes, which grow as the episodes need |
 //! | `solved_window` | [`SOLVED_WINDOW`] | the window of recent returns |
 //! | `hidden_sizes` (each) | [`HIDDEN_WIDTH`] | the MLP's layers |
 //! | `hidden_sizes` (count) | [`HIDDEN_LAYERS`] | the MLP's layers |

@@ -13,6 +13,7 @@
 //! | [`signal`] | Ctrl-C and SIGTERM: save, say so, exit 130 or 143 |
 //! | [`schedule`] | the learning-rate schedule |
 //! | [`update`] | clip the gradient norm, take one optimiser step |
+//! | [`optimizer`] | the `optimizer` key: Adam or plain SGD, saved in checkpoints |
 //! | [`train`] | the `pg train` epoch loop around a [`crate::trainer::Trainer`] |
 //!
 //! The metrics file ([`crate::metrics::MetricsWriter`]), the curves ([`crate::plot`]) and the
@@ -24,6 +25,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod dir;
 pub mod lock;
+pub mod optimizer;
 pub mod schedule;
 pub mod signal;
 pub mod threads;
