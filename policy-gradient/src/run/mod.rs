@@ -12,6 +12,7 @@
 //! | [`lock`] | the exclusive lock on a run directory, stale-lock reclaim |
 //! | [`checkpoint`] | the checkpoint unit: one file replaced by one rename, shared encodings |
 //! | [`signal`] | Ctrl-C and SIGTERM: save, say so, exit 130 or 143 |
+//! | [`sweep`] | a grid of seeds and `--set` values: its run directories, what each needs, the summary table |
 //! | [`schedule`] | the learning-rate schedule |
 //! | [`update`] | clip the gradient norm, take one optimiser step |
 //! | [`train`] | the `pg train` epoch loop around a [`crate::trainer::Trainer`] |
@@ -28,6 +29,7 @@ pub mod group;
 pub mod lock;
 pub mod schedule;
 pub mod signal;
+pub mod sweep;
 pub mod train;
 pub mod update;
 

@@ -129,11 +129,7 @@ fn drive(
     let steps = table.column("env_steps", &p)?;
     let avg = table.column("moving_avg_return", &p)?;
     let elapsed = table.column("elapsed_seconds", &p)?;
-    let solved_at = steps
-        .iter()
-        .zip(&avg)
-        .find(|(_, a)| **a >= c.solved_return)
-        .map(|(s, _)| *s as u64);
+    let solved_at = first_reaching(&steps, &avg, c.solved_return);
     Ok(RunSummary {
         dir: run.root().to_path_buf(),
         epochs: trainer.epochs_done(),
@@ -142,6 +138,15 @@ fn drive(
         solved_at,
         elapsed: elapsed.last().copied().unwrap_or(0.0),
     })
+}
+
+/// The first `steps[i]` at which `avg[i] >= goal`: when a run reached its goal.
+pub fn first_reaching(steps: &[f64], avg: &[f64], goal: f64) -> Option<u64> {
+    steps
+        .iter()
+        .zip(avg)
+        .find(|(_, a)| **a >= goal)
+        .map(|(s, _)| *s as u64)
 }
 
 /// Writes the run's own learning curve (`curve.svg`).
