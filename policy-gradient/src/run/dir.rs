@@ -4,6 +4,7 @@
 //! ```text
 //! DIR/config.toml              the full configuration (reloads to the same value)
 //! DIR/metrics.csv              one row per epoch or step
+//! DIR/episodes.csv             (pg train) one row per finished episode
 //! DIR/checkpoints/latest.ckpt  the most recent checkpoint: one file, replaced by one rename
 //! DIR/curve.svg                the learning curve of this run
 //! DIR/samples.txt              (LM) held-out completions of the final model
@@ -22,7 +23,13 @@ use crate::run::lock::RunLock;
 use std::path::{Path, PathBuf};
 
 /// The files a run writes at the top of its directory (all removed by `--force`).
-pub const RUN_FILES: &[&str] = &["config.toml", "metrics.csv", "curve.svg", "samples.txt"];
+pub const RUN_FILES: &[&str] = &[
+    "config.toml",
+    "metrics.csv",
+    "episodes.csv",
+    "curve.svg",
+    "samples.txt",
+];
 
 /// A run directory and the paths inside it; holds the directory's lock when opened for writing.
 #[derive(Debug)]
@@ -143,6 +150,11 @@ impl RunDir {
     /// `metrics.csv`.
     pub fn metrics_path(&self) -> PathBuf {
         self.root.join("metrics.csv")
+    }
+
+    /// `episodes.csv` (`pg train` runs).
+    pub fn episodes_path(&self) -> PathBuf {
+        self.root.join("episodes.csv")
     }
 
     /// `curve.svg`.

@@ -8,6 +8,7 @@
 //! | [`bounds`] | the documented upper bound of every size, checked before allocating |
 //! | [`args`] | the command-line options of every training command |
 //! | [`dir`] | run directories: layout, creation, `--force`, resumption |
+//! | [`episodes`] | `episodes.csv`: one row per finished episode, cut back on resume like `metrics.csv` |
 //! | [`group`] | runs grouped by configuration (seeds of one config together) for plots and sweeps |
 //! | [`lock`] | the exclusive lock on a run directory, stale-lock reclaim |
 //! | [`checkpoint`] | the checkpoint unit: one file replaced by one rename, shared encodings |
@@ -25,6 +26,7 @@ pub mod bounds;
 pub mod checkpoint;
 pub mod config;
 pub mod dir;
+pub mod episodes;
 pub mod group;
 pub mod lock;
 pub mod schedule;

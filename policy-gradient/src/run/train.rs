@@ -9,10 +9,12 @@ use crate::plot::{PlotSpec, load_curves, render_svg};
 use crate::progress::Progress;
 use crate::run::RunOptions;
 use crate::run::dir::RunDir;
+use crate::run::episodes::{self, EpisodeRow, EpochStart};
 use crate::run::signal;
 use crate::trainer::Trainer;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// What a finished run reports.
 #[derive(Clone, Debug)]
@@ -60,7 +62,8 @@ pub fn train_new(config: Config, out: &Path, opts: &RunOptions) -> Result<RunSum
     let trainer = Trainer::new(config.clone())?;
     let run = RunDir::create(out, &config.to_toml(), opts.force)?;
     let metrics = MetricsWriter::create(&run.metrics_path())?;
-    drive(&run, trainer, metrics, opts)
+    let episodes = episodes::open(&run.episodes_path(), None)?;
+    drive(&run, trainer, metrics, episodes, opts)
 }
 
 /// Continues the run in `dir` from its latest checkpoint, dropping metrics rows written after it.
@@ -69,13 +72,15 @@ pub fn train_resume(dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
     let config: Config = run.config()?;
     let trainer = checkpoint::load(&run.latest_checkpoint(), Some(&config))?;
     let metrics = MetricsWriter::resume(&run.metrics_path(), trainer.epochs_done())?;
-    drive(&run, trainer, metrics, opts)
+    let episodes = episodes::open(&run.episodes_path(), Some(trainer.tracker.total_episodes()))?;
+    drive(&run, trainer, metrics, episodes, opts)
 }
 
 fn drive(
     run: &RunDir,
     mut trainer: Trainer,
     mut metrics: MetricsWriter<EpochMetrics>,
+    mut episodes: MetricsWriter<EpisodeRow>,
     opts: &RunOptions,
 ) -> Result<RunSummary> {
     let c = trainer.config().clone();
@@ -101,6 +106,11 @@ fn drive(
                 command: "pg train",
             });
         }
+        let start = EpochStart {
+            env_steps: trainer.env_steps(),
+            seconds: trainer.elapsed,
+            at: Instant::now(),
+        };
         let m = match trainer.epoch() {
             Ok(m) => m,
             Err(PgError::NonFiniteLoss { at, unit, what, .. }) => {
@@ -115,6 +125,9 @@ fn drive(
             Err(e) => return Err(e),
         };
         metrics.append(&m)?;
+        for row in episodes::epoch_rows(&trainer.tracker, start) {
+            episodes.append(&row)?;
+        }
         progress.epoch(&m);
         if c.checkpoint_every > 0 && m.epoch.is_multiple_of(c.checkpoint_every) {
             checkpoint::save(&trainer, &run.latest_checkpoint())?;
