@@ -87,6 +87,7 @@
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod custom_env;
 pub mod episodes;
 pub mod error;
 pub mod estimate;
