@@ -147,6 +147,14 @@ pub struct Config {
     /// PPO: end an update before the minibatch step whose approximate KL to the collecting policy
     /// exceeds `1.5 × target_kl`; 0 disables the check.
     pub target_kl: f64,
+    /// Evaluate the policy every this many env steps (at the first epoch boundary at or past each
+    /// multiple), writing `eval.csv` and keeping `checkpoints/best.ckpt`; 0 disables it.
+    pub eval_every: u64,
+    /// Deterministic episodes per evaluation, on a separate env with its own seeds.
+    pub eval_episodes: usize,
+    /// Besides `latest.ckpt`, keep this many of the most recent periodic checkpoints as
+    /// `checkpoints/step-N.ckpt`; 0 keeps none.
+    pub keep_checkpoints: usize,
 }
 
 /// The keys of [`Config`], in declaration order (checked against the struct by a test).
@@ -181,6 +189,27 @@ pub const KEYS: &[&str] = &[
     "clip_range",
     "clip_range_value",
     "target_kl",
+    "eval_every",
+    "eval_episodes",
+    "keep_checkpoints",
+];
+
+/// The keys added with periodic evaluation: a config saved before them takes the default
+/// preset's values (no evaluation, no checkpoint history).
+pub const EVAL_KEYS: &[&str] = &["eval_every", "eval_episodes", "keep_checkpoints"];
+
+/// Every key added after the first release, which an older `config.toml` may lack:
+/// [`PPO_KEYS`] then [`EVAL_KEYS`].
+pub const ADDED_KEYS: &[&str] = &[
+    "update",
+    "update_epochs",
+    "minibatch_size",
+    "clip_range",
+    "clip_range_value",
+    "target_kl",
+    "eval_every",
+    "eval_episodes",
+    "keep_checkpoints",
 ];
 
 /// The keys added with PPO: a config saved before them takes the default preset's values
@@ -253,6 +282,9 @@ impl Config {
             clip_range: 0.2,
             clip_range_value: 0.0,
             target_kl: 0.0,
+            eval_every: 0,
+            eval_episodes: 10,
+            keep_checkpoints: 0,
         };
         let c = match env_id {
             // Half the value steps of the other discrete presets at a higher value rate: the same
@@ -453,7 +485,7 @@ impl Config {
                 format!("{}; expected a finite number", self.solved_return),
             ));
         }
-        Ok(())
+        crate::run::evaluation::validate(self, origin)
     }
 
     /// The configuration as TOML text (what `config.toml` holds).
@@ -486,7 +518,7 @@ impl RunConfig for Config {
     const KEYS: &'static [&'static str] = KEYS;
     const SUBJECT_KEY: &'static str = "env_id";
     const RENAMED: &'static [(&'static str, &'static str)] = &[("policy_lr", "lr")];
-    const ADDED: &'static [&'static str] = PPO_KEYS;
+    const ADDED: &'static [&'static str] = ADDED_KEYS;
 
     fn preset_names(env_id: &str) -> Result<&'static [&'static str]> {
         if PRESET_ENVS.contains(&env_id) {

@@ -9,6 +9,7 @@
 //! | [`args`] | the command-line options of every training command |
 //! | [`dir`] | run directories: layout, creation, `--force`, resumption |
 //! | [`episodes`] | `episodes.csv`: one row per finished episode, cut back on resume like `metrics.csv` |
+//! | [`evaluation`] | periodic deterministic evaluation, `eval.csv`, `best.ckpt`, the checkpoint history |
 //! | [`group`] | runs grouped by configuration (seeds of one config together) for plots and sweeps |
 //! | [`lock`] | the exclusive lock on a run directory, stale-lock reclaim |
 //! | [`checkpoint`] | the checkpoint unit: one file replaced by one rename, shared encodings |
@@ -27,6 +28,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod dir;
 pub mod episodes;
+pub mod evaluation;
 pub mod group;
 pub mod lock;
 pub mod schedule;

@@ -10,6 +10,7 @@ use crate::progress::Progress;
 use crate::run::RunOptions;
 use crate::run::dir::RunDir;
 use crate::run::episodes::{self, EpisodeRow, EpochStart};
+use crate::run::evaluation::{Evaluator, save_history};
 use crate::run::signal;
 use crate::trainer::Trainer;
 use std::fmt;
@@ -63,7 +64,8 @@ pub fn train_new(config: Config, out: &Path, opts: &RunOptions) -> Result<RunSum
     let run = RunDir::create(out, &config.to_toml(), opts.force)?;
     let metrics = MetricsWriter::create(&run.metrics_path())?;
     let episodes = episodes::open(&run.episodes_path(), None)?;
-    drive(&run, trainer, metrics, episodes, opts)
+    let evaluator = Evaluator::open(&run, &trainer, false)?;
+    drive(&run, trainer, metrics, episodes, evaluator, opts)
 }
 
 /// Continues the run in `dir` from its latest checkpoint, dropping metrics rows written after it.
@@ -73,7 +75,8 @@ pub fn train_resume(dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
     let trainer = checkpoint::load(&run.latest_checkpoint(), Some(&config))?;
     let metrics = MetricsWriter::resume(&run.metrics_path(), trainer.epochs_done())?;
     let episodes = episodes::open(&run.episodes_path(), Some(trainer.tracker.total_episodes()))?;
-    drive(&run, trainer, metrics, episodes, opts)
+    let evaluator = Evaluator::open(&run, &trainer, true)?;
+    drive(&run, trainer, metrics, episodes, evaluator, opts)
 }
 
 fn drive(
@@ -81,6 +84,7 @@ fn drive(
     mut trainer: Trainer,
     mut metrics: MetricsWriter<EpochMetrics>,
     mut episodes: MetricsWriter<EpisodeRow>,
+    mut evaluator: Option<Evaluator>,
     opts: &RunOptions,
 ) -> Result<RunSummary> {
     let c = trainer.config().clone();
@@ -128,9 +132,13 @@ fn drive(
         for row in episodes::epoch_rows(&trainer.tracker, start) {
             episodes.append(&row)?;
         }
+        if let Some(e) = evaluator.as_mut() {
+            e.after_epoch(run, &trainer, start.env_steps)?;
+        }
         progress.epoch(&m);
         if c.checkpoint_every > 0 && m.epoch.is_multiple_of(c.checkpoint_every) {
             checkpoint::save(&trainer, &run.latest_checkpoint())?;
+            save_history(run, &trainer, c.keep_checkpoints)?;
             last_checkpoint = Some(run.latest_checkpoint());
         }
     }
