@@ -84,6 +84,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod callback;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;

@@ -37,7 +37,9 @@ pub mod sweep;
 pub mod train;
 pub mod update;
 
-pub use train::{RunSummary, train_new, train_resume, write_curve};
+pub use train::{
+    RunSummary, train_new, train_new_with, train_resume, train_resume_with, write_curve,
+};
 
 /// How a training command runs (both `pg train` and `pg lm`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

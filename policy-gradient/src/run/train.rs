@@ -1,6 +1,7 @@
 //! Driving a `pg train` run: the epoch loop around a [`Trainer`] with its run directory, metrics
 //! file, progress display, periodic checkpoints, signals and the final learning curve.
 
+use crate::callback::{Callback, Control};
 use crate::checkpoint;
 use crate::config::Config;
 use crate::error::{PgError, Result};
@@ -60,32 +61,68 @@ pub fn default_dir(config: &Config) -> PathBuf {
 
 /// Starts a new run in `out` (refusing an existing run unless `opts.force`).
 pub fn train_new(config: Config, out: &Path, opts: &RunOptions) -> Result<RunSummary> {
+    train_new_with(config, out, opts, &mut ())
+}
+
+/// [`train_new`] with a [`Callback`] called after every epoch (after its metrics, evaluation and
+/// periodic checkpoint are written); a callback that stops ends the run as its budget would.
+pub fn train_new_with(
+    config: Config,
+    out: &Path,
+    opts: &RunOptions,
+    callback: &mut dyn Callback,
+) -> Result<RunSummary> {
     let trainer = Trainer::new(config.clone())?;
     let run = RunDir::create(out, &config.to_toml(), opts.force)?;
     let metrics = MetricsWriter::create(&run.metrics_path())?;
     let episodes = episodes::open(&run.episodes_path(), None)?;
     let evaluator = Evaluator::open(&run, &trainer, false)?;
-    drive(&run, trainer, metrics, episodes, evaluator, opts)
+    let records = Records {
+        metrics,
+        episodes,
+        evaluator,
+    };
+    drive(&run, trainer, records, opts, callback)
 }
 
 /// Continues the run in `dir` from its latest checkpoint, dropping metrics rows written after it.
 pub fn train_resume(dir: &Path, opts: &RunOptions) -> Result<RunSummary> {
+    train_resume_with(dir, opts, &mut ())
+}
+
+/// [`train_resume`] with a [`Callback`], as in [`train_new_with`].
+pub fn train_resume_with(
+    dir: &Path,
+    opts: &RunOptions,
+    callback: &mut dyn Callback,
+) -> Result<RunSummary> {
     let run = RunDir::resume(dir)?;
     let config: Config = run.config()?;
     let trainer = checkpoint::load(&run.latest_checkpoint(), Some(&config))?;
     let metrics = MetricsWriter::resume(&run.metrics_path(), trainer.epochs_done())?;
     let episodes = episodes::open(&run.episodes_path(), Some(trainer.tracker.total_episodes()))?;
     let evaluator = Evaluator::open(&run, &trainer, true)?;
-    drive(&run, trainer, metrics, episodes, evaluator, opts)
+    let records = Records {
+        metrics,
+        episodes,
+        evaluator,
+    };
+    drive(&run, trainer, records, opts, callback)
+}
+
+/// The files a run appends to after each epoch.
+struct Records {
+    metrics: MetricsWriter<EpochMetrics>,
+    episodes: MetricsWriter<EpisodeRow>,
+    evaluator: Option<Evaluator>,
 }
 
 fn drive(
     run: &RunDir,
     mut trainer: Trainer,
-    mut metrics: MetricsWriter<EpochMetrics>,
-    mut episodes: MetricsWriter<EpisodeRow>,
-    mut evaluator: Option<Evaluator>,
+    mut records: Records,
     opts: &RunOptions,
+    callback: &mut dyn Callback,
 ) -> Result<RunSummary> {
     let c = trainer.config().clone();
     let epochs = c.total_env_steps.div_ceil(c.steps_per_epoch());
@@ -128,11 +165,11 @@ fn drive(
             }
             Err(e) => return Err(e),
         };
-        metrics.append(&m)?;
+        records.metrics.append(&m)?;
         for row in episodes::epoch_rows(&trainer.tracker, start) {
-            episodes.append(&row)?;
+            records.episodes.append(&row)?;
         }
-        if let Some(e) = evaluator.as_mut() {
+        if let Some(e) = records.evaluator.as_mut() {
             e.after_epoch(run, &trainer, start.env_steps)?;
         }
         progress.epoch(&m);
@@ -140,6 +177,9 @@ fn drive(
             checkpoint::save(&trainer, &run.latest_checkpoint())?;
             save_history(run, &trainer, c.keep_checkpoints)?;
             last_checkpoint = Some(run.latest_checkpoint());
+        }
+        if callback.on_epoch(&trainer, &m)? == Control::Stop {
+            break;
         }
     }
     checkpoint::save(&trainer, &run.latest_checkpoint())?;
