@@ -194,12 +194,8 @@ pub const KEYS: &[&str] = &[
     "keep_checkpoints",
 ];
 
-/// The keys added with periodic evaluation: a config saved before them takes the default
-/// preset's values (no evaluation, no checkpoint history).
-pub const EVAL_KEYS: &[&str] = &["eval_every", "eval_episodes", "keep_checkpoints"];
-
-/// Every key added after the first release, which an older `config.toml` may lack:
-/// [`PPO_KEYS`] then [`EVAL_KEYS`].
+/// Every key added after the first release, which an older `config.toml` may lack: it takes
+/// the default preset's value. [`PPO_KEYS`] then [`EVAL_KEYS`].
 pub const ADDED_KEYS: &[&str] = &[
     "update",
     "update_epochs",
@@ -212,16 +208,11 @@ pub const ADDED_KEYS: &[&str] = &[
     "keep_checkpoints",
 ];
 
-/// The keys added with PPO: a config saved before them takes the default preset's values
-/// (`update = "pg"`).
-pub const PPO_KEYS: &[&str] = &[
-    "update",
-    "update_epochs",
-    "minibatch_size",
-    "clip_range",
-    "clip_range_value",
-    "target_kl",
-];
+/// The keys added with PPO (`update = "pg"` when missing).
+pub const PPO_KEYS: &[&str] = ADDED_KEYS.split_at(6).0;
+
+/// The keys added with periodic evaluation (no evaluation, no checkpoint history when missing).
+pub const EVAL_KEYS: &[&str] = ADDED_KEYS.split_at(6).1;
 
 /// The environments that have a preset.
 pub const PRESET_ENVS: &[&str] = &[

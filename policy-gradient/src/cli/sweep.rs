@@ -7,6 +7,7 @@
 //! skipped, stopped ones resumed, the rest started.
 
 use crate::error::{PgError, Result};
+use crate::run::args::config_file;
 use crate::run::config::Layers;
 use crate::run::signal;
 use crate::run::sweep::{Job, Plan, jobs, parse_seeds, plan, summarise};
@@ -51,16 +52,9 @@ struct Running {
 pub fn run(args: SweepArgs) -> Result<()> {
     signal::install();
     let seeds = parse_seeds(&args.seeds)?;
-    let file = match &args.config {
-        Some(p) => Some((
-            std::fs::read_to_string(p).map_err(|e| PgError::io(p, e))?,
-            p.display().to_string(),
-        )),
-        None => None,
-    };
     let base = Layers {
         preset: args.preset.clone(),
-        file,
+        file: config_file(args.config.as_deref())?,
         sets: Vec::new(),
     };
     let out = args
