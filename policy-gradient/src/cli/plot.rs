@@ -87,7 +87,8 @@ pub fn run(args: PlotArgs) -> Result<()> {
         if series.len() == 1 { "" } else { "s" }
     );
     for s in series.iter().filter(|s| !s.label.is_empty()) {
-        println!("  {} ({} runs)", s.label, s.curves.len());
+        let n = s.curves.len();
+        println!("  {} ({n} run{})", s.label, if n == 1 { "" } else { "s" });
     }
     Ok(())
 }
