@@ -1,4 +1,5 @@
-//! The reverse pass: [`Var::backward`] and the [`Sink`] that ops add their input gradients into.
+//! The reverse pass: [`Var::backward`], one loop over the tape that hands each node's gradient to
+//! its op's backward rule.
 //!
 //! Reverse mode in one loop. Write `ḡ_i` for dL/d(node i). The output's `ḡ` is 1. Every node's
 //! value was computed from nodes with smaller indices, so walking the arena from the output down
@@ -9,45 +10,14 @@
 use crate::custom::{STACK_INPUTS, with_inputs};
 use crate::float::Float;
 use crate::gradients::Gradients;
+use crate::node::{Node, Op};
 use crate::ops::{
     batched, binary, causal_softmax, embedding, gather, layer_norm, matmul, reduce, shape_ops,
     unary,
 };
-use crate::tape::{Node, Op};
+use crate::sink::Sink;
 use crate::tensor::Tensor;
 use crate::var::Var;
-
-/// Where backward rules add gradients: the gradient slots of the nodes below the current one.
-pub(crate) struct Sink<'a, T: Float> {
-    grads: &'a mut [Tensor<T>],
-    touched: &'a mut [bool],
-    nodes: &'a [Node<T>],
-    values: &'a [Tensor<T>],
-}
-
-impl<T: Float> Sink<'_, T> {
-    /// The buffer holding dL/d(node j), to ADD into; zeroed (at node j's shape) on first use in
-    /// this pass. `None` when node j needs no gradient, so rules skip work for constants.
-    #[inline]
-    pub(crate) fn grad(&mut self, j: u32) -> Option<&mut Tensor<T>> {
-        let j = j as usize;
-        if !self.nodes[j].requires_grad {
-            return None;
-        }
-        let g = &mut self.grads[j];
-        if !self.touched[j] {
-            self.touched[j] = true;
-            g.resize(self.values[j].shape());
-            g.fill(T::zero());
-        }
-        Some(g)
-    }
-
-    /// The value of node j.
-    pub(crate) fn value(&self, j: usize) -> &Tensor<T> {
-        &self.values[j]
-    }
-}
 
 impl<'t, T: Float> Var<'t, T> {
     /// Reverse-mode gradient of this one-element output (a loss) with respect to every
@@ -159,8 +129,8 @@ impl<'t, T: Float> Var<'t, T> {
             };
             match nodes[i].op {
                 Op::Leaf => {}
-                Op::Unary(kind, a) => {
-                    unary::backward(kind, &values[a as usize], y, g, &mut sink, a)
+                Op::Unary { x, kind, consts } => {
+                    unary::backward(kind, consts, &values[x as usize], y, g, &mut sink, x)
                 }
                 Op::Binary(kind, a, b) => {
                     binary::backward(kind, values, y, g, &mut sink, scratch, a, b)

@@ -37,7 +37,8 @@
 //! ```
 
 use crate::float::Float;
-use crate::tape::{Node, Op, Tape};
+use crate::node::{Node, Op};
+use crate::tape::Tape;
 use crate::tensor::Tensor;
 use crate::var::Var;
 

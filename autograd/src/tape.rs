@@ -8,71 +8,16 @@
 //! to node 0 (see `backward.rs`), with no recursion and no sort.
 //!
 //! All interior mutability sits in one `RefCell` for the whole tape (not one per node). That is
-//! what lets a [`Var`] be a plain `Copy` pair `(&Tape, index)` that operators can consume.
+//! what lets a [`Var`](crate::Var) be a plain `Copy` pair `(&Tape, index)` that operators can
+//! consume. This file holds the arena and its modes; adding nodes to it (leaves, ops) is in
+//! `record.rs`, which hands back a `Var` for each.
 
 use crate::custom::CustomOp;
 use crate::float::Float;
-use crate::ops::binary::Binary;
-use crate::ops::reduce::AxisOp;
-use crate::ops::unary::Unary;
-use crate::tensor::{Tensor, numel_of};
-use crate::var::Var;
+use crate::node::Node;
+use crate::tensor::Tensor;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
-
-/// What a node is and what its backward rule needs: the indices of its inputs and the few
-/// constants of the op. Values are not stored here; they sit in the tape's value slots.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Op<T: Float> {
-    /// A parameter or constant leaf, or any node recorded under `no_grad`.
-    Leaf,
-    /// Elementwise `y = f(x)`.
-    Unary(Unary<T>, u32),
-    /// Elementwise, broadcasting `y = f(a, b)`.
-    Binary(Binary, u32, u32),
-    /// 2-d `a · b`.
-    MatMul(u32, u32),
-    /// 2-d transpose.
-    Transpose(u32),
-    /// Same data, new shape.
-    Reshape(u32),
-    /// Sum of all elements.
-    SumAll(u32),
-    /// Mean of all elements.
-    MeanAll(u32),
-    /// An op working along one axis (sum, mean, max, logsumexp, softmax, log_softmax).
-    Axis(AxisOp, u32, u32),
-    /// `x` indexed along `axis` by `indices[start .. start + numel(output)]` of the tape's pool.
-    Gather { x: u32, axis: u32, start: u32 },
-    /// Inputs `pool[start .. start + len]` joined along `axis`.
-    Concat { axis: u32, start: u32, len: u32 },
-    /// Custom op number `op` of the tape, applied to inputs `pool[start .. start + len]`.
-    Custom { op: u32, start: u32, len: u32 },
-    /// 3-d batched `a · b`.
-    BatchMatMul(u32, u32),
-    /// `x` with its axes reordered by `pool[start .. start + ndim]`.
-    Permute { x: u32, start: u32 },
-    /// Layer normalisation of `x` over its last axis, then `gain ⊙ x̂ + bias`.
-    LayerNorm {
-        x: u32,
-        gain: u32,
-        bias: u32,
-        eps: T,
-    },
-    /// softmax over the last axis with a causal mask.
-    CausalSoftmax(u32),
-    /// Rows of `table` picked by the ids `pool[start .. start + rows of the output]`.
-    Embed { table: u32, start: u32 },
-}
-
-/// One recorded node.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Node<T: Float> {
-    pub(crate) op: Op<T>,
-    /// True when a gradient must flow into this node: it is a parameter, or an op with at least
-    /// one input that needs a gradient, recorded outside `no_grad`.
-    pub(crate) requires_grad: bool,
-}
 
 /// The mutable state of a tape, behind its single `RefCell`.
 pub(crate) struct Inner<T: Float> {
@@ -93,8 +38,8 @@ pub(crate) struct Inner<T: Float> {
     pub(crate) customs: Vec<Rc<dyn CustomOp<T>>>,
 }
 
-/// An arena of recorded ops; create [`Var`]s with [`param`](Tape::param) and
-/// [`constant`](Tape::constant), combine them with ops, then call [`Var::backward`].
+/// An arena of recorded ops; create [`Var`](crate::Var)s with [`param`](Tape::param) and
+/// [`constant`](Tape::constant), combine them with ops, then call [`Var::backward`](crate::Var::backward).
 ///
 /// A tape belongs to one thread (it is neither `Send` nor `Sync`: custom ops are shared through
 /// `Rc`); give each worker thread its own tape.
@@ -113,7 +58,8 @@ pub(crate) struct Inner<T: Float> {
 /// ```
 pub struct Tape<T: Float> {
     pub(crate) inner: RefCell<Inner<T>>,
-    no_grad: Cell<bool>,
+    /// True inside [`Tape::no_grad`]: ops record values only.
+    pub(crate) no_grad: Cell<bool>,
     /// Incremented by every reset, so stale [`Gradients`](crate::Gradients) are detected.
     pub(crate) generation: Cell<u64>,
 }
@@ -145,7 +91,8 @@ impl<T: Float> Tape<T> {
     /// Forgets every node but keeps every buffer, so the next step reuses them: a loop that
     /// builds the same graph each step stops allocating after its first step.
     ///
-    /// Takes `&mut self`, so the borrow checker guarantees no [`Var`] of the old graph survives.
+    /// Takes `&mut self`, so the borrow checker guarantees no [`Var`](crate::Var) of the old
+    /// graph survives.
     pub fn reset(&mut self) {
         let inner = self.inner.get_mut();
         inner.nodes.clear();
@@ -208,125 +155,6 @@ impl<T: Float> Tape<T> {
     pub fn is_no_grad(&self) -> bool {
         self.no_grad.get()
     }
-
-    /// Records a leaf holding a copy of `data`, reusing a spare value buffer.
-    fn leaf(&self, data: &[T], shape: &[usize], requires_grad: bool, what: &str) -> Var<'_, T> {
-        assert!(
-            data.len() == numel_of(shape),
-            "{what}: data of length {} does not fit shape {shape:?}, which holds {} elements",
-            data.len(),
-            numel_of(shape)
-        );
-        let mut inner = self.inner.borrow_mut();
-        let i = inner.next_slot();
-        let out = &mut inner.values[i];
-        out.shape.clear();
-        out.shape.extend_from_slice(shape);
-        out.data.clear();
-        out.data.extend_from_slice(data);
-        inner.nodes.push(Node {
-            op: Op::Leaf,
-            requires_grad: requires_grad && !self.no_grad.get(),
-        });
-        Var::new(self, i)
-    }
-
-    /// A parameter: a leaf whose gradient [`Var::backward`] reports. The values are copied into
-    /// a buffer the tape reuses across resets.
-    pub fn param(&self, t: &Tensor<T>) -> Var<'_, T> {
-        self.leaf(&t.data, &t.shape, true, "Tape::param")
-    }
-
-    /// A constant: a leaf no gradient flows into (inputs, targets, advantages).
-    pub fn constant(&self, t: &Tensor<T>) -> Var<'_, T> {
-        self.leaf(&t.data, &t.shape, false, "Tape::constant")
-    }
-
-    /// A parameter from row-major data and a shape.
-    ///
-    /// # Panics
-    /// If the data does not fit the shape.
-    pub fn param_from_slice(&self, data: &[T], shape: &[usize]) -> Var<'_, T> {
-        self.leaf(data, shape, true, "Tape::param_from_slice")
-    }
-
-    /// A constant from row-major data and a shape.
-    ///
-    /// # Panics
-    /// If the data does not fit the shape.
-    pub fn constant_from_slice(&self, data: &[T], shape: &[usize]) -> Var<'_, T> {
-        self.leaf(data, shape, false, "Tape::constant_from_slice")
-    }
-
-    /// A constant scalar (shape `[]`).
-    pub fn scalar(&self, x: T) -> Var<'_, T> {
-        self.leaf(&[x], &[], false, "Tape::scalar")
-    }
-
-    /// Records an op: checks that every input is on this tape, lets `compute` write the output
-    /// value into a reused slot (it sees all earlier values), then stores the node. `make_op`
-    /// builds the node's [`Op`], pushing any integer data it needs onto the pool (and a custom op
-    /// onto the custom list); it runs only when a gradient will flow, so under `no_grad` nothing
-    /// but the value is kept.
-    pub(crate) fn record(
-        &self,
-        name: &str,
-        inputs: &[Var<'_, T>],
-        compute: impl FnOnce(&[Tensor<T>], &mut Tensor<T>),
-        make_op: impl FnOnce(&mut Vec<usize>, &mut Vec<Rc<dyn CustomOp<T>>>) -> Op<T>,
-    ) -> Var<'_, T> {
-        let mut inner = self.inner.borrow_mut();
-        let mut requires_grad = false;
-        for v in inputs {
-            assert!(
-                std::ptr::eq(v.tape, self),
-                "{name}: an operand belongs to a different tape"
-            );
-            requires_grad |= inner.nodes[v.index as usize].requires_grad;
-        }
-        requires_grad &= !self.no_grad.get();
-        let i = inner.next_slot();
-        let (done, rest) = inner.values.split_at_mut(i);
-        compute(done, &mut rest[0]);
-        let op = if requires_grad {
-            let inner = &mut *inner;
-            make_op(&mut inner.pool, &mut inner.customs)
-        } else {
-            Op::Leaf
-        };
-        inner.nodes.push(Node { op, requires_grad });
-        Var::new(self, i)
-    }
-
-    /// Records a custom op (the extension point; see [`CustomOp`]): its output shape comes from
-    /// [`CustomOp::output_shape`], its value from [`CustomOp::forward`], and backward calls
-    /// [`CustomOp::backward`].
-    pub fn custom(&self, op: Rc<dyn CustomOp<T>>, inputs: &[Var<'_, T>]) -> Var<'_, T> {
-        self.record(
-            op.name(),
-            inputs,
-            |values, out| {
-                crate::custom::with_inputs(values, inputs.iter().map(|v| v.index as usize), |ins| {
-                    crate::custom::with_shapes(ins, |shapes| {
-                        op.output_shape_into(shapes, &mut out.shape);
-                        let numel = crate::tensor::numel_of(&out.shape);
-                        out.data.resize(numel, T::zero());
-                    });
-                    op.forward(ins, out);
-                })
-            },
-            |pool, customs| {
-                let start = pool.len() as u32;
-                pool.extend(inputs.iter().map(|v| v.index as usize));
-                customs.push(op.clone());
-                Op::Custom {
-                    op: (customs.len() - 1) as u32,
-                    start,
-                    len: inputs.len() as u32,
-                }
-            },
-        )
-    }
 }
 
 impl<T: Float> Inner<T> {
@@ -345,6 +173,7 @@ impl<T: Float> Inner<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::node::Op;
 
     /// y = x, as a custom op (the tape keeps custom ops only for backward).
     struct Identity;

@@ -80,20 +80,6 @@ impl<'t, T: Float> Var<'t, T> {
     pub fn requires_grad(&self) -> bool {
         self.tape.inner.borrow().nodes[self.index as usize].requires_grad
     }
-
-    /// The same value as a new constant leaf: no gradient flows back through it.
-    ///
-    /// d detach(x)/dx = 0 (by definition).
-    pub fn detach(self) -> Self {
-        // Recorded with no inputs, so it is a leaf that needs no gradient.
-        let i = self.index as usize;
-        self.tape.record(
-            "detach",
-            &[],
-            |v, out| out.copy_from(&v[i]),
-            |_, _| crate::tape::Op::Leaf,
-        )
-    }
 }
 
 impl<T: Float> fmt::Debug for Var<'_, T> {

@@ -8,9 +8,13 @@
 //! drift with the load. `DENSE_GEMM_RATIOS=1 cargo bench -p benches --bench gemm` instead prints
 //! interleaved ratios: each round times every contender once, back to back, and the best of 61
 //! short rounds is kept per contender, so slow phases of the machine hit all of them alike.
+//! Every contender runs on one thread (`dense::threads::set_threads(1)`), except the last two
+//! columns: the selected path on every core and its speed-up over one thread. The criterion
+//! benchmarks run on one thread too.
 
 use benches::interleaved;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use dense::threads::{default_threads, set_threads};
 use dense::{Kernel, MatMut, MatRef, gemm_reference, gemm_with};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -169,7 +173,14 @@ fn ratios() {
     for k in &kernels {
         print!("{:>12}", k.name());
     }
-    println!("{:>16}{:>22}", "matrixmultiply", "selected/mm speed");
+    let all = default_threads();
+    println!(
+        "{:>16}{:>22}{:>14}{:>12}",
+        "matrixmultiply",
+        "selected/mm speed",
+        format!("{all} threads"),
+        "speed-up"
+    );
     for (label, m, k, n, at) in cases {
         let a = random(m * k, &mut rng);
         let b = random(k * n, &mut rng);
@@ -182,6 +193,7 @@ fn ratios() {
                 let (a, b) = (&a, &b);
                 let mut out = vec![0.0f32; m * n];
                 Box::new(move || {
+                    set_threads(1);
                     let av = if at {
                         MatRef::row_major(a, k, m).t()
                     } else {
@@ -203,18 +215,45 @@ fn ratios() {
             mm_sgemm(m, k, n, &a, a_strides, &b, (n as isize, 1), &mut out2);
             black_box(&out2);
         };
+        // The selected path again, on every core.
+        let mut out3 = vec![0.0f32; m * n];
+        let mut threaded = || {
+            set_threads(all);
+            let av = if at {
+                MatRef::row_major(&a, k, m).t()
+            } else {
+                MatRef::row_major(&a, m, k)
+            };
+            gemm_with(
+                kernels[0],
+                1.0,
+                av,
+                MatRef::row_major(&b, k, n),
+                0.0,
+                MatMut::row_major(&mut out3, m, n),
+            );
+            black_box(&out3);
+        };
         let mut contenders: Vec<&mut dyn FnMut()> = dense_fns
             .iter_mut()
             .map(|f| f.as_mut() as &mut dyn FnMut())
             .collect();
         contenders.push(&mut mm);
+        contenders.push(&mut threaded);
         let best = interleaved(61, 0.3e-3, &mut contenders);
+        let (t_mm, t_all) = (best[kernels.len()], best[kernels.len() + 1]);
         print!("{label:<24}");
-        for t in &best {
+        for t in &best[..=kernels.len()] {
             print!("{:>12.1}", flops / t / 1e9);
         }
-        println!("{:>22.2}", best[best.len() - 1] / best[0]);
+        println!(
+            "{:>22.2}{:>14.1}{:>12.2}",
+            t_mm / best[0],
+            flops / t_all / 1e9,
+            best[0] / t_all
+        );
     }
+    set_threads(0);
 }
 
 fn main() {
@@ -222,6 +261,7 @@ fn main() {
         ratios();
         return;
     }
+    set_threads(1);
     benches();
     Criterion::default().configure_from_args().final_summary();
 }

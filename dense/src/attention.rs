@@ -222,6 +222,12 @@ impl<T: Element> CustomOp<T> for CausalSelfAttention {
         vec![dims.batch, dims.len, dims.model]
     }
 
+    fn output_shape_into(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
+        let dims = self.dims(inputs);
+        shape.clear();
+        shape.extend_from_slice(&[dims.batch, dims.len, dims.model]);
+    }
+
     fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>) {
         let dims = self.dims(&[inputs[0].shape()]);
         let (qkv, t) = (inputs[0].data(), dims.len);

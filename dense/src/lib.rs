@@ -140,6 +140,7 @@
 pub mod activation;
 pub mod attention;
 mod element;
+pub mod gelu;
 pub mod gemm;
 mod gemv;
 pub mod init;

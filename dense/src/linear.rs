@@ -110,8 +110,12 @@ impl<T: Element> CustomOp<T> for LinearOp {
                 }
                 grad_out.data()
             } else {
-                dz.clear();
-                dz.resize(grad_out.numel(), <T as crate::Scalar>::ZERO);
+                // Every element is written below, so only a too-short buffer is extended.
+                let n = grad_out.numel();
+                if dz.len() < n {
+                    dz.resize(n, <T as crate::Scalar>::ZERO);
+                }
+                dz.truncate(n);
                 activation_backward(
                     self.activation,
                     grad_out.data(),

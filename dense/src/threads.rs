@@ -25,7 +25,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, OnceLock};
 
-/// Products with fewer multiply-adds (`m·n·k`) than this run on one thread. Measured on the
+/// Products with fewer multiply-adds (`m·n·k`, plus 16 per element of C for a tanh epilogue)
+/// than this run on one thread. Measured on the
 /// 2-core AVX-512 machine with `DENSE_GEMM_RATIOS=1 cargo bench -p benches --bench gemm`: a
 /// 256×64·64×64 product (1 M multiply-adds, about 10 µs) gains little from a second thread; a
 /// 512×64·64×64 one (2 M) gains clearly.
@@ -95,6 +96,30 @@ struct Pool {
     done: Condvar,
     /// Held by the one caller whose job is running; others run theirs on their own thread.
     busy: Mutex<()>,
+    /// Parts published and not yet finished (a copy of `parts − next + running`, kept outside
+    /// the lock so that waiting threads can poll it without taking the lock).
+    unfinished: AtomicUsize,
+}
+
+/// How long a thread polls (yielding its CPU between looks) for new work (a worker) or for the
+/// other parts to finish (the caller) before it sleeps on a condition variable. Waking a sleeping thread costs tens of
+/// microseconds on a virtual machine, as much as a whole part of a mid-sized product, while the
+/// jobs of a training step follow each other within microseconds.
+const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// Polls `ready` until it returns true or [`SPIN`] has passed; returns its last answer.
+fn spin_until(ready: impl Fn() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    loop {
+        if ready() {
+            return true;
+        }
+        if start.elapsed() > SPIN {
+            return false;
+        }
+        // Yield rather than spin: on a shared machine the thread we wait for may need this CPU.
+        std::thread::yield_now();
+    }
 }
 
 fn pool() -> &'static Pool {
@@ -111,6 +136,7 @@ fn pool() -> &'static Pool {
             work: Condvar::new(),
             done: Condvar::new(),
             busy: Mutex::new(()),
+            unfinished: AtomicUsize::new(0),
         }));
         for i in 1..default_threads() {
             std::thread::Builder::new()
@@ -140,6 +166,7 @@ impl Pool {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         state.running -= 1;
         state.panicked |= !ok;
+        self.unfinished.fetch_sub(1, Ordering::Release);
         if state.running == 0 && state.next >= state.parts {
             self.done.notify_all();
         }
@@ -147,6 +174,8 @@ impl Pool {
 
     fn work_forever(&self) {
         loop {
+            // Parts not yet finished include the ones not yet handed out: poll for them first.
+            spin_until(|| self.unfinished.load(Ordering::Acquire) > 0);
             let taken = {
                 let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
                 loop {
@@ -189,6 +218,7 @@ pub(crate) fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         running: 0,
         panicked: false,
     };
+    pool.unfinished.store(parts, Ordering::Release);
     pool.work.notify_all();
     loop {
         if let Some((job, part)) = Pool::take_part(&mut state) {
@@ -196,7 +226,14 @@ pub(crate) fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
             pool.run_part(job, part);
             state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
         } else if state.running > 0 {
-            state = pool.done.wait(state).unwrap_or_else(|e| e.into_inner());
+            drop(state);
+            if !spin_until(|| pool.unfinished.load(Ordering::Acquire) == 0) {
+                let state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
+                if state.running > 0 {
+                    drop(pool.done.wait(state).unwrap_or_else(|e| e.into_inner()));
+                }
+            }
+            state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
         } else {
             break;
         }

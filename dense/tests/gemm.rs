@@ -314,3 +314,63 @@ proptest! {
         }
     }
 }
+
+/// An outer product (`k = 1`, the batch-1 weight gradient) takes its own one-multiply route; it
+/// must give the bits the packed kernels and GEMVs give for the same product written with a zero
+/// second column in A (and row in B), for beta 0 and 1, with and without an epilogue.
+#[test]
+fn outer_products_have_the_bits_of_the_general_route() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for kernel in Kernel::available() {
+        for &(m, n) in &[
+            (1, 1),
+            (3, 2),
+            (4, 64),
+            (5, 3),
+            (64, 64),
+            (70, 130),
+            (200, 7),
+        ] {
+            let a: Vec<f32> = (0..m).map(|_| rng.gen_range(-2.0f32..2.0)).collect();
+            let b: Vec<f32> = (0..n).map(|_| rng.gen_range(-2.0f32..2.0)).collect();
+            let bias: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+            let c0: Vec<f32> = (0..m * n).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+            // The same product with k = 2: A gets a zero column, B a zero row.
+            let a2: Vec<f32> = a.iter().flat_map(|&x| [x, 0.0]).collect();
+            let b2: Vec<f32> = b
+                .iter()
+                .copied()
+                .chain(std::iter::repeat_n(0.0, n))
+                .collect();
+            for beta in [0.0f32, 1.0] {
+                for act in [Activation::Identity, Activation::Tanh] {
+                    let epi = Epilogue::new(Some(&bias), act);
+                    let (mut c1, mut c2) = (c0.clone(), c0.clone());
+                    gemm_fused_with(
+                        kernel,
+                        0.7,
+                        MatRef::row_major(&a, m, 1),
+                        MatRef::row_major(&b, 1, n),
+                        beta,
+                        MatMut::row_major(&mut c1, m, n),
+                        epi,
+                    );
+                    gemm_fused_with(
+                        kernel,
+                        0.7,
+                        MatRef::row_major(&a2, m, 2),
+                        MatRef::row_major(&b2, 2, n),
+                        beta,
+                        MatMut::row_major(&mut c2, m, n),
+                        epi,
+                    );
+                    let bits = |c: &[f32]| c.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert!(
+                        bits(&c1) == bits(&c2),
+                        "{kernel:?} {m}x1·1x{n}, beta {beta}, {act:?}: outer product differs"
+                    );
+                }
+            }
+        }
+    }
+}

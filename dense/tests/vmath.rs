@@ -91,6 +91,36 @@ fn tanh_error_is_within_the_documented_bound() {
     }
 }
 
+/// Denser where tanh is neither x nor ±1: every 61st bit pattern of |x| ≤ 10 (about 18 M values
+/// per sign, all exponents of the range), both signs, each path at the documented bound.
+#[test]
+fn tanh_dense_sweep_of_the_curved_range_is_within_the_bound() {
+    let top = 10.0f32.to_bits();
+    let xs: Vec<f32> = (0..top)
+        .step_by(61)
+        .flat_map(|b| [f32::from_bits(b), -f32::from_bits(b)])
+        .collect();
+    for kernel in Kernel::available() {
+        let mut ys = xs.clone();
+        tanh_in_place_with(kernel, &mut ys);
+        let worst = xs
+            .iter()
+            .zip(&ys)
+            .filter(|(x, _)| **x != 0.0)
+            .map(|(&x, &y)| {
+                let truth = (x as f64).tanh();
+                (((y as f64 - truth) / truth).abs(), x)
+            })
+            .fold((0.0f64, 0.0f32), |w, e| if e.0 > w.0 { e } else { w });
+        assert!(
+            worst.0 <= TANH_MAX_REL_ERROR as f64,
+            "{kernel:?}: worst relative error of tanh is {:e} at x = {}",
+            worst.0,
+            worst.1
+        );
+    }
+}
+
 #[test]
 fn special_values_on_every_path_and_every_tail_length() {
     let specials = [

@@ -127,3 +127,52 @@ fn preset_names_are_listed() {
     let out = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(out.contains("presets: default"), "{out}");
 }
+
+#[test]
+fn the_thread_count_is_checked_and_changes_no_result() {
+    let with_env = |value: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pg"))
+            .args(args)
+            .env("PG_THREADS", value)
+            .output()
+            .expect("pg runs")
+    };
+    assert_clean_failure(&with_env("many", &["envs"]), "PG_THREADS `many`");
+    assert_clean_failure(&pg(&["--threads", "99999", "envs"]), "--threads `99999`");
+    // The same short run on one thread (flag) and on three (environment): the same numbers.
+    let (a, b) = (tmp("threads-1"), tmp("threads-3"));
+    let short = ["--set", "total_env_steps=6000", "-q"];
+    let one = pg(&[
+        &[
+            "train",
+            "CartPole-v1",
+            "--threads",
+            "1",
+            "--out",
+            a.to_str().unwrap(),
+        ],
+        &short[..],
+    ]
+    .concat());
+    assert!(one.status.success(), "{}", stderr(&one));
+    let three = with_env(
+        "3",
+        &[
+            &["train", "CartPole-v1", "--out", b.to_str().unwrap()],
+            &short[..],
+        ]
+        .concat(),
+    );
+    assert!(three.status.success(), "{}", stderr(&three));
+    let learning = |dir: &PathBuf| -> Vec<String> {
+        let text = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+        // Every column but the two wall-clock ones, which are last.
+        text.lines()
+            .map(|l| l.rsplitn(3, ',').nth(2).unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(learning(&a), learning(&b));
+    for d in [a, b] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}

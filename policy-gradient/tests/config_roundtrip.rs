@@ -24,6 +24,8 @@ const WORDS: &[&str] = &[
     "k3_loss",
     "pg",
     "ppo",
+    "sequence",
+    "token",
 ];
 
 /// `--set` texts for `key` that differ from `current` and that a user could write.

@@ -24,9 +24,9 @@
 //!   unchanged, so `x̄[j] += ȳ[i]` (the gradient takes the inverse permutation).
 
 use super::matmul::{matmul_nn, matmul_nt, matmul_tn};
-use crate::backward::Sink;
 use crate::float::Float;
-use crate::tape::Op;
+use crate::node::Op;
+use crate::sink::Sink;
 use crate::tensor::Tensor;
 use crate::var::Var;
 

@@ -5,35 +5,12 @@
 //! to the one helper that undoes broadcasting, `sum_to_shape`, which sums it back to the input's
 //! shape.
 
-use crate::backward::Sink;
 use crate::float::Float;
+use crate::node::{Binary, Op};
 use crate::shape::{broadcast_shape_into, for_each_broadcast, same_shape, sum_to_shape};
+use crate::sink::Sink;
 use crate::tensor::Tensor;
 use crate::var::Var;
-
-/// Which two-input op a node is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Binary {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Maximum,
-    Minimum,
-}
-
-impl Binary {
-    fn name(self) -> &'static str {
-        match self {
-            Binary::Add => "add",
-            Binary::Sub => "sub",
-            Binary::Mul => "mul",
-            Binary::Div => "div",
-            Binary::Maximum => "maximum",
-            Binary::Minimum => "minimum",
-        }
-    }
-}
 
 /// A two-input elementwise function and its partial derivatives.
 trait Rule<T: Float>: Copy {
@@ -267,7 +244,7 @@ impl<'t, T: Float> Var<'t, T> {
                 let (av, bv) = (&v[a as usize], &v[b as usize]);
                 with_rule!(kind, r => forward(r, kind.name(), av, bv, out))
             },
-            |_, _| crate::tape::Op::Binary(kind, a, b),
+            |_, _| Op::Binary(kind, a, b),
         )
     }
 

@@ -20,9 +20,9 @@
 //! does not influence the output, so its gradient is exactly 0.
 
 use super::softmax::{softmax_backward, softmax_forward};
-use crate::backward::Sink;
 use crate::float::Float;
-use crate::tape::Op;
+use crate::node::Op;
+use crate::sink::Sink;
 use crate::tensor::Tensor;
 use crate::var::Var;
 

@@ -14,9 +14,9 @@
 //! token embeddings look up the token ids, position embeddings look up the positions `0, 1, …,
 //! T − 1` in a table of `[context, D]`. The ids are kept in the tape's integer pool for backward.
 
-use crate::backward::Sink;
 use crate::float::Float;
-use crate::tape::Op;
+use crate::node::Op;
+use crate::sink::Sink;
 use crate::tensor::Tensor;
 use crate::var::Var;
 

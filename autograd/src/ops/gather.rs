@@ -7,10 +7,10 @@
 //!
 //! Backward scatters: `x̄[o, idx, i] += ȳ[o, i]`, and every other element gets nothing.
 
-use crate::backward::Sink;
 use crate::float::Float;
+use crate::node::Op;
 use crate::shape::{reduced_shape_into, split_at_axis};
-use crate::tape::Op;
+use crate::sink::Sink;
 use crate::tensor::Tensor;
 use crate::var::Var;
 

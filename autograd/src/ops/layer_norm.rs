@@ -21,9 +21,9 @@
 //! Nothing is stored for backward: μ, r and x̂ are recomputed from the input row (O(n) per row,
 //! small beside the matrix products around a layer norm).
 
-use crate::backward::Sink;
 use crate::float::Float;
-use crate::tape::Op;
+use crate::node::Op;
+use crate::sink::Sink;
 use crate::tensor::Tensor;
 use crate::var::Var;
 

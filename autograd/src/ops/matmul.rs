@@ -6,8 +6,8 @@
 //! Each product has its own loop order that reads memory contiguously, so no transposed copy is
 //! ever made.
 
-use crate::backward::Sink;
 use crate::float::Float;
+use crate::sink::Sink;
 use crate::tensor::Tensor;
 use crate::var::Var;
 
@@ -128,7 +128,7 @@ impl<'t, T: Float> Var<'t, T> {
                 out.fill(T::zero());
                 matmul_nn(&av.data, &bv.data, &mut out.data, m, k, n);
             },
-            |_, _| crate::tape::Op::MatMul(a, b),
+            |_, _| crate::node::Op::MatMul(a, b),
         )
     }
 }

@@ -7,36 +7,12 @@
 //! no axis); the data layout is the same, so backward does not need to know it.
 
 use super::softmax;
-use crate::backward::Sink;
 use crate::float::Float;
+use crate::node::{AxisOp, Op};
 use crate::shape::{reduced_shape_into, split_at_axis};
-use crate::tape::Op;
+use crate::sink::Sink;
 use crate::tensor::Tensor;
 use crate::var::Var;
-
-/// Which op works along an axis.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum AxisOp {
-    Sum,
-    Mean,
-    Max,
-    LogSumExp,
-    Softmax,
-    LogSoftmax,
-}
-
-impl AxisOp {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            AxisOp::Sum => "sum_axis",
-            AxisOp::Mean => "mean_axis",
-            AxisOp::Max => "max_axis",
-            AxisOp::LogSumExp => "logsumexp",
-            AxisOp::Softmax => "softmax",
-            AxisOp::LogSoftmax => "log_softmax",
-        }
-    }
-}
 
 /// y = Σ x (or the mean); backward x̄ += ȳ (or ȳ/n) everywhere.
 pub(crate) fn sum_all_backward<T: Float>(

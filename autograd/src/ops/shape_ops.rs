@@ -3,10 +3,11 @@
 //! Their backward rules move the gradient back the same way: transpose it, view it in the old
 //! shape, or cut it into the pieces that were joined.
 
-use crate::backward::Sink;
 use crate::float::Float;
+use crate::node::Op;
 use crate::shape::split_at_axis;
-use crate::tape::{Op, Tape};
+use crate::sink::Sink;
+use crate::tape::Tape;
 use crate::tensor::{Tensor, numel_of};
 use crate::var::Var;
 

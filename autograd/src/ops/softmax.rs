@@ -26,9 +26,8 @@
 //! All three work on the `[outer, len, inner]` view of the input (see [`super::reduce`]).
 
 use crate::float::Float;
+use crate::node::AxisOp;
 use crate::var::Var;
-
-use super::reduce::AxisOp;
 
 type Dims = (usize, usize, usize);
 

@@ -218,7 +218,14 @@ pub(crate) fn gemm_f32(
         return;
     }
     let mk = micro::for_f32(kernel);
-    let parts = threads::parts_for(m * n * k, threads::PARALLEL_MIN_MACS, m.div_ceil(mk.mr));
+    // A tanh epilogue costs about as much per element as 16 multiply-adds; count it as work.
+    let epilogue_work = if epilogue.activation == Activation::Tanh {
+        16
+    } else {
+        0
+    };
+    let work = m * n * (k + epilogue_work);
+    let parts = threads::parts_for(work, threads::PARALLEL_MIN_MACS, m.div_ceil(mk.mr));
     packed_in_row_blocks(kernel, mk, alpha, a, b, beta, c, &epilogue, parts);
 }
 
@@ -276,68 +283,102 @@ fn rank_one(
     beta: f32,
     c: &mut MatMut<'_, f32>,
 ) {
-    let n = b.cols();
-    let mut b_row = [0.0f32; 64];
-    for j0 in (0..n).step_by(b_row.len()) {
-        let len = b_row.len().min(n - j0);
-        for (j, slot) in b_row[..len].iter_mut().enumerate() {
+    let (m, n) = (c.rows(), c.cols());
+    if c.cs() != 1 {
+        for i in 0..m {
+            for j in 0..n {
+                let term = alpha * (a.get(i, 0) * b.get(0, j));
+                let v = if beta == 0.0 {
+                    term
+                } else {
+                    c.get(i, j) + term
+                };
+                c.set(i, j, v);
+            }
+        }
+        return;
+    }
+    let rs = c.rs();
+    if a.rs() == 1 && b.cs() == 1 {
+        // Both vectors are already contiguous (the usual case: xᵀ·z̄ at batch 1): one call.
+        let (a_col, b_row) = (&a.as_slice()[..m], &b.as_slice()[..n]);
+        rank_one_block(kernel, alpha, a_col, b_row, beta, c.as_mut_slice(), rs);
+        return;
+    }
+    // Else blocks of 64×64: a's column and b's row gathered once into unit-stride buffers.
+    const BLOCK: usize = 64;
+    let (mut a_col, mut b_row) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
+    for j0 in (0..n).step_by(BLOCK) {
+        let cols = BLOCK.min(n - j0);
+        for (j, slot) in b_row[..cols].iter_mut().enumerate() {
             *slot = b.get(0, j0 + j);
         }
-        let mut cj = c.sub(0, j0, c.rows(), len);
-        for i in 0..cj.rows() {
-            let ai = a.get(i, 0);
-            match cj.row_mut(i) {
-                Some(row) => rank_one_row(kernel, alpha, ai, &b_row[..len], beta, row),
-                None => {
-                    for (j, &bj) in b_row[..len].iter().enumerate() {
-                        let term = alpha * (ai * bj);
-                        let v = if beta == 0.0 {
-                            term
-                        } else {
-                            cj.get(i, j) + term
-                        };
-                        cj.set(i, j, v);
-                    }
-                }
+        for i0 in (0..m).step_by(BLOCK) {
+            let rows = BLOCK.min(m - i0);
+            for (i, slot) in a_col[..rows].iter_mut().enumerate() {
+                *slot = a.get(i0 + i, 0);
             }
+            let mut block = c.sub(i0, j0, rows, cols);
+            let data = block.as_mut_slice();
+            rank_one_block(
+                kernel,
+                alpha,
+                &a_col[..rows],
+                &b_row[..cols],
+                beta,
+                data,
+                rs,
+            );
         }
     }
 }
 
-/// One contiguous row of [`rank_one`], compiled for the kernel's vector width (the loop is plain
-/// Rust that the compiler vectorises; it never fuses a multiply and an add, so the bits do not
-/// depend on the width).
-fn rank_one_row(kernel: Kernel, alpha: f32, ai: f32, b: &[f32], beta: f32, row: &mut [f32]) {
+/// `C[i, j] = alpha·(a[i]·b[j]) (+ C[i, j] when beta = 1)` on a block whose row `i` is
+/// `data[i·rs ..][.. b.len()]`, compiled for the kernel's vector width (plain Rust that the
+/// compiler vectorises; it never fuses a multiply and an add, so the bits do not depend on the
+/// width).
+fn rank_one_block(
+    kernel: Kernel,
+    alpha: f32,
+    a: &[f32],
+    b: &[f32],
+    beta: f32,
+    data: &mut [f32],
+    rs: usize,
+) {
     #[inline(always)]
-    fn body(alpha: f32, ai: f32, b: &[f32], beta: f32, row: &mut [f32]) {
-        if beta == 0.0 {
-            row.iter_mut()
-                .zip(b)
-                .for_each(|(x, &bj)| *x = alpha * (ai * bj));
-        } else {
-            row.iter_mut()
-                .zip(b)
-                .for_each(|(x, &bj)| *x += alpha * (ai * bj));
+    fn body(alpha: f32, a: &[f32], b: &[f32], beta: f32, data: &mut [f32], rs: usize) {
+        for (i, &ai) in a.iter().enumerate() {
+            let row = &mut data[i * rs..i * rs + b.len()];
+            if beta == 0.0 {
+                row.iter_mut()
+                    .zip(b)
+                    .for_each(|(x, &bj)| *x = alpha * (ai * bj));
+            } else {
+                row.iter_mut()
+                    .zip(b)
+                    .for_each(|(x, &bj)| *x += alpha * (ai * bj));
+            }
         }
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
-    fn wide(alpha: f32, ai: f32, b: &[f32], beta: f32, row: &mut [f32]) {
-        body(alpha, ai, b, beta, row)
+    fn wide(alpha: f32, a: &[f32], b: &[f32], beta: f32, data: &mut [f32], rs: usize) {
+        body(alpha, a, b, beta, data, rs)
     }
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn narrow(alpha: f32, ai: f32, b: &[f32], beta: f32, row: &mut [f32]) {
-        body(alpha, ai, b, beta, row)
+    fn narrow(alpha: f32, a: &[f32], b: &[f32], beta: f32, data: &mut [f32], rs: usize) {
+        body(alpha, a, b, beta, data, rs)
     }
     match kernel {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the caller checked that the CPU has AVX-512F.
-        Kernel::Avx512 => unsafe { wide(alpha, ai, b, beta, row) },
+        Kernel::Avx512 => unsafe { wide(alpha, a, b, beta, data, rs) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: the caller checked that the CPU has AVX2.
-        Kernel::Avx2Fma => unsafe { narrow(alpha, ai, b, beta, row) },
-        _ => body(alpha, ai, b, beta, row),
+        Kernel::Avx2Fma => unsafe { narrow(alpha, a, b, beta, data, rs) },
+        _ => body(alpha, a, b, beta, data, rs),
     }
 }
 

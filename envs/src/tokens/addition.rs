@@ -70,13 +70,7 @@ impl Addition {
                 expected: "an integer from 1 to 9",
             });
         }
-        if !(0.0..1.0).contains(&noise) {
-            return Err(TokenError::BadSetting {
-                name: "noise",
-                value: noise.to_string(),
-                expected: "a fraction in [0, 1)",
-            });
-        }
+        check_noise(noise)?;
         Ok(Self {
             digits,
             noise,
@@ -218,6 +212,19 @@ impl TokenTask for Addition {
 
     fn success_name(&self) -> &'static str {
         "exact match"
+    }
+}
+
+/// `Ok` for a demonstrator's error rate in `[0, 1)`, else the error naming it.
+pub(super) fn check_noise(noise: f64) -> Result<(), TokenError> {
+    if (0.0..1.0).contains(&noise) {
+        Ok(())
+    } else {
+        Err(TokenError::BadSetting {
+            name: "noise",
+            value: noise.to_string(),
+            expected: "a fraction in [0, 1)",
+        })
     }
 }
 

@@ -11,13 +11,14 @@
 //! - a ground-truth judgement ([`TokenTask::is_success`]) that is what we really want, which the
 //!   reward may or may not measure faithfully.
 //!
-//! Three tasks are registered (see [`make`]):
+//! Four tasks are registered (see [`make`]):
 //!
 //! | id | prompt → completion | reward | success |
 //! |---|---|---|---|
 //! | `addition` | `37+85=` → `122<eos>` | 1 for an exact match, else 0 | exact match |
 //! | `reviews` | `the plot` → ` was dull and long<eos>` | positive minus negative words | a well-formed sentence |
 //! | `dialogue` | `spell cat` → `c a t<eos>` | a gold judge of correctness, topic and concision | a correct, on-topic, concise reply |
+//! | `reverse` | `4821=` → `1284<eos>` | 1 for an exact match, else 0 | exact match (needs tokens beyond a 10-token window) |
 //!
 //! `addition` is *verifiable*, and its training text is wrong a fixed fraction of the time, so
 //! imitation alone leaves the model imperfect and RL on the verifier's reward can fix it.
@@ -37,12 +38,14 @@
 mod addition;
 mod dialogue;
 mod episode;
+mod reverse;
 mod reviews;
 mod vocab;
 
 pub use addition::{Addition, DEFAULT_DIGITS, DEFAULT_NOISE, MAX_DIGITS};
 pub use dialogue::{Dialogue, Judgement, Turn};
 pub use episode::{Episode, Status, context_window};
+pub use reverse::{DEFAULT_REVERSE_DIGITS, DEFAULT_REVERSE_NOISE, MAX_REVERSE_DIGITS, Reverse};
 pub use reviews::Reviews;
 pub use vocab::{BOS, EOS, Token, Vocab};
 
@@ -111,7 +114,7 @@ pub trait TokenTask: Send + Sync + fmt::Debug {
 }
 
 /// The registered task ids.
-pub const TASK_IDS: &[&str] = &["addition", "reviews", "dialogue"];
+pub const TASK_IDS: &[&str] = &["addition", "reviews", "dialogue", "reverse"];
 
 /// Builds a registered task with its default settings.
 ///
@@ -125,6 +128,7 @@ pub fn make(id: &str) -> Result<Box<dyn TokenTask>, TokenError> {
         "addition" => Ok(Box::new(Addition::default())),
         "reviews" => Ok(Box::new(Reviews::new())),
         "dialogue" => Ok(Box::new(Dialogue::new())),
+        "reverse" => Ok(Box::new(Reverse::default())),
         _ => Err(TokenError::UnknownId {
             id: id.to_string(),
             known: TASK_IDS.to_vec(),

@@ -20,6 +20,10 @@ pub mod train;
 #[derive(Debug, Parser)]
 #[command(name = "pg", version, about, long_about = None)]
 pub struct Cli {
+    /// Threads the dense kernels may use (0: every core); default: the PG_THREADS environment
+    /// variable, else every core. Results are the same for any count.
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -81,6 +85,10 @@ pub fn main() -> ExitCode {
         eprintln!("error: internal error{at}: {msg} (this is a bug in pg; please report it)");
     }));
     let cli = Cli::parse();
+    if let Err(e) = crate::run::threads::configure(cli.threads) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     match std::panic::catch_unwind(|| cli.command.run()) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e @ PgError::Interrupted { .. })) => {

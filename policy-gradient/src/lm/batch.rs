@@ -7,6 +7,7 @@
 //! belongs to (`seq_of`). One batched forward pass over all rows then gives every per-token
 //! log-probability at once (teacher forcing); prompt tokens are context only, never targets.
 
+use super::config::LossAveraging;
 use envs::tokens::{Token, context_window};
 
 /// The rows of one forward pass over many (prompt, completion) pairs.
@@ -119,10 +120,19 @@ impl TokenBatch {
 
     /// Per-row loss weights from per-sequence advantages: `w_t = A_{seq(t)} / N` with `N` the
     /// number of sequences, so that `-Σ_t w_t log π(y_t | ·)` is the REINFORCE surrogate
-    /// `-(1/N) Σ_i A_i log π(y_i | x_i)`.
+    /// `-(1/N) Σ_i A_i log π(y_i | x_i)` (the `sum` averaging of [`Self::averaged_weights`]).
     ///
     /// Panics unless there is one advantage per sequence.
     pub fn row_weights(&self, advantages: &[f64]) -> Vec<f32> {
+        self.averaged_weights(advantages, LossAveraging::Sum)
+    }
+
+    /// Per-row loss weights `w_t = A_{seq(t)} · c_t` for an averaging of the token terms
+    /// ([`LossAveraging`]): `c_t = 1/N` (`sum`), `1/(N |y_{seq(t)}|)` (`sequence`) or `1/T`
+    /// (`token`), with `N` sequences and `T` rows.
+    ///
+    /// Panics unless there is one advantage per sequence.
+    pub fn averaged_weights(&self, advantages: &[f64], averaging: LossAveraging) -> Vec<f32> {
         assert_eq!(
             advantages.len(),
             self.sequences(),
@@ -131,9 +141,17 @@ impl TokenBatch {
             self.sequences()
         );
         let n = self.sequences() as f64;
+        let t = self.rows() as f64;
         self.seq_of
             .iter()
-            .map(|&s| (advantages[s] / n) as f32)
+            .map(|&s| {
+                let a = advantages[s];
+                (match averaging {
+                    LossAveraging::Sum => a / n,
+                    LossAveraging::Sequence => a / (n * self.seq_lens[s] as f64),
+                    LossAveraging::Token => a / t,
+                }) as f32
+            })
             .collect()
     }
 }
@@ -170,6 +188,11 @@ mod tests {
         assert_eq!(b.sum_per_sequence(&[-0.5, -0.25, -2.0]), vec![-0.75, -2.0]);
         // Advantages (1, -3) over N = 2 sequences: weights 0.5, 0.5, -1.5.
         assert_eq!(b.row_weights(&[1.0, -3.0]), vec![0.5, 0.5, -1.5]);
+        // Two rows of sequence 0, one of sequence 1: per-sequence means, then per-token means.
+        let seq = b.averaged_weights(&[1.0, -3.0], LossAveraging::Sequence);
+        assert_eq!(seq, vec![0.25, 0.25, -1.5]);
+        let tok = b.averaged_weights(&[1.0, -3.0], LossAveraging::Token);
+        assert_eq!(tok, vec![1.0 / 3.0, 1.0 / 3.0, -1.0]);
     }
 
     #[test]

@@ -9,12 +9,12 @@
 //! Renamed keys (the old names are still read): `algo` is now `estimator`, the name `pg train`
 //! uses for the same idea. Added keys: `checkpoint_every` in pretraining.
 
-use crate::config::{Activation, LrSchedule};
+use crate::config::{Activation, LrSchedule, Update};
 use crate::error::Result;
 use crate::run::bounds;
 use crate::run::config::{
-    DEFAULT_PRESET, RunConfig, bad_value, check_non_negative, check_size, seed_from_toml,
-    seed_to_toml, short_f32, unknown_preset,
+    DEFAULT_PRESET, RunConfig, bad_value, check_non_negative, check_ppo_keys, check_size,
+    seed_from_toml, seed_to_toml, short_f32, unknown_preset,
 };
 use serde::{Deserialize, Serialize};
 
@@ -89,6 +89,30 @@ pub enum KlMode {
     K3Loss,
 }
 
+/// How the per-token terms of the RL loss are averaged into one number (`N` sequences, `|y_i|`
+/// tokens in sequence i, `T = Σ_i |y_i|`; `ℓ_t` is a token's surrogate term `A log π` or its
+/// clipped PPO form):
+///
+/// ```text
+/// sum:       L = −(1/N) Σ_i Σ_{t∈i} ℓ_t            (the REINFORCE gradient of the whole text)
+/// sequence:  L = −(1/N) Σ_i (1/|y_i|) Σ_{t∈i} ℓ_t  (GRPO's original averaging)
+/// token:     L = −(1/T) Σ_i Σ_{t∈i} ℓ_t            (every token weighs the same)
+/// ```
+///
+/// `sequence` gives each token of a short completion more weight than one of a long completion
+/// with the same advantage: a wrong answer is punished less per token the longer it is, a bias
+/// towards long wrong answers that `sum` and `token` do not have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossAveraging {
+    /// Sum over a sequence's tokens, mean over sequences.
+    Sum,
+    /// Mean over a sequence's tokens, mean over sequences.
+    Sequence,
+    /// Mean over all tokens of the batch.
+    Token,
+}
+
 /// RL fine-tuning from a pretrained reference checkpoint.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -137,10 +161,25 @@ pub struct RlConfig {
     pub eval_prompts: usize,
     /// Save a checkpoint every this many steps (0: only the final one).
     pub checkpoint_every: u64,
+    /// How each batch updates the policy: `pg` (one step) or `ppo` (`update_epochs` steps on
+    /// the clipped ratio to the policy that sampled the batch: GRPO's full objective with
+    /// `estimator = "grpo"`).
+    pub update: Update,
+    /// PPO: gradient steps per batch (GRPO's μ).
+    pub update_epochs: usize,
+    /// PPO: ε of the clipped ratio, in `[0, 1)`; 0 leaves it unclipped.
+    #[serde(serialize_with = "short_f32")]
+    pub clip_range: f32,
+    /// How token terms are averaged: `sum`, `sequence` or `token` ([`LossAveraging`]).
+    pub loss_averaging: LossAveraging,
 }
 
+/// The RL keys added after RL configs were first saved (a saved config without them takes the
+/// preset's value: one plain policy-gradient step, summed over tokens).
+pub const RL_ADDED: &[&str] = &["update", "update_epochs", "clip_range", "loss_averaging"];
+
 /// The tasks that have presets.
-pub const PRESET_TASKS: &[&str] = &["addition", "reviews"];
+pub const PRESET_TASKS: &[&str] = &["addition", "reviews", "dialogue", "reverse"];
 
 /// The preset names of every task (the first is the default). A new preset is one name here and
 /// one arm in the `preset_named` of [`PretrainConfig`] or [`RlConfig`].
@@ -284,12 +323,24 @@ impl RlConfig {
             eval_every: 10,
             eval_prompts: 1000,
             checkpoint_every: 100,
+            update: Update::Pg,
+            update_epochs: 1,
+            clip_range: 0.2,
+            loss_averaging: LossAveraging::Sum,
         };
         match task {
             // The KL penalty is what keeps the reviews honest (see the crate README's table).
             "reviews" => Ok(Self {
                 kl: KlMode::K1Reward,
                 kl_coef: 0.5,
+                prompts_per_step: 32,
+                total_samples: 60_000,
+                ..base
+            }),
+            // The conversation task's gold judge is its reward: nothing to game, a light leash.
+            "dialogue" => Ok(Self {
+                kl: KlMode::K1Reward,
+                kl_coef: 0.05,
                 prompts_per_step: 32,
                 total_samples: 60_000,
                 ..base
@@ -350,6 +401,7 @@ impl RlConfig {
         check_non_negative("max_grad_norm", self.max_grad_norm as f64, origin)?;
         check_non_negative("kl_coef", self.kl_coef, origin)?;
         check_non_negative("grpo_eps", self.grpo_eps, origin)?;
+        check_ppo_keys(self.update_epochs, self.clip_range, origin)?;
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
             return Err(bad_value(
                 "temperature",
@@ -417,7 +469,13 @@ impl RunConfig for RlConfig {
         "eval_every",
         "eval_prompts",
         "checkpoint_every",
+        "update",
+        "update_epochs",
+        "clip_range",
+        "loss_averaging",
     ];
+
+    const ADDED: &'static [&'static str] = RL_ADDED;
 
     lm_presets!();
 

@@ -32,9 +32,25 @@ pub fn evaluate<R: Rng + ?Sized>(
     prompts: &[Vec<Token>],
     rng: &mut R,
 ) -> Evaluation {
+    evaluate_with(
+        |p, t, r| generate(policy, task, p, t, r),
+        task,
+        prompts,
+        rng,
+    )
+}
+
+/// Evaluates the sampler `sample(prompts, temperature, rng)` on `prompts`: any policy's
+/// generation (the MLP's [`generate`], the GPT's [`crate::lm::gpt::cache::generate`]).
+pub fn evaluate_with<R: Rng + ?Sized>(
+    mut sample: impl FnMut(&[Vec<Token>], f32, &mut R) -> Vec<Completion>,
+    task: &dyn TokenTask,
+    prompts: &[Vec<Token>],
+    rng: &mut R,
+) -> Evaluation {
     let n = prompts.len().max(1) as f64;
-    let samples = generate(policy, task, prompts, 1.0, rng);
-    let greedy = generate(policy, task, prompts, 0.0, rng);
+    let samples = sample(prompts, 1.0, rng);
+    let greedy = sample(prompts, 0.0, rng);
     let rate = |cs: &[Completion]| {
         cs.iter()
             .filter(|c| task.is_success(&c.prompt, &c.completion))

@@ -22,6 +22,17 @@ pub struct Completion {
     pub status: Status,
 }
 
+impl From<Episode> for Completion {
+    /// The episode's prompt, completion and status.
+    fn from(ep: Episode) -> Self {
+        Completion {
+            prompt: ep.prompt().to_vec(),
+            completion: ep.completion().to_vec(),
+            status: ep.status(),
+        }
+    }
+}
+
 impl Completion {
     /// One line for a reader: `prompt -> completion  [ok|--] reward r` (`ok` when the task
     /// counts the completion a success), as `pg lm sample` prints and `samples.txt` holds.
@@ -81,14 +92,7 @@ pub fn generate<R: Rng + ?Sized>(
         }
         active.retain(|&e| !episodes[e].status().is_done());
     }
-    episodes
-        .into_iter()
-        .map(|ep| Completion {
-            prompt: ep.prompt().to_vec(),
-            completion: ep.completion().to_vec(),
-            status: ep.status(),
-        })
-        .collect()
+    episodes.into_iter().map(Completion::from).collect()
 }
 
 #[cfg(test)]

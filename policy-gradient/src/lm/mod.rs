@@ -43,6 +43,7 @@
 //! - [`sample`]: drawing a token from logits with a temperature.
 //! - [`config`]: the typed configurations of `pg lm pretrain` and `pg lm rl`.
 //! - [`model`]: the token policy (embeddings of the last C tokens, concatenated, through an MLP).
+//! - [`gpt`]: the transformer policy (a small GPT) and sampling it with a key-value cache.
 //! - [`gradvar`]: the measured gradient variance of each estimator at a fixed policy.
 //! - [`generate`]: sampling completions for many prompts in lock-step.
 //! - [`pretrain`]: `pg lm pretrain`, maximum likelihood on the training text.
@@ -66,6 +67,7 @@ pub mod config;
 pub mod embedding;
 pub mod eval;
 pub mod generate;
+pub mod gpt;
 pub mod gradvar;
 pub mod kl;
 pub mod metrics;

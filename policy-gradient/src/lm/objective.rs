@@ -19,11 +19,14 @@
 //! The advantages are constants (no gradient flows through the rewards or the baseline); the k3
 //! term is differentiated through `log π`, giving `β/N (1 - π_ref/π)` per token
 //! ([`crate::lm::kl::k3_grad_logp`]). With one gradient step per batch of fresh samples the
-//! PPO/GRPO probability ratio is exactly 1 and its clipping never acts, which is why GRPO here is
-//! this surrogate with GRPO's advantages.
+//! PPO/GRPO probability ratio is exactly 1 and its clipping never acts, which is why GRPO with
+//! `update = "pg"` is this surrogate with GRPO's advantages. With `update = "ppo"` the batch
+//! serves `update_epochs` steps, and later steps use the clipped ratio ([`clipped_pg_loss`]):
+//! GRPO's full objective.
 
 use super::batch::TokenBatch;
 use super::model::TokenPolicy;
+use crate::ppo::clipped_objective;
 use autograd::{Tape, Var};
 
 /// What one recorded forward pass over a batch gives.
@@ -73,6 +76,32 @@ pub fn pg_loss<'t>(
     let w = tape.constant_from_slice(weights, &[rows]);
     // -Σ_t w_t log π(y_t | s_t)
     let surrogate = -(token_logp * w).sum();
+    with_k3(surrogate, token_logp, k3)
+}
+
+/// The clipped surrogate of PPO (GRPO's full objective with GRPO's advantages) over the tokens,
+/// `-Σ_t min(r_t w_t, clip(r_t, 1 − ε, 1 + ε) w_t)` with `r_t = π(y_t)/π_old(y_t)` and the
+/// averaged advantages `w_t` of [`super::batch::TokenBatch::averaged_weights`] (which are the
+/// advantage times a positive weight, so the min is taken as PPO takes it), plus the k3 term as in
+/// [`pg_loss`]. At `r = 1` its gradient is [`pg_loss`]'s ([`crate::ppo`] shows why).
+pub fn clipped_pg_loss<'t>(
+    token_logp: Var<'t, f32>,
+    old_logp: &[f32],
+    weights: &[f32],
+    clip_range: Option<f32>,
+    k3: Option<(&[f32], f32)>,
+) -> Var<'t, f32> {
+    let surrogate = -clipped_objective(token_logp, old_logp, weights, clip_range).sum();
+    with_k3(surrogate, token_logp, k3)
+}
+
+/// `surrogate + β/N Σ_t k3_t` when `k3` is `Some((log π_ref(y_t) per row, β/N))`.
+fn with_k3<'t>(
+    surrogate: Var<'t, f32>,
+    token_logp: Var<'t, f32>,
+    k3: Option<(&[f32], f32)>,
+) -> Var<'t, f32> {
+    let rows = token_logp.numel();
     match k3 {
         None => surrogate,
         Some((ref_logp, beta_over_n)) => {
@@ -82,7 +111,7 @@ pub fn pg_loss<'t>(
                 "pg_loss: {} reference log-probs for {rows} rows",
                 ref_logp.len()
             );
-            let lr = tape.constant_from_slice(ref_logp, &[rows]);
+            let lr = token_logp.tape().constant_from_slice(ref_logp, &[rows]);
             // k3 = e^{d} - d - 1 with d = log π_ref - log π
             let d = lr - token_logp;
             let k3 = d.exp() - d - 1.0;
@@ -133,6 +162,35 @@ mod tests {
             let want = -w[t] as f64 + beta_over_n as f64 * k3_grad_logp(lp[t] as f64, lr[t] as f64);
             assert!((g[v].data()[t] as f64 - want).abs() < 1e-6, "row {t}");
         }
+    }
+
+    #[test]
+    fn the_clipped_loss_at_ratio_one_has_the_surrogate_gradient() {
+        let (lp, w, lr) = (
+            [-1.0f32, -0.2, -3.0],
+            [0.5f32, -0.25, 0.125],
+            [-0.5f32, -2.0, -1.0],
+        );
+        let grads = |clipped: bool| {
+            let tape = Tape::<f32>::new();
+            let v = tape.param(&autograd::Tensor::from_vec(lp.to_vec(), &[3]));
+            let loss = if clipped {
+                clipped_pg_loss(v, &lp, &w, Some(0.2), Some((&lr, 0.3)))
+            } else {
+                pg_loss(v, &w, Some((&lr, 0.3)))
+            };
+            loss.backward()[v].data().to_vec()
+        };
+        assert_eq!(grads(true), grads(false));
+    }
+
+    #[test]
+    fn the_clipped_loss_stops_a_token_that_moved_past_the_clip() {
+        // log r = 0.5 > log 1.2 with a positive weight: no gradient; the other token keeps −w.
+        let tape = Tape::<f32>::new();
+        let v = tape.param(&autograd::Tensor::from_vec(vec![0.5, -1.0], &[2]));
+        let loss = clipped_pg_loss(v, &[0.0, -1.0], &[1.0, 2.0], Some(0.2), None);
+        assert_eq!(loss.backward()[v].data(), &[0.0, -2.0]);
     }
 
     #[test]

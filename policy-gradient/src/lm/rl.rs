@@ -10,7 +10,11 @@
 //! 5. with `kl = k1_reward`, `r_i ← r_i - β Σ_t (log π - log π_ref)` ([`kl_penalised_rewards`]);
 //! 6. advantages from the rewards ([`advantages`]);
 //! 7. loss `-(1/N) Σ_i A_i Σ_t log π(y_t)` (+ `β/N Σ k3` with `kl = k3_loss`) ([`pg_loss`]);
-//! 8. backward, clip the gradient norm, one Adam step ([`clip_and_step`]).
+//! 8. backward, clip the gradient norm, one Adam step ([`clip_and_step`]);
+//! 9. with `update = "ppo"`, `update_epochs − 1` more steps on the same completions through
+//!    the clipped ratio to the sampling policy ([`clipped_pg_loss`]): GRPO's full objective.
+//!
+//! The token terms are averaged as `loss_averaging` says ([`TokenBatch::averaged_weights`]).
 //!
 //! The policy is a copy of the reference at step 0 and the reference never changes.
 
@@ -26,11 +30,12 @@ use super::generate::generate;
 use super::kl::{exact_kl, kl_penalised_rewards};
 use super::metrics::{LmMetrics, mean_std};
 use super::model::TokenPolicy;
-use super::objective::{forward, pg_loss};
+use super::objective::{clipped_pg_loss, forward, pg_loss};
 use super::run::{
     EVAL_PROMPT_SEED, LmProgress, Session, Start, make_task, write_curve, write_samples,
 };
 use super::sample::mean_entropy;
+use crate::config::Update;
 use crate::error::{PgError, Result};
 use crate::run::RunOptions;
 use crate::run::config::RunConfig;
@@ -192,7 +197,10 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             .map(|(t, &y)| ref_rows[t * v + y])
             .collect();
         tape.reset();
-        let (loss, ent, kl_mean, grad_norm) = {
+        let lr = cfg.lr_schedule.rate(cfg.lr, step - 1, steps);
+        let k3 = (cfg.kl == KlMode::K3Loss)
+            .then_some((ref_tok.as_slice(), (cfg.kl_coef / n as f64) as f32));
+        let (loss, ent, kl_mean, grad_norm, weights, old_logp) = {
             let f = forward(&s.policy, &tape, &batch);
             let (ent, exact) = f.log_probs.with_value(|lp| {
                 let rows = lp.data();
@@ -204,24 +212,21 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
                 (mean_entropy(rows, v), exact)
             });
             let kl_mean = batch.sum_per_sequence(&exact).iter().sum::<f64>() / n as f64;
+            let old_logp: Vec<f32> = f.token_logp.with_value(|lp| lp.data().to_vec());
             // 5. k1 reward penalty: r_i - β Σ_t (log π(y_t) - log π_ref(y_t)).
             let shaped = if cfg.kl == KlMode::K1Reward {
-                let k1_rows: Vec<f64> = f.token_logp.with_value(|lp| {
-                    lp.data()
-                        .iter()
-                        .zip(&ref_tok)
-                        .map(|(&a, &b)| (a - b) as f64)
-                        .collect()
-                });
+                let k1_rows: Vec<f64> = old_logp
+                    .iter()
+                    .zip(&ref_tok)
+                    .map(|(&a, &b)| (a - b) as f64)
+                    .collect();
                 kl_penalised_rewards(&rewards, &batch.sum_per_sequence(&k1_rows), cfg.kl_coef)
             } else {
                 rewards.clone()
             };
             // 6-7. Advantages, then the surrogate (and the k3 term).
             let adv = advantages(cfg, &shaped);
-            let weights = batch.row_weights(&adv);
-            let k3 = (cfg.kl == KlMode::K3Loss)
-                .then_some((ref_tok.as_slice(), (cfg.kl_coef / n as f64) as f32));
+            let weights = batch.averaged_weights(&adv, cfg.loss_averaging);
             let loss = pg_loss(f.token_logp, &weights, k3);
             let value = loss.item() as f64;
             if !value.is_finite() {
@@ -230,7 +235,6 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             // 8. Backward and one Adam step.
             loss.backward_into(&mut grads);
             let mut g = TokenPolicy::grads_of(&f.params, &grads);
-            let lr = cfg.lr_schedule.rate(cfg.lr, step - 1, steps);
             let norm = clip_and_step(
                 &mut s.adam,
                 &mut s.policy.param_slices_mut(),
@@ -238,8 +242,30 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
                 cfg.max_grad_norm,
                 lr,
             );
-            (value, ent, kl_mean, norm)
+            (value, ent, kl_mean, norm, weights, old_logp)
         };
+        // 9. With `update = "ppo"`, more steps on the same samples through the clipped ratio
+        //    to the policy that sampled them (GRPO's μ inner iterations).
+        if cfg.update == Update::Ppo {
+            let clip = (cfg.clip_range > 0.0).then_some(cfg.clip_range);
+            for _ in 1..cfg.update_epochs {
+                tape.reset();
+                let f = forward(&s.policy, &tape, &batch);
+                let loss = clipped_pg_loss(f.token_logp, &old_logp, &weights, clip, k3);
+                if !loss.item().is_finite() {
+                    return Err(s.non_finite(step, "policy loss"));
+                }
+                loss.backward_into(&mut grads);
+                let mut g = TokenPolicy::grads_of(&f.params, &grads);
+                clip_and_step(
+                    &mut s.adam,
+                    &mut s.policy.param_slices_mut(),
+                    &mut g,
+                    cfg.max_grad_norm,
+                    lr,
+                );
+            }
+        }
         let (reward, reward_std) = mean_std(&rewards);
         let elapsed = clock.elapsed().as_secs_f64();
         let mut m = LmMetrics {
@@ -369,7 +395,18 @@ mod tests {
                 kl_col[1]
             );
         }
-        // Stopped after step 1 (as by Ctrl-C) and resumed: the same metrics and model.
+        // GRPO's full objective: three clipped steps per batch, sequence-level averaging. It
+        // moves the model differently from one step ...
+        let one_step = crate::lm::run::csv_without_wall_clock(&dir.join("b").join("metrics.csv"));
+        c.update = Update::Ppo;
+        c.update_epochs = 3;
+        c.estimator = Estimator::Grpo;
+        c.loss_averaging = crate::lm::config::LossAveraging::Sequence;
+        rl(&c, &dir.join("b"), fresh).unwrap();
+        let ppo = crate::lm::run::csv_without_wall_clock(&dir.join("b").join("metrics.csv"));
+        assert_ne!(ppo.unwrap(), one_step.unwrap());
+        // ... and, like every run, stops after step 1 (as by Ctrl-C) and resumes to the same
+        // metrics and model.
         let stop = RunOptions {
             stop_after: Some(1),
             ..fresh
@@ -397,6 +434,7 @@ mod tests {
         let diverging = RlConfig {
             lr: 1e38,
             checkpoint_every: 1,
+            update: Update::Pg,
             ..c.clone()
         };
         let e = rl(&diverging, &dir.join("e"), fresh).unwrap_err();

@@ -364,6 +364,26 @@ pub fn check_non_negative(key: &str, value: f64, origin: &str) -> Result<()> {
     }
 }
 
+/// Checks the PPO keys control and LM runs share: `update_epochs` in `1..=`
+/// [`bounds::UPDATE_EPOCHS`](crate::run::bounds::UPDATE_EPOCHS) and `clip_range` in `[0, 1)`.
+pub fn check_ppo_keys(update_epochs: usize, clip_range: f32, origin: &str) -> Result<()> {
+    check_size(
+        "update_epochs",
+        update_epochs as u64,
+        1,
+        crate::run::bounds::UPDATE_EPOCHS,
+        origin,
+    )?;
+    if !(0.0..1.0).contains(&clip_range) {
+        return Err(bad_value(
+            "clip_range",
+            origin,
+            format!("{clip_range} is outside [0, 1)"),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

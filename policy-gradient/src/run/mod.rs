@@ -34,6 +34,7 @@ pub mod lock;
 pub mod schedule;
 pub mod signal;
 pub mod sweep;
+pub mod threads;
 pub mod train;
 pub mod update;
 

@@ -1,0 +1,187 @@
+//! GELU (tanh form) as one autograd node on the vectorised `tanh`: the transformer MLP's
+//! activation, whose library-`tanh` form in autograd's reference op dominated the GPT's training
+//! step.
+//!
+//! ```text
+//! gelu(x)  = ½ x (1 + t),  t = tanh u,  u = √(2/π) (x + 0.044715 x³)
+//! gelu'(x) = ½ (1 + t) + ½ x (1 − t²) √(2/π) (1 + 3·0.044715 x²)
+//! ```
+//!
+//! The node keeps nothing but its input: backward recomputes `t` from `x` (one vectorised
+//! `tanh`). For `f32`, `tanh` is [`crate::vmath`]'s approximation (its documented error); for
+//! `f64` the library's. The test holds value and gradient to autograd's [`Var::gelu`] (the
+//! reference) and checks the `f64` op with `gradcheck`.
+
+use std::rc::Rc;
+
+use autograd::{CustomOp, Tensor, Var};
+
+use crate::activation::Activation;
+use crate::element::Element;
+use crate::kernel::Kernel;
+
+/// √(2/π).
+const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+/// The cubic coefficient of GELU's tanh form.
+const CUBIC: f64 = 0.044_715;
+
+/// The fused GELU op; keep it in an `Rc` across steps (recording then only bumps a count).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Gelu;
+
+impl Gelu {
+    /// The op, shared through an `Rc`.
+    pub fn new() -> Rc<Self> {
+        Rc::new(Gelu)
+    }
+}
+
+/// Records `gelu(x)` (tanh form, elementwise, any shape) as one node; see the module doc.
+///
+/// ```
+/// use autograd::{Tape, Tensor};
+/// use dense::gelu::{Gelu, gelu};
+/// let tape = Tape::<f64>::new();
+/// let x = tape.param(&Tensor::from_vec(vec![-1.0, 0.0, 2.0], &[3]));
+/// let (fused, reference) = (gelu(x, &Gelu::new()), x.gelu());
+/// for (a, b) in fused.value().data().iter().zip(reference.value().data()) {
+///     assert!((a - b).abs() < 1e-15);
+/// }
+/// ```
+pub fn gelu<'t, T: Element>(x: Var<'t, T>, op: &Rc<Gelu>) -> Var<'t, T> {
+    let op: Rc<dyn CustomOp<T>> = op.clone();
+    x.tape().custom(op, &[x])
+}
+
+/// `t = tanh(√(2/π)(x + 0.044715 x³))` of every `x` into `t` (same length).
+fn tanh_of_u<T: Element>(x: &[T], t: &mut [T]) {
+    let (c, a) = (T::from_f64(SQRT_2_OVER_PI), T::from_f64(CUBIC));
+    for (u, &x) in t.iter_mut().zip(x) {
+        *u = c * (x + a * x * x * x);
+    }
+    T::activate_with(Kernel::selected(), Activation::Tanh, t);
+}
+
+impl<T: Element> CustomOp<T> for Gelu {
+    fn name(&self) -> &str {
+        "gelu"
+    }
+
+    fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
+        inputs[0].to_vec()
+    }
+
+    fn output_shape_into(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
+        assert!(
+            inputs.len() == 1,
+            "gelu: expected 1 input, got {}",
+            inputs.len()
+        );
+        shape.clear();
+        shape.extend_from_slice(inputs[0]);
+    }
+
+    fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>) {
+        let x = inputs[0].data();
+        let y = out.data_mut();
+        tanh_of_u(x, y);
+        let half = T::from_f64(0.5);
+        // gelu(x) = ½ x (1 + t)
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y = half * x * (T::one() + *y);
+        }
+    }
+
+    fn backward(
+        &self,
+        inputs: &[&Tensor<T>],
+        _out: &Tensor<T>,
+        grad_out: &Tensor<T>,
+        grad_inputs: &mut [Option<&mut Tensor<T>>],
+    ) {
+        let Some(gx) = grad_inputs[0].as_deref_mut() else {
+            return;
+        };
+        let x = inputs[0].data();
+        let (half, c, a3) = (
+            T::from_f64(0.5),
+            T::from_f64(SQRT_2_OVER_PI),
+            T::from_f64(3.0 * CUBIC),
+        );
+        T::with_scratch(|t| {
+            t.clear();
+            t.resize(x.len(), T::zero());
+            tanh_of_u(x, t);
+            let rows = gx.data_mut().iter_mut().zip(grad_out.data());
+            for ((gx, &g), (&x, &t)) in rows.zip(x.iter().zip(t.iter())) {
+                // gelu'(x) = ½ (1 + t) + ½ x (1 − t²) √(2/π) (1 + 3·0.044715 x²)
+                let d = half * (T::one() + t)
+                    + half * x * (T::one() - t * t) * c * (T::one() + a3 * x * x);
+                *gx += g * d;
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use autograd::gradcheck::{GradcheckConfig, gradcheck};
+    use autograd::{Float, Tape};
+    use rand::SeedableRng;
+
+    fn inputs<T: Float>() -> Tensor<T> {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let x = Tensor::<f64>::randn(&[7, 13], &mut rng);
+        Tensor::from_vec(
+            x.data().iter().map(|&v| T::from_f64(3.0 * v)).collect(),
+            &[7, 13],
+        )
+    }
+
+    /// Value and gradient (of `Σ wᵢ gelu(xᵢ)`) with the fused op and with the reference.
+    fn both<T: Element>() -> [(Vec<T>, Vec<T>); 2] {
+        let x = inputs::<T>();
+        let w = Tensor::from_vec(
+            (0..91)
+                .map(|i| T::from_f64((i as f64 * 0.37).sin()))
+                .collect(),
+            &[7, 13],
+        );
+        [true, false].map(|fused| {
+            let tape = Tape::<T>::new();
+            let xv = tape.param(&x);
+            let y = if fused {
+                gelu(xv, &Gelu::new())
+            } else {
+                xv.gelu()
+            };
+            let g = (y * tape.constant(&w)).sum().backward();
+            (y.value().into_vec(), g[xv].data().to_vec())
+        })
+    }
+
+    #[test]
+    fn equals_the_reference_op() {
+        let [(y, g), (y_ref, g_ref)] = both::<f64>();
+        for (a, b) in y.iter().zip(&y_ref).chain(g.iter().zip(&g_ref)) {
+            assert!((a - b).abs() < 1e-12, "f64: {a} vs {b}");
+        }
+        // f32: the vectorised tanh's error, a few units in the last place.
+        let [(y, g), (y_ref, g_ref)] = both::<f32>();
+        for (a, b) in y.iter().zip(&y_ref).chain(g.iter().zip(&g_ref)) {
+            assert!((a - b).abs() < 1e-5, "f32: {a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn passes_gradcheck() {
+        let op = Gelu::new();
+        let report = gradcheck(
+            |_, p| gelu(p[0], &op),
+            &[inputs::<f64>()],
+            &GradcheckConfig::default(),
+        );
+        assert!(report.passes(1e-6), "{report}");
+    }
+}
