@@ -190,6 +190,13 @@ fn command(job: &Job, p: Plan, args: &SweepArgs) -> Command {
         }
         c.args(["--seed", &job.seed.to_string()]);
     }
+    // The jobs share the cores: each gets its share of kernel threads unless PG_THREADS says
+    // otherwise (the count never changes a run's numbers, see crate::run::threads).
+    if std::env::var_os(crate::run::threads::ENV_VAR).is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let share = (cores / args.jobs.unwrap_or(cores).max(1)).max(1);
+        c.env(crate::run::threads::ENV_VAR, share.to_string());
+    }
     c.stdout(Stdio::null()).stderr(Stdio::piped());
     c
 }
