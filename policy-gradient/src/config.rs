@@ -154,6 +154,14 @@ pub struct Config {
     /// all environments; with `num_envs = 1`, exactly this many whole episodes, none cut), and
     /// `steps_per_env` is not used. 0: fixed batches of `num_envs × steps_per_env` steps.
     pub batch_episodes: usize,
+    /// Evaluate the policy every this many env steps (at the first epoch boundary at or past each
+    /// multiple), writing `eval.csv` and keeping `checkpoints/best.ckpt`; 0 disables it.
+    pub eval_every: u64,
+    /// Deterministic episodes per evaluation, on a separate env with its own seeds.
+    pub eval_episodes: usize,
+    /// Besides `latest.ckpt`, keep this many of the most recent periodic checkpoints as
+    /// `checkpoints/step-N.ckpt`; 0 keeps none.
+    pub keep_checkpoints: usize,
 }
 
 /// The keys of [`Config`], in declaration order (checked against the struct by a test).
@@ -190,11 +198,14 @@ pub const KEYS: &[&str] = &[
     "target_kl",
     "optimizer",
     "batch_episodes",
+    "eval_every",
+    "eval_episodes",
+    "keep_checkpoints",
 ];
 
 /// Every key a saved config may lack, in the order they were added: such a config takes the
-/// default preset's values for them. The PPO keys ([`PPO_KEYS`]) come first, then those of the
-/// course's chapter 0 ([`COURSE_KEYS`]).
+/// default preset's values for them. The PPO keys ([`PPO_KEYS`]), those of the course's
+/// chapter 0 ([`COURSE_KEYS`]), then those of periodic evaluation ([`EVAL_KEYS`]).
 pub const ADDED_KEYS: &[&str] = &[
     "update",
     "update_epochs",
@@ -204,16 +215,23 @@ pub const ADDED_KEYS: &[&str] = &[
     "target_kl",
     "optimizer",
     "batch_episodes",
+    "eval_every",
+    "eval_episodes",
+    "keep_checkpoints",
 ];
 
 const ADDED_PARTS: (&[&str], &[&str]) = ADDED_KEYS.split_at(6);
+const LATER_PARTS: (&[&str], &[&str]) = ADDED_PARTS.1.split_at(2);
 
 /// The keys added with PPO (a config saved before them gets `update = "pg"`).
 pub const PPO_KEYS: &[&str] = ADDED_PARTS.0;
 
 /// The keys added with the course's chapter 0 (a config saved before them gets
 /// `optimizer = "adam"` and `batch_episodes = 0`).
-pub const COURSE_KEYS: &[&str] = ADDED_PARTS.1;
+pub const COURSE_KEYS: &[&str] = LATER_PARTS.0;
+
+/// The keys added with periodic evaluation (no evaluation, no checkpoint history when missing).
+pub const EVAL_KEYS: &[&str] = LATER_PARTS.1;
 
 /// The environments that have a preset.
 pub const PRESET_ENVS: &[&str] = &[
@@ -281,6 +299,9 @@ impl Config {
             target_kl: 0.0,
             optimizer: Optimizer::Adam,
             batch_episodes: 0,
+            eval_every: 0,
+            eval_episodes: 10,
+            keep_checkpoints: 0,
         };
         let c = match env_id {
             // Half the value steps of the other discrete presets at a higher value rate: the same
@@ -536,7 +557,7 @@ impl Config {
                 format!("{}; expected a finite number", self.solved_return),
             ));
         }
-        Ok(())
+        crate::run::evaluation::validate(self, origin)
     }
 
     /// The configuration as TOML text (what `config.toml` holds).

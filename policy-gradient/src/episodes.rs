@@ -2,9 +2,12 @@
 //! current episode, the episodes that finished in this epoch, and the window of most recent
 //! returns whose mean is the "100-episode average" that decides whether a task is solved.
 //!
-//! Returns here are undiscounted sums of rewards, as Gymnasium reports them.
+//! Returns here are undiscounted sums of rewards, as Gymnasium reports them. Each episode that
+//! ends is also recorded with the step count and the instant of its end, for `episodes.csv`
+//! ([`crate::run::episodes`]).
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 /// Tracks episodes of `n` environments stepped together.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,6 +19,10 @@ pub struct EpisodeTracker {
     recent: VecDeque<f64>,
     window: usize,
     total_episodes: u64,
+    /// Steps recorded since the last [`Self::start_epoch`], over all environments.
+    steps_this_epoch: u64,
+    /// For each episode finished this epoch: `steps_this_epoch` at its end, and when it ended.
+    finished_at: Vec<(u64, Instant)>,
 }
 
 impl EpisodeTracker {
@@ -29,6 +36,8 @@ impl EpisodeTracker {
             recent: VecDeque::with_capacity(window),
             window,
             total_episodes: 0,
+            steps_this_epoch: 0,
+            finished_at: Vec::new(),
         }
     }
 
@@ -36,7 +45,10 @@ impl EpisodeTracker {
     pub fn step(&mut self, i: usize, reward: f64, done: bool) {
         self.running_return[i] += reward;
         self.running_len[i] += 1;
+        self.steps_this_epoch += 1;
         if done {
+            self.finished_at
+                .push((self.steps_this_epoch, Instant::now()));
             let r = std::mem::take(&mut self.running_return[i]);
             let l = std::mem::take(&mut self.running_len[i]);
             self.finished_returns.push(r);
@@ -59,10 +71,18 @@ impl EpisodeTracker {
         &self.finished_lens
     }
 
+    /// For each episode finished since the last [`Self::start_epoch`]: the steps recorded since
+    /// then (all environments together) up to and including its last one, and when it ended.
+    pub fn finished_at(&self) -> &[(u64, Instant)] {
+        &self.finished_at
+    }
+
     /// Forgets the per-epoch lists (the running episodes and the window are kept).
     pub fn start_epoch(&mut self) {
         self.finished_returns.clear();
         self.finished_lens.clear();
+        self.finished_at.clear();
+        self.steps_this_epoch = 0;
     }
 
     /// Mean return of the last `window` finished episodes; NaN before the first one.
@@ -131,6 +151,8 @@ impl EpisodeTracker {
             recent: rest[2 * n..].iter().map(|&b| f64::from_bits(b)).collect(),
             window,
             total_episodes: total,
+            steps_this_epoch: 0,
+            finished_at: Vec::new(),
         })
     }
 }
@@ -157,6 +179,8 @@ mod tests {
         t.step(0, 1.0, true);
         assert_eq!(t.finished_returns(), &[5.0, 2.0]);
         assert_eq!(t.finished_lens(), &[1, 2]);
+        let at: Vec<u64> = t.finished_at().iter().map(|e| e.0).collect();
+        assert_eq!(at, [2, 3]);
         assert_eq!(t.moving_average(), 3.5);
         assert!(t.solved(3.5) && !t.solved(3.6));
         t.start_epoch();

@@ -90,11 +90,5 @@ impl Agent {
 
 /// Makes one environment (with its time limit), with a clear error for an unknown id.
 pub fn make_env(id: &str) -> Result<Box<dyn Env>> {
-    envs::make(id).map_err(|e| match e {
-        envs::EnvError::UnknownId { id, known } => PgError::UnknownEnv {
-            id,
-            known: known.iter().map(|s| s.to_string()).collect(),
-        },
-        other => PgError::Env(other.to_string()),
-    })
+    crate::custom_env::make_one(id)
 }

@@ -84,9 +84,11 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod callback;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod custom_env;
 pub mod episodes;
 pub mod error;
 pub mod estimate;

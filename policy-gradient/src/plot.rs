@@ -7,7 +7,7 @@ use crate::error::{PgError, Result};
 use crate::metrics::Table;
 use crate::run::dir::RunDir;
 use std::fmt::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The largest magnitude drawn: larger values (a diverged run's 1e308) would overflow the axis
 /// arithmetic. [`load_curves`] refuses them; [`render_svg`] leaves them out like NaN.
@@ -37,38 +37,91 @@ pub struct PlotSpec {
     pub threshold: Option<f64>,
 }
 
+/// What the x axis of a `pg train` curve counts (Spinning Up's three choices).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum XAxis {
+    /// Environment steps (`env_steps`).
+    Steps,
+    /// Finished episodes (the running sum of the `episodes` column).
+    Episodes,
+    /// Wall-clock seconds of training (`elapsed_seconds`).
+    Time,
+}
+
+impl XAxis {
+    /// The `metrics.csv` column it is read from.
+    pub fn column(self) -> &'static str {
+        match self {
+            XAxis::Steps => "env_steps",
+            XAxis::Episodes => "episodes",
+            XAxis::Time => "elapsed_seconds",
+        }
+    }
+
+    /// Whether the column counts per row, so the axis is its running sum.
+    fn cumulative(self) -> bool {
+        self == XAxis::Episodes
+    }
+
+    /// The axis label.
+    pub fn label(self) -> &'static str {
+        match self {
+            XAxis::Steps => ENV_STEPS_AXIS,
+            XAxis::Episodes => "episodes",
+            XAxis::Time => "seconds",
+        }
+    }
+}
+
 /// Reads each run's `metrics.csv` and returns its `(x_column, y_column)` curve, leaving out rows
 /// where either is NaN (a column that does not apply). A value that is infinite or beyond
 /// [`PLOT_LIMIT`] is an error naming the run, the column and the value.
 pub fn load_curves(runs: &[PathBuf], x_column: &str, y_column: &str) -> Result<Vec<Curve>> {
     runs.iter()
-        .map(|dir| {
-            let run = RunDir::open(dir)?;
-            let p = run.metrics_path();
-            let t = Table::read(&p)?;
-            let x = t.column(x_column, &p)?;
-            let y = t.column(y_column, &p)?;
-            let mut curve = Curve::new();
-            for (row, (x, y)) in x.into_iter().zip(y).enumerate() {
-                if x.is_nan() || y.is_nan() {
-                    continue;
-                }
-                for (column, v) in [(x_column, x), (y_column, y)] {
-                    if !plottable(v) {
-                        return Err(PgError::Csv {
-                            path: p.clone(),
-                            line: row + 2,
-                            message: format!(
-                                "`{column}` is {v:e}; pg plots values between -{PLOT_LIMIT:e} and {PLOT_LIMIT:e}"
-                            ),
-                        });
-                    }
-                }
-                curve.push((x, y));
-            }
-            Ok(curve)
-        })
+        .map(|dir| load_curve(dir, x_column, false, y_column))
         .collect()
+}
+
+/// [`load_curves`] of `pg train` runs against `axis`.
+pub fn load_curves_along(runs: &[PathBuf], axis: XAxis, y_column: &str) -> Result<Vec<Curve>> {
+    runs.iter()
+        .map(|dir| load_curve(dir, axis.column(), axis.cumulative(), y_column))
+        .collect()
+}
+
+/// One run's curve; with `cumulative`, x is the running sum of `x_column`.
+fn load_curve(dir: &Path, x_column: &str, cumulative: bool, y_column: &str) -> Result<Curve> {
+    let run = RunDir::open(dir)?;
+    let p = run.metrics_path();
+    let t = Table::read(&p)?;
+    let mut x = t.column(x_column, &p)?;
+    if cumulative {
+        let mut sum = 0.0;
+        for v in &mut x {
+            sum += *v;
+            *v = sum;
+        }
+    }
+    let y = t.column(y_column, &p)?;
+    let mut curve = Curve::new();
+    for (row, (x, y)) in x.into_iter().zip(y).enumerate() {
+        if x.is_nan() || y.is_nan() {
+            continue;
+        }
+        for (column, v) in [(x_column, x), (y_column, y)] {
+            if !plottable(v) {
+                return Err(PgError::Csv {
+                    path: p.clone(),
+                    line: row + 2,
+                    message: format!(
+                        "`{column}` is {v:e}; pg plots values between -{PLOT_LIMIT:e} and {PLOT_LIMIT:e}"
+                    ),
+                });
+            }
+        }
+        curve.push((x, y));
+    }
+    Ok(curve)
 }
 
 /// The value of `curve` at `x` by linear interpolation; `None` outside the curve or where it is NaN.
@@ -133,7 +186,7 @@ fn fmt_tick(v: f64) -> String {
     }
 }
 
-/// Renders the curves as an SVG document.
+/// Renders the curves of one group as an SVG document (no legend).
 ///
 /// ```
 /// use policy_gradient::plot::{render_svg, PlotSpec};
@@ -149,12 +202,56 @@ fn fmt_tick(v: f64) -> String {
 /// assert!(svg.contains(">environment steps</text>"));
 /// ```
 pub fn render_svg(curves: &[Curve], spec: &PlotSpec) -> String {
+    render_groups(
+        &[Series {
+            label: String::new(),
+            curves: curves.to_vec(),
+        }],
+        spec,
+    )
+}
+
+/// One group of runs drawn as one curve (mean ± sd across its runs) with one legend entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// The legend text; empty for a plot of one group, which needs no legend.
+    pub label: String,
+    /// The curve of each run of the group.
+    pub curves: Vec<Curve>,
+}
+
+/// The colours of successive groups (a colour-blind-safe qualitative palette), reused cyclically.
+const PALETTE: &[&str] = &[
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf",
+];
+
+/// Renders several groups as an SVG document: for each group its runs faintly, the ±1 sd band
+/// and the mean in the group's colour, and a legend with one entry (`<g class="legend-entry">`)
+/// per labelled group.
+///
+/// ```
+/// use policy_gradient::plot::{render_groups, PlotSpec, Series};
+/// let a = Series { label: "lr=0.001".into(), curves: vec![vec![(0.0, 1.0), (10.0, 3.0)]] };
+/// let b = Series { label: "lr=0.003".into(), curves: vec![vec![(0.0, 2.0), (10.0, 5.0)]] };
+/// let spec = PlotSpec {
+///     title: "t".into(),
+///     x_label: "environment steps".into(),
+///     y_label: "return".into(),
+///     threshold: None,
+/// };
+/// let svg = render_groups(&[a, b], &spec);
+/// assert_eq!(svg.matches("class=\"legend-entry\"").count(), 2);
+/// assert!(svg.contains(">lr=0.003 (1 run)</text>"));
+/// ```
+pub fn render_groups(groups: &[Series], spec: &PlotSpec) -> String {
     let (w, h) = (720.0, 440.0);
     let (left, right, top, bottom) = (70.0, 20.0, 40.0, 50.0);
-    let stats = mean_sd(curves);
+    let stats: Vec<_> = groups.iter().map(|g| mean_sd(&g.curves)).collect();
+    let runs: usize = groups.iter().map(|g| g.curves.len()).sum();
     let mut xs = vec![0.0];
     let mut ys: Vec<f64> = spec.threshold.into_iter().collect();
-    for c in curves {
+    for c in groups.iter().flat_map(|g| &g.curves) {
         for &(x, y) in c {
             if plottable(x) && plottable(y) {
                 xs.push(x);
@@ -162,7 +259,7 @@ pub fn render_svg(curves: &[Curve], spec: &PlotSpec) -> String {
             }
         }
     }
-    for &(_, m, sd, _) in &stats {
+    for &(_, m, sd, _) in stats.iter().flatten() {
         ys.push(m + sd);
         ys.push(m - sd);
     }
@@ -195,7 +292,7 @@ pub fn render_svg(curves: &[Curve], spec: &PlotSpec) -> String {
         r#"<text x="{}" y="22" text-anchor="middle" font-size="15">{} ({} runs)</text>"#,
         w / 2.0,
         escape(&spec.title),
-        curves.len()
+        runs
     );
     // Grid and ticks.
     let xs_step = nice_step(x_max);
@@ -246,40 +343,42 @@ pub fn render_svg(curves: &[Curve], spec: &PlotSpec) -> String {
         (top + h - bottom) / 2.0,
         escape(&spec.y_label)
     );
-    // ±1 sd band, then the individual runs, then the mean.
-    if !stats.is_empty() {
-        let mut d = String::new();
-        for (i, &(x, m, sd, _)) in stats.iter().enumerate() {
-            let _ = write!(
-                d,
-                "{}{:.1},{:.1} ",
-                if i == 0 { "M" } else { "L" },
-                px(x),
-                py(m + sd)
+    // Per group: the ±1 sd band, then the individual runs, then the mean.
+    for (i, (group, stats)) in groups.iter().zip(&stats).enumerate() {
+        let colour = PALETTE[i % PALETTE.len()];
+        if !stats.is_empty() {
+            let mut d = String::new();
+            for (i, &(x, m, sd, _)) in stats.iter().enumerate() {
+                let _ = write!(
+                    d,
+                    "{}{:.1},{:.1} ",
+                    if i == 0 { "M" } else { "L" },
+                    px(x),
+                    py(m + sd)
+                );
+            }
+            for &(x, m, sd, _) in stats.iter().rev() {
+                let _ = write!(d, "L{:.1},{:.1} ", px(x), py(m - sd));
+            }
+            let _ = writeln!(
+                s,
+                r##"<path d="{d}Z" fill="{colour}" fill-opacity="0.2" stroke="none"/>"##
             );
         }
-        for &(x, m, sd, _) in stats.iter().rev() {
-            let _ = write!(d, "L{:.1},{:.1} ", px(x), py(m - sd));
+        for c in &group.curves {
+            let _ = writeln!(
+                s,
+                r##"<path d="{}" fill="none" stroke="{colour}" stroke-opacity="0.25" stroke-width="1"/>"##,
+                polyline(c, &px, &py)
+            );
         }
+        let mean: Curve = stats.iter().map(|&(x, m, _, _)| (x, m)).collect();
         let _ = writeln!(
             s,
-            r##"<path d="{}Z" fill="#1f77b4" fill-opacity="0.2" stroke="none"/>"##,
-            d
+            r##"<path d="{}" fill="none" stroke="{colour}" stroke-width="2"/>"##,
+            polyline(&mean, &px, &py)
         );
     }
-    for c in curves {
-        let _ = writeln!(
-            s,
-            r##"<path d="{}" fill="none" stroke="#1f77b4" stroke-opacity="0.25" stroke-width="1"/>"##,
-            polyline(c, &px, &py)
-        );
-    }
-    let mean: Curve = stats.iter().map(|&(x, m, _, _)| (x, m)).collect();
-    let _ = writeln!(
-        s,
-        r##"<path d="{}" fill="none" stroke="#1f77b4" stroke-width="2"/>"##,
-        polyline(&mean, &px, &py)
-    );
     if let Some(th) = spec.threshold {
         let _ = writeln!(
             s,
@@ -293,12 +392,35 @@ pub fn render_svg(curves: &[Curve], spec: &PlotSpec) -> String {
     }
     let _ = writeln!(
         s,
-        r##"<text x="{}" y="{}" fill="#1f77b4">mean ± 1 sd across runs</text>"##,
+        r##"<text x="{}" y="{}" fill="#333">mean ± 1 sd across runs</text>"##,
         left + 8.0,
         top + 16.0
     );
+    legend(&mut s, groups, left + 8.0, top + 34.0);
     s.push_str("</svg>\n");
     s
+}
+
+/// The legend: a coloured line and `label (N runs)` per labelled group, one below the other.
+fn legend(s: &mut String, groups: &[Series], x: f64, y: f64) {
+    for (i, g) in groups.iter().enumerate() {
+        if g.label.is_empty() {
+            continue;
+        }
+        let colour = PALETTE[i % PALETTE.len()];
+        let y = y + 16.0 * i as f64;
+        let n = g.curves.len();
+        let _ = writeln!(
+            s,
+            r##"<g class="legend-entry"><line x1="{x}" y1="{0:.1}" x2="{1}" y2="{0:.1}" stroke="{colour}" stroke-width="2"/><text x="{2}" y="{3:.1}">{4} ({n} run{5})</text></g>"##,
+            y - 4.0,
+            x + 18.0,
+            x + 24.0,
+            y,
+            escape(&g.label),
+            if n == 1 { "" } else { "s" }
+        );
+    }
 }
 
 fn polyline(c: &[(f64, f64)], px: &dyn Fn(f64) -> f64, py: &dyn Fn(f64) -> f64) -> String {

@@ -77,13 +77,7 @@ fn activation(c: &Config) -> Activation {
 
 /// Makes the vector env of a config, turning an unknown id into [`PgError::UnknownEnv`].
 pub fn make_env(id: &str, n: usize) -> Result<VecEnv> {
-    VecEnv::new(id, n).map_err(|e| match e {
-        envs::EnvError::UnknownId { id, known } => PgError::UnknownEnv {
-            id,
-            known: known.iter().map(|s| s.to_string()).collect(),
-        },
-        other => PgError::Env(other.to_string()),
-    })
+    crate::custom_env::make_vec_env(id, n)
 }
 
 /// The policy kind for an action space.
@@ -108,9 +102,28 @@ impl Trainer {
     /// A fresh run: networks initialised and environments reset from `config.seed`.
     pub fn new(config: Config) -> Result<Self> {
         config.validate("the configuration")?;
-        let mut env = make_env(&config.env_id, config.num_envs)?;
+        let env = make_env(&config.env_id, config.num_envs)?;
+        Self::with_env(config, env)
+    }
+
+    /// A fresh run on `env`, your own environments ([`VecEnv::from_envs`]) or built-in ones.
+    /// `config.num_envs` must be the number of copies in `env`, and `config.env_id` their id
+    /// (register the env with [`crate::custom_env::register_env`] so a checkpoint of the run
+    /// can be loaded and evaluated by id). A space the policy cannot handle is an error here.
+    pub fn with_env(config: Config, mut env: VecEnv) -> Result<Self> {
+        config.validate("the configuration")?;
+        let id = env.env(0).id();
+        if env.num_envs() != config.num_envs || id != config.env_id {
+            return Err(PgError::Env(format!(
+                "the vector env holds {} copies of `{id}` but the configuration says num_envs = {} \
+                 and env_id = `{}`",
+                env.num_envs(),
+                config.num_envs,
+                config.env_id
+            )));
+        }
+        let kind = crate::custom_env::check_spaces(&env)?;
         let obs_dim = env.obs_dim();
-        let kind = policy_kind(&env.env(0).action_space());
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
         let act = activation(&config);
         let policy = Policy::new(

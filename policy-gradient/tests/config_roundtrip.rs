@@ -124,3 +124,19 @@ fn renamed_keys_are_read_under_their_old_names() {
         .collect();
     assert_eq!(PretrainConfig::from_toml(&old, "old").unwrap(), p);
 }
+
+#[test]
+fn a_config_saved_before_evaluation_existed_loads_with_it_off() {
+    use policy_gradient::config::EVAL_KEYS;
+    let c = Config::preset("CartPole-v1").unwrap();
+    let old: String = c
+        .to_toml()
+        .lines()
+        .filter(|l| !EVAL_KEYS.iter().any(|k| l.starts_with(&format!("{k} ="))))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(!old.contains("eval_every"));
+    let back = Config::from_toml(&old, "old config.toml").unwrap();
+    assert_eq!(back, c);
+    assert_eq!((back.eval_every, back.keep_checkpoints), (0, 0));
+}

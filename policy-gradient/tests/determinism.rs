@@ -57,6 +57,30 @@ fn learning_columns(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The rows of `episodes.csv` without the wall-clock column (the last), checked against
+/// `metrics.csv`: as many rows as episodes counted there, steps not decreasing.
+fn episode_rows(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("episodes.csv")).unwrap();
+    let rows: Vec<String> = text
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect();
+    assert_eq!(rows[0], "episode,env_steps,return,length");
+    let metrics = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let counted: u64 = metrics
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(rows.len() as u64 - 1, counted);
+    let steps: Vec<u64> = rows[1..]
+        .iter()
+        .map(|r| r.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert!(steps.windows(2).all(|w| w[0] <= w[1]), "{steps:?}");
+    rows
+}
+
 #[test]
 fn same_seed_same_csv() {
     for (name, c) in [
@@ -145,6 +169,11 @@ fn resume_continues_bit_identically() {
             learning_columns(&cut),
             learning_columns(&full),
             "{env}: resumed run differs"
+        );
+        assert_eq!(
+            episode_rows(&cut),
+            episode_rows(&full),
+            "{env}: resumed episodes.csv differs"
         );
         for p in [full, cut] {
             std::fs::remove_dir_all(p).unwrap();

@@ -13,6 +13,7 @@ pub mod envs;
 pub mod eval;
 pub mod plot;
 pub mod render;
+pub mod sweep;
 pub mod train;
 
 /// Policy-gradient reinforcement learning from scratch: train, evaluate, render and plot.
@@ -37,8 +38,10 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Write an animated SVG of one episode of a trained policy.
     Render(render::RenderArgs),
-    /// Plot learning curves (mean ± sd across runs against env steps) as SVG.
+    /// Plot learning curves as SVG: one curve per configuration (mean ± sd across seeds), with a legend.
     Plot(plot::PlotArgs),
+    /// Run a grid of seeds and --set values in parallel processes, then summarise it per configuration.
+    Sweep(sweep::SweepArgs),
     /// List the environments: ids, spaces, time limits and solved thresholds.
     Envs(envs::EnvsArgs),
     /// Language models: pretrain a tiny LM, fine-tune it with REINFORCE, RLOO or GRPO, sample.
@@ -54,6 +57,7 @@ impl Command {
             Command::Eval(a) => eval::run(a),
             Command::Render(a) => render::run(a),
             Command::Plot(a) => plot::run(a),
+            Command::Sweep(a) => sweep::run(a),
             Command::Envs(a) => envs::run(a),
             Command::Lm(c) => crate::lm::cli::run(c),
         }

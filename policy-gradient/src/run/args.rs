@@ -46,13 +46,7 @@ impl RunArgs {
     /// `--set` arguments in order. `extra_sets` (a command's own flags, such as `--algo`) come
     /// between the file and `--seed`.
     pub fn layers(&self, extra_sets: &[String]) -> Result<Layers> {
-        let file = match &self.config {
-            Some(p) => Some((
-                std::fs::read_to_string(p).map_err(|e| PgError::io(p, e))?,
-                p.display().to_string(),
-            )),
-            None => None,
-        };
+        let file = config_file(self.config.as_deref())?;
         let mut sets = extra_sets.to_vec();
         if let Some(s) = self.seed {
             sets.push(format!("seed={s}"));
@@ -81,5 +75,16 @@ impl RunArgs {
             .clone()
             .or_else(|| self.out.clone())
             .unwrap_or_else(default)
+    }
+}
+
+/// The text and name of a `--config FILE`, if one was given.
+pub fn config_file(path: Option<&std::path::Path>) -> Result<Option<(String, String)>> {
+    match path {
+        Some(p) => Ok(Some((
+            std::fs::read_to_string(p).map_err(|e| PgError::io(p, e))?,
+            p.display().to_string(),
+        ))),
+        None => Ok(None),
     }
 }

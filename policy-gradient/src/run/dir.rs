@@ -4,7 +4,11 @@
 //! ```text
 //! DIR/config.toml              the full configuration (reloads to the same value)
 //! DIR/metrics.csv              one row per epoch or step
+//! DIR/episodes.csv             (pg train) one row per finished episode
 //! DIR/checkpoints/latest.ckpt  the most recent checkpoint: one file, replaced by one rename
+//! DIR/checkpoints/best.ckpt    (pg train, eval_every > 0) the checkpoint of the best evaluation
+//! DIR/checkpoints/step-N.ckpt  (pg train, keep_checkpoints > 0) the most recent periodic ones
+//! DIR/eval.csv                 (pg train, eval_every > 0) one row per evaluation
 //! DIR/curve.svg                the learning curve of this run
 //! DIR/samples.txt              (LM) held-out completions of the final model
 //! DIR/lock                     the pid of the process writing the run, while it runs
@@ -22,7 +26,14 @@ use crate::run::lock::RunLock;
 use std::path::{Path, PathBuf};
 
 /// The files a run writes at the top of its directory (all removed by `--force`).
-pub const RUN_FILES: &[&str] = &["config.toml", "metrics.csv", "curve.svg", "samples.txt"];
+pub const RUN_FILES: &[&str] = &[
+    "config.toml",
+    "metrics.csv",
+    "episodes.csv",
+    "eval.csv",
+    "curve.svg",
+    "samples.txt",
+];
 
 /// A run directory and the paths inside it; holds the directory's lock when opened for writing.
 #[derive(Debug)]
@@ -143,6 +154,27 @@ impl RunDir {
     /// `metrics.csv`.
     pub fn metrics_path(&self) -> PathBuf {
         self.root.join("metrics.csv")
+    }
+
+    /// `episodes.csv` (`pg train` runs).
+    pub fn episodes_path(&self) -> PathBuf {
+        self.root.join("episodes.csv")
+    }
+
+    /// `eval.csv` (`pg train` runs with `eval_every > 0`).
+    pub fn eval_path(&self) -> PathBuf {
+        self.root.join("eval.csv")
+    }
+
+    /// `checkpoints/best.ckpt`: the checkpoint with the best mean evaluation return.
+    pub fn best_checkpoint(&self) -> PathBuf {
+        self.checkpoints_dir().join("best.ckpt")
+    }
+
+    /// `checkpoints/step-N.ckpt`: the periodic checkpoint at `env_steps` N.
+    pub fn history_checkpoint(&self, env_steps: u64) -> PathBuf {
+        self.checkpoints_dir()
+            .join(format!("step-{env_steps}.ckpt"))
     }
 
     /// `curve.svg`.

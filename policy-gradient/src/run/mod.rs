@@ -8,9 +8,13 @@
 //! | [`bounds`] | the documented upper bound of every size, checked before allocating |
 //! | [`args`] | the command-line options of every training command |
 //! | [`dir`] | run directories: layout, creation, `--force`, resumption |
+//! | [`episodes`] | `episodes.csv`: one row per finished episode, cut back on resume like `metrics.csv` |
+//! | [`evaluation`] | periodic deterministic evaluation, `eval.csv`, `best.ckpt`, the checkpoint history |
+//! | [`group`] | runs grouped by configuration (seeds of one config together) for plots and sweeps |
 //! | [`lock`] | the exclusive lock on a run directory, stale-lock reclaim |
 //! | [`checkpoint`] | the checkpoint unit: one file replaced by one rename, shared encodings |
 //! | [`signal`] | Ctrl-C and SIGTERM: save, say so, exit 130 or 143 |
+//! | [`sweep`] | a grid of seeds and `--set` values: its run directories, what each needs, the summary table |
 //! | [`schedule`] | the learning-rate schedule |
 //! | [`update`] | clip the gradient norm, take one optimiser step |
 //! | [`optimizer`] | the `optimizer` key: Adam or plain SGD, saved in checkpoints |
@@ -24,15 +28,21 @@ pub mod bounds;
 pub mod checkpoint;
 pub mod config;
 pub mod dir;
+pub mod episodes;
+pub mod evaluation;
+pub mod group;
 pub mod lock;
 pub mod optimizer;
 pub mod schedule;
 pub mod signal;
+pub mod sweep;
 pub mod threads;
 pub mod train;
 pub mod update;
 
-pub use train::{RunSummary, train_new, train_resume, write_curve};
+pub use train::{
+    RunSummary, train_new, train_new_with, train_resume, train_resume_with, write_curve,
+};
 
 /// How a training command runs (both `pg train` and `pg lm`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
