@@ -16,7 +16,7 @@
 use super::checkpoint;
 use super::config::{KlMode, PretrainConfig, RlConfig};
 use super::eval::Evaluation;
-use super::generate::generate;
+use super::policy::LmPolicy;
 use super::pretrain::pretrain;
 use super::rl::{algo_name, rl};
 use super::run::{SAMPLES_AXIS, load_curve, make_task, plottable_columns, stream_rng};
@@ -237,7 +237,7 @@ fn sample(a: SampleArgs) -> Result<()> {
         "the command line",
     )?;
     let policy = checkpoint::load(&a.checkpoint)?;
-    let task = make_task(&policy.spec().task)?;
+    let task = make_task(policy.task())?;
     let v = task.vocab();
     let prompts: Vec<Vec<usize>> = if a.prompt.is_empty() {
         let mut rng = stream_rng(a.seed, 3);
@@ -252,8 +252,10 @@ fn sample(a: SampleArgs) -> Result<()> {
         }
         ps
     };
+    let origin = format!("the model in {}", a.checkpoint.display());
+    policy.check_prompts_fit(&*task, &prompts, &origin)?;
     let mut rng = stream_rng(a.seed, 4);
-    let out = generate(&policy, &*task, &prompts, a.temperature, &mut rng);
+    let out = policy.generate(&*task, &prompts, a.temperature, &mut rng);
     for c in &out {
         println!("{}", c.describe(&*task));
     }
@@ -283,7 +285,16 @@ fn gradvar(a: GradvarArgs) -> Result<()> {
             format!("{}; expected a finite number", a.shift),
         ));
     }
-    let policy = checkpoint::load(&a.checkpoint)?;
+    let LmPolicy::Mlp(policy) = checkpoint::load(&a.checkpoint)? else {
+        return Err(bad_value(
+            "checkpoint",
+            origin,
+            format!(
+                "{} is a transformer; `pg lm gradvar` measures only `model = \"mlp\"` so far",
+                a.checkpoint.display()
+            ),
+        ));
+    };
     let task = make_task(&policy.spec().task)?;
     // The prompts and samples per batch are checked as `pg lm rl` checks its own.
     let cfg = RlConfig {

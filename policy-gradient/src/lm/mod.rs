@@ -73,6 +73,7 @@ pub mod kl;
 pub mod metrics;
 pub mod model;
 pub mod objective;
+pub mod policy;
 pub mod pretrain;
 pub mod rl;
 pub mod run;

@@ -26,11 +26,11 @@ use super::checkpoint;
 use super::checkpoint::Progress;
 use super::config::{Baseline, Estimator, KlMode, RlConfig};
 use super::eval::{Evaluation, evaluate};
-use super::generate::generate;
 use super::kl::{exact_kl, kl_penalised_rewards};
 use super::metrics::{LmMetrics, mean_std};
 use super::model::TokenPolicy;
 use super::objective::{clipped_pg_loss, forward, pg_loss};
+use super::policy::{LmPolicy, PolicySpec};
 use super::run::{
     EVAL_PROMPT_SEED, LmProgress, Session, Start, make_task, write_curve, write_samples,
 };
@@ -38,7 +38,7 @@ use super::sample::mean_entropy;
 use crate::config::Update;
 use crate::error::{PgError, Result};
 use crate::run::RunOptions;
-use crate::run::config::RunConfig;
+use crate::run::config::{RunConfig, bad_value};
 use crate::run::dir::RunDir;
 use crate::run::update::clip_and_step;
 use autograd::{Gradients, Tape};
@@ -78,10 +78,21 @@ pub fn algo_name(cfg: &RlConfig) -> &'static str {
 
 /// Runs RL fine-tuning into `out` (or continues it, with `opts.resume`); returns the run and the
 /// final held-out evaluation.
+///
+/// The reference must be an MLP (a transformer reference is refused before the run starts).
 pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evaluation)> {
     cfg.validate("the configuration")?;
     let task = make_task(&cfg.task)?;
-    let reference = checkpoint::load(Path::new(&cfg.reference))?;
+    let LmPolicy::Mlp(reference) = checkpoint::load(Path::new(&cfg.reference))? else {
+        return Err(bad_value(
+            "reference",
+            "the configuration",
+            format!(
+                "{} is a transformer; `pg lm rl` fine-tunes only `model = \"mlp\"` so far",
+                cfg.reference
+            ),
+        ));
+    };
     // A new run stores its reference as an absolute path, so `--resume` works from anywhere.
     let absolute;
     let cfg = if opts.resume {
@@ -113,13 +124,13 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         seed: cfg.seed,
         lr: cfg.lr,
         opts,
-        spec: reference.spec(),
+        spec: &PolicySpec::Mlp(reference.spec().clone()),
         // Row 0 (the reference before training) and one row per step.
         rows_before: 1,
         checkpoint_every: cfg.checkpoint_every,
         command: "pg lm rl",
     };
-    let mut s = Session::start(start, || reference.clone())?;
+    let mut s = Session::start(start, || LmPolicy::Mlp(reference.clone()))?;
     let done = s.done;
     let eval_prompts = task.held_out_prompts(cfg.eval_prompts, EVAL_PROMPT_SEED);
     let per_step = cfg.samples_per_step() as u64;
@@ -136,7 +147,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
     let v = task.vocab().len();
     let mut tape = Tape::<f32>::new();
     let mut grads = Gradients::new();
-    let mut batch = TokenBatch::new(s.policy.spec().context);
+    let mut batch = TokenBatch::new(reference.spec().context);
     let mut ref_rows: Vec<f32> = Vec::new();
     let clock = Instant::now();
 
@@ -165,13 +176,9 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
                 std::iter::repeat_n(p, cfg.samples_per_prompt)
             })
             .collect();
-        let completions = generate(
-            &s.policy,
-            &*task,
-            &prompts,
-            cfg.temperature,
-            &mut s.data_rng,
-        );
+        let completions = s
+            .policy
+            .generate(&*task, &prompts, cfg.temperature, &mut s.data_rng);
         // 3. Rewards of the finished texts.
         let rewards: Vec<f64> = completions
             .iter()
@@ -201,7 +208,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         let k3 = (cfg.kl == KlMode::K3Loss)
             .then_some((ref_tok.as_slice(), (cfg.kl_coef / n as f64) as f32));
         let (loss, ent, kl_mean, grad_norm, weights, old_logp) = {
-            let f = forward(&s.policy, &tape, &batch);
+            let f = forward(mlp(&s.policy), &tape, &batch);
             let (ent, exact) = f.log_probs.with_value(|lp| {
                 let rows = lp.data();
                 let exact: Vec<f64> = rows
@@ -250,7 +257,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             let clip = (cfg.clip_range > 0.0).then_some(cfg.clip_range);
             for _ in 1..cfg.update_epochs {
                 tape.reset();
-                let f = forward(&s.policy, &tape, &batch);
+                let f = forward(mlp(&s.policy), &tape, &batch);
                 let loss = clipped_pg_loss(f.token_logp, &old_logp, &weights, clip, k3);
                 if !loss.item().is_finite() {
                     return Err(s.non_finite(step, "policy loss"));
@@ -321,6 +328,13 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         &last_eval.samples,
     )?;
     Ok((s.run, last_eval))
+}
+
+/// The MLP a `pg lm rl` session trains (its reference was checked to be one before it started).
+fn mlp(policy: &LmPolicy) -> &TokenPolicy {
+    policy
+        .as_mlp()
+        .expect("pg lm rl starts only from an MLP reference")
 }
 
 #[cfg(test)]
