@@ -231,19 +231,53 @@ fn a_tiny_transformer_pretrains_and_samples_end_to_end() {
     // The checkpoint resumes as a transformer: a finished run resumed has nothing left to do.
     let r = pg(&["lm", "pretrain", "--resume", o, "-q"]);
     assert!(r.status.success(), "{}", stderr(&r));
-    // RL and gradvar do not take a transformer yet, and say so in one line.
-    let rl_out = out.join("rl");
-    let r = pg(&[
-        "lm",
-        "rl",
-        "reverse",
-        "--reference",
-        o,
-        "--out",
-        rl_out.to_str().unwrap(),
-        "-q",
-    ]);
-    assert_clean_failure(&r, "transformer");
+    // RL fine-tunes it (every estimator's machinery: RLOO, k3 KL to the frozen reference, PPO
+    // epochs), the same bits twice, and its result samples.
+    let rl_args = |dir: &str, extra: &[&'static str]| {
+        let mut a: Vec<String> = ["lm", "rl", "reverse", "--reference", o, "--out", dir, "-q"]
+            .map(String::from)
+            .to_vec();
+        for set in [
+            "total_samples=48",
+            "prompts_per_step=4",
+            "samples_per_prompt=4",
+            "eval_prompts=8",
+            "eval_every=1",
+            "kl=\"k3_loss\"",
+            "kl_coef=0.1",
+            "update=\"ppo\"",
+            "update_epochs=2",
+        ] {
+            a.extend(["--set".to_string(), set.to_string()]);
+        }
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let (rl_a, rl_b) = (out.join("rl-a"), out.join("rl-b"));
+    let (a, b) = (rl_a.to_str().unwrap(), rl_b.to_str().unwrap());
+    let args: Vec<String> = rl_args(a, &[]);
+    let r = pg(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(r.status.success(), "{}", stderr(&r));
+    let metrics = std::fs::read_to_string(rl_a.join("metrics.csv")).unwrap();
+    assert_eq!(
+        metrics.lines().count(),
+        1 + 1 + 3,
+        "header, row 0, 3 steps: {metrics}"
+    );
+    let r = pg(&["lm", "sample", a, "-n", "3"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert_eq!(String::from_utf8_lossy(&r.stdout).lines().count(), 3);
+    let a_ckpt = std::fs::read(rl_a.join("checkpoints/latest.ckpt")).unwrap();
+    let args = rl_args(b, &[]);
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.push("--force");
+    assert!(pg(&args).status.success());
+    let b_ckpt = std::fs::read(rl_b.join("checkpoints/latest.ckpt")).unwrap();
+    assert!(
+        a_ckpt == b_ckpt,
+        "the same RL run twice ends at the same bits"
+    );
+    // gradvar does not take a transformer yet, and says so in one line.
     assert_clean_failure(&pg(&["lm", "gradvar", o]), "transformer");
     std::fs::remove_dir_all(out).unwrap();
 }

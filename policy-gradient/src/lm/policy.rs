@@ -271,6 +271,63 @@ impl LmPolicy {
     }
 }
 
+impl LmPolicy {
+    /// Records the policy on every completion token of `windows` (the rows of
+    /// [`super::objective::Forward`], in `windows`' order): the MLP through its windows
+    /// ([`forward`]), the transformer through the same pairs laid out as `seqs` (whose scored
+    /// positions are those rows, in the same order), reading each sequence once and keeping the
+    /// scored positions' rows of `log π`.
+    pub fn forward<'t>(
+        &self,
+        tape: &'t Tape<f32>,
+        windows: &TokenBatch,
+        seqs: &SeqBatch,
+    ) -> super::objective::Forward<'t> {
+        match self {
+            LmPolicy::Mlp(p) => forward(p, tape, windows),
+            LmPolicy::Transformer(p) => {
+                let params: Vec<_> = p.model.params().iter().map(|t| tape.param(t)).collect();
+                let logits = p
+                    .model
+                    .arch()
+                    .logits(|k| params[k], seqs.tokens(), seqs.batch());
+                let scored: Vec<usize> = seqs
+                    .scored()
+                    .enumerate()
+                    .filter_map(|(i, s)| s.map(|_| i))
+                    .collect();
+                // Keep the scored rows: log π(· | x_{≤r}) for each completion token r.
+                let log_probs = logits.log_softmax(1).embed(&scored);
+                let token_logp = log_probs.gather(1, windows.targets());
+                super::objective::Forward {
+                    params,
+                    log_probs,
+                    token_logp,
+                }
+            }
+        }
+    }
+
+    /// `log π(· | s_t)` of every completion token of the pairs (rows as in
+    /// [`LmPolicy::forward`]), `[rows × V]` into `out` (resized), recording no gradient: what
+    /// the frozen reference of `pg lm rl` gives.
+    pub fn log_probs_into(&self, windows: &TokenBatch, seqs: &SeqBatch, out: &mut Vec<f32>) {
+        match self {
+            LmPolicy::Mlp(p) => p.log_probs_into(windows.contexts(), out),
+            LmPolicy::Transformer(_) => {
+                let tape = Tape::new();
+                tape.no_grad(|| {
+                    let f = self.forward(&tape, windows, seqs);
+                    f.log_probs.with_value(|t| {
+                        out.clear();
+                        out.extend_from_slice(t.data());
+                    });
+                });
+            }
+        }
+    }
+}
+
 /// The result of [`LmPolicy::nll_gradients`].
 pub struct NllStep<'a> {
     /// `L = −(1/R) Σ_r log π(y_r | ·)`.
@@ -330,5 +387,54 @@ impl NllBatch {
         } else {
             self.windows.rows()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn the_transformers_rows_are_the_completion_tokens_in_window_order() {
+        let spec = PolicySpec::Transformer(TransformerSpec {
+            task: "reverse".into(),
+            gpt: GptSpec {
+                vocab: 13,
+                context: 8,
+                width: 8,
+                heads: 2,
+                layers: 1,
+            },
+        });
+        let mut policy = LmPolicy::new(&spec, &mut ChaCha8Rng::seed_from_u64(3));
+        let pairs: [(&[Token], &[Token]); 3] = [
+            (&[2, 3, 12], &[3, 2, 1]),
+            (&[5, 12], &[5, 1]),
+            (&[7, 7, 8, 12], &[9]),
+        ];
+        let mut nll = NllBatch::new(&policy);
+        let (mut windows, mut seqs) = (TokenBatch::new(1), SeqBatch::default());
+        for (p, c) in pairs {
+            nll.push(p, c);
+            windows.push(p, c);
+            seqs.push(p, c);
+        }
+        let tape = Tape::new();
+        let f = policy.forward(&tape, &windows, &seqs);
+        let token_logp = f.token_logp.value();
+        assert_eq!(token_logp.numel(), 6);
+        // Row by row against the full log-probability table: row r is completion token r.
+        let mut rows = Vec::new();
+        policy.log_probs_into(&windows, &seqs, &mut rows);
+        for (r, (&y, &lp)) in windows.targets().iter().zip(token_logp.data()).enumerate() {
+            assert_eq!(rows[r * 13 + y], lp, "row {r}");
+        }
+        // The mean of −log π over the rows is the NLL the training step computes its own way.
+        let mean = -token_logp.data().iter().map(|&x| x as f64).sum::<f64>() / 6.0;
+        let step = policy.nll_gradients(&mut nll);
+        assert!((step.loss - mean).abs() < 1e-5, "{} vs {mean}", step.loss);
+        assert!(step.entropy > 0.0 && step.entropy <= 13f64.ln() + 1e-6);
     }
 }

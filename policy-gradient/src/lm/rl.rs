@@ -3,10 +3,11 @@
 //! One step, the whole algorithm (each line names the function that does it):
 //!
 //! 1. draw `P` training prompts and repeat each `k` times (the groups of RLOO and GRPO);
-//! 2. sample a completion for each at the configured temperature ([`generate`]);
+//! 2. sample a completion for each at the configured temperature ([`LmPolicy::generate`]);
 //! 3. score each finished text: `r_i` = the task's reward ([`envs::tokens::TokenTask::reward`]);
 //! 4. one recorded forward pass over every completion token gives `log π(y_t | s_t)`
-//!    ([`forward`]); one no-grad pass of the frozen reference gives `log π_ref(y_t | s_t)`;
+//!    ([`LmPolicy::forward`]); one no-grad pass of the frozen reference gives
+//!    `log π_ref(y_t | s_t)` ([`LmPolicy::log_probs_into`]);
 //! 5. with `kl = k1_reward`, `r_i ← r_i - β Σ_t (log π - log π_ref)` ([`kl_penalised_rewards`]);
 //! 6. advantages from the rewards ([`advantages`]);
 //! 7. loss `-(1/N) Σ_i A_i Σ_t log π(y_t)` (+ `β/N Σ k3` with `kl = k3_loss`) ([`pg_loss`]);
@@ -16,7 +17,9 @@
 //!
 //! The token terms are averaged as `loss_averaging` says ([`TokenBatch::averaged_weights`]).
 //!
-//! The policy is a copy of the reference at step 0 and the reference never changes.
+//! The policy is a copy of the reference at step 0 and the reference never changes. It is the
+//! MLP or the transformer the reference is ([`crate::lm::policy`]): every step above but the
+//! forward pass and sampling is the same code for both.
 
 use super::advantage::{
     batch_mean_advantages, grpo_advantages, reinforce_advantages, rloo_advantages,
@@ -26,11 +29,12 @@ use super::checkpoint;
 use super::checkpoint::Progress;
 use super::config::{Baseline, Estimator, KlMode, RlConfig};
 use super::eval::{Evaluation, evaluate};
+use super::gpt::batch::SeqBatch;
 use super::kl::{exact_kl, kl_penalised_rewards};
 use super::metrics::{LmMetrics, mean_std};
 use super::model::TokenPolicy;
-use super::objective::{clipped_pg_loss, forward, pg_loss};
-use super::policy::{LmPolicy, PolicySpec};
+use super::objective::{clipped_pg_loss, pg_loss};
+use super::policy::LmPolicy;
 use super::run::{
     EVAL_PROMPT_SEED, LmProgress, Session, Start, make_task, write_curve, write_samples,
 };
@@ -38,7 +42,7 @@ use super::sample::mean_entropy;
 use crate::config::Update;
 use crate::error::{PgError, Result};
 use crate::run::RunOptions;
-use crate::run::config::{RunConfig, bad_value};
+use crate::run::config::RunConfig;
 use crate::run::dir::RunDir;
 use crate::run::update::clip_and_step;
 use autograd::{Gradients, Tape};
@@ -78,21 +82,10 @@ pub fn algo_name(cfg: &RlConfig) -> &'static str {
 
 /// Runs RL fine-tuning into `out` (or continues it, with `opts.resume`); returns the run and the
 /// final held-out evaluation.
-///
-/// The reference must be an MLP (a transformer reference is refused before the run starts).
 pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evaluation)> {
     cfg.validate("the configuration")?;
     let task = make_task(&cfg.task)?;
-    let LmPolicy::Mlp(reference) = checkpoint::load(Path::new(&cfg.reference))? else {
-        return Err(bad_value(
-            "reference",
-            "the configuration",
-            format!(
-                "{} is a transformer; `pg lm rl` fine-tunes only `model = \"mlp\"` so far",
-                cfg.reference
-            ),
-        ));
-    };
+    let reference = checkpoint::load(Path::new(&cfg.reference))?;
     // A new run stores its reference as an absolute path, so `--resume` works from anywhere.
     let absolute;
     let cfg = if opts.resume {
@@ -106,14 +99,14 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         };
         &absolute
     };
-    if reference.spec().task != cfg.task {
+    if reference.task() != cfg.task {
         return Err(PgError::BadConfigValue {
             key: "reference".into(),
             origin: "the configuration".into(),
             message: format!(
                 "{} was trained on task `{}`, not `{}`",
                 cfg.reference,
-                reference.spec().task,
+                reference.task(),
                 cfg.task
             ),
         });
@@ -124,15 +117,17 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         seed: cfg.seed,
         lr: cfg.lr,
         opts,
-        spec: &PolicySpec::Mlp(reference.spec().clone()),
+        spec: &reference.spec(),
         // Row 0 (the reference before training) and one row per step.
         rows_before: 1,
         checkpoint_every: cfg.checkpoint_every,
         command: "pg lm rl",
     };
-    let mut s = Session::start(start, || LmPolicy::Mlp(reference.clone()))?;
+    let mut s = Session::start(start, || reference.clone())?;
     let done = s.done;
     let eval_prompts = task.held_out_prompts(cfg.eval_prompts, EVAL_PROMPT_SEED);
+    let origin = format!("the model in {}", cfg.reference);
+    reference.check_prompts_fit(&*task, &eval_prompts, &origin)?;
     let per_step = cfg.samples_per_step() as u64;
     let steps = cfg.total_samples.div_ceil(per_step);
     let mut progress = LmProgress::new(steps, opts.quiet);
@@ -147,7 +142,14 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
     let v = task.vocab().len();
     let mut tape = Tape::<f32>::new();
     let mut grads = Gradients::new();
-    let mut batch = TokenBatch::new(reference.spec().context);
+    // The completion tokens as windows (the MLP's rows, and the order of every per-token
+    // quantity) and, for the transformer, as whole sequences.
+    let mut batch = TokenBatch::new(match &reference {
+        LmPolicy::Mlp(p) => p.spec().context,
+        LmPolicy::Transformer(_) => 1,
+    });
+    let mut seqs = SeqBatch::default();
+    let transformer = matches!(reference, LmPolicy::Transformer(_));
     let mut ref_rows: Vec<f32> = Vec::new();
     let clock = Instant::now();
 
@@ -176,6 +178,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
                 std::iter::repeat_n(p, cfg.samples_per_prompt)
             })
             .collect();
+        reference.check_prompts_fit(&*task, &prompts, &origin)?;
         let completions = s
             .policy
             .generate(&*task, &prompts, cfg.temperature, &mut s.data_rng);
@@ -189,14 +192,18 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             .filter(|c| task.is_success(&c.prompt, &c.completion))
             .count();
         batch.clear();
+        seqs.clear();
         for c in &completions {
             batch.push(&c.prompt, &c.completion);
+            if transformer {
+                seqs.push(&c.prompt, &c.completion);
+            }
         }
         let n = completions.len();
         samples += n as u64;
         tokens += batch.rows() as u64;
         // 4. The frozen reference's log-probabilities of the sampled tokens.
-        reference.log_probs_into(batch.contexts(), &mut ref_rows);
+        reference.log_probs_into(&batch, &seqs, &mut ref_rows);
         let ref_tok: Vec<f32> = batch
             .targets()
             .iter()
@@ -208,7 +215,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         let k3 = (cfg.kl == KlMode::K3Loss)
             .then_some((ref_tok.as_slice(), (cfg.kl_coef / n as f64) as f32));
         let (loss, ent, kl_mean, grad_norm, weights, old_logp) = {
-            let f = forward(mlp(&s.policy), &tape, &batch);
+            let f = s.policy.forward(&tape, &batch, &seqs);
             let (ent, exact) = f.log_probs.with_value(|lp| {
                 let rows = lp.data();
                 let exact: Vec<f64> = rows
@@ -257,7 +264,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             let clip = (cfg.clip_range > 0.0).then_some(cfg.clip_range);
             for _ in 1..cfg.update_epochs {
                 tape.reset();
-                let f = forward(mlp(&s.policy), &tape, &batch);
+                let f = s.policy.forward(&tape, &batch, &seqs);
                 let loss = clipped_pg_loss(f.token_logp, &old_logp, &weights, clip, k3);
                 if !loss.item().is_finite() {
                     return Err(s.non_finite(step, "policy loss"));
@@ -328,13 +335,6 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         &last_eval.samples,
     )?;
     Ok((s.run, last_eval))
-}
-
-/// The MLP a `pg lm rl` session trains (its reference was checked to be one before it started).
-fn mlp(policy: &LmPolicy) -> &TokenPolicy {
-    policy
-        .as_mlp()
-        .expect("pg lm rl starts only from an MLP reference")
 }
 
 #[cfg(test)]
@@ -472,6 +472,64 @@ mod tests {
         c.task = "addition".into();
         let e = rl(&c, &dir.join("c"), fresh).unwrap_err().to_string();
         assert!(e.contains("trained on task `reviews`"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_transformer_fine_tunes_on_reference_and_resumes_exactly() {
+        let dir = crate::run::dir::fresh_test_dir("lm-rl-gpt");
+        let mut p = PretrainConfig::preset("reverse").unwrap();
+        p.model = crate::lm::config::ModelKind::Transformer;
+        (p.context, p.width, p.heads, p.layers) = (20, 16, 2, 1);
+        // Enough pretraining that some sampled answers are right: with every reward 0 (and the
+        // policy at the reference) there is nothing to follow.
+        (p.steps, p.batch_size, p.eval_every, p.eval_prompts, p.lr) = (40, 16, 40, 4, 0.01);
+        let fresh = RunOptions {
+            force: true,
+            ..crate::run::QUIET
+        };
+        pretrain(&p, &dir.join("ref"), fresh).unwrap();
+        let mut c = RlConfig::preset("reverse").unwrap();
+        c.reference = dir.join("ref").display().to_string();
+        (c.prompts_per_step, c.samples_per_prompt, c.total_samples) = (4, 4, 48);
+        (c.eval_every, c.eval_prompts) = (1, 4);
+        (c.kl, c.kl_coef) = (KlMode::K3Loss, 0.1);
+        (c.update, c.update_epochs) = (Update::Ppo, 2);
+        let (run, a) = rl(&c, &dir.join("a"), fresh).unwrap();
+        let path = run.metrics_path();
+        let t = crate::metrics::Table::read(&path).unwrap();
+        let kl_col = t.column("kl", &path).unwrap();
+        // The first step samples from the reference itself: only rounding separates them.
+        assert!(
+            kl_col[1].abs() < 1e-5,
+            "first step on-reference: {}",
+            kl_col[1]
+        );
+        let rewards = t.column("reward", &path).unwrap();
+        assert!(rewards[1..].iter().any(|&r| r > 0.0), "{rewards:?}");
+        assert!(
+            kl_col[2..].iter().any(|&k| k > 1e-4),
+            "the policy moves: {kl_col:?}"
+        );
+        let stop = RunOptions {
+            stop_after: Some(1),
+            ..fresh
+        };
+        assert!(rl(&c, &dir.join("b"), stop).is_err());
+        let resume = RunOptions {
+            resume: true,
+            ..fresh
+        };
+        let (_, b) = rl(&c, &dir.join("b"), resume).unwrap();
+        assert_eq!(a, b);
+        let same = |d: &str| {
+            crate::lm::run::csv_without_wall_clock(&dir.join(d).join("metrics.csv")).unwrap()
+        };
+        assert_eq!(same("a"), same("b"), "resumed run");
+        assert_eq!(
+            checkpoint::load(&dir.join("a")).unwrap(),
+            checkpoint::load(&dir.join("b")).unwrap()
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
