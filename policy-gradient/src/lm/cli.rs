@@ -16,7 +16,6 @@
 use super::checkpoint;
 use super::config::{KlMode, PretrainConfig, RlConfig};
 use super::eval::Evaluation;
-use super::policy::LmPolicy;
 use super::pretrain::pretrain;
 use super::rl::{algo_name, rl};
 use super::run::{SAMPLES_AXIS, load_curve, make_task, plottable_columns, stream_rng};
@@ -285,22 +284,13 @@ fn gradvar(a: GradvarArgs) -> Result<()> {
             format!("{}; expected a finite number", a.shift),
         ));
     }
-    let LmPolicy::Mlp(policy) = checkpoint::load(&a.checkpoint)? else {
-        return Err(bad_value(
-            "checkpoint",
-            origin,
-            format!(
-                "{} is a transformer; `pg lm gradvar` measures only `model = \"mlp\"` so far",
-                a.checkpoint.display()
-            ),
-        ));
-    };
-    let task = make_task(&policy.spec().task)?;
+    let policy = checkpoint::load(&a.checkpoint)?;
+    let task = make_task(policy.task())?;
     // The prompts and samples per batch are checked as `pg lm rl` checks its own.
     let cfg = RlConfig {
         prompts_per_step: a.prompts,
         samples_per_prompt: a.samples,
-        ..RlConfig::preset(&policy.spec().task)?
+        ..RlConfig::preset(policy.task())?
     };
     cfg.validate("--prompts and --samples")?;
     println!(
@@ -316,7 +306,7 @@ fn gradvar(a: GradvarArgs) -> Result<()> {
         "estimator", "|E grad|^2", "tr Cov(grad)", "SNR"
     );
     let reward = |c: &super::generate::Completion| task.reward(&c.prompt, &c.completion) - a.shift;
-    for s in super::gradvar::measure_with(&policy, &*task, &cfg, a.batches, a.seed, reward) {
+    for s in super::gradvar::measure_with(&policy, &*task, &cfg, a.batches, a.seed, reward)? {
         println!(
             "{:<16} {:>14.6e} {:>14.6e} {:>10.4}",
             s.estimator, s.mean_sq_norm, s.total_variance, s.signal_to_noise
