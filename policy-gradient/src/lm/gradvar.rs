@@ -15,7 +15,6 @@
 //! An unbiased baseline leaves `E[g]` unchanged and lowers `tr Cov(g)`; GRPO's normalisation also
 //! rescales the gradient, which signal-to-noise (unlike the variance alone) does not reward.
 
-use super::batch::TokenBatch;
 use super::config::{Baseline, Estimator, RlConfig};
 use super::generate::Completion;
 use super::gpt::batch::SeqBatch;
@@ -95,10 +94,7 @@ pub fn measure_with(
     let mut rng = stream_rng(seed, 5);
     let mut tape = Tape::<f32>::new();
     let mut grads = Gradients::new();
-    let mut batch = TokenBatch::new(match policy {
-        LmPolicy::Mlp(p) => p.spec().context,
-        LmPolicy::Transformer(_) => 1,
-    });
+    let mut batch = policy.token_batch();
     let mut seqs = SeqBatch::default();
     let mut flat = vec![0.0f64; dim];
     for _ in 0..batches {

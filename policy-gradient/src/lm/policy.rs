@@ -136,6 +136,16 @@ impl LmPolicy {
         }
     }
 
+    /// An empty batch of completion-token rows for this policy: context windows of the MLP's
+    /// width (the transformer reads whole sequences instead, and uses only the rows' order and
+    /// targets, so its windows are one token wide).
+    pub fn token_batch(&self) -> TokenBatch {
+        TokenBatch::new(match self {
+            LmPolicy::Mlp(p) => p.spec().context,
+            LmPolicy::Transformer(_) => 1,
+        })
+    }
+
     /// The MLP, if this is one.
     pub fn as_mlp(&self) -> Option<&TokenPolicy> {
         match self {
@@ -351,12 +361,8 @@ pub struct NllBatch {
 impl NllBatch {
     /// An empty batch for `policy`.
     pub fn new(policy: &LmPolicy) -> Self {
-        let context = match policy {
-            LmPolicy::Mlp(p) => p.spec().context,
-            LmPolicy::Transformer(p) => p.spec.gpt.context,
-        };
         Self {
-            windows: TokenBatch::new(context),
+            windows: policy.token_batch(),
             seqs: SeqBatch::default(),
             tape: Tape::new(),
             tape_grads: Gradients::new(),

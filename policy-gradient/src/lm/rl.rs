@@ -15,7 +15,8 @@
 //! 9. with `update = "ppo"`, `update_epochs − 1` more steps on the same completions through
 //!    the clipped ratio to the sampling policy ([`clipped_pg_loss`]): GRPO's full objective.
 //!
-//! The token terms are averaged as `loss_averaging` says ([`TokenBatch::averaged_weights`]).
+//! The token terms are averaged as `loss_averaging` says
+//! ([`crate::lm::batch::TokenBatch::averaged_weights`]).
 //!
 //! The policy is a copy of the reference at step 0 and the reference never changes. It is the
 //! MLP or the transformer the reference is ([`crate::lm::policy`]): every step above but the
@@ -24,7 +25,6 @@
 use super::advantage::{
     batch_mean_advantages, grpo_advantages, reinforce_advantages, rloo_advantages,
 };
-use super::batch::TokenBatch;
 use super::checkpoint;
 use super::checkpoint::Progress;
 use super::config::{Baseline, Estimator, KlMode, RlConfig};
@@ -144,10 +144,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
     let mut grads = Gradients::new();
     // The completion tokens as windows (the MLP's rows, and the order of every per-token
     // quantity) and, for the transformer, as whole sequences.
-    let mut batch = TokenBatch::new(match &reference {
-        LmPolicy::Mlp(p) => p.spec().context,
-        LmPolicy::Transformer(_) => 1,
-    });
+    let mut batch = reference.token_batch();
     let mut seqs = SeqBatch::default();
     let transformer = matches!(reference, LmPolicy::Transformer(_));
     let mut ref_rows: Vec<f32> = Vec::new();
