@@ -46,6 +46,32 @@ impl TransformerSpec {
         self.gpt.validate(origin)?;
         check_task_vocab(&self.task, self.gpt.vocab, origin)
     }
+
+    /// Checks that every prompt and the longest completion fit in the context: the transformer
+    /// reads at most `context` positions, and sampling feeds it `prompt + completion − 1` of
+    /// them (the MLP reads a fixed window and fits any length). `origin` names what set the
+    /// sizes.
+    pub fn check_prompts_fit(
+        &self,
+        task: &dyn TokenTask,
+        prompts: &[Vec<Token>],
+        origin: &str,
+    ) -> Result<()> {
+        let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
+        let needed = longest + task.max_completion_len() - 1;
+        let context = self.gpt.context;
+        if needed > context {
+            return Err(bad_value(
+                "context",
+                origin,
+                format!(
+                    "{context}, but a prompt of {longest} tokens and {} completion tokens need {needed} positions",
+                    task.max_completion_len()
+                ),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The shape of either policy: what a checkpoint stores and a resumed run must match.
@@ -179,33 +205,18 @@ impl LmPolicy {
         }
     }
 
-    /// Checks that every prompt and the longest completion fit in what the policy reads. The MLP
-    /// reads a fixed window and fits any length; the transformer reads at most `context`
-    /// positions, and sampling feeds it `prompt + completion − 1` of them. `origin` names what
-    /// set the sizes.
+    /// Checks that every prompt and the longest completion fit in what the policy reads
+    /// ([`TransformerSpec::check_prompts_fit`]).
     pub fn check_prompts_fit(
         &self,
         task: &dyn TokenTask,
         prompts: &[Vec<Token>],
         origin: &str,
     ) -> Result<()> {
-        let LmPolicy::Transformer(p) = self else {
-            return Ok(());
-        };
-        let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
-        let needed = longest + task.max_completion_len() - 1;
-        let context = p.spec.gpt.context;
-        if needed > context {
-            return Err(bad_value(
-                "context",
-                origin,
-                format!(
-                    "{context}, but a prompt of {longest} tokens and {} completion tokens need {needed} positions",
-                    task.max_completion_len()
-                ),
-            ));
+        match self {
+            LmPolicy::Mlp(_) => Ok(()),
+            LmPolicy::Transformer(p) => p.spec.check_prompts_fit(task, prompts, origin),
         }
-        Ok(())
     }
 
     /// Samples one completion per prompt at `temperature` (0: greedy), in the prompts' order.

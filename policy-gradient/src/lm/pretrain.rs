@@ -61,6 +61,10 @@ pub fn pretrain(
     let task = make_task(&cfg.task)?;
     let spec = model_spec(cfg, task.vocab().len());
     spec.validate("the configuration")?;
+    if let PolicySpec::Transformer(t) = &spec {
+        let eval_prompts = task.held_out_prompts(cfg.eval_prompts, EVAL_PROMPT_SEED);
+        t.check_prompts_fit(&*task, &eval_prompts, "the configuration")?;
+    }
     let start = Start {
         out,
         config_toml: &cfg.to_toml(),
@@ -74,8 +78,6 @@ pub fn pretrain(
     };
     let mut s = Session::start(start, || LmPolicy::new(&spec, &mut stream_rng(cfg.seed, 0)))?;
     let eval_prompts = task.held_out_prompts(cfg.eval_prompts, EVAL_PROMPT_SEED);
-    s.policy
-        .check_prompts_fit(&*task, &eval_prompts, "the configuration")?;
     let mut progress = LmProgress::new(cfg.steps, opts.quiet);
     progress.println(format!(
         "pretraining on {}: {} parameters",
@@ -284,6 +286,10 @@ mod tests {
         c.context = 12;
         let e = pretrain(&c, &dir.join("c"), fresh).unwrap_err().to_string();
         assert!(e.contains("`context`") && e.contains("12"), "{e}");
+        assert!(
+            !dir.join("c").exists(),
+            "refused before the run directory is made"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
