@@ -233,3 +233,123 @@ fn the_thread_count_is_checked_and_changes_no_result() {
         std::fs::remove_dir_all(d).unwrap();
     }
 }
+
+#[test]
+fn a_tiny_transformer_pretrains_fine_tunes_samples_and_measures() {
+    let out = tmp("gpt");
+    let o = out.to_str().unwrap();
+    let mut args = vec!["lm", "pretrain", "reverse", "--out", o, "-q"];
+    for set in [
+        "model=transformer",
+        "context=20",
+        "width=16",
+        "heads=2",
+        "layers=1",
+        "steps=6",
+        "batch_size=8",
+        "eval_every=3",
+        "eval_prompts=8",
+    ] {
+        args.extend(["--set", set]);
+    }
+    let r = pg(&args);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let config = std::fs::read_to_string(out.join("config.toml")).unwrap();
+    assert!(config.contains("model = \"transformer\""), "{config}");
+    // Five held-out completions, and a given prompt twice, greedily.
+    let r = pg(&["lm", "sample", o, "-n", "5"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert_eq!(String::from_utf8_lossy(&r.stdout).lines().count(), 5);
+    let r = pg(&[
+        "lm",
+        "sample",
+        o,
+        "-n",
+        "2",
+        "--temperature",
+        "0",
+        "--prompt",
+        "123=",
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let lines: Vec<String> = String::from_utf8_lossy(&r.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines[0].starts_with("123= -> ") && lines[0] == lines[1],
+        "{lines:?}"
+    );
+    // A prompt longer than the context allows is one line naming the context.
+    let long = "1".repeat(15) + "=";
+    let r = pg(&["lm", "sample", o, "--prompt", &long]);
+    assert_clean_failure(&r, "`context`");
+    // The checkpoint resumes as a transformer: a finished run resumed has nothing left to do.
+    let r = pg(&["lm", "pretrain", "--resume", o, "-q"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    // RL fine-tunes it (every estimator's machinery: RLOO, k3 KL to the frozen reference, PPO
+    // epochs), the same bits twice, and its result samples.
+    let rl_args = |dir: &str, extra: &[&'static str]| {
+        let mut a: Vec<String> = ["lm", "rl", "reverse", "--reference", o, "--out", dir, "-q"]
+            .map(String::from)
+            .to_vec();
+        for set in [
+            "total_samples=48",
+            "prompts_per_step=4",
+            "samples_per_prompt=4",
+            "eval_prompts=8",
+            "eval_every=1",
+            "kl=\"k3_loss\"",
+            "kl_coef=0.1",
+            "update=\"ppo\"",
+            "update_epochs=2",
+        ] {
+            a.extend(["--set".to_string(), set.to_string()]);
+        }
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let (rl_a, rl_b) = (out.join("rl-a"), out.join("rl-b"));
+    let (a, b) = (rl_a.to_str().unwrap(), rl_b.to_str().unwrap());
+    let args: Vec<String> = rl_args(a, &[]);
+    let r = pg(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(r.status.success(), "{}", stderr(&r));
+    let metrics = std::fs::read_to_string(rl_a.join("metrics.csv")).unwrap();
+    assert_eq!(
+        metrics.lines().count(),
+        1 + 1 + 3,
+        "header, row 0, 3 steps: {metrics}"
+    );
+    let r = pg(&["lm", "sample", a, "-n", "3"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    assert_eq!(String::from_utf8_lossy(&r.stdout).lines().count(), 3);
+    let a_ckpt = std::fs::read(rl_a.join("checkpoints/latest.ckpt")).unwrap();
+    let args = rl_args(b, &[]);
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.push("--force");
+    assert!(pg(&args).status.success());
+    let b_ckpt = std::fs::read(rl_b.join("checkpoints/latest.ckpt")).unwrap();
+    assert!(
+        a_ckpt == b_ckpt,
+        "the same RL run twice ends at the same bits"
+    );
+    // gradvar measures its gradients: one row per estimator.
+    let r = pg(&[
+        "lm",
+        "gradvar",
+        o,
+        "--batches",
+        "2",
+        "--prompts",
+        "2",
+        "--samples",
+        "2",
+    ]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    let text = String::from_utf8_lossy(&r.stdout);
+    for name in ["reinforce", "rloo", "grpo"] {
+        assert!(text.contains(name), "{text}");
+    }
+    std::fs::remove_dir_all(out).unwrap();
+}

@@ -3,7 +3,7 @@
 //! unchanged; renamed keys are still read under their old names.
 
 use policy_gradient::config::Config;
-use policy_gradient::lm::config::{PretrainConfig, RlConfig};
+use policy_gradient::lm::config::{PRETRAIN_ADDED, PretrainConfig, RlConfig};
 use policy_gradient::run::config::RunConfig;
 
 /// Values tried for a key holding a word (an enum): the first accepted one that differs from the
@@ -28,6 +28,7 @@ const WORDS: &[&str] = &[
     "adam",
     "sequence",
     "token",
+    "transformer",
 ];
 
 /// `--set` texts for `key` that differ from `current` and that a user could write.
@@ -114,14 +115,20 @@ fn renamed_keys_are_read_under_their_old_names() {
     let r = RlConfig::preset("addition").unwrap();
     let old = r.to_toml().replace("estimator = ", "algo = ");
     assert_eq!(RlConfig::from_toml(&old, "old config.toml").unwrap(), r);
-    // A saved pretraining config from before `checkpoint_every` existed takes the preset's.
+    // A saved pretraining config from before the added keys existed (`checkpoint_every`, the
+    // transformer's) takes the preset's: an MLP.
     let p = PretrainConfig::preset("addition").unwrap();
     let old: String = p
         .to_toml()
         .lines()
-        .filter(|l| !l.starts_with("checkpoint_every"))
+        .filter(|l| {
+            !PRETRAIN_ADDED
+                .iter()
+                .any(|k| l.starts_with(&format!("{k} = ")))
+        })
         .map(|l| format!("{l}\n"))
         .collect();
+    assert!(!old.contains("model") && !old.contains("width"), "{old}");
     assert_eq!(PretrainConfig::from_toml(&old, "old").unwrap(), p);
 }
 

@@ -8,6 +8,7 @@ use dense::paramfile::{Data, ParamFile};
 use policy_gradient::config::{Activation, Config};
 use policy_gradient::lm::checkpoint::{self as lm, Progress, TrainState};
 use policy_gradient::lm::model::{ModelSpec, TokenPolicy};
+use policy_gradient::lm::policy::LmPolicy;
 use policy_gradient::trainer::Trainer;
 use proptest::prelude::*;
 use rand::SeedableRng;
@@ -53,7 +54,7 @@ fn lm_bytes() -> &'static [u8] {
             adam: &adam,
         };
         let p = dir().join("lm-good.ckpt");
-        lm::save(&p, &policy, Some(state)).unwrap();
+        lm::save(&p, &LmPolicy::Mlp(policy), Some(state)).unwrap();
         std::fs::read(&p).unwrap()
     })
 }

@@ -8,18 +8,25 @@
 //! | name | dtype | what |
 //! |---|---|---|
 //! | `lm.version` | u64 | [`VERSION`] |
-//! | `model.toml`, `model.toml.len` | u64 | the [`ModelSpec`] as TOML, UTF-8 bytes packed 8 per u64 |
-//! | `embed` | f32 | the embedding table `[V, D]` |
-//! | `mlp.layer{i}.weight/.bias` | f32 | the MLP (`dense::Mlp::save_to`) |
+//! | `model.toml`, `model.toml.len` | u64 | an MLP: its [`ModelSpec`] as TOML, UTF-8 bytes packed 8 per u64 |
+//! | `embed` | f32 | an MLP: the embedding table `[V, D]` |
+//! | `mlp.layer{i}.weight/.bias` | f32 | an MLP: its layers (`dense::Mlp::save_to`) |
+//! | `transformer.toml`, `transformer.toml.len` | u64 | a transformer: its [`TransformerSpec`] as TOML |
+//! | `gpt.{name}` | f32 | a transformer: each parameter ([`super::gpt::GptSpec::param_names`]) |
 //! | `progress` | u64 | step, sequences, tokens (training checkpoints only) |
 //! | `rng.data`, `rng.eval` | u64 | the ChaCha8 streams (training checkpoints only) |
 //! | `adam.*` | f64/u64/f32 | the optimiser (training checkpoints only) |
+//!
+//! The description entry present says the architecture: `model.toml` an MLP (every checkpoint
+//! written before the transformer existed), `transformer.toml` a transformer.
 //!
 //! Loading checks the model description (sizes within [`crate::run::bounds`], the vocabulary of
 //! the task it names) before allocating anything by it, and then every tensor's shape against
 //! it. A damaged or mismatched file is a one-line error naming the file, never a panic.
 
+use super::gpt::Gpt;
 use super::model::{ModelSpec, TokenPolicy};
+use super::policy::{LmPolicy, PolicySpec, TransformerPolicy, TransformerSpec};
 use crate::error::{PgError, Result};
 use crate::run::checkpoint::{bad, get_rng, open, pack_bytes, put_rng, u64s, unpack_text};
 use crate::run::config::syntax_error;
@@ -34,6 +41,12 @@ use std::path::Path;
 pub const VERSION: u64 = 1;
 
 const VERSION_ENTRY: &str = "lm.version";
+
+/// The description entry of an MLP.
+const MLP_ENTRY: &str = "model.toml";
+
+/// The description entry of a transformer.
+const TRANSFORMER_ENTRY: &str = "transformer.toml";
 
 /// The counters of a run at a checkpoint.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,14 +71,25 @@ pub struct TrainState<'a> {
 }
 
 /// Writes `policy` (and, for a training checkpoint, `state`) to the file `path` as one unit.
-pub fn save(path: &Path, policy: &TokenPolicy, state: Option<TrainState<'_>>) -> Result<()> {
+pub fn save(path: &Path, policy: &LmPolicy, state: Option<TrainState<'_>>) -> Result<()> {
     let mut file = ParamFile::new();
     file.insert_u64(VERSION_ENTRY, &[1], &[VERSION]);
-    let spec = toml::to_string(policy.spec()).expect("a ModelSpec serialises to TOML");
-    pack_bytes(&mut file, "model.toml", spec.as_bytes());
-    let e = policy.embedding();
-    file.insert_f32("embed", e.shape(), e.data());
-    policy.mlp().save_to(&mut file, "mlp.");
+    match policy {
+        LmPolicy::Mlp(p) => {
+            let spec = toml::to_string(p.spec()).expect("a ModelSpec serialises to TOML");
+            pack_bytes(&mut file, MLP_ENTRY, spec.as_bytes());
+            let e = p.embedding();
+            file.insert_f32("embed", e.shape(), e.data());
+            p.mlp().save_to(&mut file, "mlp.");
+        }
+        LmPolicy::Transformer(p) => {
+            let spec = toml::to_string(&p.spec).expect("a TransformerSpec serialises to TOML");
+            pack_bytes(&mut file, TRANSFORMER_ENTRY, spec.as_bytes());
+            for (name, t) in p.spec.gpt.param_names().iter().zip(p.model.params()) {
+                file.insert_f32(&format!("gpt.{name}"), t.shape(), t.data());
+            }
+        }
+    }
     if let Some(s) = state {
         let p = s.progress;
         file.insert_u64("progress", &[3], &[p.step, p.samples, p.tokens]);
@@ -78,16 +102,22 @@ pub fn save(path: &Path, policy: &TokenPolicy, state: Option<TrainState<'_>>) ->
 }
 
 /// The model description stored in a checkpoint, checked (see the module docs).
-fn spec_of(file: &ParamFile, path: &Path) -> Result<ModelSpec> {
-    let text = unpack_text(file, "model.toml", path)?;
+fn spec_of(file: &ParamFile, path: &Path) -> Result<PolicySpec> {
     let origin = format!("the model description in {}", path.display());
+    if file.get(TRANSFORMER_ENTRY).is_some() {
+        let text = unpack_text(file, TRANSFORMER_ENTRY, path)?;
+        let spec: TransformerSpec =
+            toml::from_str(&text).map_err(|e| syntax_error(&e, &text, &origin))?;
+        spec.validate(&origin)?;
+        return Ok(PolicySpec::Transformer(spec));
+    }
+    let text = unpack_text(file, MLP_ENTRY, path)?;
     let spec: ModelSpec = toml::from_str(&text).map_err(|e| syntax_error(&e, &text, &origin))?;
     spec.validate(&origin)?;
-    Ok(spec)
+    Ok(PolicySpec::Mlp(spec))
 }
 
-fn policy_of(file: &ParamFile, path: &Path) -> Result<TokenPolicy> {
-    let spec = spec_of(file, path)?;
+fn mlp_of(spec: ModelSpec, file: &ParamFile, path: &Path) -> Result<TokenPolicy> {
     let shapes = spec.param_shapes();
     let embed = Tensor::from_slice(
         file.f32("embed", &shapes[0]).map_err(bad(path))?,
@@ -99,13 +129,41 @@ fn policy_of(file: &ParamFile, path: &Path) -> Result<TokenPolicy> {
         .mlp()
         .clone();
     mlp.load_from(file, "mlp.").map_err(bad(path))?;
-    let policy = TokenPolicy::from_parts(spec, embed, mlp.params().to_vec());
-    let finite = policy
-        .embedding()
-        .data()
+    Ok(TokenPolicy::from_parts(spec, embed, mlp.params().to_vec()))
+}
+
+fn transformer_of(
+    spec: TransformerSpec,
+    file: &ParamFile,
+    path: &Path,
+) -> Result<TransformerPolicy> {
+    let gpt = spec.gpt;
+    let params = gpt
+        .param_names()
         .iter()
-        .chain(policy.mlp().params().iter().flat_map(|p| p.data()))
-        .all(|x| x.is_finite());
+        .zip(gpt.param_shapes())
+        .map(|(name, shape)| {
+            let data = file
+                .f32(&format!("gpt.{name}"), &shape)
+                .map_err(bad(path))?;
+            Ok(Tensor::from_slice(data, &shape))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(TransformerPolicy {
+        spec,
+        model: Gpt::from_params(gpt, params),
+    })
+}
+
+fn policy_of(file: &ParamFile, path: &Path) -> Result<LmPolicy> {
+    let policy = match spec_of(file, path)? {
+        PolicySpec::Mlp(spec) => LmPolicy::Mlp(mlp_of(spec, file, path)?),
+        PolicySpec::Transformer(spec) => LmPolicy::Transformer(transformer_of(spec, file, path)?),
+    };
+    let finite = policy
+        .param_values()
+        .iter()
+        .all(|p| p.iter().all(|x| x.is_finite()));
     if !finite {
         return Err(PgError::checkpoint(path, "holds a non-finite parameter"));
     }
@@ -113,7 +171,7 @@ fn policy_of(file: &ParamFile, path: &Path) -> Result<TokenPolicy> {
 }
 
 /// Loads the policy saved at `path`: a checkpoint file or a run directory (its latest).
-pub fn load(path: &Path) -> Result<TokenPolicy> {
+pub fn load(path: &Path) -> Result<LmPolicy> {
     let path = resolve_checkpoint(path)?;
     let file = open(&path, VERSION_ENTRY, VERSION, "pg lm")?;
     policy_of(&file, &path)
@@ -125,7 +183,7 @@ pub fn load_training(
     path: &Path,
     names: &[&str],
     adam: &mut Adam,
-) -> Result<(TokenPolicy, Progress, Vec<ChaCha8Rng>)> {
+) -> Result<(LmPolicy, Progress, Vec<ChaCha8Rng>)> {
     let file = open(path, VERSION_ENTRY, VERSION, "pg lm")?;
     let policy = policy_of(&file, path)?;
     let [step, samples, tokens] = u64s(&file, "progress", path)? else {
@@ -145,12 +203,7 @@ pub fn load_training(
         .collect::<Result<Vec<_>>>()?;
     adam.load_from(&file, "adam.").map_err(bad(path))?;
     let (steps, m, v) = adam.state();
-    let sizes: Vec<usize> = policy
-        .spec()
-        .param_shapes()
-        .iter()
-        .map(|s| s.iter().product())
-        .collect();
+    let sizes = policy.spec().param_sizes();
     let fits = |b: &[Vec<f32>]| b.iter().map(Vec::len).eq(sizes.iter().copied());
     if !(steps == 0 && m.is_empty() || fits(m) && fits(v)) {
         return Err(PgError::checkpoint(
@@ -179,8 +232,23 @@ mod tests {
         }
     }
 
-    fn policy() -> TokenPolicy {
-        TokenPolicy::new(spec(), &mut ChaCha8Rng::seed_from_u64(0))
+    fn policy() -> LmPolicy {
+        LmPolicy::Mlp(TokenPolicy::new(spec(), &mut ChaCha8Rng::seed_from_u64(0)))
+    }
+
+    /// A tiny transformer for addition (14 tokens).
+    fn transformer() -> LmPolicy {
+        let spec = PolicySpec::Transformer(TransformerSpec {
+            task: "addition".into(),
+            gpt: super::super::gpt::GptSpec {
+                vocab: 14,
+                context: 12,
+                width: 8,
+                heads: 2,
+                layers: 2,
+            },
+        });
+        LmPolicy::new(&spec, &mut ChaCha8Rng::seed_from_u64(0))
     }
 
     fn tmp(name: &str) -> std::path::PathBuf {
@@ -189,9 +257,18 @@ mod tests {
 
     #[test]
     fn round_trip_is_bit_exact_and_damage_is_an_error() {
-        let dir = tmp("rt");
+        round_trip("rt", policy());
+    }
+
+    #[test]
+    fn a_transformer_round_trips_and_continues_exactly() {
+        round_trip("rt-gpt", transformer());
+        continues_exactly("state-gpt", transformer());
+    }
+
+    fn round_trip(name: &str, p: LmPolicy) {
+        let dir = tmp(name);
         std::fs::write(dir.join("config.toml"), "").unwrap();
-        let p = policy();
         let ckpt = dir.join("checkpoints").join("latest.ckpt");
         save(&ckpt, &p, None).unwrap();
         assert_eq!(load(&ckpt).unwrap(), p);
@@ -215,14 +292,17 @@ mod tests {
 
     #[test]
     fn training_state_continues_exactly() {
-        let dir = tmp("state");
+        continues_exactly("state", policy());
+    }
+
+    fn continues_exactly(name: &str, mut p: LmPolicy) {
+        let dir = tmp(name);
         let ckpt = dir.join("latest.ckpt");
         let mut a = ChaCha8Rng::seed_from_u64(9);
         a.set_stream(3);
         for _ in 0..37 {
             let _: u32 = a.r#gen();
         }
-        let mut p = policy();
         let mut adam = Adam::new(AdamConfig::default());
         let grads: Vec<Vec<f32>> = p
             .param_slices_mut()
@@ -262,7 +342,7 @@ mod tests {
             ..spec()
         };
         let p = TokenPolicy::new(wrong, &mut ChaCha8Rng::seed_from_u64(0));
-        save(&ckpt, &p, None).unwrap();
+        save(&ckpt, &LmPolicy::Mlp(p), None).unwrap();
         let e = load(&ckpt).unwrap_err().to_string();
         assert!(e.contains("`vocab`") && e.contains("reviews"), "{e}");
         // A file holding only a model description, and what loading it says.

@@ -16,7 +16,6 @@
 use super::checkpoint;
 use super::config::{KlMode, PretrainConfig, RlConfig};
 use super::eval::Evaluation;
-use super::generate::generate;
 use super::pretrain::pretrain;
 use super::rl::{algo_name, rl};
 use super::run::{SAMPLES_AXIS, load_curve, make_task, plottable_columns, stream_rng};
@@ -237,7 +236,7 @@ fn sample(a: SampleArgs) -> Result<()> {
         "the command line",
     )?;
     let policy = checkpoint::load(&a.checkpoint)?;
-    let task = make_task(&policy.spec().task)?;
+    let task = make_task(policy.task())?;
     let v = task.vocab();
     let prompts: Vec<Vec<usize>> = if a.prompt.is_empty() {
         let mut rng = stream_rng(a.seed, 3);
@@ -252,8 +251,10 @@ fn sample(a: SampleArgs) -> Result<()> {
         }
         ps
     };
+    let origin = format!("the model in {}", a.checkpoint.display());
+    policy.check_prompts_fit(&*task, &prompts, &origin)?;
     let mut rng = stream_rng(a.seed, 4);
-    let out = generate(&policy, &*task, &prompts, a.temperature, &mut rng);
+    let out = policy.generate(&*task, &prompts, a.temperature, &mut rng);
     for c in &out {
         println!("{}", c.describe(&*task));
     }
@@ -284,12 +285,12 @@ fn gradvar(a: GradvarArgs) -> Result<()> {
         ));
     }
     let policy = checkpoint::load(&a.checkpoint)?;
-    let task = make_task(&policy.spec().task)?;
+    let task = make_task(policy.task())?;
     // The prompts and samples per batch are checked as `pg lm rl` checks its own.
     let cfg = RlConfig {
         prompts_per_step: a.prompts,
         samples_per_prompt: a.samples,
-        ..RlConfig::preset(&policy.spec().task)?
+        ..RlConfig::preset(policy.task())?
     };
     cfg.validate("--prompts and --samples")?;
     println!(
@@ -305,7 +306,7 @@ fn gradvar(a: GradvarArgs) -> Result<()> {
         "estimator", "|E grad|^2", "tr Cov(grad)", "SNR"
     );
     let reward = |c: &super::generate::Completion| task.reward(&c.prompt, &c.completion) - a.shift;
-    for s in super::gradvar::measure_with(&policy, &*task, &cfg, a.batches, a.seed, reward) {
+    for s in super::gradvar::measure_with(&policy, &*task, &cfg, a.batches, a.seed, reward)? {
         println!(
             "{:<16} {:>14.6e} {:>14.6e} {:>10.4}",
             s.estimator, s.mean_sq_norm, s.total_variance, s.signal_to_noise

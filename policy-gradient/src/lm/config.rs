@@ -7,7 +7,8 @@
 //! the key; sizes are checked against [`crate::run::bounds`].
 //!
 //! Renamed keys (the old names are still read): `algo` is now `estimator`, the name `pg train`
-//! uses for the same idea. Added keys: `checkpoint_every` in pretraining.
+//! uses for the same idea. Added keys (a saved config without them takes the preset's value):
+//! [`PRETRAIN_ADDED`] in pretraining, [`RL_ADDED`] in RL.
 
 use crate::config::{Activation, LrSchedule, Update};
 use crate::error::Result;
@@ -53,6 +54,26 @@ pub struct PretrainConfig {
     pub eval_prompts: usize,
     /// Save a checkpoint every this many steps (0: only the final one and on a signal).
     pub checkpoint_every: u64,
+    /// The architecture: `mlp` (the window MLP: `embed_dim`, `hidden_sizes`, `activation`) or
+    /// `transformer` (`layers`, `heads`, `width`; `context` is then the longest sequence it
+    /// reads, prompt and completion together).
+    pub model: ModelKind,
+    /// Transformer blocks `L` (transformer only).
+    pub layers: usize,
+    /// Attention heads per block; they must divide `width` (transformer only).
+    pub heads: usize,
+    /// Width `D` of the transformer's residual stream (transformer only).
+    pub width: usize,
+}
+
+/// The architecture of the language-model policy (see [`crate::lm::policy`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelKind {
+    /// The MLP over the concatenated embeddings of the last `context` tokens.
+    Mlp,
+    /// The causal transformer ([`crate::lm::gpt`]).
+    Transformer,
 }
 
 /// The advantage estimator of `pg lm rl` (formulas in [`crate::lm::advantage`]).
@@ -174,6 +195,10 @@ pub struct RlConfig {
     pub loss_averaging: LossAveraging,
 }
 
+/// The pretraining keys added after pretraining configs were first saved (a saved config
+/// without them takes the preset's value: the MLP).
+pub const PRETRAIN_ADDED: &[&str] = &["checkpoint_every", "model", "layers", "heads", "width"];
+
 /// The RL keys added after RL configs were first saved (a saved config without them takes the
 /// preset's value: one plain policy-gradient step, summed over tokens).
 pub const RL_ADDED: &[&str] = &["update", "update_epochs", "clip_range", "loss_averaging"];
@@ -255,6 +280,10 @@ impl PretrainConfig {
             eval_every: 250,
             eval_prompts: 500,
             checkpoint_every: 250,
+            model: ModelKind::Mlp,
+            layers: 2,
+            heads: 4,
+            width: 64,
         };
         match task {
             "reviews" => Ok(Self {
@@ -422,7 +451,7 @@ impl RlConfig {
 
 impl RunConfig for PretrainConfig {
     const SUBJECT_KEY: &'static str = "task";
-    const ADDED: &'static [&'static str] = &["checkpoint_every"];
+    const ADDED: &'static [&'static str] = PRETRAIN_ADDED;
     const KEYS: &'static [&'static str] = &[
         "task",
         "seed",
@@ -438,6 +467,10 @@ impl RunConfig for PretrainConfig {
         "eval_every",
         "eval_prompts",
         "checkpoint_every",
+        "model",
+        "layers",
+        "heads",
+        "width",
     ];
 
     lm_presets!();

@@ -5,8 +5,8 @@
 //! differ widely: a model that puts 70% on the right answer is right 70% of the time when
 //! sampled but always right when greedy.
 
-use super::generate::{Completion, generate};
-use super::model::TokenPolicy;
+use super::generate::Completion;
+use super::policy::LmPolicy;
 use envs::tokens::{Token, TokenTask};
 use rand::Rng;
 
@@ -27,21 +27,16 @@ pub struct Evaluation {
 
 /// Evaluates `policy` on `prompts` (see the module docs).
 pub fn evaluate<R: Rng + ?Sized>(
-    policy: &TokenPolicy,
+    policy: &LmPolicy,
     task: &dyn TokenTask,
     prompts: &[Vec<Token>],
     rng: &mut R,
 ) -> Evaluation {
-    evaluate_with(
-        |p, t, r| generate(policy, task, p, t, r),
-        task,
-        prompts,
-        rng,
-    )
+    evaluate_with(|p, t, r| policy.generate(task, p, t, r), task, prompts, rng)
 }
 
 /// Evaluates the sampler `sample(prompts, temperature, rng)` on `prompts`: any policy's
-/// generation (the MLP's [`generate`], the GPT's [`crate::lm::gpt::cache::generate`]).
+/// generation (the MLP's [`crate::lm::generate::generate`], the GPT's [`crate::lm::gpt::cache::generate`]).
 pub fn evaluate_with<R: Rng + ?Sized>(
     mut sample: impl FnMut(&[Vec<Token>], f32, &mut R) -> Vec<Completion>,
     task: &dyn TokenTask,

@@ -15,13 +15,14 @@
 //! An unbiased baseline leaves `E[g]` unchanged and lowers `tr Cov(g)`; GRPO's normalisation also
 //! rescales the gradient, which signal-to-noise (unlike the variance alone) does not reward.
 
-use super::batch::TokenBatch;
 use super::config::{Baseline, Estimator, RlConfig};
-use super::generate::{Completion, generate};
-use super::model::TokenPolicy;
-use super::objective::{forward, pg_loss};
+use super::generate::Completion;
+use super::gpt::batch::SeqBatch;
+use super::objective::pg_loss;
+use super::policy::LmPolicy;
 use super::rl::{advantages, algo_name};
 use super::run::stream_rng;
+use crate::error::Result;
 use autograd::{Gradients, Tape};
 use envs::tokens::{Split, Token, TokenTask};
 
@@ -59,14 +60,15 @@ pub fn estimators(base: &RlConfig) -> Vec<RlConfig> {
 /// Measures every estimator of [`estimators`] over `batches` batches drawn with `seed`, with the
 /// task's reward.
 ///
-/// Panics if `batches < 2` (a variance needs two samples).
+/// Panics if `batches < 2` (a variance needs two samples). A prompt longer than a transformer
+/// reads is an error ([`LmPolicy::check_prompts_fit`]).
 pub fn measure(
-    policy: &TokenPolicy,
+    policy: &LmPolicy,
     task: &dyn TokenTask,
     base: &RlConfig,
     batches: usize,
     seed: u64,
-) -> Vec<GradStats> {
+) -> Result<Vec<GradStats>> {
     measure_with(policy, task, base, batches, seed, |c| {
         task.reward(&c.prompt, &c.completion)
     })
@@ -74,13 +76,13 @@ pub fn measure(
 
 /// [`measure`] with any reward function of the completion.
 pub fn measure_with(
-    policy: &TokenPolicy,
+    policy: &LmPolicy,
     task: &dyn TokenTask,
     base: &RlConfig,
     batches: usize,
     seed: u64,
     reward: impl Fn(&Completion) -> f64,
-) -> Vec<GradStats> {
+) -> Result<Vec<GradStats>> {
     assert!(
         batches >= 2,
         "measure: need at least 2 batches, got {batches}"
@@ -92,7 +94,8 @@ pub fn measure_with(
     let mut rng = stream_rng(seed, 5);
     let mut tape = Tape::<f32>::new();
     let mut grads = Gradients::new();
-    let mut batch = TokenBatch::new(policy.spec().context);
+    let mut batch = policy.token_batch();
+    let mut seqs = SeqBatch::default();
     let mut flat = vec![0.0f64; dim];
     for _ in 0..batches {
         let prompts: Vec<Vec<Token>> = (0..base.prompts_per_step)
@@ -101,16 +104,21 @@ pub fn measure_with(
                 std::iter::repeat_n(p, base.samples_per_prompt)
             })
             .collect();
-        let completions = generate(policy, task, &prompts, 1.0, &mut rng);
+        policy.check_prompts_fit(task, &prompts, "the model")?;
+        let completions = policy.generate(task, &prompts, 1.0, &mut rng);
         let rewards: Vec<f64> = completions.iter().map(&reward).collect();
         batch.clear();
+        seqs.clear();
         for c in &completions {
             batch.push(&c.prompt, &c.completion);
+            if matches!(policy, LmPolicy::Transformer(_)) {
+                seqs.push(&c.prompt, &c.completion);
+            }
         }
         for (e, cfg) in configs.iter().enumerate() {
             let weights = batch.row_weights(&advantages(cfg, &rewards));
             tape.reset();
-            let f = forward(policy, &tape, &batch);
+            let f = policy.forward(&tape, &batch, &seqs);
             pg_loss(f.token_logp, &weights, None).backward_into(&mut grads);
             let mut k = 0;
             for &v in &f.params {
@@ -126,7 +134,7 @@ pub fn measure_with(
         }
     }
     let b = batches as f64;
-    configs
+    Ok(configs
         .iter()
         .zip(sums.iter().zip(&sq_sums))
         .map(|(cfg, (sum, &sq))| {
@@ -142,7 +150,7 @@ pub fn measure_with(
                 signal_to_noise: mean_sq_norm / total_variance,
             }
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
@@ -150,6 +158,7 @@ mod tests {
     use super::*;
     use crate::config::Activation;
     use crate::lm::model::ModelSpec;
+    use crate::lm::policy::{PolicySpec, TransformerSpec};
     use envs::tokens::Addition;
     use rand::SeedableRng;
 
@@ -167,11 +176,28 @@ mod tests {
             hidden_sizes: vec![8],
             activation: Activation::Relu,
         };
-        let policy = TokenPolicy::new(spec, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+        let mlp = PolicySpec::Mlp(spec);
+        let transformer = PolicySpec::Transformer(TransformerSpec {
+            task: "addition".into(),
+            gpt: crate::lm::gpt::GptSpec {
+                vocab: task.vocab().len(),
+                context: 8,
+                width: 8,
+                heads: 2,
+                layers: 1,
+            },
+        });
+        for spec in [mlp, transformer] {
+            let policy = LmPolicy::new(&spec, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+            constant_reward_case(&policy, &task);
+        }
+    }
+
+    fn constant_reward_case(policy: &LmPolicy, task: &Addition) {
         let mut cfg = RlConfig::preset("addition").unwrap();
         cfg.prompts_per_step = 4;
         cfg.samples_per_prompt = 2;
-        let stats = measure_with(&policy, &task, &cfg, 4, 0, |_| 1.0);
+        let stats = measure_with(policy, task, &cfg, 4, 0, |_| 1.0).unwrap();
         let names: Vec<&str> = stats.iter().map(|s| s.estimator).collect();
         assert_eq!(names, ["reinforce", "reinforce+mean", "rloo", "grpo"]);
         assert!(stats[0].total_variance > 1e-6, "{:?}", stats[0]);
@@ -179,7 +205,7 @@ mod tests {
             assert_eq!((s.mean_sq_norm, s.total_variance), (0.0, 0.0), "{s:?}");
         }
         // With the task's own reward the statistics are finite and the variance non-negative.
-        for s in measure(&policy, &task, &cfg, 2, 1) {
+        for s in measure(policy, task, &cfg, 2, 1).unwrap() {
             assert!(
                 s.mean_sq_norm.is_finite() && s.total_variance >= -1e-9,
                 "{s:?}"

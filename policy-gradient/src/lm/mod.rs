@@ -6,7 +6,7 @@
 //! |---|---|---|
 //! | state `s_t` | the prefix: prompt and tokens so far (the model reads its last `C` tokens) | [`envs::tokens::Episode::context_into`] |
 //! | action `a_t ~ π(· ∣ s_t)` | the next token, sampled from `softmax(logits / T)` | [`sample::sample_token`] |
-//! | policy network | embeddings of the last `C` tokens, concatenated, through an MLP | [`model::TokenPolicy::logits`] |
+//! | policy network | embeddings of the last `C` tokens, concatenated, through an MLP; or a transformer reading the whole prefix (`model = "transformer"`) | [`model::TokenPolicy::logits`], [`gpt::GptArch::logits`] |
 //! | episode ends | the end token (terminated) or the maximum length (truncated) | [`envs::tokens::Episode::step`] |
 //! | reward | 0 at every token, the task's score of the finished text at the end | [`envs::tokens::TokenTask::reward`] |
 //! | return `R(τ)` | the sequence reward `r` (no discount: every token shares it) | [`rl::rl`] |
@@ -44,6 +44,7 @@
 //! - [`config`]: the typed configurations of `pg lm pretrain` and `pg lm rl`.
 //! - [`model`]: the token policy (embeddings of the last C tokens, concatenated, through an MLP).
 //! - [`gpt`]: the transformer policy (a small GPT) and sampling it with a key-value cache.
+//! - [`policy`]: either of the two, as the runs use them (`model = "mlp" | "transformer"`).
 //! - [`gradvar`]: the measured gradient variance of each estimator at a fixed policy.
 //! - [`generate`]: sampling completions for many prompts in lock-step.
 //! - [`pretrain`]: `pg lm pretrain`, maximum likelihood on the training text.
@@ -73,6 +74,7 @@ pub mod kl;
 pub mod metrics;
 pub mod model;
 pub mod objective;
+pub mod policy;
 pub mod pretrain;
 pub mod rl;
 pub mod run;

@@ -79,18 +79,7 @@ impl ModelSpec {
     /// spec names, before anything is allocated by them. `origin` names the file.
     pub fn validate(&self, origin: &str) -> Result<()> {
         bounds::check_token_model(self.context, self.embed_dim, &self.hidden_sizes, origin)?;
-        let task = crate::lm::run::make_task(&self.task)?;
-        let v = task.vocab().len();
-        if self.vocab != v {
-            return Err(bad_value(
-                "vocab",
-                origin,
-                format!(
-                    "{}, but task `{}` has {v} tokens (the model was trained on another task)",
-                    self.vocab, self.task
-                ),
-            ));
-        }
+        check_task_vocab(&self.task, self.vocab, origin)?;
         let widths: Vec<u64> = self.mlp_sizes().iter().map(|&w| w as u64).collect();
         let count = bounds::mlp_parameters(&widths)
             .saturating_add((self.vocab as u64).saturating_mul(self.embed_dim as u64));
@@ -104,6 +93,22 @@ impl ModelSpec {
             .map(|s| s.iter().product::<usize>())
             .sum()
     }
+}
+
+/// Checks that a model of `vocab` outputs fits task `task` (which must exist). `origin` names
+/// the file.
+pub fn check_task_vocab(task: &str, vocab: usize, origin: &str) -> Result<()> {
+    let v = crate::lm::run::make_task(task)?.vocab().len();
+    if vocab != v {
+        return Err(bad_value(
+            "vocab",
+            origin,
+            format!(
+                "{vocab}, but task `{task}` has {v} tokens (the model was trained on another task)"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A token policy: an embedding table and a `dense` MLP.

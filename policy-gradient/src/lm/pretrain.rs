@@ -6,36 +6,47 @@
 //! demonstrator's distribution, errors included: with answers wrong 30% of the time, the model
 //! learns to be wrong about 30% of the time when it samples.
 
-use super::batch::TokenBatch;
 use super::checkpoint::Progress;
-use super::config::PretrainConfig;
+use super::config::{ModelKind, PretrainConfig};
 use super::eval::{Evaluation, evaluate};
+use super::gpt::GptSpec;
 use super::metrics::LmMetrics;
-use super::model::{ModelSpec, TokenPolicy};
-use super::objective::{forward, nll_loss};
+use super::model::ModelSpec;
+use super::policy::{LmPolicy, NllBatch, PolicySpec, TransformerSpec};
 use super::run::{
     EVAL_PROMPT_SEED, LmProgress, Session, Start, make_task, stream_rng, write_curve, write_samples,
 };
-use super::sample::mean_entropy;
 use crate::error::Result;
 use crate::run::RunOptions;
 use crate::run::config::RunConfig;
 use crate::run::dir::RunDir;
 use crate::run::update::clip_and_step;
-use autograd::{Gradients, Tape};
 use envs::tokens::Split;
 use std::path::Path;
 use std::time::Instant;
 
-/// The model a pretraining configuration trains on its task's vocabulary of `vocab` tokens.
-pub fn model_spec(cfg: &PretrainConfig, vocab: usize) -> ModelSpec {
-    ModelSpec {
-        task: cfg.task.clone(),
-        vocab,
-        context: cfg.context,
-        embed_dim: cfg.embed_dim,
-        hidden_sizes: cfg.hidden_sizes.clone(),
-        activation: cfg.activation,
+/// The model a pretraining configuration trains on its task's vocabulary of `vocab` tokens:
+/// the architecture its `model` key names, with that architecture's sizes.
+pub fn model_spec(cfg: &PretrainConfig, vocab: usize) -> PolicySpec {
+    match cfg.model {
+        ModelKind::Mlp => PolicySpec::Mlp(ModelSpec {
+            task: cfg.task.clone(),
+            vocab,
+            context: cfg.context,
+            embed_dim: cfg.embed_dim,
+            hidden_sizes: cfg.hidden_sizes.clone(),
+            activation: cfg.activation,
+        }),
+        ModelKind::Transformer => PolicySpec::Transformer(TransformerSpec {
+            task: cfg.task.clone(),
+            gpt: GptSpec {
+                vocab,
+                context: cfg.context,
+                width: cfg.width,
+                heads: cfg.heads,
+                layers: cfg.layers,
+            },
+        }),
     }
 }
 
@@ -50,6 +61,10 @@ pub fn pretrain(
     let task = make_task(&cfg.task)?;
     let spec = model_spec(cfg, task.vocab().len());
     spec.validate("the configuration")?;
+    if let PolicySpec::Transformer(t) = &spec {
+        let eval_prompts = task.held_out_prompts(cfg.eval_prompts, EVAL_PROMPT_SEED);
+        t.check_prompts_fit(&*task, &eval_prompts, "the configuration")?;
+    }
     let start = Start {
         out,
         config_toml: &cfg.to_toml(),
@@ -61,53 +76,47 @@ pub fn pretrain(
         checkpoint_every: cfg.checkpoint_every,
         command: "pg lm pretrain",
     };
-    let mut s = Session::start(start, || {
-        TokenPolicy::new(spec.clone(), &mut stream_rng(cfg.seed, 0))
-    })?;
+    let mut s = Session::start(start, || LmPolicy::new(&spec, &mut stream_rng(cfg.seed, 0)))?;
     let eval_prompts = task.held_out_prompts(cfg.eval_prompts, EVAL_PROMPT_SEED);
     let mut progress = LmProgress::new(cfg.steps, opts.quiet);
     progress.println(format!(
         "pretraining on {}: {} parameters",
         task.describe(),
-        s.policy.spec().num_params()
+        spec.num_params()
     ));
-    let mut tape = Tape::<f32>::new();
-    let mut grads = Gradients::new();
-    let mut batch = TokenBatch::new(cfg.context);
-    let v = task.vocab().len();
+    let mut batch = NllBatch::new(&s.policy);
+    let mut prompts = Vec::with_capacity(cfg.batch_size);
     let clock = Instant::now();
     let done = s.done;
     let (mut samples, mut tokens) = (done.samples, done.tokens);
     let mut last_eval = None;
     for step in done.step + 1..=cfg.steps {
         batch.clear();
+        prompts.clear();
         for _ in 0..cfg.batch_size {
             let prompt = task.sample_prompt(Split::Train, &mut s.data_rng);
             let demo = task.demonstration(&prompt, &mut s.data_rng);
             batch.push(&prompt, &demo);
+            prompts.push(prompt);
         }
+        s.policy
+            .check_prompts_fit(&*task, &prompts, "the configuration")?;
         samples += cfg.batch_size as u64;
-        tokens += batch.rows() as u64;
-        tape.reset();
+        tokens += batch.completion_tokens() as u64;
         let (loss, ent, grad_norm) = {
-            let f = forward(&s.policy, &tape, &batch);
-            let loss = nll_loss(f.token_logp);
-            let value = loss.item() as f64;
-            if !value.is_finite() {
+            let f = s.policy.nll_gradients(&mut batch);
+            if !f.loss.is_finite() {
                 return Err(s.non_finite(step, "pretraining loss"));
             }
-            loss.backward_into(&mut grads);
-            let ent = f.log_probs.with_value(|t| mean_entropy(t.data(), v));
-            let mut g = TokenPolicy::grads_of(&f.params, &grads);
             let lr = cfg.lr_schedule.rate(cfg.lr, step - 1, cfg.steps);
             let norm = clip_and_step(
                 &mut s.adam,
                 &mut s.policy.param_slices_mut(),
-                &mut g,
+                f.grads,
                 cfg.max_grad_norm,
                 lr,
             );
-            (value, ent, norm)
+            (f.loss, f.entropy, norm)
         };
         let elapsed = clock.elapsed().as_secs_f64();
         let mut m = LmMetrics {
@@ -162,6 +171,7 @@ mod tests {
     use super::*;
     use crate::error::PgError;
     use crate::lm::checkpoint;
+    use crate::lm::policy::LmPolicy;
 
     #[test]
     fn a_tiny_pretraining_run_learns_and_is_reproducible() {
@@ -224,6 +234,62 @@ mod tests {
         checkpoint::load(run.root()).unwrap();
         assert!(run.curve_path().is_file());
         assert!(run.samples_path().is_file());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_tiny_transformer_pretrains_resumes_exactly_and_refuses_a_short_context() {
+        let dir = crate::run::dir::fresh_test_dir("lm-pretrain-gpt");
+        let mut c = PretrainConfig::preset("reverse").unwrap();
+        c.model = ModelKind::Transformer;
+        (c.context, c.width, c.heads, c.layers) = (20, 16, 2, 1);
+        (c.steps, c.batch_size, c.eval_every, c.eval_prompts) = (12, 8, 6, 8);
+        c.checkpoint_every = 0;
+        let fresh = RunOptions {
+            force: true,
+            ..crate::run::QUIET
+        };
+        let (run, e) = pretrain(&c, &dir.join("a"), fresh).unwrap();
+        let stop = RunOptions {
+            stop_after: Some(5),
+            ..fresh
+        };
+        assert!(pretrain(&c, &dir.join("b"), stop).is_err());
+        let resume = RunOptions {
+            resume: true,
+            ..fresh
+        };
+        let (_, e2) = pretrain(&c, &dir.join("b"), resume).unwrap();
+        assert_eq!(
+            e, e2,
+            "a resumed transformer run ends where the uninterrupted one does"
+        );
+        let same = |d: &str| {
+            crate::lm::run::csv_without_wall_clock(&dir.join(d).join("metrics.csv")).unwrap()
+        };
+        assert_eq!(same("a"), same("b"));
+        let saved = checkpoint::load(run.root()).unwrap();
+        assert_eq!(saved, checkpoint::load(&dir.join("b")).unwrap());
+        assert!(matches!(saved, LmPolicy::Transformer(_)));
+        let t = crate::metrics::Table::read(&run.metrics_path()).unwrap();
+        let loss = t.column("loss", &run.metrics_path()).unwrap();
+        // A fresh transformer is near uniform over the 13 tokens of `reverse`, then learns.
+        assert!((loss[0] - 13f64.ln()).abs() < 0.2, "first loss {}", loss[0]);
+        assert!(loss[11] < loss[0], "loss {} -> {}", loss[0], loss[11]);
+        let entropy = t.column("entropy", &run.metrics_path()).unwrap();
+        assert!(
+            entropy[0] > 2.0 && entropy[0] <= 13f64.ln() + 1e-6,
+            "{}",
+            entropy[0]
+        );
+        // Prompts of up to 9 tokens and 10 completion tokens need up to 18 positions.
+        c.context = 12;
+        let e = pretrain(&c, &dir.join("c"), fresh).unwrap_err().to_string();
+        assert!(e.contains("`context`") && e.contains("12"), "{e}");
+        assert!(
+            !dir.join("c").exists(),
+            "refused before the run directory is made"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,10 +3,11 @@
 //! One step, the whole algorithm (each line names the function that does it):
 //!
 //! 1. draw `P` training prompts and repeat each `k` times (the groups of RLOO and GRPO);
-//! 2. sample a completion for each at the configured temperature ([`generate`]);
+//! 2. sample a completion for each at the configured temperature ([`LmPolicy::generate`]);
 //! 3. score each finished text: `r_i` = the task's reward ([`envs::tokens::TokenTask::reward`]);
 //! 4. one recorded forward pass over every completion token gives `log π(y_t | s_t)`
-//!    ([`forward`]); one no-grad pass of the frozen reference gives `log π_ref(y_t | s_t)`;
+//!    ([`LmPolicy::forward`]); one no-grad pass of the frozen reference gives
+//!    `log π_ref(y_t | s_t)` ([`LmPolicy::log_probs_into`]);
 //! 5. with `kl = k1_reward`, `r_i ← r_i - β Σ_t (log π - log π_ref)` ([`kl_penalised_rewards`]);
 //! 6. advantages from the rewards ([`advantages`]);
 //! 7. loss `-(1/N) Σ_i A_i Σ_t log π(y_t)` (+ `β/N Σ k3` with `kl = k3_loss`) ([`pg_loss`]);
@@ -14,23 +15,26 @@
 //! 9. with `update = "ppo"`, `update_epochs − 1` more steps on the same completions through
 //!    the clipped ratio to the sampling policy ([`clipped_pg_loss`]): GRPO's full objective.
 //!
-//! The token terms are averaged as `loss_averaging` says ([`TokenBatch::averaged_weights`]).
+//! The token terms are averaged as `loss_averaging` says
+//! ([`crate::lm::batch::TokenBatch::averaged_weights`]).
 //!
-//! The policy is a copy of the reference at step 0 and the reference never changes.
+//! The policy is a copy of the reference at step 0 and the reference never changes. It is the
+//! MLP or the transformer the reference is ([`crate::lm::policy`]): every step above but the
+//! forward pass and sampling is the same code for both.
 
 use super::advantage::{
     batch_mean_advantages, grpo_advantages, reinforce_advantages, rloo_advantages,
 };
-use super::batch::TokenBatch;
 use super::checkpoint;
 use super::checkpoint::Progress;
 use super::config::{Baseline, Estimator, KlMode, RlConfig};
 use super::eval::{Evaluation, evaluate};
-use super::generate::generate;
+use super::gpt::batch::SeqBatch;
 use super::kl::{exact_kl, kl_penalised_rewards};
 use super::metrics::{LmMetrics, mean_std};
 use super::model::TokenPolicy;
-use super::objective::{clipped_pg_loss, forward, pg_loss};
+use super::objective::{clipped_pg_loss, pg_loss};
+use super::policy::LmPolicy;
 use super::run::{
     EVAL_PROMPT_SEED, LmProgress, Session, Start, make_task, write_curve, write_samples,
 };
@@ -95,14 +99,14 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         };
         &absolute
     };
-    if reference.spec().task != cfg.task {
+    if reference.task() != cfg.task {
         return Err(PgError::BadConfigValue {
             key: "reference".into(),
             origin: "the configuration".into(),
             message: format!(
                 "{} was trained on task `{}`, not `{}`",
                 cfg.reference,
-                reference.spec().task,
+                reference.task(),
                 cfg.task
             ),
         });
@@ -113,7 +117,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         seed: cfg.seed,
         lr: cfg.lr,
         opts,
-        spec: reference.spec(),
+        spec: &reference.spec(),
         // Row 0 (the reference before training) and one row per step.
         rows_before: 1,
         checkpoint_every: cfg.checkpoint_every,
@@ -122,6 +126,8 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
     let mut s = Session::start(start, || reference.clone())?;
     let done = s.done;
     let eval_prompts = task.held_out_prompts(cfg.eval_prompts, EVAL_PROMPT_SEED);
+    let origin = format!("the model in {}", cfg.reference);
+    reference.check_prompts_fit(&*task, &eval_prompts, &origin)?;
     let per_step = cfg.samples_per_step() as u64;
     let steps = cfg.total_samples.div_ceil(per_step);
     let mut progress = LmProgress::new(steps, opts.quiet);
@@ -136,7 +142,11 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
     let v = task.vocab().len();
     let mut tape = Tape::<f32>::new();
     let mut grads = Gradients::new();
-    let mut batch = TokenBatch::new(s.policy.spec().context);
+    // The completion tokens as windows (the MLP's rows, and the order of every per-token
+    // quantity) and, for the transformer, as whole sequences.
+    let mut batch = reference.token_batch();
+    let mut seqs = SeqBatch::default();
+    let transformer = matches!(reference, LmPolicy::Transformer(_));
     let mut ref_rows: Vec<f32> = Vec::new();
     let clock = Instant::now();
 
@@ -165,13 +175,10 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
                 std::iter::repeat_n(p, cfg.samples_per_prompt)
             })
             .collect();
-        let completions = generate(
-            &s.policy,
-            &*task,
-            &prompts,
-            cfg.temperature,
-            &mut s.data_rng,
-        );
+        reference.check_prompts_fit(&*task, &prompts, &origin)?;
+        let completions = s
+            .policy
+            .generate(&*task, &prompts, cfg.temperature, &mut s.data_rng);
         // 3. Rewards of the finished texts.
         let rewards: Vec<f64> = completions
             .iter()
@@ -182,14 +189,18 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             .filter(|c| task.is_success(&c.prompt, &c.completion))
             .count();
         batch.clear();
+        seqs.clear();
         for c in &completions {
             batch.push(&c.prompt, &c.completion);
+            if transformer {
+                seqs.push(&c.prompt, &c.completion);
+            }
         }
         let n = completions.len();
         samples += n as u64;
         tokens += batch.rows() as u64;
         // 4. The frozen reference's log-probabilities of the sampled tokens.
-        reference.log_probs_into(batch.contexts(), &mut ref_rows);
+        reference.log_probs_into(&batch, &seqs, &mut ref_rows);
         let ref_tok: Vec<f32> = batch
             .targets()
             .iter()
@@ -201,7 +212,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         let k3 = (cfg.kl == KlMode::K3Loss)
             .then_some((ref_tok.as_slice(), (cfg.kl_coef / n as f64) as f32));
         let (loss, ent, kl_mean, grad_norm, weights, old_logp) = {
-            let f = forward(&s.policy, &tape, &batch);
+            let f = s.policy.forward(&tape, &batch, &seqs);
             let (ent, exact) = f.log_probs.with_value(|lp| {
                 let rows = lp.data();
                 let exact: Vec<f64> = rows
@@ -250,7 +261,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             let clip = (cfg.clip_range > 0.0).then_some(cfg.clip_range);
             for _ in 1..cfg.update_epochs {
                 tape.reset();
-                let f = forward(&s.policy, &tape, &batch);
+                let f = s.policy.forward(&tape, &batch, &seqs);
                 let loss = clipped_pg_loss(f.token_logp, &old_logp, &weights, clip, k3);
                 if !loss.item().is_finite() {
                     return Err(s.non_finite(step, "policy loss"));
@@ -458,6 +469,64 @@ mod tests {
         c.task = "addition".into();
         let e = rl(&c, &dir.join("c"), fresh).unwrap_err().to_string();
         assert!(e.contains("trained on task `reviews`"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_transformer_fine_tunes_on_reference_and_resumes_exactly() {
+        let dir = crate::run::dir::fresh_test_dir("lm-rl-gpt");
+        let mut p = PretrainConfig::preset("reverse").unwrap();
+        p.model = crate::lm::config::ModelKind::Transformer;
+        (p.context, p.width, p.heads, p.layers) = (20, 16, 2, 1);
+        // Enough pretraining that some sampled answers are right: with every reward 0 (and the
+        // policy at the reference) there is nothing to follow.
+        (p.steps, p.batch_size, p.eval_every, p.eval_prompts, p.lr) = (40, 16, 40, 4, 0.01);
+        let fresh = RunOptions {
+            force: true,
+            ..crate::run::QUIET
+        };
+        pretrain(&p, &dir.join("ref"), fresh).unwrap();
+        let mut c = RlConfig::preset("reverse").unwrap();
+        c.reference = dir.join("ref").display().to_string();
+        (c.prompts_per_step, c.samples_per_prompt, c.total_samples) = (4, 4, 48);
+        (c.eval_every, c.eval_prompts) = (1, 4);
+        (c.kl, c.kl_coef) = (KlMode::K3Loss, 0.1);
+        (c.update, c.update_epochs) = (Update::Ppo, 2);
+        let (run, a) = rl(&c, &dir.join("a"), fresh).unwrap();
+        let path = run.metrics_path();
+        let t = crate::metrics::Table::read(&path).unwrap();
+        let kl_col = t.column("kl", &path).unwrap();
+        // The first step samples from the reference itself: only rounding separates them.
+        assert!(
+            kl_col[1].abs() < 1e-5,
+            "first step on-reference: {}",
+            kl_col[1]
+        );
+        let rewards = t.column("reward", &path).unwrap();
+        assert!(rewards[1..].iter().any(|&r| r > 0.0), "{rewards:?}");
+        assert!(
+            kl_col[2..].iter().any(|&k| k > 1e-4),
+            "the policy moves: {kl_col:?}"
+        );
+        let stop = RunOptions {
+            stop_after: Some(1),
+            ..fresh
+        };
+        assert!(rl(&c, &dir.join("b"), stop).is_err());
+        let resume = RunOptions {
+            resume: true,
+            ..fresh
+        };
+        let (_, b) = rl(&c, &dir.join("b"), resume).unwrap();
+        assert_eq!(a, b);
+        let same = |d: &str| {
+            crate::lm::run::csv_without_wall_clock(&dir.join(d).join("metrics.csv")).unwrap()
+        };
+        assert_eq!(same("a"), same("b"), "resumed run");
+        assert_eq!(
+            checkpoint::load(&dir.join("a")).unwrap(),
+            checkpoint::load(&dir.join("b")).unwrap()
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -14,7 +14,7 @@
 use super::checkpoint::{self, Progress, TrainState};
 use super::generate::Completion;
 use super::metrics::{COLUMNS, LmMetrics};
-use super::model::{ModelSpec, TokenPolicy};
+use super::policy::{LmPolicy, PolicySpec};
 use crate::error::{PgError, Result};
 use crate::metrics::MetricsWriter;
 use crate::plot::{Curve, PlotSpec, load_curves, render_svg};
@@ -66,7 +66,7 @@ pub struct Session {
     /// The run directory (locked while the session lives).
     pub run: RunDir,
     /// The policy being trained.
-    pub policy: TokenPolicy,
+    pub policy: LmPolicy,
     /// Its optimiser.
     pub adam: Adam,
     /// Stream 1: training data and samples.
@@ -99,7 +99,7 @@ pub struct Start<'a> {
     /// New or resumed, forced, quiet.
     pub opts: RunOptions,
     /// The model's shape; a resumed checkpoint must hold exactly this.
-    pub spec: &'a ModelSpec,
+    pub spec: &'a PolicySpec,
     /// Metrics rows written before step 1 (RL writes a row 0).
     pub rows_before: u64,
     /// Save a checkpoint every this many steps (0: only at the end and on a signal).
@@ -111,7 +111,7 @@ pub struct Start<'a> {
 impl Session {
     /// Starts a new run (writing its config) with the policy `fresh` builds, or, with
     /// `opts.resume`, continues the run from its checkpoint.
-    pub fn start(s: Start<'_>, fresh: impl FnOnce() -> TokenPolicy) -> Result<Session> {
+    pub fn start(s: Start<'_>, fresh: impl FnOnce() -> LmPolicy) -> Result<Session> {
         let Start {
             out,
             config_toml,
@@ -132,7 +132,7 @@ impl Session {
             let ckpt = run.latest_checkpoint();
             let (policy, done, mut rngs) =
                 checkpoint::load_training(&ckpt, &["data", "eval"], &mut adam)?;
-            if policy.spec() != spec {
+            if policy.spec() != *spec {
                 return Err(PgError::checkpoint(
                     &ckpt,
                     format!(

@@ -45,6 +45,22 @@ pub fn weighted_nll_gradients<T: Element>(
     weights: &[T],
     grads: &mut [Tensor<T>],
 ) -> T {
+    weighted_nll_gradients_with(model, tape, tokens, batch, targets, weights, grads, |_| {})
+}
+
+/// [`weighted_nll_gradients`], also showing `look` the log-probabilities `[rows, V]` of every
+/// position (e.g. to measure the policy's entropy without a second forward pass).
+#[allow(clippy::too_many_arguments)]
+pub fn weighted_nll_gradients_with<T: Element>(
+    model: &mut Gpt<T>,
+    tape: &mut Tape<T>,
+    tokens: &[Token],
+    batch: usize,
+    targets: &[Token],
+    weights: &[T],
+    grads: &mut [Tensor<T>],
+    look: impl FnOnce(&Tensor<T>),
+) -> T {
     let rows = tokens.len();
     assert!(
         targets.len() == rows && weights.len() == rows,
@@ -57,7 +73,9 @@ pub fn weighted_nll_gradients<T: Element>(
     let lent = tape.lend_params(params);
     let logits = arch.logits(|k| lent.var(k), tokens, batch);
     // log π(y_r | x_{≤r}) of each row's target, then −Σ_r w_r log π(y_r | ·).
-    let token_logp = logits.log_softmax(1).gather(1, targets);
+    let log_probs = logits.log_softmax(1);
+    log_probs.with_value(look);
+    let token_logp = log_probs.gather(1, targets);
     let w = tape.constant_from_slice(weights, &[rows]);
     let loss = -(token_logp * w).sum();
     let value = loss.item();

@@ -1,0 +1,457 @@
+//! The language-model policy of the `pg lm` runs: the MLP over a fixed window
+//! ([`super::model::TokenPolicy`]) or the transformer ([`super::gpt::Gpt`]), chosen by the
+//! `model` key of the pretraining configuration.
+//!
+//! The runs need only a handful of operations from a policy, and each architecture does them
+//! its own way:
+//!
+//! | operation | MLP | transformer |
+//! |---|---|---|
+//! | gradient of the mean NLL of the completions | one context window per completion token ([`super::batch::TokenBatch`]) | one padded row of positions per sequence ([`super::gpt::batch::SeqBatch`]) |
+//! | sampling completions | [`super::generate::generate`] (re-reads the window each token) | [`super::gpt::cache::generate`] (keeps each position's keys and values) |
+//! | parameters for the optimiser | embedding, then the MLP's `[W_0, b_0, …]` | [`super::gpt::GptSpec::param_names`] order |
+//!
+//! The loss is the same for both: `L = −(1/R) Σ_r log π(y_r | ·)` over the `R` completion
+//! tokens of the batch.
+
+use super::batch::TokenBatch;
+use super::generate::{Completion, generate};
+use super::gpt::batch::SeqBatch;
+use super::gpt::train::weighted_nll_gradients_with;
+use super::gpt::{Gpt, GptSpec};
+use super::model::{ModelSpec, TokenPolicy, check_task_vocab};
+use super::objective::{forward, nll_loss};
+use super::sample::{entropy, mean_entropy};
+use crate::error::Result;
+use crate::run::config::bad_value;
+use autograd::{Gradients, Tape, Tensor};
+use envs::tokens::{Token, TokenTask};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+/// The shape of a transformer policy: its task and its sizes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformerSpec {
+    /// The task it was trained on.
+    pub task: String,
+    /// The transformer's sizes (its `vocab` is the task's).
+    pub gpt: GptSpec,
+}
+
+impl TransformerSpec {
+    /// Checks the sizes against [`crate::run::bounds`] and the vocabulary against the task,
+    /// before anything is allocated by them. `origin` names the file.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        self.gpt.validate(origin)?;
+        check_task_vocab(&self.task, self.gpt.vocab, origin)
+    }
+
+    /// Checks that every prompt and the longest completion fit in the context: the transformer
+    /// reads at most `context` positions, and sampling feeds it `prompt + completion − 1` of
+    /// them (the MLP reads a fixed window and fits any length). `origin` names what set the
+    /// sizes.
+    pub fn check_prompts_fit(
+        &self,
+        task: &dyn TokenTask,
+        prompts: &[Vec<Token>],
+        origin: &str,
+    ) -> Result<()> {
+        let longest = prompts.iter().map(Vec::len).max().unwrap_or(0);
+        let needed = longest + task.max_completion_len() - 1;
+        let context = self.gpt.context;
+        if needed > context {
+            return Err(bad_value(
+                "context",
+                origin,
+                format!(
+                    "{context}, but a prompt of {longest} tokens and {} completion tokens need {needed} positions",
+                    task.max_completion_len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The shape of either policy: what a checkpoint stores and a resumed run must match.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicySpec {
+    /// The MLP over a fixed window.
+    Mlp(ModelSpec),
+    /// The transformer.
+    Transformer(TransformerSpec),
+}
+
+impl PolicySpec {
+    /// The task the policy is for.
+    pub fn task(&self) -> &str {
+        match self {
+            PolicySpec::Mlp(s) => &s.task,
+            PolicySpec::Transformer(s) => &s.task,
+        }
+    }
+
+    /// The number of scalars in each parameter tensor, in the optimiser's order.
+    pub fn param_sizes(&self) -> Vec<usize> {
+        let shapes = match self {
+            PolicySpec::Mlp(s) => s.param_shapes(),
+            PolicySpec::Transformer(s) => s.gpt.param_shapes(),
+        };
+        shapes.iter().map(|s| s.iter().product()).collect()
+    }
+
+    /// Total number of scalar parameters.
+    pub fn num_params(&self) -> usize {
+        self.param_sizes().iter().sum()
+    }
+
+    /// Checks the sizes and the vocabulary (see [`ModelSpec::validate`] and
+    /// [`TransformerSpec::validate`]).
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        match self {
+            PolicySpec::Mlp(s) => s.validate(origin),
+            PolicySpec::Transformer(s) => s.validate(origin),
+        }
+    }
+}
+
+/// A transformer with the task it is for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TransformerPolicy {
+    /// Its task and sizes.
+    pub spec: TransformerSpec,
+    /// The model.
+    pub model: Gpt<f32>,
+}
+
+/// Either policy (see the module docs).
+#[derive(Clone, Debug, PartialEq)]
+pub enum LmPolicy {
+    /// The MLP over a fixed window.
+    Mlp(TokenPolicy),
+    /// The transformer.
+    Transformer(TransformerPolicy),
+}
+
+impl LmPolicy {
+    /// A freshly initialised policy of shape `spec` ([`TokenPolicy::new`], [`Gpt::new`]).
+    pub fn new<R: Rng + ?Sized>(spec: &PolicySpec, rng: &mut R) -> Self {
+        match spec {
+            PolicySpec::Mlp(s) => LmPolicy::Mlp(TokenPolicy::new(s.clone(), rng)),
+            PolicySpec::Transformer(s) => LmPolicy::Transformer(TransformerPolicy {
+                spec: s.clone(),
+                model: Gpt::new(s.gpt, rng),
+            }),
+        }
+    }
+
+    /// The policy's shape.
+    pub fn spec(&self) -> PolicySpec {
+        match self {
+            LmPolicy::Mlp(p) => PolicySpec::Mlp(p.spec().clone()),
+            LmPolicy::Transformer(p) => PolicySpec::Transformer(p.spec.clone()),
+        }
+    }
+
+    /// The task the policy is for.
+    pub fn task(&self) -> &str {
+        match self {
+            LmPolicy::Mlp(p) => &p.spec().task,
+            LmPolicy::Transformer(p) => &p.spec.task,
+        }
+    }
+
+    /// An empty batch of completion-token rows for this policy: context windows of the MLP's
+    /// width (the transformer reads whole sequences instead, and uses only the rows' order and
+    /// targets, so its windows are one token wide).
+    pub fn token_batch(&self) -> TokenBatch {
+        TokenBatch::new(match self {
+            LmPolicy::Mlp(p) => p.spec().context,
+            LmPolicy::Transformer(_) => 1,
+        })
+    }
+
+    /// The MLP, if this is one.
+    pub fn as_mlp(&self) -> Option<&TokenPolicy> {
+        match self {
+            LmPolicy::Mlp(p) => Some(p),
+            LmPolicy::Transformer(_) => None,
+        }
+    }
+
+    /// Every parameter as a mutable slice, in the optimiser's order (the module docs).
+    pub fn param_slices_mut(&mut self) -> Vec<&mut [f32]> {
+        match self {
+            LmPolicy::Mlp(p) => p.param_slices_mut(),
+            LmPolicy::Transformer(p) => p
+                .model
+                .params_mut()
+                .iter_mut()
+                .map(|t| t.data_mut())
+                .collect(),
+        }
+    }
+
+    /// Every parameter value, in the optimiser's order.
+    pub fn param_values(&self) -> Vec<&[f32]> {
+        match self {
+            LmPolicy::Mlp(p) => {
+                let mut out = vec![p.embedding().data()];
+                out.extend(p.mlp().params().iter().map(|t| t.data()));
+                out
+            }
+            LmPolicy::Transformer(p) => p.model.params().iter().map(|t| t.data()).collect(),
+        }
+    }
+
+    /// Checks that every prompt and the longest completion fit in what the policy reads
+    /// ([`TransformerSpec::check_prompts_fit`]).
+    pub fn check_prompts_fit(
+        &self,
+        task: &dyn TokenTask,
+        prompts: &[Vec<Token>],
+        origin: &str,
+    ) -> Result<()> {
+        match self {
+            LmPolicy::Mlp(_) => Ok(()),
+            LmPolicy::Transformer(p) => p.spec.check_prompts_fit(task, prompts, origin),
+        }
+    }
+
+    /// Samples one completion per prompt at `temperature` (0: greedy), in the prompts' order.
+    ///
+    /// # Panics
+    /// If the vocabulary is not the task's, or (transformer) the prompts do not fit: check them
+    /// first with [`LmPolicy::check_prompts_fit`].
+    pub fn generate<R: Rng + ?Sized>(
+        &self,
+        task: &dyn TokenTask,
+        prompts: &[Vec<Token>],
+        temperature: f32,
+        rng: &mut R,
+    ) -> Vec<Completion> {
+        match self {
+            LmPolicy::Mlp(p) => generate(p, task, prompts, temperature, rng),
+            LmPolicy::Transformer(p) => {
+                super::gpt::cache::generate(&p.model, task, prompts, temperature, rng)
+            }
+        }
+    }
+
+    /// Computes the gradient of the mean negative log-likelihood of the completion tokens of
+    /// `batch` into `batch.grads` (optimiser order); returns the loss and the mean entropy of
+    /// the policy at those tokens.
+    pub fn nll_gradients<'b>(&mut self, batch: &'b mut NllBatch) -> NllStep<'b> {
+        match self {
+            LmPolicy::Mlp(p) => {
+                batch.tape.reset();
+                let f = forward(p, &batch.tape, &batch.windows);
+                let loss = nll_loss(f.token_logp);
+                let value = loss.item() as f64;
+                loss.backward_into(&mut batch.tape_grads);
+                let v = p.spec().vocab;
+                let entropy = f.log_probs.with_value(|t| mean_entropy(t.data(), v));
+                batch.grads = TokenPolicy::grads_of(&f.params, &batch.tape_grads);
+                NllStep {
+                    loss: value,
+                    entropy,
+                    grads: &mut batch.grads,
+                }
+            }
+            LmPolicy::Transformer(p) => {
+                let s = &batch.seqs;
+                let v = p.spec.gpt.vocab;
+                batch.grads.resize(p.model.params().len(), Tensor::empty());
+                let mut mean_h = 0.0;
+                let loss = weighted_nll_gradients_with(
+                    &mut p.model,
+                    &mut batch.tape,
+                    s.tokens(),
+                    s.batch(),
+                    s.targets(),
+                    &s.nll_weights(),
+                    &mut batch.grads,
+                    |log_probs| {
+                        // H = (1/R) Σ_r H(π(· | x_{≤r})) over the R scored positions.
+                        let rows = log_probs.data().chunks_exact(v).zip(s.scored());
+                        let total: f64 = rows
+                            .filter(|(_, r)| r.is_some())
+                            .map(|(lp, _)| entropy(lp))
+                            .sum();
+                        mean_h = total / s.scored_rows().max(1) as f64;
+                    },
+                );
+                NllStep {
+                    loss: loss as f64,
+                    entropy: mean_h,
+                    grads: &mut batch.grads,
+                }
+            }
+        }
+    }
+}
+
+impl LmPolicy {
+    /// Records the policy on every completion token of `windows` (the rows of
+    /// [`super::objective::Forward`], in `windows`' order): the MLP through its windows
+    /// ([`forward`]), the transformer through the same pairs laid out as `seqs` (whose scored
+    /// positions are those rows, in the same order), reading each sequence once and keeping the
+    /// scored positions' rows of `log π`.
+    pub fn forward<'t>(
+        &self,
+        tape: &'t Tape<f32>,
+        windows: &TokenBatch,
+        seqs: &SeqBatch,
+    ) -> super::objective::Forward<'t> {
+        match self {
+            LmPolicy::Mlp(p) => forward(p, tape, windows),
+            LmPolicy::Transformer(p) => {
+                let params: Vec<_> = p.model.params().iter().map(|t| tape.param(t)).collect();
+                let logits = p
+                    .model
+                    .arch()
+                    .logits(|k| params[k], seqs.tokens(), seqs.batch());
+                let scored: Vec<usize> = seqs
+                    .scored()
+                    .enumerate()
+                    .filter_map(|(i, s)| s.map(|_| i))
+                    .collect();
+                // Keep the scored rows: log π(· | x_{≤r}) for each completion token r.
+                let log_probs = logits.log_softmax(1).embed(&scored);
+                let token_logp = log_probs.gather(1, windows.targets());
+                super::objective::Forward {
+                    params,
+                    log_probs,
+                    token_logp,
+                }
+            }
+        }
+    }
+
+    /// `log π(· | s_t)` of every completion token of the pairs (rows as in
+    /// [`LmPolicy::forward`]), `[rows × V]` into `out` (resized), recording no gradient: what
+    /// the frozen reference of `pg lm rl` gives.
+    pub fn log_probs_into(&self, windows: &TokenBatch, seqs: &SeqBatch, out: &mut Vec<f32>) {
+        match self {
+            LmPolicy::Mlp(p) => p.log_probs_into(windows.contexts(), out),
+            LmPolicy::Transformer(_) => {
+                let tape = Tape::new();
+                tape.no_grad(|| {
+                    let f = self.forward(&tape, windows, seqs);
+                    f.log_probs.with_value(|t| {
+                        out.clear();
+                        out.extend_from_slice(t.data());
+                    });
+                });
+            }
+        }
+    }
+}
+
+/// The result of [`LmPolicy::nll_gradients`].
+pub struct NllStep<'a> {
+    /// `L = −(1/R) Σ_r log π(y_r | ·)`.
+    pub loss: f64,
+    /// The mean entropy of the policy at the scored tokens.
+    pub entropy: f64,
+    /// `∂L/∂θ`, one tensor per parameter in the optimiser's order.
+    pub grads: &'a mut Vec<Tensor<f32>>,
+}
+
+/// (prompt, completion) pairs laid out for either policy, and the buffers of its gradient.
+pub struct NllBatch {
+    windows: TokenBatch,
+    seqs: SeqBatch,
+    tape: Tape<f32>,
+    tape_grads: Gradients<f32>,
+    grads: Vec<Tensor<f32>>,
+    transformer: bool,
+}
+
+impl NllBatch {
+    /// An empty batch for `policy`.
+    pub fn new(policy: &LmPolicy) -> Self {
+        Self {
+            windows: policy.token_batch(),
+            seqs: SeqBatch::default(),
+            tape: Tape::new(),
+            tape_grads: Gradients::new(),
+            grads: Vec::new(),
+            transformer: matches!(policy, LmPolicy::Transformer(_)),
+        }
+    }
+
+    /// Forgets every pair, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.windows.clear();
+        self.seqs.clear();
+    }
+
+    /// Appends one (prompt, completion) pair.
+    pub fn push(&mut self, prompt: &[Token], completion: &[Token]) {
+        if self.transformer {
+            self.seqs.push(prompt, completion);
+        } else {
+            self.windows.push(prompt, completion);
+        }
+    }
+
+    /// Completion tokens in the batch.
+    pub fn completion_tokens(&self) -> usize {
+        if self.transformer {
+            self.seqs.scored_rows()
+        } else {
+            self.windows.rows()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn the_transformers_rows_are_the_completion_tokens_in_window_order() {
+        let spec = PolicySpec::Transformer(TransformerSpec {
+            task: "reverse".into(),
+            gpt: GptSpec {
+                vocab: 13,
+                context: 8,
+                width: 8,
+                heads: 2,
+                layers: 1,
+            },
+        });
+        let mut policy = LmPolicy::new(&spec, &mut ChaCha8Rng::seed_from_u64(3));
+        let pairs: [(&[Token], &[Token]); 3] = [
+            (&[2, 3, 12], &[3, 2, 1]),
+            (&[5, 12], &[5, 1]),
+            (&[7, 7, 8, 12], &[9]),
+        ];
+        let mut nll = NllBatch::new(&policy);
+        let (mut windows, mut seqs) = (TokenBatch::new(1), SeqBatch::default());
+        for (p, c) in pairs {
+            nll.push(p, c);
+            windows.push(p, c);
+            seqs.push(p, c);
+        }
+        let tape = Tape::new();
+        let f = policy.forward(&tape, &windows, &seqs);
+        let token_logp = f.token_logp.value();
+        assert_eq!(token_logp.numel(), 6);
+        // Row by row against the full log-probability table: row r is completion token r.
+        let mut rows = Vec::new();
+        policy.log_probs_into(&windows, &seqs, &mut rows);
+        for (r, (&y, &lp)) in windows.targets().iter().zip(token_logp.data()).enumerate() {
+            assert_eq!(rows[r * 13 + y], lp, "row {r}");
+        }
+        // The mean of −log π over the rows is the NLL the training step computes its own way.
+        let mean = -token_logp.data().iter().map(|&x| x as f64).sum::<f64>() / 6.0;
+        let step = policy.nll_gradients(&mut nll);
+        assert!((step.loss - mean).abs() < 1e-5, "{} vs {mean}", step.loss);
+        assert!(step.entropy > 0.0 && step.entropy <= 13f64.ln() + 1e-6);
+    }
+}
