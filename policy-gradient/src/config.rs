@@ -249,7 +249,7 @@ pub const PRESET_ENVS: &[&str] = &[
 pub const PRESET_NAMES: &[&str] = &[DEFAULT_PRESET, "ppo"];
 
 /// CartPole-v1's presets: those of every environment, and `reinforce` (the textbook algorithm
-/// of the course's chapter 0, [`Config::reinforce_preset`]).
+/// of the course's chapter 0, `Config::reinforce_preset`).
 pub const CARTPOLE_PRESET_NAMES: &[&str] = &[DEFAULT_PRESET, "ppo", "reinforce"];
 
 impl Config {

@@ -43,7 +43,10 @@ mod reviews;
 mod vocab;
 
 pub use addition::{Addition, DEFAULT_DIGITS, DEFAULT_NOISE, MAX_DIGITS};
-pub use dialogue::{Dialogue, Judgement, Turn};
+pub use dialogue::{
+    COLOURS, DEMO_ACCURACY, Dialogue, FILLER, FILLER_IF_RIGHT, FILLER_IF_WRONG, GREETINGS,
+    Judgement, MAX_COUNT, SPELL_WORDS, Turn,
+};
 pub use episode::{Episode, Status, context_window};
 pub use reverse::{DEFAULT_REVERSE_DIGITS, DEFAULT_REVERSE_NOISE, MAX_REVERSE_DIGITS, Reverse};
 pub use reviews::Reviews;
