@@ -203,22 +203,14 @@ pub const KEYS: &[&str] = &[
     "keep_checkpoints",
 ];
 
-/// Every key a saved config may lack, in the order they were added: such a config takes the
-/// default preset's values for them. The PPO keys ([`PPO_KEYS`]), those of the course's
-/// chapter 0 ([`COURSE_KEYS`]), then those of periodic evaluation ([`EVAL_KEYS`]).
-pub const ADDED_KEYS: &[&str] = &[
-    "update",
-    "update_epochs",
-    "minibatch_size",
-    "clip_range",
-    "clip_range_value",
-    "target_kl",
-    "optimizer",
-    "batch_episodes",
-    "eval_every",
-    "eval_episodes",
-    "keep_checkpoints",
-];
+/// How many keys the first saved configs had (`env_id` to `solved_window`): every key after them
+/// in [`KEYS`] was added later.
+const ORIGINAL_KEYS: usize = 24;
+
+/// Every key a saved config may lack, in the order they were added (the tail of [`KEYS`]): such a
+/// config takes the default preset's values for them. The PPO keys ([`PPO_KEYS`]), those of the
+/// course's chapter 0 ([`COURSE_KEYS`]), then those of periodic evaluation ([`EVAL_KEYS`]).
+pub const ADDED_KEYS: &[&str] = KEYS.split_at(ORIGINAL_KEYS).1;
 
 const ADDED_PARTS: (&[&str], &[&str]) = ADDED_KEYS.split_at(6);
 const LATER_PARTS: (&[&str], &[&str]) = ADDED_PARTS.1.split_at(2);

@@ -387,11 +387,9 @@ fn policy_step(
     let t = &*tape;
     let obs = t.constant_from_slice(&scratch.obs, &[m, d]);
     let (logp, ent, vars) = pol.log_prob_entropy(t, obs, acts);
-    let ratio = RatioStats::of(
-        logp.value().data(),
-        &scratch.mb_old_logp,
-        settings.clip_range,
-    );
+    // Read the log-probabilities in place (no copy of the minibatch's values).
+    let ratio =
+        logp.with_value(|lp| RatioStats::of(lp.data(), &scratch.mb_old_logp, settings.clip_range));
     if settings
         .target_kl
         .is_some_and(|kl| ratio.approx_kl > 1.5 * kl)
