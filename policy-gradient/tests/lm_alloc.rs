@@ -1,17 +1,21 @@
-//! Heap allocations of one warm GPT training step (forward, loss, backward, AdamW), counted with
-//! a counting global allocator (this test binary only).
+//! Heap allocations of one warm training step of each language-model policy (forward, loss,
+//! backward, optimiser step), counted with a counting global allocator (this test binary only).
 //!
-//! The step reuses its tape, its gradient buffers and the optimiser's moments, lends the
+//! Each step reuses its tape, its gradient buffers and the optimiser's moments, lends the
 //! parameters to the tape instead of copying them, and its custom ops (the fused linear layers
 //! and the attention) write their output shapes into the tape's buffers: a warm step allocates
-//! nothing.
+//! nothing. The GPT is stepped directly; the MLP as `pg lm pretrain` steps either policy
+//! (refilling its batch, [`LmPolicy::nll_gradients`], [`LmPolicy::clip_and_step`]).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
 use autograd::{Tape, Tensor};
 use dense::optim::{Adam, AdamConfig};
+use policy_gradient::config::Activation;
 use policy_gradient::lm::gpt::train::weighted_nll_gradients;
 use policy_gradient::lm::gpt::{Gpt, GptSpec};
+use policy_gradient::lm::model::ModelSpec;
+use policy_gradient::lm::policy::{LmPolicy, NllBatch, PolicySpec, TransformerSpec};
 use rand::SeedableRng;
 
 struct Counting;
@@ -91,4 +95,64 @@ fn a_warm_training_step_allocates_nothing() {
         last < first,
         "AdamW lowers the loss on a fixed batch: {first} -> {last}"
     );
+}
+
+/// One `pg lm pretrain` step of `policy` on three fixed (prompt, completion) pairs: the batch
+/// refilled, [`LmPolicy::nll_gradients`], [`LmPolicy::clip_and_step`]. Asserts that the third
+/// step allocates nothing and that the loss went down.
+fn pretraining_steps_allocate_nothing(spec: PolicySpec) {
+    let mut policy = LmPolicy::new(&spec, &mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+    // Three pairs of different lengths, ids below the vocabulary of 13.
+    let pairs: [(&[usize], &[usize]); 3] = [
+        (&[2, 3, 4, 12], &[4, 3, 2, 1]),
+        (&[7, 12], &[7, 1]),
+        (&[5, 0, 9, 9, 6, 12], &[6, 9, 9, 0, 5, 1]),
+    ];
+    let mut batch = NllBatch::new(&policy);
+    let mut adam = Adam::new(AdamConfig::default());
+    let mut step = || {
+        batch.clear();
+        for (prompt, completion) in pairs {
+            batch.push(prompt, completion);
+        }
+        let f = policy.nll_gradients(&mut batch);
+        let loss = f.loss;
+        policy.clip_and_step(&mut adam, f.grads, 1.0, 1e-2);
+        loss
+    };
+    let first = step();
+    step();
+    let mut last = 0.0;
+    let n = allocations(|| last = step());
+    assert_eq!(n, 0, "allocations in a warm step of {spec:?}");
+    assert!(
+        last < first,
+        "Adam lowers the loss on a fixed batch: {first} -> {last}"
+    );
+}
+
+#[test]
+fn a_warm_mlp_pretraining_step_allocates_nothing() {
+    pretraining_steps_allocate_nothing(PolicySpec::Mlp(ModelSpec {
+        task: "reverse".into(),
+        vocab: 13,
+        context: 6,
+        embed_dim: 4,
+        hidden_sizes: vec![32, 16],
+        activation: Activation::Relu,
+    }));
+}
+
+#[test]
+fn a_warm_transformer_pretraining_step_allocates_nothing() {
+    pretraining_steps_allocate_nothing(PolicySpec::Transformer(TransformerSpec {
+        task: "reverse".into(),
+        gpt: GptSpec {
+            vocab: 13,
+            context: 12,
+            width: 16,
+            heads: 2,
+            layers: 2,
+        },
+    }));
 }
