@@ -299,7 +299,9 @@ impl LmPolicy {
                 let s = &batch.seqs;
                 s.nll_weights_into(&mut batch.weights);
                 let v = p.spec.gpt.vocab;
-                batch.grads.resize_with(p.model.params().len(), Tensor::empty);
+                batch
+                    .grads
+                    .resize_with(p.model.params().len(), Tensor::empty);
                 let mut mean_h = 0.0;
                 let loss = weighted_nll_gradients_with(
                     &mut p.model,
