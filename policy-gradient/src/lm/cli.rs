@@ -6,17 +6,21 @@
 //!                     [--force]
 //! pg lm pretrain --resume DIR
 //! pg lm rl TASK [--estimator reinforce|rloo|grpo] [--baseline none|batch_mean] [--reference DIR]
-//!               [--kl none|k1_reward|k3_loss] [--kl-coef B] [--seed N] [--out DIR] [--set k=v]...
+//!               [--kl none|k1_reward|k3_loss] [--kl-coef B] [--reward task|model:DIR]
+//!               [--seed N] [--out DIR] [--set k=v]...
 //! pg lm rl --resume DIR
+//! pg lm reward TASK [--policy DIR] [--label-noise P] [--seed N] [--out DIR] [--set k=v]...
+//! pg lm reward --resume DIR
 //! pg lm sample CHECKPOINT [--prompt TEXT]... [-n N] [--temperature T] [--seed N]
 //! pg lm plot DIR... [--column heldout_accuracy] [--out curve.svg]
 //! pg lm gradvar CHECKPOINT [--batches 50] [--prompts 64] [--samples 8]
 //! ```
 
 use super::checkpoint;
-use super::config::{KlMode, PretrainConfig, RlConfig};
+use super::config::{KlMode, PretrainConfig, RewardConfig, RlConfig};
 use super::eval::Evaluation;
 use super::pretrain::pretrain;
+use super::reward::train_reward;
 use super::rl::{algo_name, rl};
 use super::run::{SAMPLES_AXIS, load_curve, make_task, plottable_columns, stream_rng};
 use crate::error::{PgError, Result};
@@ -39,6 +43,9 @@ pub enum LmCommand {
     Pretrain(PretrainArgs),
     /// RL fine-tuning of a pretrained model with REINFORCE, RLOO or GRPO.
     Rl(RlArgs),
+    /// Train a reward model on preferences between a policy's completions (labelled by the
+    /// task's gold judge, with label noise).
+    Reward(RewardArgs),
     /// Sample completions from a checkpoint (or a run directory).
     Sample(SampleArgs),
     /// Plot a metrics column (mean ± sd across runs) against sampled sequences, as SVG.
@@ -96,6 +103,23 @@ pub struct RlArgs {
     /// KL coefficient β.
     #[arg(long, conflicts_with = "resume")]
     pub kl_coef: Option<f64>,
+    /// What to optimise: `task` (the task's reward) or `model:DIR` (a `pg lm reward` run).
+    #[arg(long, conflicts_with = "resume")]
+    pub reward: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub run: RunArgs,
+}
+
+/// Arguments of `pg lm reward`.
+#[derive(Debug, Args)]
+pub struct RewardArgs {
+    /// The policy whose completions are compared: a `pg lm pretrain` run directory or checkpoint.
+    #[arg(long, conflicts_with = "resume")]
+    pub policy: Option<String>,
+    /// Probability of flipping each training label, in [0, 0.5].
+    #[arg(long, conflicts_with = "resume")]
+    pub label_noise: Option<f64>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub run: RunArgs,
@@ -173,6 +197,7 @@ pub fn run(cmd: LmCommand) -> Result<()> {
                 ("reference", a.reference.clone().map(|r| format!("{r:?}"))),
                 ("kl", a.kl.clone()),
                 ("kl_coef", a.kl_coef.map(|b| b.to_string())),
+                ("reward", a.reward.clone().map(|r| format!("{r:?}"))),
             ] {
                 if let Some(v) = v {
                     sets.push(format!("{key}={v}"));
@@ -191,6 +216,32 @@ pub fn run(cmd: LmCommand) -> Result<()> {
             signal::install();
             let (run, e) = rl(&c, &out, a.run.options())?;
             report(&format!("{} on {}", algo_name(&c), c.task), &e, &run);
+            Ok(())
+        }
+        LmCommand::Reward(a) => {
+            let mut sets = Vec::new();
+            if let Some(p) = &a.policy {
+                sets.push(format!("policy={p:?}"));
+            }
+            if let Some(n) = a.label_noise {
+                sets.push(format!("label_noise={n}"));
+            }
+            let c: RewardConfig = config_of(&a.run, &sets)?;
+            let out = a.run.dir(|| {
+                PathBuf::from(format!(
+                    "runs/lm-reward-{}-noise{}-seed{}",
+                    c.task, c.label_noise, c.seed
+                ))
+            });
+            signal::install();
+            let (run, e) = train_reward(&c, &out, a.run.options())?;
+            println!(
+                "reward model on {}: held-out preference accuracy {:.3} (loss {:.4}); run in {}",
+                c.task,
+                e.accuracy,
+                e.loss,
+                run.root().display()
+            );
             Ok(())
         }
         LmCommand::Sample(a) => sample(a),

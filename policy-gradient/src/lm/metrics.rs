@@ -23,6 +23,9 @@ pub const COLUMNS: &[&str] = &[
     "entropy",
     "mean_length",
     "grad_norm",
+    "gold",
+    "heldout_gold",
+    "clip_fraction",
     "samples_per_second",
     "elapsed_seconds",
 ];
@@ -63,6 +66,16 @@ pub struct LmMetrics {
     pub mean_length: f64,
     /// Global gradient L2 norm before clipping.
     pub grad_norm: f64,
+    /// Mean gold score ([`envs::tokens::TokenTask::gold`]) of the step's training completions
+    /// (RL only): what a careful rater would give them, logged beside `reward` (which is the
+    /// learned model's score with `reward = "model:DIR"`) and never optimised.
+    pub gold: f64,
+    /// Mean gold score of the held-out samples (evaluation rows of RL).
+    pub heldout_gold: f64,
+    /// PPO: the fraction of completion tokens whose ratio `π/π_old` is outside `[1 − ε, 1 + ε]`,
+    /// averaged over the update's passes after the first (which is at ratio 1); `nan` with
+    /// `update = "pg"` or a single pass.
+    pub clip_fraction: f64,
     /// Training sequences per second of wall-clock time.
     pub samples_per_second: f64,
     /// Seconds since the run started.
@@ -87,6 +100,9 @@ impl Default for LmMetrics {
             entropy: f64::NAN,
             mean_length: f64::NAN,
             grad_norm: f64::NAN,
+            gold: f64::NAN,
+            heldout_gold: f64::NAN,
+            clip_fraction: f64::NAN,
             samples_per_second: f64::NAN,
             elapsed_seconds: f64::NAN,
         }
@@ -102,7 +118,7 @@ impl LmMetrics {
     }
 
     /// The measurements after the three counters, in [`COLUMNS`] order.
-    fn measurements(&self) -> [f64; 13] {
+    fn measurements(&self) -> [f64; 16] {
         [
             self.loss,
             self.reward,
@@ -115,6 +131,9 @@ impl LmMetrics {
             self.entropy,
             self.mean_length,
             self.grad_norm,
+            self.gold,
+            self.heldout_gold,
+            self.clip_fraction,
             self.samples_per_second,
             self.elapsed_seconds,
         ]
