@@ -153,6 +153,11 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             ),
         });
     }
+    // Everything that can be refused is checked before the run directory is made.
+    let eval_prompts = task.held_out_prompts(cfg.eval_prompts, EVAL_PROMPT_SEED);
+    let origin = format!("the model in {}", cfg.reference);
+    reference.check_prompts_fit(&*task, &eval_prompts, &origin)?;
+    let learned = learned_reward(cfg, &*task, &eval_prompts)?;
     let start = Start {
         out,
         config_toml: &cfg.to_toml(),
@@ -167,10 +172,6 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
     };
     let mut s = Session::start(start, || reference.clone())?;
     let done = s.done;
-    let eval_prompts = task.held_out_prompts(cfg.eval_prompts, EVAL_PROMPT_SEED);
-    let origin = format!("the model in {}", cfg.reference);
-    reference.check_prompts_fit(&*task, &eval_prompts, &origin)?;
-    let learned = learned_reward(cfg, &*task, &eval_prompts)?;
     let score = |cs: &[Completion]| -> Vec<f64> {
         match &learned {
             Some(rm) => rm.score(cs.iter().map(|c| (&c.prompt[..], &c.completion[..]))),

@@ -253,7 +253,12 @@ pub fn write_curve(run: &RunDir, column: &str, title: &str) -> Result<()> {
 
 /// The `(samples, column)` points of a run's `metrics.csv` where `column` is not `nan`.
 pub fn load_curve(dir: &Path, column: &str) -> Result<Curve> {
-    let mut curves = load_curves(&[dir.to_path_buf()], "samples", column)?;
+    load_curve_along(dir, "samples", column)
+}
+
+/// The `(x_column, column)` points of a run's `metrics.csv` where neither is `nan`, in row order.
+pub fn load_curve_along(dir: &Path, x_column: &str, column: &str) -> Result<Curve> {
+    let mut curves = load_curves(&[dir.to_path_buf()], x_column, column)?;
     Ok(curves.pop().unwrap_or_default())
 }
 
