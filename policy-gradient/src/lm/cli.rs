@@ -447,7 +447,10 @@ fn plot(a: LmPlotArgs) -> Result<()> {
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    // A `pg lm reward` run counts preference pairs where the others count sampled sequences.
+    let reward_run = configs[0].1.contains_key("train_pairs");
     let x_label = match a.xaxis {
+        LmXAxis::Samples if reward_run => super::reward::train::PAIRS_AXIS,
         LmXAxis::Samples => SAMPLES_AXIS,
         LmXAxis::Kl => KL_AXIS,
     };

@@ -13,8 +13,10 @@ use crate::lm::policy::LmPolicy;
 use envs::tokens::{Split, Token, TokenTask};
 use rand::Rng;
 
-/// Rounds of sampling before giving up on collecting enough pairs with a preference.
-pub const MAX_ROUNDS: usize = 50;
+/// Prompts drawn per pair asked for before giving up on collecting enough pairs with a
+/// preference (a policy whose completions differ in gold score once in a hundred still gives
+/// its pairs).
+pub const MAX_PROMPTS_PER_PAIR: usize = 100;
 
 /// One labelled comparison.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,15 +44,13 @@ pub struct Draw<'a> {
     pub label_noise: f64,
 }
 
-/// Draws `n` labelled pairs (see the module docs), sampling rounds of prompts until `n` pairs
-/// differ in gold score; an error after [`MAX_ROUNDS`] rounds without enough of them.
+/// Draws `n` labelled pairs (see the module docs), sampling rounds of prompts (as many as pairs
+/// are missing, at least 16) until `n` pairs differ in gold score; an error once
+/// [`MAX_PROMPTS_PER_PAIR`]` · n` prompts have not given enough of them.
 pub fn sample_preferences<R: Rng>(d: &Draw<'_>, n: usize, rng: &mut R) -> Result<Vec<Preference>> {
     let mut out = Vec::with_capacity(n);
     let mut drawn = 0usize;
-    for _ in 0..MAX_ROUNDS {
-        if out.len() >= n {
-            break;
-        }
+    while out.len() < n && drawn < MAX_PROMPTS_PER_PAIR.saturating_mul(n) {
         let want = (n - out.len()).max(16);
         let prompts: Vec<Vec<Token>> = (0..want)
             .flat_map(|_| {
