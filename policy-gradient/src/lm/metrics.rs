@@ -150,6 +150,26 @@ impl CsvRow for LmMetrics {
     }
 }
 
+/// Checks that the `metrics.csv` at `path`, which a run is about to continue, has the header
+/// `columns`: a run started by an older `pg` (before `gold`, `heldout_gold` and
+/// `clip_fraction` were logged) cannot be continued into a file whose rows would not match its
+/// header, and says so in one line.
+pub fn check_columns(path: &std::path::Path, columns: &[&str]) -> crate::error::Result<()> {
+    let text = std::fs::read_to_string(path).map_err(|e| crate::error::PgError::io(path, e))?;
+    let header = text.lines().next().unwrap_or("");
+    if header != columns.join(",") {
+        return Err(crate::error::PgError::Csv {
+            path: path.to_path_buf(),
+            line: 1,
+            message: format!(
+                "its columns `{header}` are not this pg's `{}`: the run was started by another version; start a new run",
+                columns.join(",")
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Mean and population standard deviation (`nan` for an empty slice).
 pub fn mean_std(xs: &[f64]) -> (f64, f64) {
     if xs.is_empty() {
@@ -192,6 +212,18 @@ mod tests {
         assert_eq!(t.column("heldout_accuracy", &path).unwrap(), vec![0.875; 2]);
         assert_eq!(t.column("step", &path).unwrap(), vec![3.0, 4.0]);
         assert!(t.column("kl", &path).unwrap()[0].is_nan());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_of_other_columns_cannot_be_continued() {
+        let dir = crate::run::dir::fresh_test_dir("lm-metrics-columns");
+        let path = dir.join("metrics.csv");
+        std::fs::write(&path, "step,samples,tokens,loss\n1,2,3,0.5\n").unwrap();
+        let e = check_columns(&path, COLUMNS).unwrap_err().to_string();
+        assert!(e.contains("another version") && !e.contains('\n'), "{e}");
+        MetricsWriter::<LmMetrics>::create(&path).unwrap();
+        check_columns(&path, COLUMNS).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

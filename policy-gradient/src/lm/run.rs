@@ -142,6 +142,7 @@ impl Session {
                     ),
                 ));
             }
+            super::metrics::check_columns(&run.metrics_path(), COLUMNS)?;
             let writer =
                 MetricsWriter::<LmMetrics>::resume(&run.metrics_path(), rows_before + done.step)?;
             let eval_rng = rngs.pop().expect("two streams");

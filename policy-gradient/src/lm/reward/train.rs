@@ -182,6 +182,7 @@ impl RewardSession {
             let run = RunDir::resume(out)?;
             let (model, done, mut rngs) =
                 checkpoint::load_training(&run.latest_checkpoint(), &["data"], &mut adam)?;
+            crate::lm::metrics::check_columns(&run.metrics_path(), COLUMNS)?;
             let writer = MetricsWriter::resume(&run.metrics_path(), 1 + done.step)?;
             let rng = rngs.pop().expect("one stream");
             Ok(Self {
