@@ -267,3 +267,127 @@ fn bad_pipeline_inputs_are_one_line_errors() {
     fails(&["lm", "rl", "dialogue", "--reward", "gold"], "`reward`");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The metrics of a run without its wall-clock columns (the last two).
+fn learning_columns(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            f[..f.len() - 2].join(",")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn a_transformer_reward_model_reads_whole_texts_and_any_thread_count_gives_the_same_bits() {
+    let dir = tmp("transformer");
+    let s = |p: &str| dir.join(p).display().to_string();
+    // The longest dialogue prompt (`spell cat`, 9 characters) and the longest reply (24 tokens)
+    // need 33 positions; a policy samples with 32 (it never reads its own last token).
+    let gpt = |context: &str, out: &str| {
+        ok(&[
+            "lm",
+            "pretrain",
+            "dialogue",
+            "--out",
+            out,
+            "--quiet",
+            "--set",
+            "model=transformer",
+            "--set",
+            context,
+            "--set",
+            "width=8",
+            "--set",
+            "heads=2",
+            "--set",
+            "layers=1",
+            "--set",
+            "steps=6",
+            "--set",
+            "batch_size=8",
+            "--set",
+            "eval_every=6",
+            "--set",
+            "eval_prompts=4",
+        ]);
+    };
+    let (short, policy) = (s("short"), s("policy"));
+    gpt("context=32", &short);
+    fails(
+        &[
+            "lm",
+            "reward",
+            "dialogue",
+            "--policy",
+            &short,
+            "--out",
+            &s("rm-short"),
+        ],
+        "context >= 33",
+    );
+    gpt("context=33", &policy);
+    let reward = |threads: &str, out: &str| {
+        ok(&[
+            "--threads",
+            threads,
+            "lm",
+            "reward",
+            "dialogue",
+            "--policy",
+            &policy,
+            "--out",
+            out,
+            "--quiet",
+            "--set",
+            "train_pairs=16",
+            "--set",
+            "heldout_pairs=8",
+            "--set",
+            "steps=4",
+            "--set",
+            "batch_size=4",
+            "--set",
+            "eval_every=2",
+        ]);
+    };
+    let (one, two) = (s("rm1"), s("rm2"));
+    reward("1", &one);
+    reward("2", &two);
+    assert_eq!(
+        learning_columns(&dir.join("rm1")),
+        learning_columns(&dir.join("rm2"))
+    );
+    let model = format!("model:{one}");
+    ok(&[
+        "lm",
+        "rl",
+        "dialogue",
+        "--reference",
+        &policy,
+        "--reward",
+        &model,
+        "--out",
+        &s("rl"),
+        "--quiet",
+        "--set",
+        "prompts_per_step=2",
+        "--set",
+        "samples_per_prompt=2",
+        "--set",
+        "total_samples=8",
+        "--set",
+        "eval_every=1",
+        "--set",
+        "eval_prompts=2",
+    ]);
+    assert!(
+        column(&dir.join("rl"), "gold")[1..]
+            .iter()
+            .all(|g| g.is_finite())
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
