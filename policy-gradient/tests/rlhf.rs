@@ -265,6 +265,21 @@ fn bad_pipeline_inputs_are_one_line_errors() {
         "scores texts of task `dialogue`, not `reviews`",
     );
     fails(&["lm", "rl", "dialogue", "--reward", "gold"], "`reward`");
+    let missing = format!("model:{}", s("missing"));
+    fails(
+        &[
+            "lm",
+            "rl",
+            "dialogue",
+            "--reference",
+            &policy,
+            "--reward",
+            &missing,
+            "--out",
+            &s("rl"),
+        ],
+        "expected a pg lm reward run",
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -130,7 +130,10 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         let reward = match RewardSource::parse(&cfg.reward, "the configuration")? {
             RewardSource::Task => cfg.reward.clone(),
             RewardSource::Model(dir) => {
-                let dir = std::fs::canonicalize(&dir).map_err(|e| PgError::io(&dir, e))?;
+                let dir = std::fs::canonicalize(&dir).map_err(|e| {
+                    let message = format!("`{}`: {e}; expected a pg lm reward run", cfg.reward);
+                    crate::run::config::bad_value("reward", "the configuration", message)
+                })?;
                 format!("{REWARD_MODEL_PREFIX}{}", dir.display())
             }
         };
