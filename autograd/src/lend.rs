@@ -129,20 +129,42 @@ impl<T: Float> Var<'_, T> {
     /// If the output does not have exactly one element, `grads.len()` differs from the number of
     /// lent parameters, or `lent` belongs to another tape.
     pub fn backward_to(self, lent: &LentParams<'_, '_, T>, grads: &mut [Tensor<T>]) {
+        self.backward_to_groups(&[lent], grads);
+    }
+
+    /// [`backward_to`](Var::backward_to) for parameters lent in several groups (a network and a
+    /// separate tensor, say), with one reverse pass: `grads` holds the gradients of `groups[0]`'s
+    /// parameters, then `groups[1]`'s, and so on.
+    ///
+    /// ```
+    /// use autograd::{Tape, Tensor};
+    /// let (mut a, mut b) = (vec![Tensor::scalar(3.0f64)], vec![Tensor::scalar(2.0f64)]);
+    /// let mut grads = vec![Tensor::empty(), Tensor::empty()];
+    /// let tape = Tape::new();
+    /// let (la, lb) = (tape.lend_params(&mut a), tape.lend_params(&mut b));
+    /// (la.var(0) * lb.var(0)).backward_to_groups(&[&la, &lb], &mut grads); // L = a·b
+    /// assert_eq!((grads[0].item(), grads[1].item()), (2.0, 3.0)); // dL/da = b, dL/db = a
+    /// ```
+    ///
+    /// # Panics
+    /// As [`backward_to`](Var::backward_to), with `grads.len()` the total over the groups.
+    pub fn backward_to_groups(self, groups: &[&LentParams<'_, '_, T>], grads: &mut [Tensor<T>]) {
+        let total: usize = groups.iter().map(|g| g.len()).sum();
         assert!(
-            std::ptr::eq(self.tape, lent.tape),
+            groups.iter().all(|g| std::ptr::eq(self.tape, g.tape)),
             "backward_to: the lent parameters belong to a different tape"
         );
         assert!(
-            grads.len() == lent.len(),
-            "backward_to: {} gradient buffers for {} lent parameters",
+            grads.len() == total,
+            "backward_to: {} gradient buffers for {total} lent parameters",
             grads.len(),
-            lent.len()
         );
         let mut inner = self.tape.inner.borrow_mut();
         let n = self.reverse_pass(&mut inner);
-        for (k, out) in grads.iter_mut().enumerate() {
-            let j = lent.first as usize + k;
+        let nodes = groups
+            .iter()
+            .flat_map(|g| (0..g.len()).map(|k| g.first as usize + k));
+        for (out, j) in grads.iter_mut().zip(nodes) {
             if j < n && inner.touched[j] && inner.nodes[j].requires_grad {
                 std::mem::swap(out, &mut inner.grads[j]);
             } else {

@@ -8,7 +8,14 @@
 //!   learning, so episodes are long as in the middle of a real run;
 //! - `training/cartpole_preset/collect`: the collection part of an epoch alone, to read the
 //!   share of the updates as a ratio from the same run.
-//!
+//! - `training/whole_run/PATH/Nt/cartpole_preset` and `…/cartpole_ppo`: the whole `pg train
+//!   CartPole-v1` run (default preset, 300,000 steps) and `pg train CartPole-v1 --preset ppo`
+//!   (100,000 steps), as the command runs it (`run::train_new_with`: run directory, metrics.csv,
+//!   episodes.csv, checkpoints, the curve), at 1 thread and at every core (`1t`, `2t`, …).
+//! - `training/bookkeeping/PATH/…`: the whole default-preset run three ways, to read what the
+//!   callback hook and the run's records cost as ratios: `bare` (a `Trainer` and its epochs, no
+//!   hook), `noop_callback` (`callback::train` with a callback that does nothing) and
+//!   `managed_run` (the `pg train` run above).
 //!
 //! Each is measured on the AVX-512 path and again on the AVX2 path (forced with
 //! `dense::Kernel::force`), where the CPU has them, with the ids suffixed `/avx512`, `/avx2fma`.
@@ -18,18 +25,24 @@
 //! `TRAINING_RATIOS=1 cargo bench -p benches --bench training` instead times the whole preset
 //! run (`pg train CartPole-v1`'s training: a fresh trainer until it is finished) on each kernel
 //! path at 1 thread and at every core (`dense::threads::set_threads`), the four contenders
-//! interleaved, best of 3 rounds, and prints env steps per second and the thread speed-up.
+//! interleaved, best of 3 rounds, and prints env steps per second and the thread speed-up; then
+//! the bookkeeping ratios (no-op callback / bare loop, managed run / bare loop), interleaved the
+//! same way on the selected path at every core.
 
 use benches::interleaved;
 use criterion::{Criterion, Throughput, criterion_group};
 use dense::Kernel;
 use dense::threads::{default_threads, set_threads};
 use envs::VecEnv;
+use policy_gradient::callback::{self, Control};
 use policy_gradient::config::Config;
 use policy_gradient::episodes::EpisodeTracker;
 use policy_gradient::rollout::{Rollout, collect};
+use policy_gradient::run::config::RunConfig;
+use policy_gradient::run::{QUIET, RunOptions, train_new_with};
 use policy_gradient::trainer::Trainer;
 use rand::SeedableRng;
+use std::path::PathBuf;
 
 /// The kernel paths measured: AVX-512 and AVX2, where this CPU has them.
 fn paths() -> Vec<Kernel> {
@@ -43,8 +56,99 @@ fn bench_training(c: &mut Criterion) {
     for kernel in paths() {
         Kernel::force(Some(kernel));
         bench_training_on(c, kernel.name());
+        for threads in thread_counts() {
+            set_threads(threads);
+            bench_whole_runs(c, kernel.name(), threads);
+        }
+        set_threads(0);
+        bench_bookkeeping(c, kernel.name());
     }
     Kernel::force(None);
+}
+
+/// 1 and every core (just 1 on a one-core machine).
+fn thread_counts() -> Vec<usize> {
+    let all = default_threads();
+    if all > 1 { vec![1, all] } else { vec![1] }
+}
+
+/// The `ppo` preset of CartPole-v1 (`pg train CartPole-v1 --preset ppo`).
+fn ppo_preset() -> Config {
+    <Config as RunConfig>::preset_named("CartPole-v1", "ppo").expect("CartPole-v1 has a ppo preset")
+}
+
+/// A scratch run directory for the managed runs, removed by [`managed_run`]'s caller at the end.
+fn run_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("pg-bench-training-{}", std::process::id()))
+}
+
+/// The whole `pg train` run of `config` into `dir` (overwritten), quiet; returns its env steps.
+fn managed_run(config: &Config, dir: &std::path::Path) -> u64 {
+    let opts = RunOptions {
+        force: true,
+        ..QUIET
+    };
+    train_new_with(config.clone(), dir, &opts, &mut ())
+        .expect("the preset trains")
+        .env_steps
+}
+
+/// The whole runs of the default and the ppo preset, in env steps per second.
+fn bench_whole_runs(c: &mut Criterion, path: &str, threads: usize) {
+    let dir = run_dir();
+    let mut g = c.benchmark_group(format!("training/whole_run/{path}/{threads}t"));
+    g.sample_size(10);
+    for (name, config) in [
+        (
+            "cartpole_preset",
+            Config::preset("CartPole-v1").expect("preset"),
+        ),
+        ("cartpole_ppo", ppo_preset()),
+    ] {
+        g.throughput(Throughput::Elements(config.total_env_steps));
+        g.bench_function(name, |b| b.iter(|| managed_run(&config, &dir)));
+    }
+    g.finish();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A bare training loop: a fresh trainer's epochs until it is finished; returns its env steps.
+fn whole_run(preset: &Config) -> u64 {
+    let mut t = Trainer::new(preset.clone()).expect("the preset is valid");
+    while !t.finished() {
+        t.epoch().expect("training stays finite");
+    }
+    t.env_steps()
+}
+
+/// The same run through `callback::train` with a callback that does nothing (but is not `()`,
+/// so the call is a real one through a closure).
+fn whole_run_noop_callback(preset: &Config) -> u64 {
+    let mut t = Trainer::new(preset.clone()).expect("the preset is valid");
+    let mut calls = 0u64;
+    callback::train(&mut t, &mut |_: &Trainer, _: &_| {
+        calls += 1;
+        Ok(Control::Continue)
+    })
+    .expect("training stays finite");
+    std::hint::black_box(calls);
+    t.env_steps()
+}
+
+/// The default preset's run bare, with a no-op callback and as a managed `pg train` run.
+fn bench_bookkeeping(c: &mut Criterion, path: &str) {
+    let preset = Config::preset("CartPole-v1").expect("preset");
+    let dir = run_dir();
+    let mut g = c.benchmark_group(format!("training/bookkeeping/{path}"));
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(preset.total_env_steps));
+    g.bench_function("bare", |b| b.iter(|| whole_run(&preset)));
+    g.bench_function("noop_callback", |b| {
+        b.iter(|| whole_run_noop_callback(&preset))
+    });
+    g.bench_function("managed_run", |b| b.iter(|| managed_run(&preset, &dir)));
+    g.finish();
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 fn bench_training_on(c: &mut Criterion, path: &str) {
@@ -107,15 +211,6 @@ fn bench_training_on(c: &mut Criterion, path: &str) {
 
 criterion_group!(benches, bench_training);
 
-/// A whole preset run: a fresh trainer, epochs until it is finished; returns its env steps.
-fn whole_run(preset: &Config) -> u64 {
-    let mut t = Trainer::new(preset.clone()).expect("the preset is valid");
-    while !t.finished() {
-        t.epoch().expect("training stays finite");
-    }
-    t.env_steps()
-}
-
 /// The whole-run table (see the module doc).
 fn ratios() {
     let preset = Config::preset("CartPole-v1").expect("CartPole-v1 has a preset");
@@ -164,6 +259,31 @@ fn ratios() {
             );
         }
     }
+    bookkeeping_ratios(&preset);
+}
+
+/// The cost of the callback hook and of a managed run's records, as time ratios to the bare
+/// loop, the three runs interleaved (best of 3 rounds) on the selected path at every core.
+fn bookkeeping_ratios(preset: &Config) {
+    let dir = run_dir();
+    let mut bare = || {
+        std::hint::black_box(whole_run(preset));
+    };
+    let mut noop = || {
+        std::hint::black_box(whole_run_noop_callback(preset));
+    };
+    let mut managed = || {
+        std::hint::black_box(managed_run(preset, &dir));
+    };
+    let best = interleaved(3, 0.1, &mut [&mut bare, &mut noop, &mut managed]);
+    let _ = std::fs::remove_dir_all(&dir);
+    println!(
+        "{}, {} threads: no-op callback / bare loop = {:.3}; managed pg train run / bare loop = {:.3}",
+        Kernel::selected().name(),
+        default_threads(),
+        best[1] / best[0],
+        best[2] / best[0]
+    );
 }
 
 fn main() {

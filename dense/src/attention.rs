@@ -31,6 +31,11 @@
 //! of the activations, and the whole attention is one node. The reference composition,
 //! [`attention_reference`], records 16 nodes, 12 of which (reshape, permute, select) copy.
 //!
+//! **Threads.** Sequences are independent, so forward and backward hand blocks of whole
+//! sequences (their rows of the output, or of the gradient of `qkv`) to the thread pool
+//! ([`crate::threads`]) when the products are large enough; each sequence is still computed by
+//! one thread in the same order, so the bits do not depend on the thread count.
+//!
 //! How we know it is right: `tests/attention.rs` holds value and gradient equal to
 //! [`attention_reference`], composed from autograd's ops (`permute`, `bmm`, `causal_softmax`), to
 //! 1e-12 in `f64` for random shapes, close in `f32`, and checks the `f64` op with autograd's
@@ -43,6 +48,7 @@ use autograd::{CustomOp, Float, Tensor, Var};
 use crate::element::Element;
 use crate::gemm::gemm;
 use crate::scalar::Scalar;
+use crate::threads;
 use crate::view::{MatMut, MatRef};
 
 /// The fused causal self-attention op, for a number of heads; its one input is `qkv`.
@@ -234,20 +240,24 @@ impl<T: Element> CustomOp<T> for CausalSelfAttention {
         if t == 0 {
             return; // no positions: the output is empty
         }
-        T::with_scratch(|p| {
-            p.clear();
-            p.resize(t * t, <T as Scalar>::ZERO);
-            for b in 0..dims.batch {
-                for h in 0..self.heads {
-                    probabilities(&dims, qkv, b, h, p);
-                    // O = P·V into head h's columns of the output (rows D apart).
-                    let at = dims.out_at(b, h);
-                    let o = MatMut::new(&mut out.data_mut()[at..], t, dims.head, dims.model, 1);
-                    let v = dims.part(qkv, b, 2, h);
-                    let p_view = MatRef::row_major(&p[..], t, t);
-                    gemm(<T as Scalar>::ONE, p_view, v, <T as Scalar>::ZERO, o);
+        let per_seq = t * dims.model;
+        let macs = 2 * dims.batch * dims.model * t * t;
+        for_sequence_blocks(out.data_mut(), dims.batch, per_seq, macs, |b0, out| {
+            T::with_scratch(|p| {
+                p.clear();
+                p.resize(t * t, <T as Scalar>::ZERO);
+                for (i, out) in out.chunks_exact_mut(per_seq).enumerate() {
+                    for h in 0..self.heads {
+                        probabilities(&dims, qkv, b0 + i, h, p);
+                        // O = P·V into head h's columns of the sequence's output (rows D apart).
+                        let at = dims.out_at(0, h);
+                        let o = MatMut::new(&mut out[at..], t, dims.head, dims.model, 1);
+                        let v = dims.part(qkv, b0 + i, 2, h);
+                        let p_view = MatRef::row_major(&p[..], t, t);
+                        gemm(<T as Scalar>::ONE, p_view, v, <T as Scalar>::ZERO, o);
+                    }
                 }
-            }
+            });
         });
     }
 
@@ -267,32 +277,65 @@ impl<T: Element> CustomOp<T> for CausalSelfAttention {
         if t == 0 {
             return;
         }
-        T::with_scratch(|buf| {
-            buf.clear();
-            buf.resize(2 * t * t, <T as Scalar>::ZERO);
-            let (p, dp) = buf.split_at_mut(t * t);
-            for b in 0..dims.batch {
-                for h in 0..self.heads {
-                    probabilities(&dims, qkv, b, h, p);
-                    let at = dims.out_at(b, h);
-                    let dout = MatRef::new(&grad_out.data()[at..], t, dims.head, dims.model, 1);
-                    let v = dims.part(qkv, b, 2, h);
-                    // V̄ += Pᵀ·Ō
-                    let p_view = MatRef::row_major(&p[..], t, t);
-                    gemm(one, p_view.t(), dout, one, dims.part_mut(gqkv, b, 2, h));
-                    // P̄ = Ō·Vᵀ
-                    let dp_view = MatMut::row_major(&mut dp[..], t, t);
-                    gemm(one, dout, v.t(), <T as Scalar>::ZERO, dp_view);
-                    softmax_rows_backward(p, dp, t);
-                    // dp now holds S̄. Q̄ += S̄·K/√d, K̄ += S̄ᵀ·Q/√d.
-                    let ds = MatRef::row_major(&dp[..], t, t);
-                    let (q, k) = (dims.part(qkv, b, 0, h), dims.part(qkv, b, 1, h));
-                    gemm(dims.scale(), ds, k, one, dims.part_mut(gqkv, b, 0, h));
-                    gemm(dims.scale(), ds.t(), q, one, dims.part_mut(gqkv, b, 1, h));
+        let macs = 5 * dims.batch * dims.model * t * t;
+        let per_seq = 3 * t * dims.model;
+        for_sequence_blocks(gqkv, dims.batch, per_seq, macs, |b0, gqkv| {
+            T::with_scratch(|buf| {
+                buf.clear();
+                buf.resize(2 * t * t, <T as Scalar>::ZERO);
+                let (p, dp) = buf.split_at_mut(t * t);
+                for (i, gqkv) in gqkv.chunks_exact_mut(per_seq).enumerate() {
+                    let b = b0 + i;
+                    for h in 0..self.heads {
+                        probabilities(&dims, qkv, b, h, p);
+                        let at = dims.out_at(b, h);
+                        let dout = MatRef::new(&grad_out.data()[at..], t, dims.head, dims.model, 1);
+                        let v = dims.part(qkv, b, 2, h);
+                        // V̄ += Pᵀ·Ō (gqkv holds this sequence only: its index is 0)
+                        let p_view = MatRef::row_major(&p[..], t, t);
+                        gemm(one, p_view.t(), dout, one, dims.part_mut(gqkv, 0, 2, h));
+                        // P̄ = Ō·Vᵀ
+                        let dp_view = MatMut::row_major(&mut dp[..], t, t);
+                        gemm(one, dout, v.t(), <T as Scalar>::ZERO, dp_view);
+                        softmax_rows_backward(p, dp, t);
+                        // dp now holds S̄. Q̄ += S̄·K/√d, K̄ += S̄ᵀ·Q/√d.
+                        let ds = MatRef::row_major(&dp[..], t, t);
+                        let (q, k) = (dims.part(qkv, b, 0, h), dims.part(qkv, b, 1, h));
+                        gemm(dims.scale(), ds, k, one, dims.part_mut(gqkv, 0, 0, h));
+                        gemm(dims.scale(), ds.t(), q, one, dims.part_mut(gqkv, 0, 1, h));
+                    }
                 }
-            }
+            });
         });
     }
+}
+
+/// Runs `f(b0, block)` on consecutive blocks of whole sequences of `data` (`batch` sequences of
+/// `per_seq` values each; `block` starts at sequence `b0`), spread over the thread pool when the
+/// job's `macs` multiply-adds are worth it ([`threads::PARALLEL_MIN_MACS`]). Each sequence is
+/// computed by one thread with the same instructions in the same order, so the result is the
+/// same bits for any thread count.
+fn for_sequence_blocks<T: Send>(
+    data: &mut [T],
+    batch: usize,
+    per_seq: usize,
+    macs: usize,
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let parts = threads::parts_for(macs, threads::PARALLEL_MIN_MACS, batch.max(1));
+    let mut rest = data;
+    let mut part = 0;
+    let blocks = std::iter::from_fn(|| {
+        if part == parts {
+            return None;
+        }
+        let (b0, b1) = threads::part_range(batch, 1, parts, part);
+        part += 1;
+        let (block, tail) = std::mem::take(&mut rest).split_at_mut((b1 - b0) * per_seq);
+        rest = tail;
+        Some((b0, block))
+    });
+    threads::for_each_part(blocks, |_, (b0, block)| f(b0, block));
 }
 
 /// Turns P̄ (in `dp`) into S̄ in place, row by row over the visible entries:

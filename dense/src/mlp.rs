@@ -359,7 +359,7 @@ pub struct LentMlp<'m, 't, T: Element> {
     params: LentParams<'t, 'm, T>,
 }
 
-impl<'t, T: Element> LentMlp<'_, 't, T> {
+impl<'m, 't, T: Element> LentMlp<'m, 't, T> {
     /// The network applied to `x` (`[batch, in_dim]`): one fused `linear` node per layer.
     pub fn forward(&self, x: Var<'t, T>) -> Var<'t, T> {
         forward_layers(self.activations, |k| self.params.var(k), x)
@@ -368,6 +368,12 @@ impl<'t, T: Element> LentMlp<'_, 't, T> {
     /// The handle of parameter `k`, in the order of [`Mlp::params`].
     pub fn var(&self, k: usize) -> Var<'t, T> {
         self.params.var(k)
+    }
+
+    /// The lent parameters, for [`Var::backward_to_groups`] when the loss also depends on
+    /// parameters lent apart from the network.
+    pub fn lent(&self) -> &LentParams<'t, 'm, T> {
+        &self.params
     }
 
     /// The reverse pass of `loss`, with dL/dW₀, dL/db₀, … swapped into `grads` (one tensor per

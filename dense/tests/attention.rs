@@ -209,3 +209,27 @@ fn the_fused_op_is_one_node_where_the_reference_is_sixteen() {
     let _ = attention_reference(x, 2);
     assert_eq!(tape.len() - before, 16);
 }
+
+#[test]
+fn the_same_bits_on_any_thread_count() {
+    // B = 9 sequences of T = 48, D = 64 in 4 heads: above the pool's threshold forward and
+    // backward, and 9 does not split evenly into 2 or 4 parts.
+    let (qkv, c) = (
+        random::<f32>(&[9, 48, 192], 21),
+        random::<f32>(&[9, 48, 64], 22),
+    );
+    let mut results = Vec::new();
+    for t in [1, 2, 4] {
+        dense::threads::set_threads(t);
+        let (y, g) = run(true, 4, &qkv, &c);
+        let bits = |x: &Tensor<f32>| x.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        results.push((bits(&y), bits(&g)));
+    }
+    dense::threads::set_threads(0);
+    for (t, r) in [2, 4].iter().zip(&results[1..]) {
+        assert!(
+            *r == results[0],
+            "{t} threads: output or gradient differ from 1 thread"
+        );
+    }
+}

@@ -249,6 +249,8 @@ pub struct PpoScratch {
     mb_adv: Vec<f32>,
     mb_targets: Vec<f32>,
     mb_old_values: Vec<f32>,
+    /// Gradient buffers the tape swaps each step's gradients into (`Policy::lend`).
+    grads: Vec<Tensor<f32>>,
 }
 
 impl PpoScratch {
@@ -317,8 +319,11 @@ pub fn update<R: Rng + ?Sized>(
     {
         let t = &*tape;
         let obs = t.constant_from_slice(batch.obs, &[rows, batch.obs_dim]);
-        let lp = t.no_grad(|| pol.log_prob_entropy(t, obs, batch.actions).0.value());
-        scratch.old_logp.extend_from_slice(lp.data());
+        t.no_grad(|| {
+            let lent = pol.lend(t);
+            let (lp, _) = lent.log_prob_entropy(obs, batch.actions);
+            lp.with_value(|lp| scratch.old_logp.extend_from_slice(lp.data()));
+        });
     }
 
     let mut stats = PpoStats::default();
@@ -332,6 +337,8 @@ pub fn update<R: Rng + ?Sized>(
             scratch.order.shuffle(rng);
         }
         let order = std::mem::take(&mut scratch.order);
+        // (On an error the buffers are simply dropped: the next update makes new ones.)
+        let mut grads = std::mem::take(&mut scratch.grads);
         for idx in order.chunks(settings.minibatch_size.max(1)) {
             scratch.gather(batch, idx);
             let stop = policy_step(
@@ -339,19 +346,23 @@ pub fn update<R: Rng + ?Sized>(
                 (&mut pol, &mut pol_opt, lr.0),
                 settings,
                 scratch,
-                &mut stats,
+                (&mut stats, &mut grads),
             )?;
             if stop {
                 stats.stopped_early = true;
-                scratch.order = order;
-                break 'epochs;
+                break;
             }
             if let Some((v, o)) = val.as_mut() {
-                value_sum += value_step(tape, (v, o, lr.1), settings, batch, scratch)?;
+                value_sum +=
+                    value_step(tape, (v, o, lr.1), settings, (batch, scratch), &mut grads)?;
                 value_steps += 1;
             }
         }
         scratch.order = order;
+        scratch.grads = grads;
+        if stats.stopped_early {
+            break 'epochs;
+        }
     }
     let n = stats.steps.max(1) as f64;
     stats.policy_loss /= n;
@@ -378,7 +389,7 @@ fn policy_step(
     (pol, opt, lr): (&mut Policy, &mut NetOptimizer, f32),
     settings: &PpoSettings,
     scratch: &PpoScratch,
-    stats: &mut PpoStats,
+    (stats, grads): (&mut PpoStats, &mut Vec<Tensor<f32>>),
 ) -> Result<bool, NonFinite> {
     let m = scratch.mb_adv.len();
     let d = scratch.obs.len() / m.max(1);
@@ -386,7 +397,8 @@ fn policy_step(
     tape.reset();
     let t = &*tape;
     let obs = t.constant_from_slice(&scratch.obs, &[m, d]);
-    let (logp, ent, vars) = pol.log_prob_entropy(t, obs, acts);
+    let lent = pol.lend(t);
+    let (logp, ent) = lent.log_prob_entropy(obs, acts);
     // Read the log-probabilities in place (no copy of the minibatch's values).
     let ratio =
         logp.with_value(|lp| RatioStats::of(lp.data(), &scratch.mb_old_logp, settings.clip_range));
@@ -406,16 +418,16 @@ fn policy_step(
     .mean();
     let loss = surrogate - ent * settings.entropy_coef;
     let (l, e) = (surrogate.item() as f64, ent.item() as f64);
-    let g = loss.backward();
-    let mut grads: Vec<Tensor<f32>> = vars.iter().map(|&v| g[v].clone()).collect();
-    let norm = clip_grads(&mut grads, settings.max_grad_norm) as f64;
+    lent.backward_to(loss, grads);
+    drop(lent);
+    let norm = clip_grads(grads, settings.max_grad_norm) as f64;
     if !l.is_finite() {
         return Err(NonFinite("policy loss"));
     }
     if !norm.is_finite() {
         return Err(NonFinite("policy gradient norm"));
     }
-    step(opt, &mut pol.params_mut(), &grads, lr);
+    step(opt, &mut pol.params_mut(), grads, lr);
     stats.policy_loss += l;
     stats.entropy += e;
     stats.clip_fraction += ratio.clip_fraction;
@@ -429,14 +441,15 @@ fn value_step(
     tape: &mut Tape<f32>,
     (v, opt, lr): (&mut Mlp, &mut NetOptimizer, f32),
     settings: &PpoSettings,
-    batch: &PpoBatch<'_>,
-    scratch: &PpoScratch,
+    (batch, scratch): (&PpoBatch<'_>, &PpoScratch),
+    grads: &mut Vec<Tensor<f32>>,
 ) -> Result<f64, NonFinite> {
     let m = scratch.mb_targets.len();
     tape.reset();
     let t = &*tape;
     let obs = t.constant_from_slice(&scratch.obs, &[m, batch.obs_dim]);
-    let (pred, bound) = v.forward(t, obs);
+    let lent = v.lend(t);
+    let pred = lent.forward(obs);
     let clip_eps = settings.value_clip.filter(|_| batch.old_values.is_some());
     let old = if clip_eps.is_some() {
         &scratch.mb_old_values[..]
@@ -448,11 +461,11 @@ fn value_step(
     if !l.is_finite() {
         return Err(NonFinite("value loss"));
     }
-    let g = loss.backward();
-    let mut grads = Vec::new();
-    bound.grads_into(&g, &mut grads);
-    clip_grads(&mut grads, settings.max_grad_norm);
-    step(opt, v.params_mut(), &grads, lr);
+    grads.resize_with(lent.lent().len(), Tensor::empty);
+    lent.backward_to(loss, grads);
+    drop(lent);
+    clip_grads(grads, settings.max_grad_norm);
+    step(opt, v.params_mut(), grads, lr);
     Ok(l)
 }
 
@@ -563,10 +576,13 @@ mod tests {
         {
             let tape = Tape::<f32>::new();
             let obs = tape.constant_from_slice(&f.obs, &[12, 4]);
-            let (lp, ent, vars) = want.log_prob_entropy(&tape, obs, &f.actions);
+            let lent = want.lend(&tape);
+            let (lp, ent) = lent.log_prob_entropy(obs, &f.actions);
             let psi = tape.constant_from_slice(&f.adv, &[12]);
             let loss = -(lp * psi).mean() - ent * 0.01;
-            let mut grads = grads_of(loss, &vars);
+            let mut grads = Vec::new();
+            lent.backward_to(loss, &mut grads);
+            drop(lent);
             clip_grads(&mut grads, 0.5);
             adam(0.01).step(&mut want.params_mut(), &grads);
         }
@@ -678,7 +694,9 @@ mod tests {
         // ...and exactly from the taped forward pass of the policy before the update.
         let tape = Tape::new();
         let obs = tape.constant_from_slice(&f.obs, &[12, 4]);
-        let (lp, _, _) = f.policy.log_prob_entropy(&tape, obs, &acts);
+        let mut before = f.policy.clone();
+        let lent = before.lend(&tape);
+        let (lp, _) = lent.log_prob_entropy(obs, &acts);
         assert_eq!(lp.value().data(), scratch.old_logp());
     }
 

@@ -66,6 +66,10 @@ pub struct Trainer {
     tape: Tape<f32>,
     weights: Vec<f32>,
     targets: Vec<f32>,
+    /// The policy's gradient, swapped out of the tape each step ([`Policy::lend`]).
+    policy_grads: Vec<Tensor<f32>>,
+    /// The value network's gradient, likewise.
+    value_grads: Vec<Tensor<f32>>,
 }
 
 fn activation(c: &Config) -> Activation {
@@ -187,6 +191,8 @@ impl Trainer {
             tape: Tape::new(),
             weights: Vec::new(),
             targets: Vec::new(),
+            policy_grads: Vec::new(),
+            value_grads: Vec::new(),
         })
     }
 
@@ -346,20 +352,21 @@ impl Trainer {
         let ro = &self.rollout;
         let (rows, d) = (ro.rows(), ro.obs_dim);
         let c = &self.config;
-        let (policy_loss, entropy, mut grads) = {
+        let (policy_loss, entropy) = {
             self.tape.reset();
             let tape = &self.tape;
             let obs = tape.constant_from_slice(&ro.obs, &[rows, d]);
-            let (logp, ent, vars) = self.policy.log_prob_entropy(tape, obs, &ro.actions);
+            let lent = self.policy.lend(tape);
+            let (logp, ent) = lent.log_prob_entropy(obs, &ro.actions);
             let psi = tape.constant_from_slice(&self.weights, &[rows]);
             // L(θ) = −(1/B) Σ_i Ψ_i log π_θ(a_i|s_i) − β H[π_θ]
             let surrogate = -(logp * psi).mean();
             let loss = surrogate - ent * c.entropy_coef;
-            let g = loss.backward();
-            let grads: Vec<Tensor<f32>> = vars.iter().map(|&v| g[v].clone()).collect();
-            (surrogate.item() as f64, ent.item() as f64, grads)
+            lent.backward_to(loss, &mut self.policy_grads);
+            (surrogate.item() as f64, ent.item() as f64)
         };
-        let grad_norm = clip_grads(&mut grads, c.max_grad_norm) as f64;
+        let grads = &mut self.policy_grads;
+        let grad_norm = clip_grads(grads, c.max_grad_norm) as f64;
         if !policy_loss.is_finite() {
             return Err(NonFinite("policy loss"));
         }
@@ -377,7 +384,8 @@ impl Trainer {
                 self.tape.reset();
                 let tape = &self.tape;
                 let obs = tape.constant_from_slice(&ro.obs, &[rows, d]);
-                let (v, bound) = trial.forward(tape, obs);
+                let lent = trial.lend(tape);
+                let v = lent.forward(obs);
                 let target = tape.constant_from_slice(&self.targets, &[rows, 1]);
                 let loss = v.mse(target);
                 let l = loss.item() as f64;
@@ -390,16 +398,11 @@ impl Trainer {
                 if c.value_iters == 0 {
                     break;
                 }
-                let g = loss.backward();
-                let mut vg = Vec::new();
-                bound.grads_into(&g, &mut vg);
-                clip_and_step(
-                    &mut opt,
-                    trial.params_mut(),
-                    &mut vg,
-                    c.max_grad_norm,
-                    value_lr,
-                );
+                let vg = &mut self.value_grads;
+                vg.resize_with(lent.lent().len(), Tensor::empty);
+                lent.backward_to(loss, vg);
+                drop(lent);
+                clip_and_step(&mut opt, trial.params_mut(), vg, c.max_grad_norm, value_lr);
             }
             *vnet = trial;
             *vopt = opt;
@@ -407,7 +410,7 @@ impl Trainer {
         step(
             &mut self.policy_opt,
             &mut self.policy.params_mut(),
-            &grads,
+            &self.policy_grads,
             policy_lr,
         );
         Ok(UpdateStats {
@@ -468,22 +471,21 @@ impl Trainer {
     fn kl_since_collection(&mut self) -> f64 {
         let ro = &self.rollout;
         let (rows, d) = (ro.rows(), ro.obs_dim);
-        let new_logp = {
-            self.tape.reset();
-            let tape = &self.tape;
-            tape.no_grad(|| {
-                let obs = tape.constant_from_slice(&ro.obs, &[rows, d]);
-                self.policy
-                    .log_prob_entropy(tape, obs, &ro.actions)
-                    .0
-                    .value()
+        self.tape.reset();
+        let tape = &self.tape;
+        let policy = &mut self.policy;
+        let sum = tape.no_grad(|| {
+            let obs = tape.constant_from_slice(&ro.obs, &[rows, d]);
+            let lent = policy.lend(tape);
+            let (new_logp, _) = lent.log_prob_entropy(obs, &ro.actions);
+            new_logp.with_value(|new_logp| {
+                ro.logp
+                    .iter()
+                    .zip(new_logp.data())
+                    .map(|(&o, &n)| (o - n) as f64)
+                    .sum::<f64>()
             })
-        };
-        ro.logp
-            .iter()
-            .zip(new_logp.data())
-            .map(|(&o, &n)| (o - n) as f64)
-            .sum::<f64>()
-            / rows as f64
+        });
+        sum / rows as f64
     }
 }

@@ -53,11 +53,11 @@ impl TokenBatch {
         self.scratch.clear();
         self.scratch.extend_from_slice(prompt);
         self.scratch.extend_from_slice(completion);
-        let mut window = vec![0; self.context];
         for (t, &y) in completion.iter().enumerate() {
-            // Row for y_t: the C tokens before it in prompt ++ completion.
-            context_window(&self.scratch, prompt.len() + t, &mut window);
-            self.contexts.extend_from_slice(&window);
+            // Row for y_t: the C tokens before it in prompt ++ completion, written in place.
+            let start = self.contexts.len();
+            self.contexts.resize(start + self.context, 0);
+            context_window(&self.scratch, prompt.len() + t, &mut self.contexts[start..]);
             self.targets.push(y);
             self.seq_of.push(seq);
         }

@@ -58,7 +58,6 @@
 //!   (on top of the run machinery in [`crate::run`], shared with `pg train`).
 //! - [`objective`]: the pretraining and RL losses on the tape.
 //! - [`eval`]: held-out accuracy (sampled and greedy), reward and length.
-//! - [`embedding`]: the token-embedding lookup as a custom tape op.
 //! - [`metrics`]: the columns of an `pg lm` run's `metrics.csv`.
 //! - [`batch`]: laying out completions as one row per token for teacher forcing.
 
@@ -67,7 +66,6 @@ pub mod batch;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
-pub mod embedding;
 pub mod eval;
 pub mod generate;
 pub mod gpt;

@@ -14,7 +14,8 @@
 //! This is exactly the categorical policy of the control tasks with a learned embedding in front:
 //! the observation is the context window, the action space is the vocabulary.
 
-use super::embedding::embed;
+use super::batch::TokenBatch;
+use super::objective::nll_loss;
 use super::sample::log_softmax_into;
 use crate::config::Activation;
 use crate::error::Result;
@@ -182,6 +183,12 @@ impl TokenPolicy {
         out
     }
 
+    /// The embedding table and the MLP's `[W_0, b_0, …]`, mutably (the optimiser's order, in
+    /// two parts).
+    pub fn params_mut(&mut self) -> (&mut Tensor<f32>, &mut [Tensor<f32>]) {
+        (&mut self.embed, self.mlp.params_mut())
+    }
+
     /// Puts the parameters on the tape as leaves that receive gradients: the embedding table,
     /// then the MLP's `[W_0, b_0, …]`.
     pub fn param_vars<'t>(&self, tape: &'t Tape<f32>) -> Vec<Var<'t, f32>> {
@@ -207,11 +214,65 @@ impl TokenPolicy {
             contexts.len()
         );
         let rows = contexts.len() / c;
-        // e = [E[x_1]; …; E[x_C]]: look up rows·C embeddings, then view each row's C of them as
-        // one concatenated vector (row-major order makes this a reshape, not a copy).
-        let e = embed(vars[0], contexts).reshape(&[rows, c * d]);
+        let e = Self::concatenated_embeddings(vars[0], contexts, rows, c * d);
         // z = MLP(e): one fused dense layer per node.
         self.mlp.with_vars(vars[1..].to_vec()).forward(e)
+    }
+
+    /// `e = [E[x_1]; …; E[x_C]]` for each of `rows` windows: looks up `rows·C` embeddings, then
+    /// views each row's `C` of them as one concatenated vector of `width = C·D` (row-major order
+    /// makes this a reshape, not a copy).
+    fn concatenated_embeddings<'t>(
+        table: Var<'t, f32>,
+        contexts: &[Token],
+        rows: usize,
+        width: usize,
+    ) -> Var<'t, f32> {
+        table.embed(contexts).reshape(&[rows, width])
+    }
+
+    /// The gradient of the mean negative log-likelihood of `batch`'s targets,
+    /// `L = −(1/R) Σ_r log π(y_r | s_r)` over its `R` rows, written into `grads` (one tensor per
+    /// parameter, in [`TokenPolicy::param_vars`] order, their buffers reused); returns `L`.
+    /// `look` is shown the log-probabilities `[R, V]` (e.g. to measure the entropy).
+    ///
+    /// The parameters are lent to `tape` and back ([`autograd::lend`]), and the gradients are
+    /// copied out of `tape_grads` into `grads`' buffers: a warm step allocates nothing. The result
+    /// is bit for bit that of recording [`TokenPolicy::logits`] and reading the gradients with
+    /// [`TokenPolicy::grads_of`].
+    ///
+    /// Panics as [`TokenPolicy::logits`].
+    pub fn nll_gradients_into(
+        &mut self,
+        tape: &mut Tape<f32>,
+        batch: &TokenBatch,
+        tape_grads: &mut Gradients<f32>,
+        grads: &mut Vec<Tensor<f32>>,
+        look: impl FnOnce(&Tensor<f32>),
+    ) -> f32 {
+        let (c, d) = (self.spec.context, self.spec.embed_dim);
+        let mlp_params = self.mlp.params().len();
+        let contexts = batch.contexts();
+        assert!(
+            contexts.len().is_multiple_of(c),
+            "TokenPolicy::nll_gradients_into: {} context tokens is not a multiple of the window {c}",
+            contexts.len()
+        );
+        tape.reset();
+        let table = tape.lend_params(std::slice::from_mut(&mut self.embed));
+        let mlp = self.mlp.lend(tape);
+        let e = Self::concatenated_embeddings(table.var(0), contexts, contexts.len() / c, c * d);
+        let log_probs = mlp.forward(e).log_softmax(1);
+        let loss = nll_loss(log_probs.gather(1, batch.targets()));
+        let value = loss.item();
+        loss.backward_into(tape_grads);
+        log_probs.with_value(look);
+        grads.resize_with(1 + mlp_params, Tensor::empty);
+        grads[0].copy_from(&tape_grads[table.var(0)]);
+        for (k, g) in grads[1..].iter_mut().enumerate() {
+            g.copy_from(&tape_grads[mlp.var(k)]);
+        }
+        value
     }
 
     /// Log-probabilities `log π(· | s)` for each context window, with no tape: the embedding rows

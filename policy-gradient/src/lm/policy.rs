@@ -20,10 +20,11 @@ use super::gpt::batch::SeqBatch;
 use super::gpt::train::weighted_nll_gradients_with;
 use super::gpt::{Gpt, GptSpec};
 use super::model::{ModelSpec, TokenPolicy, check_task_vocab};
-use super::objective::{forward, nll_loss};
+use super::objective::forward;
 use super::sample::{entropy, mean_entropy};
 use crate::error::Result;
 use crate::run::config::bad_value;
+use crate::run::update::{Stepper, clip_and_step};
 use autograd::{Gradients, Tape, Tensor};
 use envs::tokens::{Token, TokenTask};
 use rand::Rng;
@@ -193,6 +194,40 @@ impl LmPolicy {
         }
     }
 
+    /// One update of every parameter from `grads` (in the optimiser's order): the global norm
+    /// clipped to `max_norm`, then a step of `opt` at rate `lr`
+    /// ([`crate::run::update::clip_and_step`]); returns the norm before clipping.
+    ///
+    /// The same update as stepping [`LmPolicy::param_slices_mut`], without its `Vec`: the
+    /// transformer's tensors are stepped in place, and the MLP's slices are listed on the stack
+    /// (up to [`MLP_STACK_PARAMS`] of them, every MLP within the bounds), so a warm update
+    /// allocates nothing.
+    pub fn clip_and_step<O: Stepper>(
+        &mut self,
+        opt: &mut O,
+        grads: &mut [Tensor<f32>],
+        max_norm: f32,
+        lr: f32,
+    ) -> f32 {
+        match self {
+            LmPolicy::Mlp(p) if p.mlp().params().len() < MLP_STACK_PARAMS => {
+                let (embed, mlp) = p.params_mut();
+                let n = 1 + mlp.len();
+                let mut slices: [&mut [f32]; MLP_STACK_PARAMS] =
+                    std::array::from_fn(|_| &mut [][..]);
+                slices[0] = embed.data_mut();
+                for (slot, t) in slices[1..].iter_mut().zip(mlp.iter_mut()) {
+                    *slot = t.data_mut();
+                }
+                clip_and_step(opt, &mut slices[..n], grads, max_norm, lr)
+            }
+            LmPolicy::Mlp(p) => clip_and_step(opt, &mut p.param_slices_mut(), grads, max_norm, lr),
+            LmPolicy::Transformer(p) => {
+                clip_and_step(opt, p.model.params_mut(), grads, max_norm, lr)
+            }
+        }
+    }
+
     /// Every parameter value, in the optimiser's order.
     pub fn param_values(&self) -> Vec<&[f32]> {
         match self {
@@ -245,24 +280,28 @@ impl LmPolicy {
     pub fn nll_gradients<'b>(&mut self, batch: &'b mut NllBatch) -> NllStep<'b> {
         match self {
             LmPolicy::Mlp(p) => {
-                batch.tape.reset();
-                let f = forward(p, &batch.tape, &batch.windows);
-                let loss = nll_loss(f.token_logp);
-                let value = loss.item() as f64;
-                loss.backward_into(&mut batch.tape_grads);
                 let v = p.spec().vocab;
-                let entropy = f.log_probs.with_value(|t| mean_entropy(t.data(), v));
-                batch.grads = TokenPolicy::grads_of(&f.params, &batch.tape_grads);
+                let mut entropy = 0.0;
+                let loss = p.nll_gradients_into(
+                    &mut batch.tape,
+                    &batch.windows,
+                    &mut batch.tape_grads,
+                    &mut batch.grads,
+                    |log_probs| entropy = mean_entropy(log_probs.data(), v),
+                );
                 NllStep {
-                    loss: value,
+                    loss: loss as f64,
                     entropy,
                     grads: &mut batch.grads,
                 }
             }
             LmPolicy::Transformer(p) => {
                 let s = &batch.seqs;
+                s.nll_weights_into(&mut batch.weights);
                 let v = p.spec.gpt.vocab;
-                batch.grads.resize(p.model.params().len(), Tensor::empty());
+                batch
+                    .grads
+                    .resize_with(p.model.params().len(), Tensor::empty);
                 let mut mean_h = 0.0;
                 let loss = weighted_nll_gradients_with(
                     &mut p.model,
@@ -270,7 +309,7 @@ impl LmPolicy {
                     s.tokens(),
                     s.batch(),
                     s.targets(),
-                    &s.nll_weights(),
+                    &batch.weights,
                     &mut batch.grads,
                     |log_probs| {
                         // H = (1/R) Σ_r H(π(· | x_{≤r})) over the R scored positions.
@@ -349,6 +388,11 @@ impl LmPolicy {
     }
 }
 
+/// The most parameter tensors of an MLP policy within [`crate::run::bounds`]: the embedding
+/// table, then a weight and a bias for each of at most
+/// [`HIDDEN_LAYERS`](crate::run::bounds::HIDDEN_LAYERS) hidden layers and the output layer.
+pub const MLP_STACK_PARAMS: usize = 1 + 2 * (crate::run::bounds::HIDDEN_LAYERS as usize + 1);
+
 /// The result of [`LmPolicy::nll_gradients`].
 pub struct NllStep<'a> {
     /// `L = −(1/R) Σ_r log π(y_r | ·)`.
@@ -366,6 +410,8 @@ pub struct NllBatch {
     tape: Tape<f32>,
     tape_grads: Gradients<f32>,
     grads: Vec<Tensor<f32>>,
+    /// The transformer's row weights ([`SeqBatch::nll_weights_into`]).
+    weights: Vec<f32>,
     transformer: bool,
 }
 
@@ -378,6 +424,7 @@ impl NllBatch {
             tape: Tape::new(),
             tape_grads: Gradients::new(),
             grads: Vec::new(),
+            weights: Vec::new(),
             transformer: matches!(policy, LmPolicy::Transformer(_)),
         }
     }

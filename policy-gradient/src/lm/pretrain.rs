@@ -20,7 +20,6 @@ use crate::error::Result;
 use crate::run::RunOptions;
 use crate::run::config::RunConfig;
 use crate::run::dir::RunDir;
-use crate::run::update::clip_and_step;
 use envs::tokens::Split;
 use std::path::Path;
 use std::time::Instant;
@@ -109,13 +108,9 @@ pub fn pretrain(
                 return Err(s.non_finite(step, "pretraining loss"));
             }
             let lr = cfg.lr_schedule.rate(cfg.lr, step - 1, cfg.steps);
-            let norm = clip_and_step(
-                &mut s.adam,
-                &mut s.policy.param_slices_mut(),
-                f.grads,
-                cfg.max_grad_norm,
-                lr,
-            );
+            let norm = s
+                .policy
+                .clip_and_step(&mut s.adam, f.grads, cfg.max_grad_norm, lr);
             (f.loss, f.entropy, norm)
         };
         let elapsed = clock.elapsed().as_secs_f64();

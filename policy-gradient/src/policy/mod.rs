@@ -8,8 +8,8 @@
 pub mod categorical;
 pub mod gaussian;
 
-use autograd::{Tape, Tensor, Var};
-use dense::{Activation, Init, Mlp};
+use autograd::{LentParams, Tape, Tensor, Var};
+use dense::{Activation, Init, LentMlp, Mlp};
 use rand::Rng;
 
 /// The actions of a batch of steps, as the policy produced them (continuous actions unclipped:
@@ -254,37 +254,91 @@ impl Policy {
         }
     }
 
-    /// Records `log π(a_i|s_i)` (`[B]`) and the mean entropy over the batch (a scalar) on `tape`,
-    /// for the observations `obs` (`[B, obs_dim]`) and the actions taken. Also returns the
-    /// parameter leaves in [`Self::params`] order.
-    pub fn log_prob_entropy<'t>(
+    /// Lends every trained tensor to `tape` for one update step, without copying (see
+    /// [`dense::Mlp::lend`]); they come back when the returned [`LentPolicy`] is dropped.
+    ///
+    /// ```
+    /// use autograd::Tape;
+    /// use dense::Activation;
+    /// use policy_gradient::policy::{Actions, Policy, PolicyKind};
+    /// use rand::SeedableRng;
+    /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    /// let kind = PolicyKind::Gaussian { dim: 1 };
+    /// let mut policy = Policy::new(kind, 3, &[8], Activation::Tanh, -0.5, &mut rng);
+    /// let mut grads = Vec::new();
+    /// let tape = Tape::new();
+    /// {
+    ///     let lent = policy.lend(&tape);
+    ///     let obs = tape.constant_from_slice(&[0.1, 0.2, 0.3], &[1, 3]);
+    ///     let acts = Actions::Continuous { dim: 1, data: vec![0.4] };
+    ///     let (_, entropy) = lent.log_prob_entropy(obs, &acts);
+    ///     lent.backward_to(entropy, &mut grads); // H = Σ (log σ + ½ log 2πe)
+    /// }
+    /// assert_eq!(grads.last().unwrap().data(), &[1.0]); // dH/d log σ = 1
+    /// assert_eq!(policy.log_std(), &[-0.5]); // the parameters are back
+    /// ```
+    pub fn lend<'p, 't>(&'p mut self, tape: &'t Tape<f32>) -> LentPolicy<'p, 't> {
+        let log_std = match self.kind {
+            PolicyKind::Gaussian { .. } => {
+                Some(tape.lend_params(std::slice::from_mut(&mut self.log_std)))
+            }
+            PolicyKind::Categorical { .. } => None,
+        };
+        LentPolicy {
+            kind: self.kind,
+            net: self.net.lend(tape),
+            log_std,
+        }
+    }
+}
+
+/// A [`Policy`] whose trained tensors are lent to a tape ([`Policy::lend`]): record
+/// [`LentPolicy::log_prob_entropy`], then take the gradients with [`LentPolicy::backward_to`].
+pub struct LentPolicy<'p, 't> {
+    kind: PolicyKind,
+    net: LentMlp<'p, 't, f32>,
+    /// `log σ` (Gaussian only).
+    log_std: Option<LentParams<'t, 'p, f32>>,
+}
+
+impl<'t> LentPolicy<'_, 't> {
+    /// Records `log π(a_i|s_i)` (`[B]`) and the mean entropy over the batch (a scalar) on the
+    /// tape, for the observations `obs` (`[B, obs_dim]`) and the actions taken.
+    pub fn log_prob_entropy(
         &self,
-        tape: &'t Tape<f32>,
         obs: Var<'t, f32>,
         actions: &Actions,
-    ) -> (Var<'t, f32>, Var<'t, f32>, Vec<Var<'t, f32>>) {
-        let (out, bound) = self.net.forward(tape, obs);
-        let mut vars = bound.vars().to_vec();
-        match (self.kind, actions) {
-            (PolicyKind::Categorical { .. }, Actions::Discrete(a)) => {
+    ) -> (Var<'t, f32>, Var<'t, f32>) {
+        let out = self.net.forward(obs);
+        match (self.kind, actions, &self.log_std) {
+            (PolicyKind::Categorical { .. }, Actions::Discrete(a), None) => {
                 let logp = categorical::log_prob(out, a);
-                let ent = categorical::entropy(out).mean();
-                (logp, ent, vars)
+                (logp, categorical::entropy(out).mean())
             }
-            (PolicyKind::Gaussian { dim }, Actions::Continuous { data, .. }) => {
-                let log_std = tape.param(&self.log_std);
-                vars.push(log_std);
+            (PolicyKind::Gaussian { dim }, Actions::Continuous { data, .. }, Some(log_std)) => {
+                let log_std = log_std.var(0);
                 let rows = data.len() / dim;
-                let a = tape.constant_from_slice(data, &[rows, dim]);
+                let a = obs.tape().constant_from_slice(data, &[rows, dim]);
                 (
                     gaussian::log_prob(out, log_std, a),
                     gaussian::entropy(log_std),
-                    vars,
                 )
             }
-            (k, _) => {
+            (k, _, _) => {
                 panic!("Policy::log_prob_entropy: actions of the wrong kind for a {k:?} policy")
             }
+        }
+    }
+
+    /// The reverse pass of `loss`, with its gradient for every trained tensor swapped into
+    /// `grads` in [`Policy::params`] order (replaced, not accumulated), without copying.
+    /// `grads` is resized to the number of tensors first (empty buffers are fine).
+    pub fn backward_to(&self, loss: Var<'t, f32>, grads: &mut Vec<Tensor<f32>>) {
+        let tensors = self.net.lent().len() + self.log_std.as_ref().map_or(0, LentParams::len);
+        grads.resize_with(tensors, Tensor::empty);
+        match &self.log_std {
+            Some(log_std) => loss.backward_to_groups(&[self.net.lent(), log_std], grads),
+            None => self.net.backward_to(loss, grads),
         }
     }
 }
@@ -316,12 +370,82 @@ mod tests {
             );
             assert_eq!(acts.len(), 6);
             let tape = Tape::new();
-            let (lp, ent, vars) = p.log_prob_entropy(&tape, tape.constant(&obs), &acts);
-            assert_eq!(vars.len(), p.params().len());
+            let mut p = p;
+            let lent = p.lend(&tape);
+            assert_eq!(
+                lent.net.lent().len(),
+                p_tensors(kind) - usize::from(lent.log_std.is_some())
+            );
+            let (lp, ent) = lent.log_prob_entropy(tape.constant(&obs), &acts);
             for (a, b) in lp.value().data().iter().zip(&logp) {
                 assert!((a - b).abs() < 1e-4, "{kind:?}: {a} vs {b}");
             }
             assert!(ent.item().is_finite());
+        }
+    }
+
+    /// Number of trained tensors of a one-hidden-layer policy: W₀, b₀, W₁, b₁ (and log σ).
+    fn p_tensors(kind: PolicyKind) -> usize {
+        4 + usize::from(matches!(kind, PolicyKind::Gaussian { .. }))
+    }
+
+    /// L = −mean(log π(a|s)) − 0.1 H.
+    fn loss_of<'t>(logp: Var<'t, f32>, ent: Var<'t, f32>) -> Var<'t, f32> {
+        -logp.mean() - ent * 0.1
+    }
+
+    #[test]
+    fn lent_gradients_equal_the_copied_ones_bit_for_bit() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        for kind in [
+            PolicyKind::Categorical { n: 3 },
+            PolicyKind::Gaussian { dim: 2 },
+        ] {
+            let mut p = Policy::new(kind, 4, &[8], Activation::Tanh, -0.3, &mut rng);
+            let obs = Tensor::<f32>::randn(&[5, 4], &mut rng);
+            let mut acts = Actions::empty_like(&p, 5);
+            let buf = &mut Vec::new();
+            p.act(
+                obs.data(),
+                5,
+                &mut rng,
+                false,
+                &mut acts,
+                buf,
+                &mut Vec::new(),
+            );
+            // Through copies of the parameters on the tape.
+            let copied = Tape::new();
+            let net = p.net().bind(&copied);
+            let out = net.forward(copied.constant(&obs));
+            let mut vars = net.vars().to_vec();
+            let (logp, ent) = match &acts {
+                Actions::Discrete(a) => (
+                    categorical::log_prob(out, a),
+                    categorical::entropy(out).mean(),
+                ),
+                Actions::Continuous { data, dim } => {
+                    let log_std = copied.param(&p.log_std);
+                    vars.push(log_std);
+                    let a = copied.constant_from_slice(data, &[5, *dim]);
+                    (
+                        gaussian::log_prob(out, log_std, a),
+                        gaussian::entropy(log_std),
+                    )
+                }
+            };
+            let g = loss_of(logp, ent).backward();
+            let want: Vec<Tensor<f32>> = vars.iter().map(|&v| g[v].clone()).collect();
+
+            let before = p.clone();
+            let (tape, mut grads) = (Tape::new(), Vec::new());
+            let lent = p.lend(&tape);
+            let (logp, ent) = lent.log_prob_entropy(tape.constant(&obs), &acts);
+            lent.backward_to(loss_of(logp, ent), &mut grads);
+            drop(lent);
+            assert_eq!(grads.len(), p_tensors(kind), "{kind:?}");
+            assert_eq!(grads, want, "{kind:?}");
+            assert_eq!(p, before, "{kind:?}: the parameters come back unchanged");
         }
     }
 }

@@ -115,10 +115,16 @@ impl SeqBatch {
     /// Weights of the mean negative log-likelihood of the completion tokens: `1/R` on each of
     /// the `R` scored positions, 0 elsewhere.
     pub fn nll_weights(&self) -> Vec<f32> {
+        let mut out = Vec::new();
+        self.nll_weights_into(&mut out);
+        out
+    }
+
+    /// [`SeqBatch::nll_weights`] written into `out` (replaced; its buffer reused).
+    pub fn nll_weights_into(&self, out: &mut Vec<f32>) {
         let w = 1.0 / self.scored_rows().max(1) as f32;
-        self.scored()
-            .map(|s| if s.is_some() { w } else { 0.0 })
-            .collect()
+        out.clear();
+        out.extend(self.scored().map(|s| if s.is_some() { w } else { 0.0 }));
     }
 }
 

@@ -240,6 +240,33 @@ impl<T: Element> Gpt<T> {
         }
     }
 
+    /// A GPT with large random weights, for tests and demonstrations: every parameter
+    /// `N(0, std²)`, the norm gains `1 + N(0, std²)`. GPT-2's start ([`Gpt::new`]) is nearly
+    /// uniform, so differences that matter (a wrong mask, a stale cache) would hide in it; with
+    /// `std` near 0.5 every path moves the logits.
+    ///
+    /// ```
+    /// use policy_gradient::lm::gpt::{Gpt, GptSpec};
+    /// use rand::SeedableRng;
+    /// let spec = GptSpec { vocab: 5, context: 4, width: 4, heads: 2, layers: 1 };
+    /// let m = Gpt::<f64>::random(spec, 0.5, &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+    /// assert_eq!(m.params().len(), spec.param_names().len());
+    /// ```
+    pub fn random<R: Rng + ?Sized>(spec: GptSpec, std: f64, rng: &mut R) -> Self {
+        let params = spec
+            .param_shapes()
+            .iter()
+            .zip(spec.param_names())
+            .map(|(shape, name)| {
+                let r = Tensor::<f64>::randn(shape, rng);
+                let shift = if name.ends_with("gain") { 1.0 } else { 0.0 };
+                let data = r.data().iter().map(|x| T::from_f64(x * std + shift));
+                Tensor::from_vec(data.collect(), shape)
+            })
+            .collect();
+        Self::from_params(spec, params)
+    }
+
     /// A GPT from its parameters; panics, naming the first wrong shape, unless they are the
     /// spec's.
     pub fn from_params(spec: GptSpec, params: Vec<Tensor<T>>) -> Self {

@@ -19,22 +19,9 @@ fn tiny() -> GptSpec {
     }
 }
 
-/// A model with weights large enough that every path matters (the GPT-2 initialisation is
-/// nearly uniform): gains near 1, everything else `N(0, scale²)`.
+/// A model with weights large enough that every path matters ([`Gpt::random`]).
 fn random<T: Element>(spec: GptSpec, scale: f64, seed: u64) -> Gpt<T> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let params = spec
-        .param_shapes()
-        .iter()
-        .zip(spec.param_names())
-        .map(|(s, name)| {
-            let r = Tensor::<f64>::randn(s, &mut rng);
-            let shift = if name.ends_with("gain") { 1.0 } else { 0.0 };
-            let data = r.data().iter().map(|x| T::from_f64(x * scale + shift));
-            Tensor::from_vec(data.collect(), s)
-        })
-        .collect();
-    Gpt::from_params(spec, params)
+    Gpt::random(spec, scale, &mut ChaCha8Rng::seed_from_u64(seed))
 }
 
 /// The logits of `batch` equal-length sequences, recorded on a fresh tape, as plain numbers.
