@@ -124,6 +124,32 @@ fn load_curve(dir: &Path, x_column: &str, cumulative: bool, y_column: &str) -> R
     Ok(curve)
 }
 
+/// The x-axis label of `pg lm plot --xaxis kl` (the `kl` column of RL runs).
+pub const KL_AXIS: &str = "KL to the reference (nats per completion)";
+
+/// A curve whose x is not a counter (the KL of an RL run goes up and down from step to step)
+/// made drawable: the means of `block` consecutive points (the last block may be shorter), in
+/// increasing order of x.
+///
+/// ```
+/// use policy_gradient::plot::in_order_of_x;
+/// let c = vec![(1.0, 10.0), (3.0, 30.0), (2.0, 20.0), (0.0, 0.0)];
+/// assert_eq!(in_order_of_x(&c, 2), vec![(1.0, 10.0), (2.0, 20.0)]);
+/// assert_eq!(in_order_of_x(&c, 1)[0], (0.0, 0.0));
+/// ```
+pub fn in_order_of_x(curve: &[(f64, f64)], block: usize) -> Curve {
+    let mut out: Curve = curve
+        .chunks(block.max(1))
+        .map(|c| {
+            let n = c.len() as f64;
+            let (x, y) = c.iter().fold((0.0, 0.0), |(a, b), p| (a + p.0, b + p.1));
+            (x / n, y / n)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
+}
+
 /// The value of `curve` at `x` by linear interpolation; `None` outside the curve or where it is NaN.
 pub fn interpolate(curve: &[(f64, f64)], x: f64) -> Option<f64> {
     let i = curve.partition_point(|p| p.0 < x);

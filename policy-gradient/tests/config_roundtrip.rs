@@ -1,9 +1,10 @@
-//! Every key of every run configuration (`pg train`, `pg lm pretrain`, `pg lm rl`), set to a
+//! Every key of every run configuration (`pg train`, `pg lm pretrain`, `pg lm rl`,
+//! `pg lm reward`), set to a
 //! value other than the preset's, is written to `config.toml` as the user wrote it and read back
 //! unchanged; renamed keys are still read under their old names.
 
 use policy_gradient::config::Config;
-use policy_gradient::lm::config::{PRETRAIN_ADDED, PretrainConfig, RlConfig};
+use policy_gradient::lm::config::{PRETRAIN_ADDED, PretrainConfig, RewardConfig, RlConfig};
 use policy_gradient::run::config::RunConfig;
 
 /// Values tried for a key holding a word (an enum): the first accepted one that differs from the
@@ -38,7 +39,10 @@ fn candidates(key: &str, current: &toml::Value) -> Vec<String> {
         toml::Value::Integer(i) => vec![(i + 1).to_string(), (i - 1).to_string()],
         toml::Value::Boolean(b) => vec![(!b).to_string()],
         toml::Value::Array(_) => vec!["[7, 5]".into()],
-        toml::Value::String(s) if key == "reference" => vec![format!("\"{s}-other\"")],
+        toml::Value::String(s) if key == "reference" || key == "policy" => {
+            vec![format!("\"{s}-other\"")]
+        }
+        toml::Value::String(_) if key == "reward" => vec!["\"model:runs/rm\"".into()],
         toml::Value::String(_) => WORDS.iter().map(|w| w.to_string()).collect(),
         other => panic!("{key}: no candidate for {other:?}"),
     }
@@ -78,6 +82,7 @@ fn every_key_of_every_configuration_round_trips_as_written() {
     round_trip_every_key(Config::preset_named("CartPole-v1", "reinforce").unwrap());
     round_trip_every_key(PretrainConfig::preset("addition").unwrap());
     round_trip_every_key(RlConfig::preset("reviews").unwrap());
+    round_trip_every_key(RewardConfig::preset("dialogue").unwrap());
 }
 
 #[test]

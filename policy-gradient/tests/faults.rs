@@ -1,4 +1,5 @@
-//! Nothing is lost under faults: `pg train` and `pg lm rl`, checkpointing every epoch or step,
+//! Nothing is lost under faults: `pg train`, `pg lm rl` and `pg lm reward`, checkpointing every
+//! epoch or step,
 //! killed with SIGKILL at random instants and resumed, end with the same metrics and parameters
 //! as an uninterrupted run; two processes on one run directory give one clean refusal and lose
 //! no file; SIGTERM saves, says so and exits 143.
@@ -8,6 +9,7 @@
 //! `PG_KILL_SEED` (default 0). For example `PG_KILLS=50 cargo test -p policy-gradient --test faults`.
 
 use policy_gradient::lm::checkpoint as lm_checkpoint;
+use policy_gradient::lm::reward::checkpoint as reward_checkpoint;
 use policy_gradient::metrics::WALL_CLOCK_COLUMNS;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -241,6 +243,72 @@ fn pg_lm_rl_killed_at_random_instants_resumes_to_the_same_run() {
     assert_eq!(
         lm_checkpoint::load(&cut).unwrap(),
         lm_checkpoint::load(&full).unwrap(),
+        "final parameters differ"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn pg_lm_reward_killed_at_random_instants_resumes_to_the_same_run() {
+    let root = tmp("lm-reward");
+    let policy = root.join("policy");
+    let out = run(&strings(&[
+        "lm",
+        "pretrain",
+        "dialogue",
+        "--out",
+        policy.to_str().unwrap(),
+        "--quiet",
+        "--set",
+        "steps=20",
+        "--set",
+        "batch_size=8",
+        "--set",
+        "hidden_sizes=[16]",
+        "--set",
+        "eval_prompts=4",
+        "--set",
+        "eval_every=10",
+    ]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let args = |dir: &Path| {
+        strings(&[
+            "lm",
+            "reward",
+            "dialogue",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--out",
+            dir.to_str().unwrap(),
+            "--quiet",
+            "--set",
+            "train_pairs=64",
+            "--set",
+            "heldout_pairs=16",
+            "--set",
+            "steps=40",
+            "--set",
+            "batch_size=8",
+            "--set",
+            "eval_every=5",
+            "--set",
+            "checkpoint_every=1",
+        ])
+    };
+    let full = root.join("full");
+    let total = uninterrupted(&args(&full), &full);
+    let cut = root.join("cut");
+    let resume = strings(&["lm", "reward", "--resume", cut.to_str().unwrap(), "--quiet"]);
+    run_with_kills(&args(&cut), &resume, &cut, env_u64("PG_KILLS", 3), total);
+    let wall = ["samples_per_second", "elapsed_seconds"];
+    assert_eq!(without(&cut, &wall), without(&full, &wall));
+    assert_eq!(
+        reward_checkpoint::load(&cut).unwrap(),
+        reward_checkpoint::load(&full).unwrap(),
         "final parameters differ"
     );
     std::fs::remove_dir_all(&root).unwrap();

@@ -72,6 +72,12 @@ pub struct TrainState<'a> {
 
 /// Writes `policy` (and, for a training checkpoint, `state`) to the file `path` as one unit.
 pub fn save(path: &Path, policy: &LmPolicy, state: Option<TrainState<'_>>) -> Result<()> {
+    crate::run::checkpoint::save(&policy_file(policy, state), path)
+}
+
+/// The entries of a checkpoint of `policy` (and `state`), not yet written: a model built on the
+/// policy (the reward model) adds its own entries before saving.
+pub fn policy_file(policy: &LmPolicy, state: Option<TrainState<'_>>) -> ParamFile {
     let mut file = ParamFile::new();
     file.insert_u64(VERSION_ENTRY, &[1], &[VERSION]);
     match policy {
@@ -98,7 +104,7 @@ pub fn save(path: &Path, policy: &LmPolicy, state: Option<TrainState<'_>>) -> Re
         }
         s.adam.save_to(&mut file, "adam.");
     }
-    crate::run::checkpoint::save(&file, path)
+    file
 }
 
 /// The model description stored in a checkpoint, checked (see the module docs).
@@ -155,7 +161,22 @@ fn transformer_of(
     })
 }
 
+/// The entry a reward model adds to its backbone's: a checkpoint holding it is not a policy.
+pub const REWARD_HEAD_ENTRY: &str = "reward.head.weight";
+
 fn policy_of(file: &ParamFile, path: &Path) -> Result<LmPolicy> {
+    if file.get(REWARD_HEAD_ENTRY).is_some() {
+        return Err(PgError::checkpoint(
+            path,
+            "holds a reward model (`pg lm reward`), not a policy",
+        ));
+    }
+    backbone_of(file, path)
+}
+
+/// The language model stored in `file` (read from `path`), whatever else the file holds: a
+/// policy, or the backbone of a reward model.
+pub fn backbone_of(file: &ParamFile, path: &Path) -> Result<LmPolicy> {
     let policy = match spec_of(file, path)? {
         PolicySpec::Mlp(spec) => LmPolicy::Mlp(mlp_of(spec, file, path)?),
         PolicySpec::Transformer(spec) => LmPolicy::Transformer(transformer_of(spec, file, path)?),
@@ -172,9 +193,16 @@ fn policy_of(file: &ParamFile, path: &Path) -> Result<LmPolicy> {
 
 /// Loads the policy saved at `path`: a checkpoint file or a run directory (its latest).
 pub fn load(path: &Path) -> Result<LmPolicy> {
+    let (path, file) = open_checkpoint(path)?;
+    policy_of(&file, &path)
+}
+
+/// Opens the `pg lm` checkpoint at `path` (a checkpoint file or a run directory, its latest):
+/// the file's resolved path and its entries, version checked.
+pub fn open_checkpoint(path: &Path) -> Result<(std::path::PathBuf, ParamFile)> {
     let path = resolve_checkpoint(path)?;
     let file = open(&path, VERSION_ENTRY, VERSION, "pg lm")?;
-    policy_of(&file, &path)
+    Ok((path, file))
 }
 
 /// Loads a training checkpoint: the policy, the counters, the RNG streams named `names` (in that
@@ -186,7 +214,22 @@ pub fn load_training(
 ) -> Result<(LmPolicy, Progress, Vec<ChaCha8Rng>)> {
     let file = open(path, VERSION_ENTRY, VERSION, "pg lm")?;
     let policy = policy_of(&file, path)?;
-    let [step, samples, tokens] = u64s(&file, "progress", path)? else {
+    let sizes = policy.spec().param_sizes();
+    let (progress, rngs) = training_state(&file, path, names, adam, &sizes)?;
+    Ok((policy, progress, rngs))
+}
+
+/// The training state in `file` (read from `path`): the counters, the RNG streams named
+/// `names` (in that order), and the optimiser's state into `adam`, which must fit parameter
+/// tensors of `sizes` scalars each (in the optimiser's order).
+pub fn training_state(
+    file: &ParamFile,
+    path: &Path,
+    names: &[&str],
+    adam: &mut Adam,
+    sizes: &[usize],
+) -> Result<(Progress, Vec<ChaCha8Rng>)> {
+    let [step, samples, tokens] = u64s(file, "progress", path)? else {
         return Err(PgError::checkpoint(
             path,
             "`progress` should hold 3 numbers",
@@ -199,11 +242,10 @@ pub fn load_training(
     };
     let rngs = names
         .iter()
-        .map(|n| get_rng(&file, &format!("rng.{n}"), path))
+        .map(|n| get_rng(file, &format!("rng.{n}"), path))
         .collect::<Result<Vec<_>>>()?;
-    adam.load_from(&file, "adam.").map_err(bad(path))?;
+    adam.load_from(file, "adam.").map_err(bad(path))?;
     let (steps, m, v) = adam.state();
-    let sizes = policy.spec().param_sizes();
     let fits = |b: &[Vec<f32>]| b.iter().map(Vec::len).eq(sizes.iter().copied());
     if !(steps == 0 && m.is_empty() || fits(m) && fits(v)) {
         return Err(PgError::checkpoint(
@@ -211,7 +253,7 @@ pub fn load_training(
             "the optimiser state does not fit the model",
         ));
     }
-    Ok((policy, progress, rngs))
+    Ok((progress, rngs))
 }
 
 #[cfg(test)]

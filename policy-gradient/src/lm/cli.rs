@@ -6,25 +6,33 @@
 //!                     [--force]
 //! pg lm pretrain --resume DIR
 //! pg lm rl TASK [--estimator reinforce|rloo|grpo] [--baseline none|batch_mean] [--reference DIR]
-//!               [--kl none|k1_reward|k3_loss] [--kl-coef B] [--seed N] [--out DIR] [--set k=v]...
+//!               [--kl none|k1_reward|k3_loss] [--kl-coef B] [--reward task|model:DIR]
+//!               [--seed N] [--out DIR] [--set k=v]...
 //! pg lm rl --resume DIR
+//! pg lm reward TASK [--policy DIR] [--label-noise P] [--seed N] [--out DIR] [--set k=v]...
+//! pg lm reward --resume DIR
 //! pg lm sample CHECKPOINT [--prompt TEXT]... [-n N] [--temperature T] [--seed N]
-//! pg lm plot DIR... [--column heldout_accuracy] [--out curve.svg]
+//! pg lm plot DIR... [--column heldout_accuracy] [--xaxis samples|kl] [--group-by KEY]
+//!                   [--label TEXT]... [--out curve.svg]
 //! pg lm gradvar CHECKPOINT [--batches 50] [--prompts 64] [--samples 8]
 //! ```
 
 use super::checkpoint;
-use super::config::{KlMode, PretrainConfig, RlConfig};
+use super::config::{KlMode, PretrainConfig, RewardConfig, RlConfig};
 use super::eval::Evaluation;
 use super::pretrain::pretrain;
+use super::reward::train_reward;
 use super::rl::{algo_name, rl};
-use super::run::{SAMPLES_AXIS, load_curve, make_task, plottable_columns, stream_rng};
+use super::run::{
+    SAMPLES_AXIS, load_curve, load_curve_along, make_task, plottable_columns, stream_rng,
+};
 use crate::error::{PgError, Result};
-use crate::plot::{PlotSpec, render_svg};
+use crate::plot::{KL_AXIS, PlotSpec, Series, in_order_of_x, render_groups};
 use crate::run::args::RunArgs;
 use crate::run::bounds;
 use crate::run::config::{RunConfig, bad_value, check_size};
 use crate::run::dir::RunDir;
+use crate::run::group::{GroupBy, group_runs, read_config_table, relabel};
 use crate::run::signal;
 use clap::{Args, Subcommand};
 use envs::tokens::{Split, TASK_IDS};
@@ -39,9 +47,13 @@ pub enum LmCommand {
     Pretrain(PretrainArgs),
     /// RL fine-tuning of a pretrained model with REINFORCE, RLOO or GRPO.
     Rl(RlArgs),
+    /// Train a reward model on preferences between a policy's completions (labelled by the
+    /// task's gold judge, with label noise).
+    Reward(RewardArgs),
     /// Sample completions from a checkpoint (or a run directory).
     Sample(SampleArgs),
-    /// Plot a metrics column (mean ± sd across runs) against sampled sequences, as SVG.
+    /// Plot a metrics column (mean ± sd across the seeds of each group of runs) against sampled
+    /// sequences or the KL to the reference, as SVG.
     Plot(LmPlotArgs),
     /// Measure each estimator's gradient mean and variance at a checkpoint (paired samples).
     Gradvar(GradvarArgs),
@@ -96,6 +108,23 @@ pub struct RlArgs {
     /// KL coefficient β.
     #[arg(long, conflicts_with = "resume")]
     pub kl_coef: Option<f64>,
+    /// What to optimise: `task` (the task's reward) or `model:DIR` (a `pg lm reward` run).
+    #[arg(long, conflicts_with = "resume")]
+    pub reward: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub run: RunArgs,
+}
+
+/// Arguments of `pg lm reward`.
+#[derive(Debug, Args)]
+pub struct RewardArgs {
+    /// The policy whose completions are compared: a `pg lm pretrain` run directory or checkpoint.
+    #[arg(long, conflicts_with = "resume")]
+    pub policy: Option<String>,
+    /// Probability of flipping each training label, in [0, 0.5].
+    #[arg(long, conflicts_with = "resume", allow_hyphen_values = true)]
+    pub label_noise: Option<f64>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub run: RunArgs,
@@ -123,18 +152,40 @@ pub struct SampleArgs {
 /// Arguments of `pg lm plot`.
 #[derive(Debug, Args)]
 pub struct LmPlotArgs {
-    /// `pg lm` run directories.
+    /// `pg lm` run directories (runs differing only in `seed` form one curve, mean ± sd).
     #[arg(required = true)]
     pub runs: Vec<PathBuf>,
-    /// The metrics.csv column to plot against sampled sequences.
+    /// The metrics.csv column to plot.
     #[arg(long, default_value = "heldout_accuracy")]
     pub column: String,
+    /// The x axis: sampled sequences, or the KL to the reference (RL runs).
+    #[arg(long, value_enum, default_value = "samples")]
+    pub xaxis: LmXAxis,
+    /// With `--xaxis kl`: average this many consecutive rows into one point (the per-step KL
+    /// and the column are noisy).
+    #[arg(long, default_value_t = 10)]
+    pub smooth: usize,
+    /// Group runs by the value of this config key instead of by whole configuration.
+    #[arg(long, value_name = "KEY")]
+    pub group_by: Option<String>,
+    /// Legend text of each group, in the order of their first run (repeat once per group).
+    #[arg(long = "label", value_name = "TEXT")]
+    pub labels: Vec<String>,
     /// Where to write the SVG.
     #[arg(long, default_value = "curve.svg")]
     pub out: PathBuf,
     /// Title (default: the column).
     #[arg(long)]
     pub title: Option<String>,
+}
+
+/// The x axis of `pg lm plot`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LmXAxis {
+    /// Sampled sequences (the `samples` column).
+    Samples,
+    /// The KL to the reference (the `kl` column), points in order of KL.
+    Kl,
 }
 
 /// Runs a `pg lm` subcommand.
@@ -173,6 +224,7 @@ pub fn run(cmd: LmCommand) -> Result<()> {
                 ("reference", a.reference.clone().map(|r| format!("{r:?}"))),
                 ("kl", a.kl.clone()),
                 ("kl_coef", a.kl_coef.map(|b| b.to_string())),
+                ("reward", a.reward.clone().map(|r| format!("{r:?}"))),
             ] {
                 if let Some(v) = v {
                     sets.push(format!("{key}={v}"));
@@ -191,6 +243,32 @@ pub fn run(cmd: LmCommand) -> Result<()> {
             signal::install();
             let (run, e) = rl(&c, &out, a.run.options())?;
             report(&format!("{} on {}", algo_name(&c), c.task), &e, &run);
+            Ok(())
+        }
+        LmCommand::Reward(a) => {
+            let mut sets = Vec::new();
+            if let Some(p) = &a.policy {
+                sets.push(format!("policy={p:?}"));
+            }
+            if let Some(n) = a.label_noise {
+                sets.push(format!("label_noise={n}"));
+            }
+            let c: RewardConfig = config_of(&a.run, &sets)?;
+            let out = a.run.dir(|| {
+                PathBuf::from(format!(
+                    "runs/lm-reward-{}-noise{}-seed{}",
+                    c.task, c.label_noise, c.seed
+                ))
+            });
+            signal::install();
+            let (run, e) = train_reward(&c, &out, a.run.options())?;
+            println!(
+                "reward model on {}: held-out preference accuracy {:.3} (loss {:.4}); run in {}",
+                c.task,
+                e.accuracy,
+                e.loss,
+                run.root().display()
+            );
             Ok(())
         }
         LmCommand::Sample(a) => sample(a),
@@ -316,33 +394,83 @@ fn gradvar(a: GradvarArgs) -> Result<()> {
 }
 
 fn plot(a: LmPlotArgs) -> Result<()> {
-    if !plottable_columns().contains(&a.column.as_str()) {
+    let reward_columns = &super::reward::train::COLUMNS[2..];
+    if !plottable_columns().contains(&a.column.as_str())
+        && !reward_columns.contains(&a.column.as_str())
+    {
         return Err(bad_value(
             "column",
             "--column",
             format!(
-                "`{}` is not a metrics column; expected one of {}",
+                "`{}` is not a metrics column; expected one of {} (or, for pg lm reward runs, {})",
                 a.column,
-                plottable_columns().join(", ")
+                plottable_columns().join(", "),
+                reward_columns.join(", ")
             ),
         ));
     }
-    let curves = a
+    check_size(
+        "--smooth",
+        a.smooth as u64,
+        1,
+        bounds::SAMPLES,
+        "the command line",
+    )?;
+    let configs = a
         .runs
         .iter()
-        .map(|d| load_curve(d, &a.column))
+        .map(|d| Ok((d.clone(), read_config_table(d)?)))
         .collect::<Result<Vec<_>>>()?;
-    let svg = render_svg(
-        &curves,
+    let by = match &a.group_by {
+        Some(k) => GroupBy::Key(k.clone()),
+        None => GroupBy::Config,
+    };
+    let mut groups = group_runs(&configs, &by)?;
+    relabel(&mut groups, &a.labels)?;
+    let series = groups
+        .iter()
+        .map(|g| {
+            let curves = g
+                .dirs
+                .iter()
+                .map(|d| match a.xaxis {
+                    LmXAxis::Samples => load_curve(d, &a.column),
+                    LmXAxis::Kl => Ok(in_order_of_x(
+                        &load_curve_along(d, "kl", &a.column)?,
+                        a.smooth,
+                    )),
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Series {
+                label: g.label.clone(),
+                curves,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // A `pg lm reward` run counts preference pairs where the others count sampled sequences.
+    let reward_run = configs[0].1.contains_key("train_pairs");
+    let x_label = match a.xaxis {
+        LmXAxis::Samples if reward_run => super::reward::train::PAIRS_AXIS,
+        LmXAxis::Samples => SAMPLES_AXIS,
+        LmXAxis::Kl => KL_AXIS,
+    };
+    let svg = render_groups(
+        &series,
         &PlotSpec {
             title: a.title.unwrap_or_else(|| a.column.replace('_', " ")),
-            x_label: SAMPLES_AXIS.to_string(),
+            x_label: x_label.to_string(),
             y_label: a.column.replace('_', " "),
             threshold: None,
         },
     );
     std::fs::write(&a.out, svg).map_err(|e| PgError::io(&a.out, e))?;
-    println!("wrote {} ({} runs)", a.out.display(), curves.len());
+    println!(
+        "wrote {} ({} runs in {} group{})",
+        a.out.display(),
+        a.runs.len(),
+        series.len(),
+        if series.len() == 1 { "" } else { "s" }
+    );
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! The typed configurations of `pg lm pretrain` and `pg lm rl`, saved as `config.toml` in every
+//! The typed configurations of `pg lm pretrain`, `pg lm rl` and `pg lm reward`, saved as `config.toml` in every
 //! run directory.
 //!
 //! Each is assembled exactly like `pg train`'s, by [`RunConfig`]: the task's preset (by name,
@@ -193,6 +193,84 @@ pub struct RlConfig {
     pub clip_range: f32,
     /// How token terms are averaged: `sum`, `sequence` or `token` ([`LossAveraging`]).
     pub loss_averaging: LossAveraging,
+    /// What the policy optimises: `"task"` (the task's own reward) or `"model:DIR"` (the score
+    /// of the reward model `pg lm reward` saved in DIR). The gold score is measured either way,
+    /// never optimised. A new run saves DIR as an absolute path.
+    pub reward: String,
+}
+
+/// The reward the policy optimises, as the `reward` key names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RewardSource {
+    /// The task's own reward function.
+    Task,
+    /// A learned reward model saved in this directory (or checkpoint file).
+    Model(String),
+}
+
+/// The prefix of a learned reward in the `reward` key.
+pub const REWARD_MODEL_PREFIX: &str = "model:";
+
+impl RewardSource {
+    /// Parses the `reward` key: `task` or `model:DIR`; the error names the key and `origin`.
+    ///
+    /// ```
+    /// use policy_gradient::lm::config::RewardSource;
+    /// assert_eq!(RewardSource::parse("task", "").unwrap(), RewardSource::Task);
+    /// assert_eq!(RewardSource::parse("model:runs/rm", "").unwrap(), RewardSource::Model("runs/rm".into()));
+    /// assert!(RewardSource::parse("gold", "").is_err());
+    /// ```
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        match text.strip_prefix(REWARD_MODEL_PREFIX) {
+            _ if text == "task" => Ok(RewardSource::Task),
+            Some(dir) if !dir.is_empty() => Ok(RewardSource::Model(dir.to_string())),
+            _ => Err(bad_value(
+                "reward",
+                origin,
+                format!("`{text}`; expected `task` or `model:DIR` (a `pg lm reward` run)"),
+            )),
+        }
+    }
+}
+
+/// Training a reward model on preferences between a policy's completions (`pg lm reward`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RewardConfig {
+    /// Token task id; must be the task the policy was trained on.
+    pub task: String,
+    /// Seed of the preference data, the minibatches and the initial head (ChaCha8).
+    #[serde(serialize_with = "seed_to_toml", deserialize_with = "seed_from_toml")]
+    pub seed: u64,
+    /// The policy whose completions are compared, and whose weights start the reward model's
+    /// backbone: a `pg lm pretrain` (or `pg lm rl`) run directory or checkpoint. A new run saves
+    /// it as an absolute path.
+    pub policy: String,
+    /// Labelled pairs to train on (drawn from training prompts, labels noisy).
+    pub train_pairs: usize,
+    /// Pairs to measure accuracy on (held-out prompts, labels exact).
+    pub heldout_pairs: usize,
+    /// Probability that a training label is flipped (a rater's mistake), in `[0, 0.5]`.
+    pub label_noise: f64,
+    /// Temperature at which the policy samples the compared completions.
+    #[serde(serialize_with = "short_f32")]
+    pub temperature: f32,
+    /// Gradient steps.
+    pub steps: u64,
+    /// Pairs per step, drawn with replacement from the training pairs.
+    pub batch_size: usize,
+    /// Adam learning rate.
+    #[serde(serialize_with = "short_f32")]
+    pub lr: f32,
+    /// Learning-rate schedule: `constant`, or `linear` decay to 0 at the last step.
+    pub lr_schedule: LrSchedule,
+    /// Clip the global L2 norm of each gradient to this value; 0 disables.
+    #[serde(serialize_with = "short_f32")]
+    pub max_grad_norm: f32,
+    /// Measure held-out accuracy every this many steps (and after the last).
+    pub eval_every: u64,
+    /// Save a checkpoint every this many steps (0: only the final one and on a signal).
+    pub checkpoint_every: u64,
 }
 
 /// The pretraining keys added after pretraining configs were first saved (a saved config
@@ -201,7 +279,13 @@ pub const PRETRAIN_ADDED: &[&str] = &["checkpoint_every", "model", "layers", "he
 
 /// The RL keys added after RL configs were first saved (a saved config without them takes the
 /// preset's value: one plain policy-gradient step, summed over tokens).
-pub const RL_ADDED: &[&str] = &["update", "update_epochs", "clip_range", "loss_averaging"];
+pub const RL_ADDED: &[&str] = &[
+    "update",
+    "update_epochs",
+    "clip_range",
+    "loss_averaging",
+    "reward",
+];
 
 /// The tasks that have presets.
 pub const PRESET_TASKS: &[&str] = &["addition", "reviews", "dialogue", "reverse"];
@@ -356,6 +440,7 @@ impl RlConfig {
             update_epochs: 1,
             clip_range: 0.2,
             loss_averaging: LossAveraging::Sum,
+            reward: "task".into(),
         };
         match task {
             // The KL penalty is what keeps the reviews honest (see the crate README's table).
@@ -431,6 +516,7 @@ impl RlConfig {
         check_non_negative("kl_coef", self.kl_coef, origin)?;
         check_non_negative("grpo_eps", self.grpo_eps, origin)?;
         check_ppo_keys(self.update_epochs, self.clip_range, origin)?;
+        RewardSource::parse(&self.reward, origin)?;
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
             return Err(bad_value(
                 "temperature",
@@ -446,6 +532,107 @@ impl RlConfig {
             ));
         }
         Ok(())
+    }
+}
+
+impl RewardConfig {
+    /// The default preset of a task; `pg lm reward TASK --policy DIR` uses it with that policy.
+    ///
+    /// ```
+    /// let c = policy_gradient::lm::config::RewardConfig::preset("dialogue").unwrap();
+    /// assert!(c.label_noise > 0.0 && c.label_noise <= 0.5);
+    /// ```
+    pub fn preset(task: &str) -> Result<Self> {
+        <Self as RunConfig>::preset_named(task, DEFAULT_PRESET)
+    }
+
+    fn default_preset(task: &str) -> Result<Self> {
+        task_presets(task)?;
+        Ok(Self {
+            task: task.to_string(),
+            seed: 0,
+            policy: format!("runs/lm-pretrain-{task}-seed0"),
+            train_pairs: 2000,
+            heldout_pairs: 500,
+            label_noise: 0.1,
+            temperature: 1.0,
+            steps: 600,
+            batch_size: 64,
+            lr: 1e-3,
+            lr_schedule: LrSchedule::Linear,
+            max_grad_norm: 1.0,
+            eval_every: 25,
+            checkpoint_every: 100,
+        })
+    }
+
+    /// Checks ranges TOML types cannot express; the error names the key.
+    pub fn validate(&self, origin: &str) -> Result<()> {
+        let most = bounds::SAMPLES;
+        check_size("train_pairs", self.train_pairs as u64, 1, most, origin)?;
+        check_size("heldout_pairs", self.heldout_pairs as u64, 1, most, origin)?;
+        check_size(
+            "batch_size",
+            self.batch_size as u64,
+            1,
+            bounds::SEQUENCES_PER_STEP / 2,
+            origin,
+        )?;
+        check_size("steps", self.steps, 1, u64::MAX, origin)?;
+        check_size("eval_every", self.eval_every, 1, u64::MAX, origin)?;
+        if !(0.0..=0.5).contains(&self.label_noise) {
+            return Err(bad_value(
+                "label_noise",
+                origin,
+                format!(
+                    "{}; expected a probability in [0, 0.5] (above 0.5 the labels mean the opposite)",
+                    self.label_noise
+                ),
+            ));
+        }
+        if !(self.temperature > 0.0 && self.temperature.is_finite()) {
+            return Err(bad_value(
+                "temperature",
+                origin,
+                format!("{}; expected a finite number > 0", self.temperature),
+            ));
+        }
+        check_non_negative("lr", self.lr as f64, origin)?;
+        check_non_negative("max_grad_norm", self.max_grad_norm as f64, origin)?;
+        if self.policy.is_empty() {
+            return Err(bad_value(
+                "policy",
+                origin,
+                "empty; expected a pg lm pretrain run directory",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl RunConfig for RewardConfig {
+    const SUBJECT_KEY: &'static str = "task";
+    const KEYS: &'static [&'static str] = &[
+        "task",
+        "seed",
+        "policy",
+        "train_pairs",
+        "heldout_pairs",
+        "label_noise",
+        "temperature",
+        "steps",
+        "batch_size",
+        "lr",
+        "lr_schedule",
+        "max_grad_norm",
+        "eval_every",
+        "checkpoint_every",
+    ];
+
+    lm_presets!();
+
+    fn validate(&self, origin: &str) -> Result<()> {
+        RewardConfig::validate(self, origin)
     }
 }
 
@@ -506,6 +693,7 @@ impl RunConfig for RlConfig {
         "update_epochs",
         "clip_range",
         "loss_averaging",
+        "reward",
     ];
 
     const ADDED: &'static [&'static str] = RL_ADDED;
@@ -540,6 +728,9 @@ mod tests {
         let mut r = keys_of(&RlConfig::preset("addition").unwrap());
         r.sort();
         assert_eq!(r, sorted(RlConfig::KEYS));
+        let mut m = keys_of(&RewardConfig::preset("addition").unwrap());
+        m.sort();
+        assert_eq!(m, sorted(RewardConfig::KEYS));
     }
 
     #[test]
@@ -551,6 +742,9 @@ mod tests {
             let r = RlConfig::preset(task).unwrap();
             r.validate("preset").unwrap();
             assert_eq!(RlConfig::from_toml(&r.to_toml(), "saved").unwrap(), r);
+            let m = RewardConfig::preset(task).unwrap();
+            m.validate("preset").unwrap();
+            assert_eq!(RewardConfig::from_toml(&m.to_toml(), "saved").unwrap(), m);
         }
         let e = PretrainConfig::preset("poems").unwrap_err().to_string();
         for needle in ["`poems`", "addition, reviews"] {
@@ -605,6 +799,30 @@ mod tests {
 
     fn overlay(p: &PretrainConfig, text: &str) -> Result<PretrainConfig> {
         p.overlay(&crate::run::config::parse_table(text, "f.toml")?, "f.toml")
+    }
+
+    #[test]
+    fn the_reward_keys_are_checked() {
+        let c = RlConfig::preset("dialogue").unwrap();
+        let e = c
+            .apply_sets(&["reward=gold".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`reward`") && e.contains("model:DIR"), "{e}");
+        let e = c.apply_sets(&["reward=model:".into()]).unwrap_err();
+        assert!(e.to_string().contains("`reward`"), "{e}");
+        let set = c.apply_sets(&["reward=\"model:runs/rm\"".into()]).unwrap();
+        assert_eq!(set.reward, "model:runs/rm");
+        // An RL config saved before the key existed still loads, optimising the task's reward.
+        let mut old = toml::Table::try_from(&c).unwrap();
+        old.remove("reward");
+        let loaded = RlConfig::from_toml(&toml::to_string(&old).unwrap(), "old.toml").unwrap();
+        assert_eq!(loaded.reward, "task");
+        let m = RewardConfig::preset("dialogue").unwrap();
+        for bad in ["label_noise=0.6", "label_noise=-0.1"] {
+            let e = m.apply_sets(&[bad.into()]).unwrap_err().to_string();
+            assert!(e.contains("`label_noise`") && e.contains("[0, 0.5]"), "{e}");
+        }
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub const COLUMNS: &[&str] = &[
     "entropy",
     "mean_length",
     "grad_norm",
+    "gold",
+    "heldout_gold",
+    "clip_fraction",
     "samples_per_second",
     "elapsed_seconds",
 ];
@@ -63,6 +66,16 @@ pub struct LmMetrics {
     pub mean_length: f64,
     /// Global gradient L2 norm before clipping.
     pub grad_norm: f64,
+    /// Mean gold score ([`envs::tokens::TokenTask::gold`]) of the step's training completions
+    /// (RL only): what a careful rater would give them, logged beside `reward` (which is the
+    /// learned model's score with `reward = "model:DIR"`) and never optimised.
+    pub gold: f64,
+    /// Mean gold score of the held-out samples (evaluation rows of RL).
+    pub heldout_gold: f64,
+    /// PPO: the fraction of completion tokens whose ratio `π/π_old` is outside `[1 − ε, 1 + ε]`,
+    /// averaged over the update's passes after the first (which is at ratio 1); `nan` with
+    /// `update = "pg"` or a single pass.
+    pub clip_fraction: f64,
     /// Training sequences per second of wall-clock time.
     pub samples_per_second: f64,
     /// Seconds since the run started.
@@ -87,6 +100,9 @@ impl Default for LmMetrics {
             entropy: f64::NAN,
             mean_length: f64::NAN,
             grad_norm: f64::NAN,
+            gold: f64::NAN,
+            heldout_gold: f64::NAN,
+            clip_fraction: f64::NAN,
             samples_per_second: f64::NAN,
             elapsed_seconds: f64::NAN,
         }
@@ -102,7 +118,7 @@ impl LmMetrics {
     }
 
     /// The measurements after the three counters, in [`COLUMNS`] order.
-    fn measurements(&self) -> [f64; 13] {
+    fn measurements(&self) -> [f64; 16] {
         [
             self.loss,
             self.reward,
@@ -115,6 +131,9 @@ impl LmMetrics {
             self.entropy,
             self.mean_length,
             self.grad_norm,
+            self.gold,
+            self.heldout_gold,
+            self.clip_fraction,
             self.samples_per_second,
             self.elapsed_seconds,
         ]
@@ -129,6 +148,26 @@ impl CsvRow for LmMetrics {
             &self.measurements(),
         )
     }
+}
+
+/// Checks that the `metrics.csv` at `path`, which a run is about to continue, has the header
+/// `columns`: a run started by an older `pg` (before `gold`, `heldout_gold` and
+/// `clip_fraction` were logged) cannot be continued into a file whose rows would not match its
+/// header, and says so in one line.
+pub fn check_columns(path: &std::path::Path, columns: &[&str]) -> crate::error::Result<()> {
+    let text = std::fs::read_to_string(path).map_err(|e| crate::error::PgError::io(path, e))?;
+    let header = text.lines().next().unwrap_or("");
+    if header != columns.join(",") {
+        return Err(crate::error::PgError::Csv {
+            path: path.to_path_buf(),
+            line: 1,
+            message: format!(
+                "its columns `{header}` are not this pg's `{}`: the run was started by another version; start a new run",
+                columns.join(",")
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Mean and population standard deviation (`nan` for an empty slice).
@@ -173,6 +212,18 @@ mod tests {
         assert_eq!(t.column("heldout_accuracy", &path).unwrap(), vec![0.875; 2]);
         assert_eq!(t.column("step", &path).unwrap(), vec![3.0, 4.0]);
         assert!(t.column("kl", &path).unwrap()[0].is_nan());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_of_other_columns_cannot_be_continued() {
+        let dir = crate::run::dir::fresh_test_dir("lm-metrics-columns");
+        let path = dir.join("metrics.csv");
+        std::fs::write(&path, "step,samples,tokens,loss\n1,2,3,0.5\n").unwrap();
+        let e = check_columns(&path, COLUMNS).unwrap_err().to_string();
+        assert!(e.contains("another version") && !e.contains('\n'), "{e}");
+        MetricsWriter::<LmMetrics>::create(&path).unwrap();
+        check_columns(&path, COLUMNS).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -48,7 +48,9 @@
 //! - [`gradvar`]: the measured gradient variance of each estimator at a fixed policy.
 //! - [`generate`]: sampling completions for many prompts in lock-step.
 //! - [`pretrain`]: `pg lm pretrain`, maximum likelihood on the training text.
-//! - [`rl`]: `pg lm rl`, fine-tuning with REINFORCE, RLOO or GRPO and the KL penalty.
+//! - [`rl`]: `pg lm rl`, fine-tuning with REINFORCE, RLOO or GRPO and the KL penalty, on the
+//!   task's reward or a learned one.
+//! - [`reward`]: `pg lm reward`, a reward model learned from preferences (RLHF's first half).
 //! - [`cli`]: the `pg lm` subcommands.
 //! - [`checkpoint`]: the one-file checkpoint: the model, and the counters, RNG streams and
 //!   optimiser state an exact resume needs.
@@ -74,6 +76,7 @@ pub mod model;
 pub mod objective;
 pub mod policy;
 pub mod pretrain;
+pub mod reward;
 pub mod rl;
 pub mod run;
 pub mod sample;

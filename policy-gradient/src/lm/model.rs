@@ -55,7 +55,7 @@ impl ModelSpec {
     }
 
     /// The MLP's activation after each layer (none after the last: it gives logits).
-    fn mlp_activations(&self) -> Vec<dense::Activation> {
+    pub fn mlp_activations(&self) -> Vec<dense::Activation> {
         let hidden = match self.activation {
             Activation::Tanh => dense::Activation::Tanh,
             Activation::Relu => dense::Activation::Relu,

@@ -4,7 +4,9 @@
 //!
 //! 1. draw `P` training prompts and repeat each `k` times (the groups of RLOO and GRPO);
 //! 2. sample a completion for each at the configured temperature ([`LmPolicy::generate`]);
-//! 3. score each finished text: `r_i` = the task's reward ([`envs::tokens::TokenTask::reward`]);
+//! 3. score each finished text: `r_i` = the task's reward ([`envs::tokens::TokenTask::reward`]),
+//!    or with `reward = "model:DIR"` a learned reward model's score ([`learned_reward`]); the
+//!    gold score ([`envs::tokens::TokenTask::gold`]) is logged beside it, never optimised;
 //! 4. one recorded forward pass over every completion token gives `log π(y_t | s_t)`
 //!    ([`LmPolicy::forward`]); one no-grad pass of the frozen reference gives
 //!    `log π_ref(y_t | s_t)` ([`LmPolicy::log_probs_into`]);
@@ -27,26 +29,29 @@ use super::advantage::{
 };
 use super::checkpoint;
 use super::checkpoint::Progress;
-use super::config::{Baseline, Estimator, KlMode, RlConfig};
+use super::config::{Baseline, Estimator, KlMode, REWARD_MODEL_PREFIX, RewardSource, RlConfig};
 use super::eval::{Evaluation, evaluate};
+use super::generate::Completion;
 use super::gpt::batch::SeqBatch;
 use super::kl::{exact_kl, kl_penalised_rewards};
 use super::metrics::{LmMetrics, mean_std};
 use super::model::TokenPolicy;
 use super::objective::{clipped_pg_loss, pg_loss};
 use super::policy::LmPolicy;
+use super::reward::RewardModel;
 use super::run::{
     EVAL_PROMPT_SEED, LmProgress, Session, Start, make_task, write_curve, write_samples,
 };
 use super::sample::mean_entropy;
 use crate::config::Update;
 use crate::error::{PgError, Result};
+use crate::ppo::RatioStats;
 use crate::run::RunOptions;
 use crate::run::config::RunConfig;
 use crate::run::dir::RunDir;
 use crate::run::update::clip_and_step;
 use autograd::{Gradients, Tape};
-use envs::tokens::{Split, Token};
+use envs::tokens::{Split, Token, TokenTask};
 use std::path::Path;
 use std::time::Instant;
 
@@ -68,6 +73,35 @@ pub fn advantages(cfg: &RlConfig, rewards: &[f64]) -> Vec<f64> {
         (Estimator::Rloo, _) => rloo_advantages(rewards, cfg.samples_per_prompt),
         (Estimator::Grpo, _) => grpo_advantages(rewards, cfg.samples_per_prompt, cfg.grpo_eps),
     }
+}
+
+/// The reward model the configuration optimises (`reward = "model:DIR"`), checked against the
+/// task: it must score texts of the task's vocabulary, and (a transformer) fit its prompts.
+/// `None` for the task's own reward.
+pub fn learned_reward(
+    cfg: &RlConfig,
+    task: &dyn TokenTask,
+    prompts: &[Vec<Token>],
+) -> Result<Option<RewardModel>> {
+    let RewardSource::Model(dir) = RewardSource::parse(&cfg.reward, "the configuration")? else {
+        return Ok(None);
+    };
+    // Loading checks the model's vocabulary against the task it names, so the same task means
+    // the same vocabulary.
+    let rm = super::reward::checkpoint::load(Path::new(&dir))?;
+    if rm.task() != cfg.task {
+        return Err(PgError::BadConfigValue {
+            key: "reward".into(),
+            origin: "the configuration".into(),
+            message: format!(
+                "the reward model in {dir} scores texts of task `{}`, not `{}`",
+                rm.task(),
+                cfg.task
+            ),
+        });
+    }
+    rm.check_fits(task, prompts, &format!("the reward model in {dir}"))?;
+    Ok(Some(rm))
 }
 
 /// A short name of the estimator for titles: `reinforce`, `reinforce+mean`, `rloo`, `grpo`.
@@ -93,8 +127,19 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
     } else {
         let path =
             std::fs::canonicalize(&cfg.reference).map_err(|e| PgError::io(&cfg.reference, e))?;
+        let reward = match RewardSource::parse(&cfg.reward, "the configuration")? {
+            RewardSource::Task => cfg.reward.clone(),
+            RewardSource::Model(dir) => {
+                let dir = std::fs::canonicalize(&dir).map_err(|e| {
+                    let message = format!("`{}`: {e}; expected a pg lm reward run", cfg.reward);
+                    crate::run::config::bad_value("reward", "the configuration", message)
+                })?;
+                format!("{REWARD_MODEL_PREFIX}{}", dir.display())
+            }
+        };
         absolute = RlConfig {
             reference: path.display().to_string(),
+            reward,
             ..cfg.clone()
         };
         &absolute
@@ -111,6 +156,11 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             ),
         });
     }
+    // Everything that can be refused is checked before the run directory is made.
+    let eval_prompts = task.held_out_prompts(cfg.eval_prompts, EVAL_PROMPT_SEED);
+    let origin = format!("the model in {}", cfg.reference);
+    reference.check_prompts_fit(&*task, &eval_prompts, &origin)?;
+    let learned = learned_reward(cfg, &*task, &eval_prompts)?;
     let start = Start {
         out,
         config_toml: &cfg.to_toml(),
@@ -125,9 +175,22 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
     };
     let mut s = Session::start(start, || reference.clone())?;
     let done = s.done;
-    let eval_prompts = task.held_out_prompts(cfg.eval_prompts, EVAL_PROMPT_SEED);
-    let origin = format!("the model in {}", cfg.reference);
-    reference.check_prompts_fit(&*task, &eval_prompts, &origin)?;
+    let score = |cs: &[Completion]| -> Vec<f64> {
+        match &learned {
+            Some(rm) => rm.score(cs.iter().map(|c| (&c.prompt[..], &c.completion[..]))),
+            None => cs
+                .iter()
+                .map(|c| task.reward(&c.prompt, &c.completion))
+                .collect(),
+        }
+    };
+    let mean_gold = |cs: &[Completion]| {
+        let g: Vec<f64> = cs
+            .iter()
+            .map(|c| task.gold(&c.prompt, &c.completion))
+            .collect();
+        mean_std(&g).0
+    };
     let per_step = cfg.samples_per_step() as u64;
     let steps = cfg.total_samples.div_ceil(per_step);
     let mut progress = LmProgress::new(steps, opts.quiet);
@@ -158,6 +221,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             heldout_accuracy: e0.accuracy,
             heldout_greedy_accuracy: e0.greedy_accuracy,
             heldout_reward: e0.reward,
+            heldout_gold: mean_gold(&e0.samples),
             kl: 0.0,
             mean_length: e0.mean_length,
             elapsed_seconds: 0.0,
@@ -176,14 +240,14 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             })
             .collect();
         reference.check_prompts_fit(&*task, &prompts, &origin)?;
+        if let Some(rm) = &learned {
+            rm.check_fits(&*task, &prompts, "the reward model")?;
+        }
         let completions = s
             .policy
             .generate(&*task, &prompts, cfg.temperature, &mut s.data_rng);
-        // 3. Rewards of the finished texts.
-        let rewards: Vec<f64> = completions
-            .iter()
-            .map(|c| task.reward(&c.prompt, &c.completion))
-            .collect();
+        // 3. Rewards of the finished texts: the task's, or the learned model's score.
+        let rewards = score(&completions);
         let successes = completions
             .iter()
             .filter(|c| task.is_success(&c.prompt, &c.completion))
@@ -257,11 +321,16 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         };
         // 9. With `update = "ppo"`, more steps on the same samples through the clipped ratio
         //    to the policy that sampled them (GRPO's μ inner iterations).
+        let mut clipped = Vec::new();
         if cfg.update == Update::Ppo {
             let clip = (cfg.clip_range > 0.0).then_some(cfg.clip_range);
             for _ in 1..cfg.update_epochs {
                 tape.reset();
                 let f = s.policy.forward(&tape, &batch, &seqs);
+                clipped.push(
+                    f.token_logp
+                        .with_value(|lp| RatioStats::of(lp.data(), &old_logp, clip).clip_fraction),
+                );
                 let loss = clipped_pg_loss(f.token_logp, &old_logp, &weights, clip, k3);
                 if !loss.item().is_finite() {
                     return Err(s.non_finite(step, "policy loss"));
@@ -295,6 +364,8 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
                 .sum::<usize>() as f64
                 / n as f64,
             grad_norm: grad_norm as f64,
+            gold: mean_gold(&completions),
+            clip_fraction: mean_std(&clipped).0,
             samples_per_second: (samples - done.samples) as f64 / elapsed.max(1e-9),
             elapsed_seconds: elapsed,
             ..LmMetrics::default()
@@ -302,6 +373,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         if step % cfg.eval_every == 0 || step == steps {
             let e = evaluate(&s.policy, &*task, &eval_prompts, &mut s.eval_rng);
             m.record_heldout(&e);
+            m.heldout_gold = mean_gold(&e.samples);
             last_eval = Some(e);
         }
         s.end_step(&m, &mut progress)?;

@@ -142,6 +142,7 @@ impl Session {
                     ),
                 ));
             }
+            super::metrics::check_columns(&run.metrics_path(), COLUMNS)?;
             let writer =
                 MetricsWriter::<LmMetrics>::resume(&run.metrics_path(), rows_before + done.step)?;
             let eval_rng = rngs.pop().expect("two streams");
@@ -253,7 +254,12 @@ pub fn write_curve(run: &RunDir, column: &str, title: &str) -> Result<()> {
 
 /// The `(samples, column)` points of a run's `metrics.csv` where `column` is not `nan`.
 pub fn load_curve(dir: &Path, column: &str) -> Result<Curve> {
-    let mut curves = load_curves(&[dir.to_path_buf()], "samples", column)?;
+    load_curve_along(dir, "samples", column)
+}
+
+/// The `(x_column, column)` points of a run's `metrics.csv` where neither is `nan`, in row order.
+pub fn load_curve_along(dir: &Path, x_column: &str, column: &str) -> Result<Curve> {
+    let mut curves = load_curves(&[dir.to_path_buf()], x_column, column)?;
     Ok(curves.pop().unwrap_or_default())
 }
 

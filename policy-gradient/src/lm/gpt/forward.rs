@@ -135,3 +135,35 @@ impl GptArch {
         self.head(&param, x)
     }
 }
+
+impl GptArch {
+    /// The final hidden state `LN_f(x)` at every position of `batch` sequences of equal length,
+    /// `[batch·T, D]`: what the output head reads, and what a reward model's scalar head reads
+    /// instead ([`crate::lm::reward`]). Tokens, panics and `param` as in [`GptArch::logits`].
+    pub fn final_hidden<'t, T: Element>(
+        &self,
+        param: impl Fn(usize) -> Var<'t, T>,
+        tokens: &[Token],
+        batch: usize,
+    ) -> Var<'t, T> {
+        assert!(
+            batch > 0 && tokens.len().is_multiple_of(batch),
+            "Gpt::final_hidden: {} tokens do not split into {batch} equal sequences",
+            tokens.len()
+        );
+        let (t, d) = (tokens.len() / batch, self.spec.width);
+        assert!(
+            t <= self.spec.context,
+            "Gpt::final_hidden: sequences of {t} tokens exceed the context of {}",
+            self.spec.context
+        );
+        let tok = param(0).embed(tokens).reshape(&[batch, t, d]);
+        let x = (tok + param(1).embed(&self.positions[..t])).reshape(&[batch * t, d]);
+        let x = self.blocks(&param, x, |_, qkv| {
+            let heads = causal_self_attention(qkv.reshape(&[batch, t, 3 * d]), &self.attention);
+            heads.reshape(&[batch * t, d])
+        });
+        let f = 2 + self.spec.layers * BLOCK_TENSORS;
+        norm(x, param(f), param(f + 1))
+    }
+}
