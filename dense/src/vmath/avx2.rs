@@ -163,6 +163,70 @@ pub(super) unsafe fn tanh_grad(g: &[f32], y: &[f32], dz: &mut [f32]) {
         }
     }
     for i in full..n {
-        dz[i] = g[i] - g[i] * y[i] * y[i];
+        dz[i] = super::tanh_grad_fused(g[i], y[i]);
+    }
+}
+
+/// [`tanh_grad`] on a row-major `[rows, cols]` block, adding each column of `dz` into `sums`
+/// (rows in order) in the same pass: strips of up to 32 columns (four whole vectors), whose sums
+/// stay in registers while the strip walks down the rows; the last `cols % 8` columns one by one.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; `g`, `y`, `dz` have the same length, a multiple of
+/// `cols = sums.len() ≥ 1`.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn tanh_grad_colsum(g: &[f32], y: &[f32], dz: &mut [f32], sums: &mut [f32]) {
+    let (n, cols) = (dz.len(), sums.len());
+    assert!(
+        g.len() == n && y.len() == n && cols > 0 && n.is_multiple_of(cols),
+        "tanh_grad_colsum: slice lengths do not form rows of {cols}"
+    );
+    let vector_cols = cols / 8 * 8;
+    for j0 in (0..vector_cols).step_by(32) {
+        // SAFETY: the strip's columns j0..j0 + 8V ≤ vector_cols lie inside every row and `sums`.
+        unsafe {
+            match (vector_cols - j0).min(32) / 8 {
+                1 => strip::<1>(g, y, dz, sums, j0),
+                2 => strip::<2>(g, y, dz, sums, j0),
+                3 => strip::<3>(g, y, dz, sums, j0),
+                _ => strip::<4>(g, y, dz, sums, j0),
+            }
+        }
+    }
+    for (j, sum) in sums.iter_mut().enumerate().skip(vector_cols) {
+        for i in (j..n).step_by(cols) {
+            dz[i] = super::tanh_grad_fused(g[i], y[i]);
+            *sum += dz[i];
+        }
+    }
+}
+
+/// One strip of `V` whole vectors (the `8V` columns from `j0`) of [`tanh_grad_colsum`].
+///
+/// # Safety
+/// As [`tanh_grad_colsum`], and `j0 + 8V ≤ sums.len()`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn strip<const V: usize>(g: &[f32], y: &[f32], dz: &mut [f32], sums: &mut [f32], j0: usize) {
+    let cols = sums.len();
+    // SAFETY (every access below): columns j0 + 8k .. j0 + 8k + 8 ≤ j0 + 8V ≤ cols of a row
+    // inside the slices.
+    let mut acc = [_mm256_setzero_ps(); V];
+    for (k, a) in acc.iter_mut().enumerate() {
+        *a = unsafe { _mm256_loadu_ps(sums.as_ptr().add(j0 + 8 * k)) };
+    }
+    for base in (j0..dz.len()).step_by(cols) {
+        for (k, a) in acc.iter_mut().enumerate() {
+            let o = base + 8 * k;
+            unsafe {
+                let gv = _mm256_loadu_ps(g.as_ptr().add(o));
+                let yv = _mm256_loadu_ps(y.as_ptr().add(o));
+                let d = _mm256_fnmadd_ps(_mm256_mul_ps(gv, yv), yv, gv);
+                _mm256_storeu_ps(dz.as_mut_ptr().add(o), d);
+                *a = _mm256_add_ps(*a, d);
+            }
+        }
+    }
+    for (k, a) in acc.iter().enumerate() {
+        unsafe { _mm256_storeu_ps(sums.as_mut_ptr().add(j0 + 8 * k), *a) };
     }
 }

@@ -172,6 +172,77 @@ pub(super) unsafe fn tanh_grad(g: &[f32], y: &[f32], dz: &mut [f32]) {
         }
     }
     for i in full..n {
-        dz[i] = g[i] - g[i] * y[i] * y[i];
+        dz[i] = super::tanh_grad_fused(g[i], y[i]);
+    }
+}
+
+/// [`tanh_grad`] on a row-major `[rows, cols]` block, adding each column of `dz` into `sums`
+/// (rows in order) in the same pass: strips of up to 64 columns (four vectors, the last ones
+/// masked), whose sums stay in registers while the strip walks down the rows.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `g`, `y`, `dz` have the same length, a multiple of
+/// `cols = sums.len() ≥ 1`.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn tanh_grad_colsum(g: &[f32], y: &[f32], dz: &mut [f32], sums: &mut [f32]) {
+    let (n, cols) = (dz.len(), sums.len());
+    assert!(
+        g.len() == n && y.len() == n && cols > 0 && n.is_multiple_of(cols),
+        "tanh_grad_colsum: slice lengths do not form rows of {cols}"
+    );
+    for j0 in (0..cols).step_by(64) {
+        let width = (cols - j0).min(64);
+        // SAFETY: the strip's columns j0..j0 + width lie inside every row and inside `sums`.
+        unsafe {
+            match width.div_ceil(16) {
+                1 => strip::<1>(g, y, dz, sums, j0, width),
+                2 => strip::<2>(g, y, dz, sums, j0, width),
+                3 => strip::<3>(g, y, dz, sums, j0, width),
+                _ => strip::<4>(g, y, dz, sums, j0, width),
+            }
+        }
+    }
+}
+
+/// One strip of `V` vectors (`width` columns from `j0`, `16(V − 1) < width ≤ 16V`) of
+/// [`tanh_grad_colsum`].
+///
+/// # Safety
+/// As [`tanh_grad_colsum`], and `j0 + width ≤ sums.len()`.
+#[target_feature(enable = "avx512f")]
+unsafe fn strip<const V: usize>(
+    g: &[f32],
+    y: &[f32],
+    dz: &mut [f32],
+    sums: &mut [f32],
+    j0: usize,
+    width: usize,
+) {
+    let cols = sums.len();
+    let mut masks = [0u16; V];
+    for (k, m) in masks.iter_mut().enumerate() {
+        let len = (width - 16 * k).min(16);
+        *m = ((1u32 << len) - 1) as u16;
+    }
+    // SAFETY (every access below): a lane is read or written only where its mask bit is set,
+    // i.e. at column j0 + 16k + l < j0 + width ≤ cols of a row inside the slices.
+    let mut acc = [_mm512_setzero_ps(); V];
+    for k in 0..V {
+        acc[k] = unsafe { _mm512_maskz_loadu_ps(masks[k], sums.as_ptr().add(j0 + 16 * k)) };
+    }
+    for base in (j0..dz.len()).step_by(cols) {
+        for k in 0..V {
+            let o = base + 16 * k;
+            unsafe {
+                let gv = _mm512_maskz_loadu_ps(masks[k], g.as_ptr().add(o));
+                let yv = _mm512_maskz_loadu_ps(masks[k], y.as_ptr().add(o));
+                let d = _mm512_fnmadd_ps(_mm512_mul_ps(gv, yv), yv, gv);
+                _mm512_mask_storeu_ps(dz.as_mut_ptr().add(o), masks[k], d);
+                acc[k] = _mm512_add_ps(acc[k], d);
+            }
+        }
+    }
+    for k in 0..V {
+        unsafe { _mm512_mask_storeu_ps(sums.as_mut_ptr().add(j0 + 16 * k), masks[k], acc[k]) };
     }
 }

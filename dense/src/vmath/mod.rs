@@ -207,6 +207,39 @@ pub(crate) fn tanh_grad_with(kernel: Kernel, g: &[f32], y: &[f32], dz: &mut [f32
     }
 }
 
+/// `g − (g·y)·y` with one rounding after the multiply-add, as the SIMD paths compute every
+/// element of [`tanh_grad_with`] (their ragged tails included, so an element's bits do not
+/// depend on where a slice starts or ends).
+pub(crate) fn tanh_grad_fused(g: f32, y: f32) -> f32 {
+    (-(g * y)).mul_add(y, g)
+}
+
+/// [`tanh_grad_with`] on a row-major `[rows, cols]` block (`cols = sums.len()`), also adding
+/// each column of `dz` into `sums`, rows in order, in the same pass: the bits of
+/// `tanh_grad_with` followed by `sums[j] += dz[i, j]` for `i = 0, 1, …`. Used by the fused
+/// layer's backward, where `sums` is the bias gradient.
+pub(crate) fn tanh_grad_colsum_with(
+    kernel: Kernel,
+    g: &[f32],
+    y: &[f32],
+    dz: &mut [f32],
+    sums: &mut [f32],
+) {
+    kernel.assert_available();
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX-512F availability was just asserted.
+        Kernel::Avx512 => unsafe { avx512::tanh_grad_colsum(g, y, dz, sums) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX2+FMA availability was just asserted.
+        Kernel::Avx2Fma => unsafe { avx2::tanh_grad_colsum(g, y, dz, sums) },
+        _ => {
+            tanh_grad_with(kernel, g, y, dz);
+            crate::scalar::add_rows(dz, sums);
+        }
+    }
+}
+
 /// Softmax of one row in place: `y_i = exp(x_i - max x) / Σ_j exp(x_j - max x)`.
 ///
 /// Subtracting the maximum first keeps every exponent ≤ 0, so nothing overflows; the result is
@@ -276,6 +309,54 @@ mod tests {
                 } else {
                     assert_eq!(o, d, "{kernel:?}: element {i} outside the rows changed");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn tanh_grad_colsum_gives_the_bits_of_its_two_steps() {
+        for kernel in Kernel::available() {
+            for (rows, cols) in [
+                (1, 1),
+                (3, 5),
+                (7, 8),
+                (4, 16),
+                (5, 17),
+                (33, 64),
+                (6, 70),
+                (2, 100),
+            ] {
+                let n = rows * cols;
+                let g: Vec<f32> = (0..n).map(|i| (i as f32 * 0.61).sin()).collect();
+                let y: Vec<f32> = (0..n).map(|i| (i as f32 * 0.23).cos() * 0.97).collect();
+                let start: Vec<f32> = (0..cols).map(|j| j as f32 * 0.01 - 0.3).collect();
+                let (mut want_dz, mut want_sums) = (vec![0.0; n], start.clone());
+                tanh_grad_with(kernel, &g, &y, &mut want_dz);
+                crate::scalar::add_rows(&want_dz, &mut want_sums);
+                let (mut dz, mut sums) = (vec![0.0; n], start.clone());
+                tanh_grad_colsum_with(kernel, &g, &y, &mut dz, &mut sums);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&dz), bits(&want_dz), "{kernel:?} {rows}x{cols}: dz");
+                assert_eq!(
+                    bits(&sums),
+                    bits(&want_sums),
+                    "{kernel:?} {rows}x{cols}: sums"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn tanh_grad_bits_do_not_depend_on_where_the_slice_starts() {
+        let g: Vec<f32> = (0..40).map(|i| (i as f32 * 0.61).sin()).collect();
+        let y: Vec<f32> = (0..40).map(|i| (i as f32 * 0.23).cos() * 0.97).collect();
+        for kernel in Kernel::available() {
+            let mut whole = vec![0.0; 40];
+            tanh_grad_with(kernel, &g, &y, &mut whole);
+            for start in [1, 3, 9, 17] {
+                let mut part = vec![0.0; 40 - start];
+                tanh_grad_with(kernel, &g[start..], &y[start..], &mut part);
+                assert_eq!(part, whole[start..], "{kernel:?}, from {start}");
             }
         }
     }
