@@ -96,10 +96,33 @@ pub trait Scalar:
         }
     }
 
+    /// [`Scalar::activation_grad`] on a row-major block of rows `sums.len()` wide, also adding
+    /// each column of `dz` into `sums` (rows in order; the bias gradient of the fused layer).
+    /// The same bits as the two steps one after the other; the `f32` tanh does both in one pass.
+    #[doc(hidden)]
+    fn activation_grad_colsum(
+        kernel: Kernel,
+        activation: Activation,
+        g: &[Self],
+        y: &[Self],
+        dz: &mut [Self],
+        sums: &mut [Self],
+    ) {
+        Self::activation_grad(kernel, activation, g, y, dz);
+        add_rows(dz, sums);
+    }
+
     /// Runs `f` with this thread's scratch buffer for this type (kept between calls, so backward
     /// passes do not allocate once warmed up).
     #[doc(hidden)]
     fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R;
+}
+
+/// `sums[j] += m[i, j]` for every row `i` of the row-major `m` (`sums.len()` wide), in row order.
+pub(crate) fn add_rows<T: Scalar>(m: &[T], sums: &mut [T]) {
+    for row in m.chunks_exact(sums.len().max(1)) {
+        sums.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
+    }
 }
 
 thread_local! {
@@ -145,6 +168,21 @@ impl Scalar for f32 {
                     *d = g * act.derivative_from_output(y);
                 }
             }
+        }
+    }
+    fn activation_grad_colsum(
+        kernel: Kernel,
+        activation: Activation,
+        g: &[Self],
+        y: &[Self],
+        dz: &mut [Self],
+        sums: &mut [Self],
+    ) {
+        if activation == Activation::Tanh {
+            crate::vmath::tanh_grad_colsum_with(kernel, g, y, dz, sums);
+        } else {
+            Self::activation_grad(kernel, activation, g, y, dz);
+            add_rows(dz, sums);
         }
     }
     fn epilogue_rows(
