@@ -1,6 +1,7 @@
-//! `pg sweep` as an experimenter uses it: interrupted part-way (Ctrl-C reaches the whole process
-//! group, as a terminal sends it) and run again, it skips the finished runs, resumes the stopped
-//! ones and ends with the same summary as a sweep that never stopped.
+//! `pg sweep` as an experimenter uses it: interrupted part-way (Ctrl-C from a terminal, or
+//! SIGTERM to the sweep alone) and run again, it skips the finished runs, resumes the stopped
+//! ones and ends with the same summary as a sweep that never stopped; and the thread count given
+//! to the sweep is the one its jobs use.
 
 #![cfg(unix)]
 
@@ -50,20 +51,13 @@ fn table(out: &Path) -> String {
     text.split_once("\n\n").unwrap().1.to_string()
 }
 
-#[test]
-fn an_interrupted_sweep_rerun_gives_the_same_summary() {
-    let whole = tmp("whole");
-    let r = sweep(&whole);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    let expected = table(&whole);
-    assert_eq!(expected.lines().count(), 4, "{expected}");
-    assert!(expected.contains("| lr=0.003 |") && expected.contains("| lr=0.01 |"));
-    assert!(whole.join("lr=0.01/seed2/checkpoints/latest.ckpt").exists());
-
-    // Interrupt the second sweep as soon as its first run has finished.
-    let parted = tmp("parted");
+/// Starts the sweep into `out`, waits until its first run has finished and the next one has
+/// started, then sends `signal` (`INT` or `TERM`) to the sweep alone or, with `group`, to its
+/// whole process group as a terminal's Ctrl-C does. Returns the exit code and every line the
+/// sweep printed.
+fn interrupted_sweep(out: &Path, signal: &str, group: bool) -> (Option<i32>, Vec<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pg"))
-        .args(sweep_args(&parted))
+        .args(sweep_args(out))
         .process_group(0)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -71,34 +65,49 @@ fn an_interrupted_sweep_rerun_gives_the_same_summary() {
         .expect("pg runs");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
+    let mut finished = false;
     for line in lines.by_ref() {
         let line = line.unwrap();
-        let first_finished = line.starts_with("finished");
+        finished |= line.starts_with("finished");
+        let next_started = finished && line.starts_with("start");
         seen.push(line);
-        if first_finished {
+        if next_started {
             break;
         }
     }
-    let group = format!("-{}", child.id());
-    assert!(
-        Command::new("kill")
-            .args(["-INT", "--", &group])
-            .status()
-            .unwrap()
-            .success()
-    );
+    let target = if group {
+        format!("-{}", child.id())
+    } else {
+        child.id().to_string()
+    };
+    let kill = Command::new("kill")
+        .args([&format!("-{signal}"), "--", &target])
+        .status();
+    assert!(kill.unwrap().success());
     seen.extend(lines.map(|l| l.unwrap()));
-    let status = child.wait().unwrap();
-    assert!(
-        !status.success(),
-        "the sweep finished before the interrupt: {seen:?}"
-    );
-    assert!(!parted.join("summary.md").exists());
+    (child.wait().unwrap().code(), seen)
+}
+
+/// Checks an interrupted sweep: it exited `code`, wrote no summary, and every run it stopped
+/// saved and exited with `code` too (the run that had just started among them). Returns the
+/// number of runs that had finished.
+fn check_interrupted(out: &Path, (status, seen): (Option<i32>, Vec<String>), code: i32) -> usize {
+    assert_eq!(status, Some(code), "{seen:?}");
+    assert!(!out.join("summary.md").exists());
+    let stopped: Vec<&String> = seen.iter().filter(|l| l.starts_with("stopped")).collect();
+    assert!(!stopped.is_empty(), "{seen:?}");
+    for line in stopped {
+        assert!(line.ends_with(&format!("(exit status: {code})")), "{line}");
+    }
     let finished = seen.iter().filter(|l| l.starts_with("finished")).count();
     assert!((1..6).contains(&finished), "{seen:?}");
+    finished
+}
 
-    // The same command again: finished runs are skipped, the others resumed or started.
-    let r = sweep(&parted);
+/// Reruns an interrupted sweep: the `finished` runs are skipped, the others resumed or started,
+/// and the summary is `expected`.
+fn check_rerun(out: &Path, finished: usize, expected: &str) {
+    let r = sweep(out);
     let stdout = String::from_utf8_lossy(&r.stdout);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     assert_eq!(
@@ -106,7 +115,33 @@ fn an_interrupted_sweep_rerun_gives_the_same_summary() {
         finished,
         "{stdout}"
     );
-    assert_eq!(table(&parted), expected);
+    assert_eq!(table(out), expected);
+}
+
+/// The summary of the sweep run once without a stop.
+fn whole_sweep(name: &str) -> String {
+    let whole = tmp(name);
+    let r = sweep(&whole);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let expected = table(&whole);
+    assert_eq!(expected.lines().count(), 4, "{expected}");
+    assert!(expected.contains("| lr=0.003 |") && expected.contains("| lr=0.01 |"));
+    assert!(whole.join("lr=0.01/seed2/checkpoints/latest.ckpt").exists());
+    std::fs::remove_dir_all(whole).unwrap();
+    expected
+}
+
+#[test]
+fn an_interrupted_sweep_rerun_gives_the_same_summary() {
+    let expected = whole_sweep("whole");
+
+    // Ctrl-C from a terminal: SIGINT to the sweep's process group, which holds the sweep only
+    // (each job has a group of its own); the sweep passes it on to its jobs.
+    let parted = tmp("parted");
+    let finished = check_interrupted(&parted, interrupted_sweep(&parted, "INT", true), 130);
+
+    // The same command again: finished runs are skipped, the others resumed or started.
+    check_rerun(&parted, finished, &expected);
     // Once more: nothing left to run.
     let r = sweep(&parted);
     assert!(String::from_utf8_lossy(&r.stdout).contains("6 runs: 6 finished, 0 to run"));
@@ -128,6 +163,42 @@ fn an_interrupted_sweep_rerun_gives_the_same_summary() {
         !r.status.success() && e.contains("another configuration"),
         "{e}"
     );
-    std::fs::remove_dir_all(whole).unwrap();
     std::fs::remove_dir_all(parted).unwrap();
+}
+
+#[test]
+fn sigterm_to_the_sweep_reaches_its_jobs() {
+    let expected = whole_sweep("whole-term");
+    // SIGTERM to the sweep's process alone, as a process manager sends it: its jobs save and
+    // exit 143 because the sweep passes the signal on, and the sweep exits 143.
+    let parted = tmp("parted-term");
+    let finished = check_interrupted(&parted, interrupted_sweep(&parted, "TERM", false), 143);
+    check_rerun(&parted, finished, &expected);
+    std::fs::remove_dir_all(parted).unwrap();
+}
+
+#[test]
+fn the_thread_count_given_to_a_sweep_reaches_its_jobs() {
+    let expected = whole_sweep("whole-threads");
+    for (flag, env, said) in [
+        (Some("3"), None, "3 kernel threads each"),
+        (None, Some("1"), "1 kernel thread each"),
+    ] {
+        let out = tmp("threads");
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pg"));
+        c.env_remove("PG_THREADS");
+        if let Some(n) = flag {
+            c.args(["--threads", n]);
+        }
+        if let Some(n) = env {
+            c.env("PG_THREADS", n);
+        }
+        let r = c.args(sweep_args(&out)).output().unwrap();
+        let stdout = String::from_utf8_lossy(&r.stdout);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        assert!(stdout.contains(&format!("2 at a time, {said}")), "{stdout}");
+        // The count changes no number of any run.
+        assert_eq!(table(&out), expected);
+        std::fs::remove_dir_all(out).unwrap();
+    }
 }
