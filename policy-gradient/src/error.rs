@@ -101,6 +101,11 @@ pub enum PgError {
         /// `pg lm rl`).
         command: &'static str,
     },
+    /// A sweep was interrupted by Ctrl-C or SIGTERM after its running jobs had saved.
+    SweepInterrupted {
+        /// The sweep's directory.
+        out: PathBuf,
+    },
     /// Any other error, for subcommand families with their own error types (e.g. `pg lm`).
     Other(Box<dyn std::error::Error + Send + Sync>),
 }
@@ -209,6 +214,12 @@ impl fmt::Display for PgError {
                 f,
                 "interrupted; checkpoint saved; continue with `{command} --resume {}`",
                 dir.display()
+            ),
+            PgError::SweepInterrupted { out } => write!(
+                f,
+                "interrupted; in {}, finished runs are kept and stopped ones checkpointed; \
+                 run the same command to continue",
+                out.display()
             ),
             PgError::Other(e) => write!(f, "{}", e.to_string().trim_end().replace('\n', " ")),
         }

@@ -91,7 +91,7 @@ pub fn main() -> ExitCode {
     }
     match std::panic::catch_unwind(|| cli.command.run()) {
         Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e @ PgError::Interrupted { .. })) => {
+        Ok(Err(e @ (PgError::Interrupted { .. } | PgError::SweepInterrupted { .. }))) => {
             // 130 after Ctrl-C, 143 after SIGTERM (128 + the signal).
             eprintln!("{}: {e}", crate::run::signal::signal_name());
             ExitCode::from(crate::run::signal::exit_status())

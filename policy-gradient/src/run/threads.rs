@@ -8,6 +8,10 @@
 //! with others, picks its own count without changing the run.
 
 use crate::error::{PgError, Result};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The count [`configure`] was given by `--threads` or [`ENV_VAR`]; `usize::MAX` when neither.
+static CHOSEN: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 /// The environment variable read when `--threads` is not given.
 pub const ENV_VAR: &str = "PG_THREADS";
@@ -43,16 +47,27 @@ pub fn parse(text: &str, origin: &str) -> Result<usize> {
 /// Sets the kernels' thread count from `flag` (`--threads`), else from [`ENV_VAR`], else leaves
 /// the default (every core). Returns the count in force.
 pub fn configure(flag: Option<usize>) -> Result<usize> {
-    let n = match flag {
+    let chosen = match flag {
         Some(n) if n > MAX_THREADS => return Err(parse(&n.to_string(), "--threads").unwrap_err()),
-        Some(n) => n,
+        Some(n) => Some(n),
         None => match std::env::var(ENV_VAR) {
-            Ok(text) => parse(&text, ENV_VAR)?,
-            Err(_) => 0,
+            Ok(text) => Some(parse(&text, ENV_VAR)?),
+            Err(_) => None,
         },
     };
-    dense::threads::set_threads(n);
+    CHOSEN.store(chosen.unwrap_or(usize::MAX), Ordering::SeqCst);
+    dense::threads::set_threads(chosen.unwrap_or(0));
     Ok(dense::threads::threads())
+}
+
+/// The count the user chose for this process (`--threads N` or `PG_THREADS`, 0 meaning every
+/// core), as [`configure`] last read it; `None` if neither was given. `pg sweep` passes it on to
+/// each of its jobs.
+pub fn chosen() -> Option<usize> {
+    match CHOSEN.load(Ordering::SeqCst) {
+        usize::MAX => None,
+        n => Some(n),
+    }
 }
 
 #[cfg(test)]
@@ -69,7 +84,9 @@ mod tests {
         }
         assert!(configure(Some(5000)).is_err());
         assert_eq!(configure(Some(1)).unwrap(), 1);
+        assert_eq!(chosen(), Some(1));
         configure(Some(0)).unwrap();
+        assert_eq!(chosen(), Some(0));
         assert!(dense::threads::threads() >= 1);
     }
 }
