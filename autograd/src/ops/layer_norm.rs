@@ -18,8 +18,8 @@
 //! γ̄ₗ += Σ_rows ȳₗ x̂ₗ          β̄ₗ += Σ_rows ȳₗ
 //! ```
 //!
-//! Nothing is stored for backward: μ, r and x̂ are recomputed from the input row (O(n) per row,
-//! small beside the matrix products around a layer norm).
+//! Nothing is stored for backward: μ and r are recomputed from the input row, once per row for
+//! x̄ and γ̄ together (O(n) per row, small beside the matrix products around a layer norm).
 
 use crate::float::Float;
 use crate::node::Op;
@@ -70,40 +70,72 @@ pub(crate) fn backward<T: Float>(
     if n == 0 {
         return;
     }
-    let rows = || xv.chunks_exact(n).zip(g.data.chunks_exact(n));
-    if let Some(gx) = sink.grad(x) {
-        let inv_n = T::one() / T::from_usize(n);
-        for ((xr, gr), dxr) in rows().zip(gx.data.chunks_exact_mut(n)) {
+    // γ̄'s buffer is taken out of the sink, so that one pass over the rows computes each row's
+    // (μ, r) once and adds into x̄ and γ̄ together. (When x is γ itself, γ̄ is added by a second
+    // pass afterwards, in the order of two separate passes.)
+    let mut dgain = match gain != x {
+        true => sink
+            .grad(gain)
+            .map(|buf| std::mem::replace(buf, Tensor::placeholder())),
+        false => None,
+    };
+    let mut dx = sink.grad(x);
+    if dx.is_some() || dgain.is_some() {
+        let rows = xv.chunks_exact(n).zip(g.data.chunks_exact(n)).enumerate();
+        for (i, (xr, gr)) in rows {
             let (mean, r) = row_stats(xr, eps);
-            // mean(ĝ) and mean(ĝ ⊙ x̂), with ĝ = ȳ ⊙ γ and x̂ recomputed.
-            let (mut mean_g, mut mean_gx) = (T::zero(), T::zero());
-            for l in 0..n {
-                let gh = gr[l] * gamma[l];
-                mean_g += gh;
-                mean_gx += gh * (xr[l] - mean) * r;
+            if let Some(dx) = dx.as_deref_mut() {
+                add_row_input_grad(xr, gr, gamma, mean, r, &mut dx.data[i * n..(i + 1) * n]);
             }
-            mean_g *= inv_n;
-            mean_gx *= inv_n;
-            for l in 0..n {
-                let xh = (xr[l] - mean) * r;
-                dxr[l] += r * (gr[l] * gamma[l] - mean_g - xh * mean_gx);
+            if let Some(dgain) = dgain.as_mut() {
+                add_row_gain_grad(xr, gr, mean, r, &mut dgain.data);
             }
         }
     }
-    if let Some(dgain) = sink.grad(gain) {
-        for (xr, gr) in rows() {
+    if let Some(buf) = dgain {
+        sink.grads[gain as usize] = buf;
+    }
+    if gain == x
+        && let Some(dgain) = sink.grad(gain)
+    {
+        for (xr, gr) in xv.chunks_exact(n).zip(g.data.chunks_exact(n)) {
             let (mean, r) = row_stats(xr, eps);
-            for l in 0..n {
-                dgain.data[l] += gr[l] * (xr[l] - mean) * r;
-            }
+            add_row_gain_grad(xr, gr, mean, r, &mut dgain.data);
         }
     }
     if let Some(dbias) = sink.grad(bias) {
-        for (_, gr) in rows() {
+        for gr in g.data.chunks_exact(n) {
             for (d, &gl) in dbias.data.iter_mut().zip(gr) {
                 *d += gl;
             }
         }
+    }
+}
+
+/// `x̄ += r · (ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂))` for one row, with `ĝ = ȳ ⊙ γ` and
+/// `x̂ = (x − μ) · r` from the row's `(μ, r)`.
+fn add_row_input_grad<T: Float>(xr: &[T], gr: &[T], gamma: &[T], mean: T, r: T, dxr: &mut [T]) {
+    let n = gamma.len();
+    let inv_n = T::one() / T::from_usize(n);
+    // mean(ĝ) and mean(ĝ ⊙ x̂).
+    let (mut mean_g, mut mean_gx) = (T::zero(), T::zero());
+    for l in 0..n {
+        let gh = gr[l] * gamma[l];
+        mean_g += gh;
+        mean_gx += gh * (xr[l] - mean) * r;
+    }
+    mean_g *= inv_n;
+    mean_gx *= inv_n;
+    for l in 0..n {
+        let xh = (xr[l] - mean) * r;
+        dxr[l] += r * (gr[l] * gamma[l] - mean_g - xh * mean_gx);
+    }
+}
+
+/// `γ̄ += ȳ ⊙ x̂` for one row, `x̂ = (x − μ) · r` from the row's `(μ, r)`.
+fn add_row_gain_grad<T: Float>(xr: &[T], gr: &[T], mean: T, r: T, dgain: &mut [T]) {
+    for l in 0..dgain.len() {
+        dgain[l] += gr[l] * (xr[l] - mean) * r;
     }
 }
 
@@ -152,5 +184,33 @@ impl<'t, T: Float> Var<'t, T> {
                 eps,
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::gradcheck::{GradcheckConfig, gradcheck};
+    use crate::tensor::Tensor;
+
+    /// Backward takes γ̄'s buffer out of the tape to fill it with x̄ in one pass; when one node is
+    /// x and γ, or γ and β, at once, both uses must still add their share.
+    #[test]
+    fn a_node_used_as_two_inputs_gets_both_gradients() {
+        let x = Tensor::from_vec(vec![0.3, -1.2, 2.0, 0.7], &[4]);
+        let b = Tensor::from_vec(vec![0.1, 0.2, -0.3, 0.4], &[4]);
+        let w = Tensor::from_vec(vec![1.0, -2.0, 0.5, 3.0], &[4]);
+        let config = GradcheckConfig::default();
+        let x_is_gain = gradcheck(
+            |t, v| (v[0].layer_norm(v[0], v[1], 0.1) * t.constant(&w)).sum(),
+            &[x.clone(), b.clone()],
+            &config,
+        );
+        assert!(x_is_gain.passes(1e-6), "{x_is_gain}");
+        let gain_is_bias = gradcheck(
+            |t, v| (v[0].layer_norm(v[1], v[1], 0.1) * t.constant(&w)).sum(),
+            &[x, b],
+            &config,
+        );
+        assert!(gain_is_bias.passes(1e-6), "{gain_is_bias}");
     }
 }
