@@ -41,12 +41,13 @@ const SIZES: [(usize, usize); 2] = [(32, 32), (8, 16)];
 ///
 /// Per token and block, the four weight products `D·3D + D·D + D·4D + 4D·D = 12·D²`
 /// multiply-adds, and the head `D·V`; backward does each twice more (`∂W = xᵀ·ȳ`, `∂x = ȳ·Wᵀ`).
-/// Attention, per sequence, block and head: 7 products of `T·T·d` (2 forward, 5 backward: the
-/// recomputed scores, `V̄`, `P̄`, `Q̄`, `K̄`), computed over the full `T×T` square.
+/// Attention, per sequence, block and head: 6 products of `T·T·d` (2 forward, 4 backward: `V̄`,
+/// `P̄`, `Q̄`, `K̄`; the probabilities are kept from the forward pass), computed over the full
+/// `T×T` square.
 fn step_flops(b: usize, t: usize) -> u64 {
     let (d, v, l, h) = (SPEC.width, SPEC.vocab, SPEC.layers, SPEC.heads);
     let weights = 3 * 2 * b * t * (l * 12 * d * d + d * v);
-    let attention = 7 * 2 * b * l * h * t * t * SPEC.head_width();
+    let attention = 6 * 2 * b * l * h * t * t * SPEC.head_width();
     (weights + attention) as u64
 }
 

@@ -14,25 +14,25 @@
 //! O = P·V                              [T, d], written into the output's columns of head h
 //! ```
 //!
-//! **Backward**, from `Ō = dL/dO`. P is recomputed from Q and K (one GEMM) instead of stored, so
-//! the node keeps nothing but its output:
+//! **Two nodes.** The probabilities P are the first node's value (`[B, H, T, T]`), so backward
+//! reads them instead of recomputing them (a GEMM and a softmax, `exp` included, per head); the
+//! second node mixes the values with them. Backward, from `Ō = dL/dO`, node by node:
 //!
 //! ```text
-//! V̄ += Pᵀ·Ō                            (from O = P·V)
-//! P̄  = Ō·Vᵀ
-//! S̄ᵢⱼ = Pᵢⱼ (P̄ᵢⱼ − Σₖ Pᵢₖ P̄ᵢₖ)          (softmax's rule, row by row; 0 where masked)
-//! Q̄ += S̄·K / √d    K̄ += S̄ᵀ·Q / √d      (from S = Q·Kᵀ / √d)
+//! O = P·V:            V̄ += Pᵀ·Ō          P̄ += Ō·Vᵀ
+//! P = softmax(S):     S̄ᵢⱼ = Pᵢⱼ (P̄ᵢⱼ − Σₖ Pᵢₖ P̄ᵢₖ)    (row by row; 0 where masked)
+//! S = Q·Kᵀ/√d:        Q̄ += S̄·K / √d      K̄ += S̄ᵀ·Q / √d
 //! ```
 //!
 //! **Why GEMMs on strided views.** A head's Q is T rows of d numbers taken every `3·D` numbers
 //! of the input: a [`MatRef`] with row stride `3·D` reads it in place, `.t()` reads Kᵀ without a
-//! copy, and the output head is a [`MatMut`] with row stride D. So the seven products per head
-//! (two forward; the recomputed S and four more backward) run on the packed GEMM with no copies
-//! of the activations, and the whole attention is one node. The reference composition,
-//! [`attention_reference`], records 16 nodes, 12 of which (reshape, permute, select) copy.
+//! copy, and the output head is a [`MatMut`] with row stride D. So the six products per head
+//! (two forward, four backward) run on the packed GEMM with no copies of the activations, and
+//! the whole attention is two nodes. The reference composition, [`attention_reference`], records
+//! 16 nodes, 12 of which (reshape, permute, select) copy.
 //!
 //! **Threads.** Sequences are independent, so forward and backward hand blocks of whole
-//! sequences (their rows of the output, or of the gradient of `qkv`) to the thread pool
+//! sequences (their rows of the outputs, of P̄, or of the gradient of `qkv`) to the thread pool
 //! ([`crate::threads`]) when the products are large enough; each sequence is still computed by
 //! one thread in the same order, so the bits do not depend on the thread count.
 //!
@@ -51,12 +51,27 @@ use crate::scalar::Scalar;
 use crate::threads;
 use crate::view::{MatMut, MatRef};
 
-/// The fused causal self-attention op, for a number of heads; its one input is `qkv`.
+/// The fused causal self-attention, for a number of heads: its two ops (see the module doc).
 ///
 /// Keep it in an `Rc` across training steps and pass that to [`causal_self_attention`]: recording
-/// the node then only bumps a reference count.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// its nodes then only bumps reference counts.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CausalSelfAttention {
+    heads: usize,
+    probs: Rc<AttentionProbs>,
+    mix: Rc<MixValues>,
+}
+
+/// First node: `P = causal_softmax(Q·Kᵀ/√d)` of every sequence and head, `[B, H, T, T]`, from
+/// `qkv`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct AttentionProbs {
+    heads: usize,
+}
+
+/// Second node: `O = P·V` of every sequence and head, `[B, T, D]`, from `qkv` and P.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct MixValues {
     heads: usize,
 }
 
@@ -67,45 +82,50 @@ impl CausalSelfAttention {
     /// If `heads` is 0.
     pub fn new(heads: usize) -> Rc<Self> {
         assert!(heads > 0, "attention: expected at least 1 head, got 0");
-        Rc::new(CausalSelfAttention { heads })
+        Rc::new(CausalSelfAttention {
+            heads,
+            probs: Rc::new(AttentionProbs { heads }),
+            mix: Rc::new(MixValues { heads }),
+        })
     }
 
     /// Number of heads.
     pub fn heads(&self) -> usize {
         self.heads
     }
+}
 
-    /// (B, T, D, d) from the input shape, or a panic naming it.
-    #[track_caller]
-    fn dims(&self, shapes: &[&[usize]]) -> Dims {
-        assert!(
-            shapes.len() == 1,
-            "attention: expected 1 input (qkv), got {}",
-            shapes.len()
-        );
-        let s = shapes[0];
-        let fits = s.len() == 3 && s[2].is_multiple_of(3 * self.heads);
-        assert!(
-            fits,
-            "attention: qkv has shape {s:?}; expected [B, T, 3·D] with D a multiple of {} heads",
-            self.heads
-        );
-        let model = s[2] / 3;
-        Dims {
-            batch: s[0],
-            len: s[1],
-            model,
-            head: model / self.heads,
-        }
+/// (B, T, D, d) from the shape of `qkv` (the first of `shapes`), or a panic naming it.
+#[track_caller]
+fn dims_of(heads: usize, shapes: &[&[usize]], inputs: usize) -> Dims {
+    assert!(
+        shapes.len() == inputs,
+        "attention: expected {inputs} input(s), got {}",
+        shapes.len()
+    );
+    let s = shapes[0];
+    let fits = s.len() == 3 && s[2].is_multiple_of(3 * heads);
+    assert!(
+        fits,
+        "attention: qkv has shape {s:?}; expected [B, T, 3·D] with D a multiple of {heads} heads"
+    );
+    let model = s[2] / 3;
+    Dims {
+        batch: s[0],
+        len: s[1],
+        model,
+        heads,
+        head: model / heads,
     }
 }
 
-/// Sizes of one call: B sequences of T positions, model width D, head width d.
+/// Sizes of one call: B sequences of T positions, model width D, H heads of width d.
 #[derive(Clone, Copy)]
 struct Dims {
     batch: usize,
     len: usize,
     model: usize,
+    heads: usize,
     head: usize,
 }
 
@@ -119,6 +139,17 @@ impl Dims {
     /// Offset of head h of sequence b in the `[B, T, D]` output.
     fn out_at(&self, b: usize, h: usize) -> usize {
         b * self.len * self.model + h * self.head
+    }
+
+    /// Numbers of P (or P̄) per sequence: H matrices `[T, T]`.
+    fn probs_per_seq(&self) -> usize {
+        self.heads * self.len * self.len
+    }
+
+    /// Sequence b, head h's `[T, T]` block of P (or P̄), `[B, H, T, T]`.
+    fn probs_range(&self, b: usize, h: usize) -> std::ops::Range<usize> {
+        let at = (b * self.heads + h) * self.len * self.len;
+        at..at + self.len * self.len
     }
 
     /// Head h's `[T, d]` slice of part `part` of sequence b: T rows, `3·D` apart.
@@ -143,10 +174,16 @@ impl Dims {
     fn scale<T: Element>(&self) -> T {
         <T as Float>::from_f64(1.0 / (self.head as f64).sqrt())
     }
+
+    /// Multiply-adds of one `[T, T]·[T, d]`-sized product over every sequence and head.
+    fn product_macs(&self) -> usize {
+        self.batch * self.model * self.len * self.len
+    }
 }
 
-/// Records causal multi-head self-attention of `qkv` (`[B, T, 3·D]`) as one node, giving
-/// `[B, T, D]` (see the module doc for the formulas).
+/// Records causal multi-head self-attention of `qkv` (`[B, T, 3·D]`) as two nodes (the
+/// probabilities, then their mix of the values), giving `[B, T, D]` (see the module doc for the
+/// formulas).
 ///
 /// ```
 /// use autograd::{Tape, Tensor};
@@ -165,8 +202,10 @@ pub fn causal_self_attention<'t, T: Element>(
     qkv: Var<'t, T>,
     op: &Rc<CausalSelfAttention>,
 ) -> Var<'t, T> {
-    let op: Rc<dyn CustomOp<T>> = op.clone();
-    qkv.tape().custom(op, &[qkv])
+    let (probs, mix): (Rc<dyn CustomOp<T>>, Rc<dyn CustomOp<T>>) =
+        (op.probs.clone(), op.mix.clone());
+    let p = qkv.tape().custom(probs, &[qkv]);
+    qkv.tape().custom(mix, &[qkv, p])
 }
 
 /// The same attention composed from autograd's reference ops: the head split by `reshape` and
@@ -178,7 +217,7 @@ pub fn causal_self_attention<'t, T: Element>(
 /// If `qkv` is not `[B, T, 3·D]` with D a multiple of `heads`.
 pub fn attention_reference<'t, T: Float>(qkv: Var<'t, T>, heads: usize) -> Var<'t, T> {
     let s = qkv.shape();
-    let dims = CausalSelfAttention { heads }.dims(&[s.as_slice()]);
+    let dims = dims_of(heads, &[s.as_slice()], 1);
     let (b, t, dm, d) = (dims.batch, dims.len, dims.model, dims.head);
     // [B, T, 3·D] → [B, T, 3, H, d] → [3, B, H, T, d]: part, then one [T, d] matrix per head.
     let split = qkv.reshape(&[b, t, 3, heads, d]).permute(&[2, 0, 3, 1, 4]);
@@ -218,49 +257,129 @@ fn probabilities<T: Element>(dims: &Dims, qkv: &[T], b: usize, h: usize, p: &mut
     causal_softmax_rows(p, t);
 }
 
-impl<T: Element> CustomOp<T> for CausalSelfAttention {
+impl<T: Element> CustomOp<T> for AttentionProbs {
     fn name(&self) -> &str {
-        "attention"
+        "attention_probs"
     }
 
     fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
-        let dims = self.dims(inputs);
-        vec![dims.batch, dims.len, dims.model]
+        let mut shape = Vec::new();
+        CustomOp::<T>::output_shape_into(self, inputs, &mut shape);
+        shape
     }
 
     fn output_shape_into(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
-        let dims = self.dims(inputs);
+        let dims = dims_of(self.heads, inputs, 1);
         shape.clear();
-        shape.extend_from_slice(&[dims.batch, dims.len, dims.model]);
+        shape.extend_from_slice(&[dims.batch, self.heads, dims.len, dims.len]);
     }
 
+    /// P = causal_softmax(Q·Kᵀ/√d) of every sequence and head.
     fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>) {
-        let dims = self.dims(&[inputs[0].shape()]);
-        let (qkv, t) = (inputs[0].data(), dims.len);
-        if t == 0 {
-            return; // no positions: the output is empty
-        }
-        let per_seq = t * dims.model;
-        let macs = 2 * dims.batch * dims.model * t * t;
-        for_sequence_blocks(out.data_mut(), dims.batch, per_seq, macs, |b0, out| {
-            T::with_scratch(|p| {
-                p.clear();
-                p.resize(t * t, <T as Scalar>::ZERO);
-                for (i, out) in out.chunks_exact_mut(per_seq).enumerate() {
+        let dims = dims_of(self.heads, &[inputs[0].shape()], 1);
+        let qkv = inputs[0].data();
+        let blocks = [(out.data_mut(), dims.probs_per_seq())];
+        for_sequence_blocks(blocks, dims.batch, dims.product_macs(), |b0, [p]| {
+            for b in 0..p.len() / dims.probs_per_seq().max(1) {
+                for h in 0..self.heads {
+                    probabilities(&dims, qkv, b0 + b, h, &mut p[dims.probs_range(b, h)]);
+                }
+            }
+        });
+    }
+
+    /// From P̄: `S̄ᵢⱼ = Pᵢⱼ (P̄ᵢⱼ − Σₖ Pᵢₖ P̄ᵢₖ)`, then `Q̄ += S̄·K/√d`, `K̄ += S̄ᵀ·Q/√d`.
+    fn backward(
+        &self,
+        inputs: &[&Tensor<T>],
+        out: &Tensor<T>,
+        grad_out: &Tensor<T>,
+        grad_inputs: &mut [Option<&mut Tensor<T>>],
+    ) {
+        let Some(gqkv) = grad_inputs[0].as_deref_mut() else {
+            return;
+        };
+        let dims = dims_of(self.heads, &[inputs[0].shape()], 1);
+        let (qkv, t, one) = (inputs[0].data(), dims.len, <T as Scalar>::ONE);
+        let (p, dp) = (out.data(), grad_out.data());
+        let blocks = [(gqkv.data_mut(), 3 * t * dims.model)];
+        let macs = 2 * dims.product_macs();
+        for_sequence_blocks(blocks, dims.batch, macs, |b0, [gqkv]| {
+            T::with_scratch(|ds| {
+                ds.resize(t * t, <T as Scalar>::ZERO);
+                for i in 0..gqkv.len() / (3 * t * dims.model).max(1) {
+                    let b = b0 + i;
                     for h in 0..self.heads {
-                        probabilities(&dims, qkv, b0 + i, h, p);
-                        // O = P·V into head h's columns of the sequence's output (rows D apart).
-                        let at = dims.out_at(0, h);
-                        let o = MatMut::new(&mut out[at..], t, dims.head, dims.model, 1);
-                        let v = dims.part(qkv, b0 + i, 2, h);
-                        let p_view = MatRef::row_major(&p[..], t, t);
-                        gemm(<T as Scalar>::ONE, p_view, v, <T as Scalar>::ZERO, o);
+                        let block = dims.probs_range(b, h);
+                        softmax_rows_backward(&p[block.clone()], &dp[block], &mut ds[..t * t], t);
+                        // Q̄ += S̄·K/√d, K̄ += S̄ᵀ·Q/√d (gqkv holds this block only: i, not b)
+                        let s_bar = MatRef::row_major(&ds[..t * t], t, t);
+                        let (q, k) = (dims.part(qkv, b, 0, h), dims.part(qkv, b, 1, h));
+                        gemm(dims.scale(), s_bar, k, one, dims.part_mut(gqkv, i, 0, h));
+                        gemm(
+                            dims.scale(),
+                            s_bar.t(),
+                            q,
+                            one,
+                            dims.part_mut(gqkv, i, 1, h),
+                        );
                     }
                 }
             });
         });
     }
+}
 
+impl<T: Element> CustomOp<T> for MixValues {
+    fn name(&self) -> &str {
+        "attention_mix"
+    }
+
+    fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
+        let mut shape = Vec::new();
+        CustomOp::<T>::output_shape_into(self, inputs, &mut shape);
+        shape
+    }
+
+    fn output_shape_into(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
+        let dims = dims_of(self.heads, inputs, 2);
+        let probs = [dims.batch, self.heads, dims.len, dims.len];
+        assert!(
+            inputs[1] == probs,
+            "attention_mix: probabilities of shape {:?}; expected {probs:?}",
+            inputs[1]
+        );
+        shape.clear();
+        shape.extend_from_slice(&[dims.batch, dims.len, dims.model]);
+    }
+
+    /// O = P·V of every head, into its columns of the output.
+    fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>) {
+        let dims = dims_of(self.heads, &[inputs[0].shape(), inputs[1].shape()], 2);
+        let (qkv, p, t) = (inputs[0].data(), inputs[1].data(), dims.len);
+        let per_seq = t * dims.model;
+        let blocks = [(out.data_mut(), per_seq)];
+        for_sequence_blocks(blocks, dims.batch, dims.product_macs(), |b0, [out]| {
+            for i in 0..out.len() / per_seq.max(1) {
+                let b = b0 + i;
+                for h in 0..self.heads {
+                    // O = P·V into head h's columns of the sequence's output (rows D apart).
+                    let at = dims.out_at(i, h);
+                    let o = MatMut::new(&mut out[at..], t, dims.head, dims.model, 1);
+                    let p = MatRef::row_major(&p[dims.probs_range(b, h)], t, t);
+                    gemm(
+                        <T as Scalar>::ONE,
+                        p,
+                        dims.part(qkv, b, 2, h),
+                        <T as Scalar>::ZERO,
+                        o,
+                    );
+                }
+            }
+        });
+    }
+
+    /// `V̄ += Pᵀ·Ō`, `P̄ += Ō·Vᵀ`.
     fn backward(
         &self,
         inputs: &[&Tensor<T>],
@@ -268,62 +387,65 @@ impl<T: Element> CustomOp<T> for CausalSelfAttention {
         grad_out: &Tensor<T>,
         grad_inputs: &mut [Option<&mut Tensor<T>>],
     ) {
-        let Some(gqkv) = grad_inputs[0].as_deref_mut() else {
-            return;
+        let dims = dims_of(self.heads, &[inputs[0].shape(), inputs[1].shape()], 2);
+        let (qkv, p, t, one) = (
+            inputs[0].data(),
+            inputs[1].data(),
+            dims.len,
+            <T as Scalar>::ONE,
+        );
+        let [gqkv, gp] = grad_inputs else {
+            unreachable!("attention_mix has two inputs");
         };
-        let dims = self.dims(&[inputs[0].shape()]);
-        let (qkv, t, one) = (inputs[0].data(), dims.len, <T as Scalar>::ONE);
-        let gqkv = gqkv.data_mut();
-        if t == 0 {
-            return;
-        }
-        let macs = 5 * dims.batch * dims.model * t * t;
-        let per_seq = 3 * t * dims.model;
-        for_sequence_blocks(gqkv, dims.batch, per_seq, macs, |b0, gqkv| {
-            T::with_scratch(|buf| {
-                buf.clear();
-                buf.resize(2 * t * t, <T as Scalar>::ZERO);
-                let (p, dp) = buf.split_at_mut(t * t);
-                for (i, gqkv) in gqkv.chunks_exact_mut(per_seq).enumerate() {
-                    let b = b0 + i;
-                    for h in 0..self.heads {
-                        probabilities(&dims, qkv, b, h, p);
-                        let at = dims.out_at(b, h);
-                        let dout = MatRef::new(&grad_out.data()[at..], t, dims.head, dims.model, 1);
-                        let v = dims.part(qkv, b, 2, h);
-                        // V̄ += Pᵀ·Ō (gqkv holds this sequence only: its index is 0)
-                        let p_view = MatRef::row_major(&p[..], t, t);
-                        gemm(one, p_view.t(), dout, one, dims.part_mut(gqkv, 0, 2, h));
-                        // P̄ = Ō·Vᵀ
-                        let dp_view = MatMut::row_major(&mut dp[..], t, t);
-                        gemm(one, dout, v.t(), <T as Scalar>::ZERO, dp_view);
-                        softmax_rows_backward(p, dp, t);
-                        // dp now holds S̄. Q̄ += S̄·K/√d, K̄ += S̄ᵀ·Q/√d.
-                        let ds = MatRef::row_major(&dp[..], t, t);
-                        let (q, k) = (dims.part(qkv, b, 0, h), dims.part(qkv, b, 1, h));
-                        gemm(dims.scale(), ds, k, one, dims.part_mut(gqkv, 0, 0, h));
-                        gemm(dims.scale(), ds.t(), q, one, dims.part_mut(gqkv, 0, 1, h));
+        // A missing gradient is an empty slice with no numbers per sequence.
+        let (gqkv, gqkv_per_seq) = match gqkv.as_deref_mut() {
+            Some(g) => (g.data_mut(), 3 * t * dims.model),
+            None => (&mut [][..], 0),
+        };
+        let (gp, gp_per_seq) = match gp.as_deref_mut() {
+            Some(g) => (g.data_mut(), dims.probs_per_seq()),
+            None => (&mut [][..], 0),
+        };
+        let blocks = [(gqkv, gqkv_per_seq), (gp, gp_per_seq)];
+        let dout = grad_out.data();
+        let macs = 2 * dims.product_macs();
+        for_sequence_blocks(blocks, dims.batch, macs, |b0, [gqkv, gp]| {
+            let seqs = (gqkv.len() / gqkv_per_seq.max(1)).max(gp.len() / gp_per_seq.max(1));
+            for i in 0..seqs {
+                let b = b0 + i;
+                for h in 0..self.heads {
+                    let at = dims.out_at(b, h);
+                    let dout = MatRef::new(&dout[at..], t, dims.head, dims.model, 1);
+                    if gqkv_per_seq > 0 {
+                        // V̄ += Pᵀ·Ō (gqkv holds this block only: its index is i, not b)
+                        let p = MatRef::row_major(&p[dims.probs_range(b, h)], t, t);
+                        gemm(one, p.t(), dout, one, dims.part_mut(gqkv, i, 2, h));
+                    }
+                    if gp_per_seq > 0 {
+                        // P̄ += Ō·Vᵀ
+                        let dp = MatMut::row_major(&mut gp[dims.probs_range(i, h)], t, t);
+                        gemm(one, dout, dims.part(qkv, b, 2, h).t(), one, dp);
                     }
                 }
-            });
+            }
         });
     }
 }
 
-/// Runs `f(b0, block)` on consecutive blocks of whole sequences of `data` (`batch` sequences of
-/// `per_seq` values each; `block` starts at sequence `b0`), spread over the thread pool when the
-/// job's `macs` multiply-adds are worth it ([`threads::PARALLEL_MIN_MACS`]). Each sequence is
-/// computed by one thread with the same instructions in the same order, so the result is the
-/// same bits for any thread count.
-fn for_sequence_blocks<T: Send>(
-    data: &mut [T],
+/// Runs `f(b0, blocks)` on consecutive blocks of whole sequences of each of `data`'s N slices
+/// (`batch` sequences of `per_seq` values each, the slice's own count; `blocks` starts at
+/// sequence `b0` in every slice), spread over the thread pool when the job's `macs` multiply-adds
+/// are worth it ([`threads::PARALLEL_MIN_MACS`]). Each sequence is computed by one thread with the
+/// same instructions in the same order, so the result is the same bits for any thread count.
+fn for_sequence_blocks<T: Send, const N: usize>(
+    data: [(&mut [T], usize); N],
     batch: usize,
-    per_seq: usize,
     macs: usize,
-    f: impl Fn(usize, &mut [T]) + Sync,
+    f: impl Fn(usize, [&mut [T]; N]) + Sync,
 ) {
     let parts = threads::parts_for(macs, threads::PARALLEL_MIN_MACS, batch.max(1));
-    let mut rest = data;
+    let per_seq = data.each_ref().map(|(_, per)| *per);
+    let mut rest = data.map(|(slice, _)| slice);
     let mut part = 0;
     let blocks = std::iter::from_fn(|| {
         if part == parts {
@@ -331,24 +453,28 @@ fn for_sequence_blocks<T: Send>(
         }
         let (b0, b1) = threads::part_range(batch, 1, parts, part);
         part += 1;
-        let (block, tail) = std::mem::take(&mut rest).split_at_mut((b1 - b0) * per_seq);
-        rest = tail;
+        let block = std::array::from_fn(|k| {
+            let (block, tail) = std::mem::take(&mut rest[k]).split_at_mut((b1 - b0) * per_seq[k]);
+            rest[k] = tail;
+            block
+        });
         Some((b0, block))
     });
     threads::for_each_part(blocks, |_, (b0, block)| f(b0, block));
 }
 
-/// Turns P̄ (in `dp`) into S̄ in place, row by row over the visible entries:
+/// S̄ from P and P̄ (`[T, T]` each) into `ds`, row by row over the visible entries:
 /// `S̄ᵢⱼ = Pᵢⱼ (P̄ᵢⱼ − Σₖ Pᵢₖ P̄ᵢₖ)` for j ≤ i, and exactly 0 for the masked j > i.
-fn softmax_rows_backward<T: Element>(p: &[T], dp: &mut [T], t: usize) {
-    for (i, (pr, dr)) in p.chunks_exact(t).zip(dp.chunks_exact_mut(t)).enumerate() {
-        let (seen, masked) = dr.split_at_mut(i + 1);
+fn softmax_rows_backward<T: Element>(p: &[T], dp: &[T], ds: &mut [T], t: usize) {
+    let rows = p.chunks_exact(t).zip(dp.chunks_exact(t));
+    for (i, ((pr, dr), sr)) in rows.zip(ds.chunks_exact_mut(t)).enumerate() {
+        let (seen, masked) = sr.split_at_mut(i + 1);
         let dot = pr
             .iter()
-            .zip(seen.iter())
+            .zip(&dr[..i + 1])
             .fold(<T as Scalar>::ZERO, |s, (&a, &b)| s + a * b);
-        for (d, &pj) in seen.iter_mut().zip(pr) {
-            *d = pj * (*d - dot);
+        for ((s, &pj), &dj) in seen.iter_mut().zip(pr).zip(dr) {
+            *s = pj * (dj - dot);
         }
         masked.fill(<T as Scalar>::ZERO);
     }

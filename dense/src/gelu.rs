@@ -109,8 +109,9 @@ impl<T: Element> CustomOp<T> for Gelu {
             T::from_f64(3.0 * CUBIC),
         );
         T::with_scratch(|t| {
-            t.clear();
+            // Only grown, never zero-filled: `tanh_of_u` overwrites every number it reads.
             t.resize(x.len(), T::zero());
+            let t = &mut t[..x.len()];
             tanh_of_u(x, t);
             let rows = gx.data_mut().iter_mut().zip(grad_out.data());
             for ((gx, &g), (&x, &t)) in rows.zip(x.iter().zip(t.iter())) {

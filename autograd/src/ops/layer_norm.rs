@@ -18,8 +18,9 @@
 //! γ̄ₗ += Σ_rows ȳₗ x̂ₗ          β̄ₗ += Σ_rows ȳₗ
 //! ```
 //!
-//! Nothing is stored for backward: μ, r and x̂ are recomputed from the input row (O(n) per row,
-//! small beside the matrix products around a layer norm).
+//! Nothing is stored for backward: μ and r are recomputed from the input row, once per row for
+//! x̄ and γ̄ together (O(n) per row, small beside the matrix products around a layer norm), with
+//! the same bits as the forward pass, several rows at a time (`for_each_row_stats`).
 
 use crate::float::Float;
 use crate::node::Op;
@@ -38,18 +39,58 @@ fn row_stats<T: Float>(row: &[T], eps: T) -> (T, T) {
     (mean, T::one() / (var + eps).sqrt())
 }
 
+/// Rows whose (μ, r) [`for_each_row_stats`] computes together.
+const LOCKSTEP_ROWS: usize = 8;
+
+/// Calls `f(i, μᵢ, rᵢ)` for every row i (of length n) of `x`, in order: the values of
+/// [`row_stats`], bit for bit.
+///
+/// Each row's two sums are chains of dependent additions, one after the other. Here the rows are
+/// summed [`LOCKSTEP_ROWS`] at a time, element l of each row in turn, so the CPU works on that
+/// many independent chains at once; each row's own sums still add its elements in their order,
+/// from zero, so the results are the same bits.
+fn for_each_row_stats<T: Float>(x: &[T], n: usize, eps: T, mut f: impl FnMut(usize, T, T)) {
+    let (rows, len) = (x.len() / n, T::from_usize(n));
+    let mut blocks = x.chunks_exact(LOCKSTEP_ROWS * n);
+    for (b, block) in blocks.by_ref().enumerate() {
+        let mut sum = [T::zero(); LOCKSTEP_ROWS];
+        for l in 0..n {
+            for (k, s) in sum.iter_mut().enumerate() {
+                *s += block[k * n + l];
+            }
+        }
+        let mean = sum.map(|s| s / len);
+        let mut squares = [T::zero(); LOCKSTEP_ROWS];
+        for l in 0..n {
+            for (k, s) in squares.iter_mut().enumerate() {
+                let d = block[k * n + l] - mean[k];
+                *s += d * d;
+            }
+        }
+        for k in 0..LOCKSTEP_ROWS {
+            let r = T::one() / (squares[k] / len + eps).sqrt();
+            f(b * LOCKSTEP_ROWS + k, mean[k], r);
+        }
+    }
+    let done = rows - blocks.remainder().len() / n;
+    for (i, row) in blocks.remainder().chunks_exact(n).enumerate() {
+        let (mean, r) = row_stats(row, eps);
+        f(done + i, mean, r);
+    }
+}
+
 /// y = γ ⊙ x̂ + β for every row of length n.
 fn forward<T: Float>(x: &[T], gain: &[T], bias: &[T], y: &mut [T], eps: T) {
     let n = gain.len();
     if n == 0 {
         return; // rows of no features: nothing to normalise
     }
-    for (xr, yr) in x.chunks_exact(n).zip(y.chunks_exact_mut(n)) {
-        let (mean, r) = row_stats(xr, eps);
+    for_each_row_stats(x, n, eps, |i, mean, r| {
+        let (xr, yr) = (&x[i * n..(i + 1) * n], &mut y[i * n..(i + 1) * n]);
         for l in 0..n {
             yr[l] = gain[l] * ((xr[l] - mean) * r) + bias[l];
         }
-    }
+    });
 }
 
 pub(crate) struct LayerNormInputs {
@@ -70,40 +111,71 @@ pub(crate) fn backward<T: Float>(
     if n == 0 {
         return;
     }
-    let rows = || xv.chunks_exact(n).zip(g.data.chunks_exact(n));
-    if let Some(gx) = sink.grad(x) {
-        let inv_n = T::one() / T::from_usize(n);
-        for ((xr, gr), dxr) in rows().zip(gx.data.chunks_exact_mut(n)) {
-            let (mean, r) = row_stats(xr, eps);
-            // mean(ĝ) and mean(ĝ ⊙ x̂), with ĝ = ȳ ⊙ γ and x̂ recomputed.
-            let (mut mean_g, mut mean_gx) = (T::zero(), T::zero());
-            for l in 0..n {
-                let gh = gr[l] * gamma[l];
-                mean_g += gh;
-                mean_gx += gh * (xr[l] - mean) * r;
+    // γ̄'s buffer is taken out of the sink, so that one pass over the rows computes each row's
+    // (μ, r) once and adds into x̄ and γ̄ together. (When x is γ itself, γ̄ is added by a second
+    // pass afterwards, in the order of two separate passes.)
+    let mut dgain = match gain != x {
+        true => sink
+            .grad(gain)
+            .map(|buf| std::mem::replace(buf, Tensor::placeholder())),
+        false => None,
+    };
+    let mut dx = sink.grad(x);
+    if dx.is_some() || dgain.is_some() {
+        for_each_row_stats(xv, n, eps, |i, mean, r| {
+            let (xr, gr) = (&xv[i * n..(i + 1) * n], &g.data[i * n..(i + 1) * n]);
+            if let Some(dx) = dx.as_deref_mut() {
+                add_row_input_grad(xr, gr, gamma, mean, r, &mut dx.data[i * n..(i + 1) * n]);
             }
-            mean_g *= inv_n;
-            mean_gx *= inv_n;
-            for l in 0..n {
-                let xh = (xr[l] - mean) * r;
-                dxr[l] += r * (gr[l] * gamma[l] - mean_g - xh * mean_gx);
+            if let Some(dgain) = dgain.as_mut() {
+                add_row_gain_grad(xr, gr, mean, r, &mut dgain.data);
             }
-        }
+        });
     }
-    if let Some(dgain) = sink.grad(gain) {
-        for (xr, gr) in rows() {
-            let (mean, r) = row_stats(xr, eps);
-            for l in 0..n {
-                dgain.data[l] += gr[l] * (xr[l] - mean) * r;
-            }
-        }
+    if let Some(buf) = dgain {
+        sink.grads[gain as usize] = buf;
+    }
+    if gain == x
+        && let Some(dgain) = sink.grad(gain)
+    {
+        for_each_row_stats(xv, n, eps, |i, mean, r| {
+            let (xr, gr) = (&xv[i * n..(i + 1) * n], &g.data[i * n..(i + 1) * n]);
+            add_row_gain_grad(xr, gr, mean, r, &mut dgain.data);
+        });
     }
     if let Some(dbias) = sink.grad(bias) {
-        for (_, gr) in rows() {
+        for gr in g.data.chunks_exact(n) {
             for (d, &gl) in dbias.data.iter_mut().zip(gr) {
                 *d += gl;
             }
         }
+    }
+}
+
+/// `x̄ += r · (ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂))` for one row, with `ĝ = ȳ ⊙ γ` and
+/// `x̂ = (x − μ) · r` from the row's `(μ, r)`.
+fn add_row_input_grad<T: Float>(xr: &[T], gr: &[T], gamma: &[T], mean: T, r: T, dxr: &mut [T]) {
+    let n = gamma.len();
+    let inv_n = T::one() / T::from_usize(n);
+    // mean(ĝ) and mean(ĝ ⊙ x̂).
+    let (mut mean_g, mut mean_gx) = (T::zero(), T::zero());
+    for l in 0..n {
+        let gh = gr[l] * gamma[l];
+        mean_g += gh;
+        mean_gx += gh * (xr[l] - mean) * r;
+    }
+    mean_g *= inv_n;
+    mean_gx *= inv_n;
+    for l in 0..n {
+        let xh = (xr[l] - mean) * r;
+        dxr[l] += r * (gr[l] * gamma[l] - mean_g - xh * mean_gx);
+    }
+}
+
+/// `γ̄ += ȳ ⊙ x̂` for one row, `x̂ = (x − μ) · r` from the row's `(μ, r)`.
+fn add_row_gain_grad<T: Float>(xr: &[T], gr: &[T], mean: T, r: T, dgain: &mut [T]) {
+    for l in 0..dgain.len() {
+        dgain[l] += gr[l] * (xr[l] - mean) * r;
     }
 }
 
@@ -152,5 +224,68 @@ impl<'t, T: Float> Var<'t, T> {
                 eps,
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LOCKSTEP_ROWS, for_each_row_stats, row_stats};
+    use crate::gradcheck::{GradcheckConfig, gradcheck};
+    use crate::tensor::Tensor;
+
+    /// The rows summed in lockstep give the bits of one row at a time, for every row count
+    /// around the lockstep block (full blocks, a remainder, none).
+    #[test]
+    fn lockstep_row_stats_are_the_bits_of_one_row_at_a_time() {
+        let n = 13;
+        for rows in [
+            0,
+            1,
+            LOCKSTEP_ROWS - 1,
+            LOCKSTEP_ROWS,
+            2 * LOCKSTEP_ROWS + 3,
+        ] {
+            let x: Vec<f32> = (0..rows * n)
+                .map(|i| (i as f32 * 0.37).sin() * 3.0 + 0.1)
+                .collect();
+            let mut seen = Vec::new();
+            for_each_row_stats(&x, n, 1e-5, |i, mean, r| seen.push((i, mean, r)));
+            let one_by_one: Vec<_> = x
+                .chunks_exact(n)
+                .enumerate()
+                .map(|(i, row)| {
+                    let (mean, r) = row_stats(row, 1e-5);
+                    (i, mean, r)
+                })
+                .collect();
+            let bits = |v: &[(usize, f32, f32)]| -> Vec<(usize, u32, u32)> {
+                v.iter()
+                    .map(|&(i, m, r)| (i, m.to_bits(), r.to_bits()))
+                    .collect()
+            };
+            assert_eq!(bits(&seen), bits(&one_by_one), "{rows} rows");
+        }
+    }
+
+    /// Backward takes γ̄'s buffer out of the tape to fill it with x̄ in one pass; when one node is
+    /// x and γ, or γ and β, at once, both uses must still add their share.
+    #[test]
+    fn a_node_used_as_two_inputs_gets_both_gradients() {
+        let x = Tensor::from_vec(vec![0.3, -1.2, 2.0, 0.7], &[4]);
+        let b = Tensor::from_vec(vec![0.1, 0.2, -0.3, 0.4], &[4]);
+        let w = Tensor::from_vec(vec![1.0, -2.0, 0.5, 3.0], &[4]);
+        let config = GradcheckConfig::default();
+        let x_is_gain = gradcheck(
+            |t, v| (v[0].layer_norm(v[0], v[1], 0.1) * t.constant(&w)).sum(),
+            &[x.clone(), b.clone()],
+            &config,
+        );
+        assert!(x_is_gain.passes(1e-6), "{x_is_gain}");
+        let gain_is_bias = gradcheck(
+            |t, v| (v[0].layer_norm(v[1], v[1], 0.1) * t.constant(&w)).sum(),
+            &[x, b],
+            &config,
+        );
+        assert!(gain_is_bias.passes(1e-6), "{gain_is_bias}");
     }
 }
