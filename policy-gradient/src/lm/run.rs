@@ -268,6 +268,7 @@ pub struct LmProgress {
     bar: ProgressBar,
     quiet: bool,
     rows: u64,
+    gold: bool,
 }
 
 impl LmProgress {
@@ -279,7 +280,14 @@ impl LmProgress {
             bar: bar(steps, 0, template, quiet),
             quiet,
             rows: 0,
+            gold: false,
         }
+    }
+
+    /// Adds a `gold` column after `reward`: the task's own score of the sampled completions,
+    /// worth showing when the reward optimised is a learned model's.
+    pub fn with_gold_column(self) -> Self {
+        Self { gold: true, ..self }
     }
 
     /// Updates the bar; prints a table row when the row holds an evaluation.
@@ -293,13 +301,19 @@ impl LmProgress {
         if self.quiet || m.heldout_accuracy.is_nan() {
             return;
         }
+        // The optional column, with its leading space.
+        let gold = |cell: String| match self.gold {
+            true => format!(" {cell:>7}"),
+            false => String::new(),
+        };
         if self.rows.is_multiple_of(20) {
             self.bar.println(format!(
-                "{:>6} {:>9} {:>8} {:>7} {:>7} {:>8} {:>8} {:>7} {:>7} {:>6}",
+                "{:>6} {:>9} {:>8} {:>7}{} {:>7} {:>8} {:>8} {:>7} {:>7} {:>6}",
                 "step",
                 "samples",
                 "loss",
                 "reward",
+                gold("gold".into()),
                 "acc",
                 "greedy",
                 "kl",
@@ -309,11 +323,12 @@ impl LmProgress {
             ));
         }
         self.bar.println(format!(
-            "{:>6} {:>9} {:>8} {:>7} {:>7} {:>8} {:>8} {:>7} {:>7} {:>6.0}",
+            "{:>6} {:>9} {:>8} {:>7}{} {:>7} {:>8} {:>8} {:>7} {:>7} {:>6.0}",
             m.step,
             m.samples,
             fmt(m.loss, 4),
             fmt(m.reward, 3),
+            gold(fmt(m.gold, 3)),
             fmt(m.heldout_accuracy, 3),
             fmt(m.heldout_greedy_accuracy, 3),
             fmt(m.kl, 4),
