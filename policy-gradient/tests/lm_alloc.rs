@@ -136,11 +136,11 @@ fn pretraining_steps_allocate_nothing(spec: PolicySpec) {
     third_step_allocates_nothing_and_learns(&mut step, &format!("{spec:?}"));
 }
 
-/// One `pg lm rl` update ([`RlUpdate::step`]) of `policy` on four fixed completions in two
-/// groups with GRPO's advantages, for each KL mode and with two PPO epochs; the reference is the
-/// initial policy. The third update allocates nothing and lowers the surrogate.
+/// One `pg lm rl` update ([`RlUpdate::step`]: the reference's pass, then the policy's updates)
+/// of `policy` on four fixed completions in two groups with GRPO's advantages, for each KL mode
+/// and with two PPO epochs; the reference is the initial policy. The third update allocates nothing and lowers the surrogate.
 fn rl_updates_allocate_nothing(spec: PolicySpec) {
-    let reference = LmPolicy::new(&spec, &mut rand_chacha::ChaCha8Rng::seed_from_u64(2));
+    let mut reference = LmPolicy::new(&spec, &mut rand_chacha::ChaCha8Rng::seed_from_u64(2));
     // Two prompts, two completions each (a right one and a wrong one), ids below 13.
     let pairs: [(&[usize], &[usize]); 4] = [
         (&[2, 3, 4, 12], &[4, 3, 2, 1]),
@@ -156,14 +156,13 @@ fn rl_updates_allocate_nothing(spec: PolicySpec) {
             seqs.push(prompt, completion);
         }
     }
-    let mut ref_rows = Vec::new();
-    reference.log_probs_into(&windows, &seqs, &mut ref_rows);
     let mut cfg = RlConfig::preset("reverse").unwrap();
     (cfg.estimator, cfg.samples_per_prompt, cfg.kl_coef) = (Estimator::Grpo, 2, 0.1);
     (cfg.update, cfg.update_epochs) = (Update::Ppo, 2);
     for kl in [KlMode::None, KlMode::K1Reward, KlMode::K3Loss] {
         cfg.kl = kl;
         let mut policy = reference.clone();
+        let frozen = reference.clone();
         let mut update = RlUpdate::default();
         let mut adam = Adam::new(AdamConfig::default());
         let mut step = || {
@@ -174,12 +173,16 @@ fn rl_updates_allocate_nothing(spec: PolicySpec) {
                 &windows,
                 &seqs,
                 &rewards,
-                &ref_rows,
+                &mut reference,
                 1e-2,
             );
             u.expect("a finite loss").loss
         };
         third_step_allocates_nothing_and_learns(&mut step, &format!("RL with {kl:?}, {spec:?}"));
+        assert_eq!(
+            reference, frozen,
+            "the reference lends its parameters and gets them back"
+        );
     }
 }
 

@@ -293,6 +293,17 @@ impl TokenPolicy {
     /// are copied side by side and the MLP runs on `dense`'s inference path. Writes `[rows × V]`
     /// values into `out` (resized).
     pub fn log_probs_into(&self, contexts: &[Token], out: &mut Vec<f32>) {
+        self.log_probs_reusing(contexts, &mut InferBuffers::default(), out);
+    }
+
+    /// [`TokenPolicy::log_probs_into`] with its inputs and logits in `buffers` (reused): a warm
+    /// call allocates nothing.
+    pub fn log_probs_reusing(
+        &self,
+        contexts: &[Token],
+        buffers: &mut InferBuffers,
+        out: &mut Vec<f32>,
+    ) {
         let (c, d, v) = (self.spec.context, self.spec.embed_dim, self.spec.vocab);
         assert!(
             contexts.len().is_multiple_of(c),
@@ -301,7 +312,8 @@ impl TokenPolicy {
         );
         let rows = contexts.len() / c;
         let table = self.embed.data();
-        let mut input = Vec::with_capacity(rows * c * d);
+        let InferBuffers { input, logits } = buffers;
+        input.clear();
         for &t in contexts {
             assert!(
                 t < v,
@@ -309,13 +321,22 @@ impl TokenPolicy {
             );
             input.extend_from_slice(&table[t * d..(t + 1) * d]);
         }
-        let mut logits = vec![0.0f32; rows * v];
-        self.mlp.infer(&input, &mut logits);
+        logits.clear();
+        logits.resize(rows * v, 0.0);
+        self.mlp.infer(input, logits);
         out.resize(rows * v, 0.0);
         for (z, lp) in logits.chunks_exact(v).zip(out.chunks_exact_mut(v)) {
             log_softmax_into(z, 1.0, lp);
         }
     }
+}
+
+/// The buffers of [`TokenPolicy::log_probs_reusing`]: the concatenated embeddings and the
+/// logits.
+#[derive(Debug, Default)]
+pub struct InferBuffers {
+    input: Vec<f32>,
+    logits: Vec<f32>,
 }
 
 #[cfg(test)]

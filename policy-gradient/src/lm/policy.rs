@@ -19,7 +19,7 @@ use super::generate::{Completion, generate};
 use super::gpt::batch::SeqBatch;
 use super::gpt::train::weighted_nll_gradients_with;
 use super::gpt::{Gpt, GptArch, GptSpec};
-use super::model::{ModelSpec, TokenPolicy, check_task_vocab};
+use super::model::{InferBuffers, ModelSpec, TokenPolicy, check_task_vocab};
 use super::objective::{Forward, forward};
 use super::sample::{entropy, mean_entropy};
 use crate::error::Result;
@@ -397,14 +397,26 @@ impl LmPolicy {
 
     /// `log π(· | s_t)` of every completion token of the pairs (rows as in
     /// [`LmPolicy::forward`]), `[rows × V]` into `out` (resized), recording no gradient: what
-    /// the frozen reference of `pg lm rl` gives.
-    pub fn log_probs_into(&self, windows: &TokenBatch, seqs: &SeqBatch, out: &mut Vec<f32>) {
+    /// the frozen reference of `pg lm rl` gives. The transformer's parameters are lent to the
+    /// tape of `buffers` and the MLP's inputs kept in them, so a warm call allocates nothing
+    /// (the policy is unchanged when it returns).
+    pub fn log_probs_into(
+        &mut self,
+        windows: &TokenBatch,
+        seqs: &SeqBatch,
+        buffers: &mut GradStep,
+        out: &mut Vec<f32>,
+    ) {
         match self {
-            LmPolicy::Mlp(p) => p.log_probs_into(windows.contexts(), out),
-            LmPolicy::Transformer(_) => {
-                let tape = Tape::new();
+            LmPolicy::Mlp(p) => p.log_probs_reusing(windows.contexts(), &mut buffers.infer, out),
+            LmPolicy::Transformer(p) => {
+                let tape = &mut buffers.tape;
+                tape.reset();
+                let (arch, params) = p.model.split_mut();
+                let scored = &mut buffers.scored;
                 tape.no_grad(|| {
-                    let (_, f) = self.forward(&tape, windows, seqs);
+                    let lent = tape.lend_params(params);
+                    let f = transformer_forward(arch, |k| lent.var(k), windows, seqs, scored);
                     f.log_probs.with_value(|t| {
                         out.clear();
                         out.extend_from_slice(t.data());
@@ -437,13 +449,15 @@ fn transformer_forward<'t>(
     }
 }
 
-/// The buffers of [`LmPolicy::gradients_into`], reused from step to step: the tape, one
-/// gradient tensor per parameter and the transformer's scored positions.
+/// The buffers of [`LmPolicy::gradients_into`] and [`LmPolicy::log_probs_into`], reused from
+/// step to step: the tape, one gradient tensor per parameter, the transformer's scored
+/// positions and the MLP's inference buffers.
 #[derive(Default)]
 pub struct GradStep {
     tape: Tape<f32>,
     grads: Vec<Tensor<f32>>,
     scored: Vec<usize>,
+    infer: InferBuffers,
 }
 
 impl GradStep {
@@ -555,7 +569,7 @@ mod tests {
         assert_eq!(token_logp.numel(), 6);
         // Row by row against the full log-probability table: row r is completion token r.
         let mut rows = Vec::new();
-        policy.log_probs_into(&windows, &seqs, &mut rows);
+        policy.log_probs_into(&windows, &seqs, &mut GradStep::default(), &mut rows);
         for (r, (&y, &lp)) in windows.targets().iter().zip(token_logp.data()).enumerate() {
             assert_eq!(rows[r * 13 + y], lp, "row {r}");
         }

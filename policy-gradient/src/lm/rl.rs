@@ -138,12 +138,16 @@ pub struct UpdateStats {
     pub clip_fraction: f64,
 }
 
-/// Steps 5-9 of the module docs, with every buffer kept from step to step: the policy's
-/// parameters are lent to the tape and its gradients written into reused tensors
-/// ([`LmPolicy::gradients_into`]), so a warm update allocates nothing.
+/// Steps 4-9 of the module docs, with every buffer kept from step to step: the parameters are
+/// lent to the tape and the gradients written into reused tensors
+/// ([`LmPolicy::gradients_into`], [`LmPolicy::log_probs_into`]), so a warm update allocates
+/// nothing.
 #[derive(Default)]
 pub struct RlUpdate {
     grad: GradStep,
+    /// The reference's pass, and its `log π_ref(· | s_t)` of every row (`[rows × V]`).
+    reference: GradStep,
+    ref_rows: Vec<f32>,
     /// `log π_ref(y_t | s_t)` of each row's sampled token.
     ref_tok: Vec<f32>,
     /// `log π(y_t | s_t)` before the update (the PPO ratio's denominator).
@@ -162,8 +166,9 @@ pub struct RlUpdate {
 
 impl RlUpdate {
     /// Updates `policy` on the completions of `batch` (and `seqs`, for the transformer) with
-    /// their `rewards` (one per completion) and the reference's log-probabilities `ref_rows`
-    /// (`[rows × V]`, [`LmPolicy::log_probs_into`]): one gradient step of [`pg_loss`], then with
+    /// their `rewards` (one per completion) and the log-probabilities the frozen `reference`
+    /// gives them ([`LmPolicy::log_probs_into`]; it is unchanged): one gradient step of
+    /// [`pg_loss`], then with
     /// `update = "ppo"` `update_epochs − 1` steps of [`clipped_pg_loss`], each clipped and
     /// stepped by `opt` at rate `lr`. `None` if a loss is not finite (nothing is stepped from
     /// it).
@@ -176,13 +181,16 @@ impl RlUpdate {
         batch: &TokenBatch,
         seqs: &SeqBatch,
         rewards: &[f64],
-        ref_rows: &[f32],
+        reference: &mut LmPolicy,
         lr: f32,
     ) -> Option<UpdateStats> {
         let v = policy.vocab();
         let n = batch.sequences();
+        // 4. The frozen reference's log-probabilities of the sampled tokens.
+        reference.log_probs_into(batch, seqs, &mut self.reference, &mut self.ref_rows);
         let Self {
             grad,
+            ref_rows,
             ref_tok,
             old_logp,
             exact_kl: exact,
@@ -192,6 +200,7 @@ impl RlUpdate {
             advantages: adv,
             weights,
             clip_fractions,
+            ..
         } = self;
         ref_tok.clear();
         ref_tok.extend(
@@ -281,7 +290,7 @@ impl RlUpdate {
 pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evaluation)> {
     cfg.validate("the configuration")?;
     let task = make_task(&cfg.task)?;
-    let reference = checkpoint::load(Path::new(&cfg.reference))?;
+    let mut reference = checkpoint::load(Path::new(&cfg.reference))?;
     // A new run stores its reference as an absolute path, so `--resume` works from anywhere.
     let absolute;
     let cfg = if opts.resume {
@@ -373,7 +382,6 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
     let mut batch = reference.token_batch();
     let mut seqs = SeqBatch::default();
     let transformer = matches!(reference, LmPolicy::Transformer(_));
-    let mut ref_rows: Vec<f32> = Vec::new();
     let clock = Instant::now();
 
     let mut last_eval = None;
@@ -427,9 +435,8 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         samples += n as u64;
         tokens += batch.rows() as u64;
         // 4. The frozen reference's log-probabilities of the sampled tokens.
-        reference.log_probs_into(&batch, &seqs, &mut ref_rows);
         let lr = cfg.lr_schedule.rate(cfg.lr, step - 1, steps);
-        // 5-9. The update.
+        // 4-9. The update.
         let Some(u) = update.step(
             cfg,
             &mut s.policy,
@@ -437,7 +444,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             &batch,
             &seqs,
             &rewards,
-            &ref_rows,
+            &mut reference,
             lr,
         ) else {
             return Err(s.non_finite(step, "policy loss"));
