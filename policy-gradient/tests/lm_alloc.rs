@@ -5,17 +5,23 @@
 //! parameters to the tape instead of copying them, and its custom ops (the fused linear layers
 //! and the attention) write their output shapes into the tape's buffers: a warm step allocates
 //! nothing. The GPT is stepped directly; the MLP as `pg lm pretrain` steps either policy
-//! (refilling its batch, [`LmPolicy::nll_gradients`], [`LmPolicy::clip_and_step`]).
+//! (refilling its batch, [`LmPolicy::nll_gradients`], [`LmPolicy::clip_and_step`]); both
+//! policies as `pg lm rl` updates them ([`RlUpdate::step`]: the forward pass over the sampled
+//! completions, the surrogate with the KL term, backward, clipping, Adam, and the PPO epochs).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
 use autograd::{Tape, Tensor};
 use dense::optim::{Adam, AdamConfig};
 use policy_gradient::config::Activation;
+use policy_gradient::config::Update;
+use policy_gradient::lm::config::{Estimator, KlMode, RlConfig};
+use policy_gradient::lm::gpt::batch::SeqBatch;
 use policy_gradient::lm::gpt::train::weighted_nll_gradients;
 use policy_gradient::lm::gpt::{Gpt, GptSpec};
 use policy_gradient::lm::model::ModelSpec;
 use policy_gradient::lm::policy::{LmPolicy, NllBatch, PolicySpec, TransformerSpec};
+use policy_gradient::lm::rl::RlUpdate;
 use rand::SeedableRng;
 
 struct Counting;
@@ -130,21 +136,69 @@ fn pretraining_steps_allocate_nothing(spec: PolicySpec) {
     third_step_allocates_nothing_and_learns(&mut step, &format!("{spec:?}"));
 }
 
-#[test]
-fn a_warm_mlp_pretraining_step_allocates_nothing() {
-    pretraining_steps_allocate_nothing(PolicySpec::Mlp(ModelSpec {
+/// One `pg lm rl` update ([`RlUpdate::step`]: the reference's pass, then the policy's updates)
+/// of `policy` on four fixed completions in two groups with GRPO's advantages, for each KL mode
+/// and with two PPO epochs; the reference is the initial policy. The third update allocates nothing and lowers the surrogate.
+fn rl_updates_allocate_nothing(spec: PolicySpec) {
+    let mut reference = LmPolicy::new(&spec, &mut rand_chacha::ChaCha8Rng::seed_from_u64(2));
+    // Two prompts, two completions each (a right one and a wrong one), ids below 13.
+    let pairs: [(&[usize], &[usize]); 4] = [
+        (&[2, 3, 4, 12], &[4, 3, 2, 1]),
+        (&[2, 3, 4, 12], &[4, 2, 1]),
+        (&[7, 9, 12], &[9, 7, 1]),
+        (&[7, 9, 12], &[7, 7, 9, 1]),
+    ];
+    let rewards = [1.0, 0.0, 1.0, 0.0];
+    let (mut windows, mut seqs) = (reference.token_batch(), SeqBatch::default());
+    for (prompt, completion) in pairs {
+        windows.push(prompt, completion);
+        if matches!(reference, LmPolicy::Transformer(_)) {
+            seqs.push(prompt, completion);
+        }
+    }
+    let mut cfg = RlConfig::preset("reverse").unwrap();
+    (cfg.estimator, cfg.samples_per_prompt, cfg.kl_coef) = (Estimator::Grpo, 2, 0.1);
+    (cfg.update, cfg.update_epochs) = (Update::Ppo, 2);
+    for kl in [KlMode::None, KlMode::K1Reward, KlMode::K3Loss] {
+        cfg.kl = kl;
+        let mut policy = reference.clone();
+        let frozen = reference.clone();
+        let mut update = RlUpdate::default();
+        let mut adam = Adam::new(AdamConfig::default());
+        let mut step = || {
+            let u = update.step(
+                &cfg,
+                &mut policy,
+                &mut adam,
+                &windows,
+                &seqs,
+                &rewards,
+                &mut reference,
+                1e-2,
+            );
+            u.expect("a finite loss").loss
+        };
+        third_step_allocates_nothing_and_learns(&mut step, &format!("RL with {kl:?}, {spec:?}"));
+        assert_eq!(
+            reference, frozen,
+            "the reference lends its parameters and gets them back"
+        );
+    }
+}
+
+fn mlp_spec() -> PolicySpec {
+    PolicySpec::Mlp(ModelSpec {
         task: "reverse".into(),
         vocab: 13,
         context: 6,
         embed_dim: 4,
         hidden_sizes: vec![32, 16],
         activation: Activation::Relu,
-    }));
+    })
 }
 
-#[test]
-fn a_warm_transformer_pretraining_step_allocates_nothing() {
-    pretraining_steps_allocate_nothing(PolicySpec::Transformer(TransformerSpec {
+fn transformer_spec() -> PolicySpec {
+    PolicySpec::Transformer(TransformerSpec {
         task: "reverse".into(),
         gpt: GptSpec {
             vocab: 13,
@@ -153,5 +207,25 @@ fn a_warm_transformer_pretraining_step_allocates_nothing() {
             heads: 2,
             layers: 2,
         },
-    }));
+    })
+}
+
+#[test]
+fn a_warm_mlp_pretraining_step_allocates_nothing() {
+    pretraining_steps_allocate_nothing(mlp_spec());
+}
+
+#[test]
+fn a_warm_transformer_pretraining_step_allocates_nothing() {
+    pretraining_steps_allocate_nothing(transformer_spec());
+}
+
+#[test]
+fn a_warm_mlp_rl_update_allocates_nothing() {
+    rl_updates_allocate_nothing(mlp_spec());
+}
+
+#[test]
+fn a_warm_transformer_rl_update_allocates_nothing() {
+    rl_updates_allocate_nothing(transformer_spec());
 }

@@ -30,7 +30,13 @@
 /// assert_eq!(reinforce_advantages(&[1.0, 0.0]), vec![1.0, 0.0]);
 /// ```
 pub fn reinforce_advantages(rewards: &[f64]) -> Vec<f64> {
-    rewards.to_vec()
+    into_vec(|out| reinforce_advantages_into(rewards, out))
+}
+
+/// [`reinforce_advantages`] into `out` (replaced; its buffer reused).
+pub fn reinforce_advantages_into(rewards: &[f64], out: &mut Vec<f64>) {
+    out.clear();
+    out.extend_from_slice(rewards);
 }
 
 /// REINFORCE with the batch-mean baseline: `A_i = r_i - (1/N) Σ_j r_j`.
@@ -40,11 +46,17 @@ pub fn reinforce_advantages(rewards: &[f64]) -> Vec<f64> {
 /// assert_eq!(batch_mean_advantages(&[1.0, 0.0, 0.0, 1.0]), vec![0.5, -0.5, -0.5, 0.5]);
 /// ```
 pub fn batch_mean_advantages(rewards: &[f64]) -> Vec<f64> {
+    into_vec(|out| batch_mean_advantages_into(rewards, out))
+}
+
+/// [`batch_mean_advantages`] into `out` (replaced; its buffer reused).
+pub fn batch_mean_advantages_into(rewards: &[f64], out: &mut Vec<f64>) {
+    out.clear();
     if rewards.is_empty() {
-        return Vec::new();
+        return;
     }
     let mean = rewards.iter().sum::<f64>() / rewards.len() as f64;
-    rewards.iter().map(|r| r - mean).collect()
+    out.extend(rewards.iter().map(|r| r - mean));
 }
 
 /// RLOO (REINFORCE leave-one-out, Kool et al. 2019; Ahmadian et al. 2024), `k` completions per
@@ -62,14 +74,18 @@ pub fn batch_mean_advantages(rewards: &[f64]) -> Vec<f64> {
 /// assert!((a[0] - 2.0 / 3.0).abs() < 1e-12 && (a[1] + 2.0 / 3.0).abs() < 1e-12);
 /// ```
 pub fn rloo_advantages(rewards: &[f64], k: usize) -> Vec<f64> {
+    into_vec(|out| rloo_advantages_into(rewards, k, out))
+}
+
+/// [`rloo_advantages`] into `out` (replaced; its buffer reused).
+pub fn rloo_advantages_into(rewards: &[f64], k: usize, out: &mut Vec<f64>) {
     check_groups("rloo_advantages", rewards.len(), k, 2);
-    let mut out = Vec::with_capacity(rewards.len());
+    out.clear();
     for group in rewards.chunks_exact(k) {
         let sum: f64 = group.iter().sum();
         // A_i = r_i - mean of the other k-1 rewards of the group.
         out.extend(group.iter().map(|&r| r - (sum - r) / (k - 1) as f64));
     }
-    out
 }
 
 /// GRPO (Shao et al. 2024, DeepSeekMath), `g` completions per prompt:
@@ -88,12 +104,17 @@ pub fn rloo_advantages(rewards: &[f64], k: usize) -> Vec<f64> {
 /// assert!((a[0] - 0.75f64.sqrt()).abs() < 1e-12);
 /// ```
 pub fn grpo_advantages(rewards: &[f64], g: usize, eps: f64) -> Vec<f64> {
+    into_vec(|out| grpo_advantages_into(rewards, g, eps, out))
+}
+
+/// [`grpo_advantages`] into `out` (replaced; its buffer reused).
+pub fn grpo_advantages_into(rewards: &[f64], g: usize, eps: f64, out: &mut Vec<f64>) {
     check_groups("grpo_advantages", rewards.len(), g, 2);
     assert!(
         eps >= 0.0 && eps.is_finite(),
         "grpo_advantages: eps must be finite and >= 0, got {eps}"
     );
-    let mut out = Vec::with_capacity(rewards.len());
+    out.clear();
     for group in rewards.chunks_exact(g) {
         let mean = group.iter().sum::<f64>() / g as f64;
         let var = group.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (g - 1) as f64;
@@ -104,6 +125,12 @@ pub fn grpo_advantages(rewards: &[f64], g: usize, eps: f64) -> Vec<f64> {
             if centred == 0.0 { 0.0 } else { centred / scale }
         }));
     }
+}
+
+/// The vector an `_into` function fills.
+fn into_vec(fill: impl FnOnce(&mut Vec<f64>)) -> Vec<f64> {
+    let mut out = Vec::new();
+    fill(&mut out);
     out
 }
 

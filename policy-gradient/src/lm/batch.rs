@@ -104,6 +104,13 @@ impl TokenBatch {
     ///
     /// Panics unless there is one value per row.
     pub fn sum_per_sequence(&self, values: &[f64]) -> Vec<f64> {
+        let mut out = Vec::new();
+        self.sum_per_sequence_into(values, &mut out);
+        out
+    }
+
+    /// [`TokenBatch::sum_per_sequence`] into `out` (resized; its buffer reused).
+    pub fn sum_per_sequence_into(&self, values: &[f64], out: &mut Vec<f64>) {
         assert_eq!(
             values.len(),
             self.rows(),
@@ -111,11 +118,11 @@ impl TokenBatch {
             values.len(),
             self.rows()
         );
-        let mut out = vec![0.0; self.sequences()];
+        out.clear();
+        out.resize(self.sequences(), 0.0);
         for (&s, &v) in self.seq_of.iter().zip(values) {
             out[s] += v;
         }
-        out
     }
 
     /// Per-row loss weights from per-sequence advantages: `w_t = A_{seq(t)} / N` with `N` the
@@ -133,6 +140,18 @@ impl TokenBatch {
     ///
     /// Panics unless there is one advantage per sequence.
     pub fn averaged_weights(&self, advantages: &[f64], averaging: LossAveraging) -> Vec<f32> {
+        let mut out = Vec::new();
+        self.averaged_weights_into(advantages, averaging, &mut out);
+        out
+    }
+
+    /// [`TokenBatch::averaged_weights`] into `out` (resized; its buffer reused).
+    pub fn averaged_weights_into(
+        &self,
+        advantages: &[f64],
+        averaging: LossAveraging,
+        out: &mut Vec<f32>,
+    ) {
         assert_eq!(
             advantages.len(),
             self.sequences(),
@@ -142,17 +161,15 @@ impl TokenBatch {
         );
         let n = self.sequences() as f64;
         let t = self.rows() as f64;
-        self.seq_of
-            .iter()
-            .map(|&s| {
-                let a = advantages[s];
-                (match averaging {
-                    LossAveraging::Sum => a / n,
-                    LossAveraging::Sequence => a / (n * self.seq_lens[s] as f64),
-                    LossAveraging::Token => a / t,
-                }) as f32
-            })
-            .collect()
+        out.clear();
+        out.extend(self.seq_of.iter().map(|&s| {
+            let a = advantages[s];
+            (match averaging {
+                LossAveraging::Sum => a / n,
+                LossAveraging::Sequence => a / (n * self.seq_lens[s] as f64),
+                LossAveraging::Token => a / t,
+            }) as f32
+        }));
     }
 }
 

@@ -118,10 +118,10 @@ pub fn measure_with(
         for (e, cfg) in configs.iter().enumerate() {
             let weights = batch.row_weights(&advantages(cfg, &rewards));
             tape.reset();
-            let f = policy.forward(&tape, &batch, &seqs);
+            let (params, f) = policy.forward(&tape, &batch, &seqs);
             pg_loss(f.token_logp, &weights, None).backward_into(&mut grads);
             let mut k = 0;
-            for &v in &f.params {
+            for &v in &params {
                 for &g in grads[v].data() {
                     flat[k] = g as f64;
                     k += 1;

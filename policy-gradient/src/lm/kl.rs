@@ -105,6 +105,13 @@ pub fn exact_kl(logp: &[f32], logq: &[f32]) -> f64 {
 /// assert_eq!(kl_penalised_rewards(&[1.0, 0.0], &[2.0, -1.0], 0.1), vec![0.8, 0.1]);
 /// ```
 pub fn kl_penalised_rewards(rewards: &[f64], seq_k1: &[f64], beta: f64) -> Vec<f64> {
+    let mut out = Vec::new();
+    kl_penalised_rewards_into(rewards, seq_k1, beta, &mut out);
+    out
+}
+
+/// [`kl_penalised_rewards`] into `out` (replaced; its buffer reused).
+pub fn kl_penalised_rewards_into(rewards: &[f64], seq_k1: &[f64], beta: f64, out: &mut Vec<f64>) {
     assert_eq!(
         rewards.len(),
         seq_k1.len(),
@@ -112,11 +119,8 @@ pub fn kl_penalised_rewards(rewards: &[f64], seq_k1: &[f64], beta: f64) -> Vec<f
         rewards.len(),
         seq_k1.len()
     );
-    rewards
-        .iter()
-        .zip(seq_k1)
-        .map(|(r, kl)| r - beta * kl)
-        .collect()
+    out.clear();
+    out.extend(rewards.iter().zip(seq_k1).map(|(r, kl)| r - beta * kl));
 }
 
 #[cfg(test)]

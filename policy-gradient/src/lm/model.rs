@@ -15,13 +15,13 @@
 //! the observation is the context window, the action space is the vocabulary.
 
 use super::batch::TokenBatch;
-use super::objective::nll_loss;
+use super::objective::{Forward, nll_loss};
 use super::sample::log_softmax_into;
 use crate::config::Activation;
 use crate::error::Result;
 use crate::run::bounds;
 use crate::run::config::bad_value;
-use autograd::{Gradients, Tape, Tensor, Var};
+use autograd::{Tape, Tensor, Var};
 use dense::{Init, Mlp};
 use envs::tokens::Token;
 use rand::Rng;
@@ -197,11 +197,6 @@ impl TokenPolicy {
         vars
     }
 
-    /// Copies the gradients of `vars` (from [`TokenPolicy::param_vars`]) out of `grads`.
-    pub fn grads_of(vars: &[Var<'_, f32>], grads: &Gradients<f32>) -> Vec<Tensor<f32>> {
-        vars.iter().map(|&v| grads[v].clone()).collect()
-    }
-
     /// The logits `[rows, V]` for `rows = contexts.len() / C` context windows (row-major),
     /// recorded on the tape with the parameter leaves `vars` (from [`TokenPolicy::param_vars`]).
     ///
@@ -236,26 +231,46 @@ impl TokenPolicy {
     /// parameter, in [`TokenPolicy::param_vars`] order, their buffers reused); returns `L`.
     /// `look` is shown the log-probabilities `[R, V]` (e.g. to measure the entropy).
     ///
-    /// The parameters are lent to `tape` and back ([`autograd::lend`]), and the gradients are
-    /// copied out of `tape_grads` into `grads`' buffers: a warm step allocates nothing. The result
-    /// is bit for bit that of recording [`TokenPolicy::logits`] and reading the gradients with
-    /// [`TokenPolicy::grads_of`].
+    /// [`TokenPolicy::gradients_into`] with the loss [`nll_loss`]: a warm step allocates nothing.
     ///
     /// Panics as [`TokenPolicy::logits`].
     pub fn nll_gradients_into(
         &mut self,
         tape: &mut Tape<f32>,
         batch: &TokenBatch,
-        tape_grads: &mut Gradients<f32>,
         grads: &mut Vec<Tensor<f32>>,
         look: impl FnOnce(&Tensor<f32>),
+    ) -> f32 {
+        self.gradients_into(tape, batch, grads, |f| {
+            f.log_probs.with_value(look);
+            nll_loss(f.token_logp)
+        })
+    }
+
+    /// The gradient of any loss built from the policy's log-probabilities on `batch`'s rows:
+    /// records [`Forward`] (as [`super::objective::forward`] does), lets `loss` build `L` from
+    /// it, and writes `∂L/∂θ` into `grads` (one tensor per parameter, in
+    /// [`TokenPolicy::param_vars`] order, their buffers reused); returns `L`.
+    ///
+    /// The parameters are lent to `tape` and back ([`autograd::Tape::lend_params`]) and the
+    /// gradients are swapped out of it ([`autograd::Var::backward_to_groups`]): a warm step
+    /// allocates nothing. The result is bit for bit that of recording [`TokenPolicy::logits`]
+    /// with [`TokenPolicy::param_vars`] and copying the gradients out.
+    ///
+    /// Panics as [`TokenPolicy::logits`].
+    pub fn gradients_into(
+        &mut self,
+        tape: &mut Tape<f32>,
+        batch: &TokenBatch,
+        grads: &mut Vec<Tensor<f32>>,
+        loss: impl for<'t> FnOnce(&Forward<'t>) -> Var<'t, f32>,
     ) -> f32 {
         let (c, d) = (self.spec.context, self.spec.embed_dim);
         let mlp_params = self.mlp.params().len();
         let contexts = batch.contexts();
         assert!(
             contexts.len().is_multiple_of(c),
-            "TokenPolicy::nll_gradients_into: {} context tokens is not a multiple of the window {c}",
+            "TokenPolicy::gradients_into: {} context tokens is not a multiple of the window {c}",
             contexts.len()
         );
         tape.reset();
@@ -263,15 +278,14 @@ impl TokenPolicy {
         let mlp = self.mlp.lend(tape);
         let e = Self::concatenated_embeddings(table.var(0), contexts, contexts.len() / c, c * d);
         let log_probs = mlp.forward(e).log_softmax(1);
-        let loss = nll_loss(log_probs.gather(1, batch.targets()));
-        let value = loss.item();
-        loss.backward_into(tape_grads);
-        log_probs.with_value(look);
+        let f = Forward {
+            log_probs,
+            token_logp: log_probs.gather(1, batch.targets()),
+        };
+        let l = loss(&f);
+        let value = l.item();
         grads.resize_with(1 + mlp_params, Tensor::empty);
-        grads[0].copy_from(&tape_grads[table.var(0)]);
-        for (k, g) in grads[1..].iter_mut().enumerate() {
-            g.copy_from(&tape_grads[mlp.var(k)]);
-        }
+        l.backward_to_groups(&[&table, mlp.lent()], grads);
         value
     }
 
@@ -279,6 +293,17 @@ impl TokenPolicy {
     /// are copied side by side and the MLP runs on `dense`'s inference path. Writes `[rows × V]`
     /// values into `out` (resized).
     pub fn log_probs_into(&self, contexts: &[Token], out: &mut Vec<f32>) {
+        self.log_probs_reusing(contexts, &mut InferBuffers::default(), out);
+    }
+
+    /// [`TokenPolicy::log_probs_into`] with its inputs and logits in `buffers` (reused): a warm
+    /// call allocates nothing.
+    pub fn log_probs_reusing(
+        &self,
+        contexts: &[Token],
+        buffers: &mut InferBuffers,
+        out: &mut Vec<f32>,
+    ) {
         let (c, d, v) = (self.spec.context, self.spec.embed_dim, self.spec.vocab);
         assert!(
             contexts.len().is_multiple_of(c),
@@ -287,7 +312,8 @@ impl TokenPolicy {
         );
         let rows = contexts.len() / c;
         let table = self.embed.data();
-        let mut input = Vec::with_capacity(rows * c * d);
+        let InferBuffers { input, logits } = buffers;
+        input.clear();
         for &t in contexts {
             assert!(
                 t < v,
@@ -295,13 +321,22 @@ impl TokenPolicy {
             );
             input.extend_from_slice(&table[t * d..(t + 1) * d]);
         }
-        let mut logits = vec![0.0f32; rows * v];
-        self.mlp.infer(&input, &mut logits);
+        logits.clear();
+        logits.resize(rows * v, 0.0);
+        self.mlp.infer(input, logits);
         out.resize(rows * v, 0.0);
         for (z, lp) in logits.chunks_exact(v).zip(out.chunks_exact_mut(v)) {
             log_softmax_into(z, 1.0, lp);
         }
     }
+}
+
+/// The buffers of [`TokenPolicy::log_probs_reusing`]: the concatenated embeddings and the
+/// logits.
+#[derive(Debug, Default)]
+pub struct InferBuffers {
+    input: Vec<f32>,
+    logits: Vec<f32>,
 }
 
 #[cfg(test)]

@@ -30,25 +30,32 @@ use crate::ppo::clipped_objective;
 use autograd::{Tape, Var};
 
 /// What one recorded forward pass over a batch gives.
+#[derive(Clone, Copy)]
 pub struct Forward<'t> {
-    /// The parameter leaves, in [`TokenPolicy::param_vars`] order (read their gradients here).
-    pub params: Vec<Var<'t, f32>>,
     /// `log π(· | s_t)` for every row: `[rows, V]`.
     pub log_probs: Var<'t, f32>,
     /// `log π(y_t | s_t)` of each row's target token: `[rows]`.
     pub token_logp: Var<'t, f32>,
 }
 
-/// Records the policy on every row of `batch`.
-pub fn forward<'t>(policy: &TokenPolicy, tape: &'t Tape<f32>, batch: &TokenBatch) -> Forward<'t> {
+/// Records the policy on every row of `batch`, its parameters copied onto the tape as leaves;
+/// returns them (in [`TokenPolicy::param_vars`] order: read their gradients there) and the
+/// recording. [`TokenPolicy::gradients_into`] lends them instead, for a training step.
+pub fn forward<'t>(
+    policy: &TokenPolicy,
+    tape: &'t Tape<f32>,
+    batch: &TokenBatch,
+) -> (Vec<Var<'t, f32>>, Forward<'t>) {
     let params = policy.param_vars(tape);
     let log_probs = policy.logits(&params, batch.contexts()).log_softmax(1);
     let token_logp = log_probs.gather(1, batch.targets());
-    Forward {
+    (
         params,
-        log_probs,
-        token_logp,
-    }
+        Forward {
+            log_probs,
+            token_logp,
+        },
+    )
 }
 
 /// `L = -(1/T) Σ_t log π(y_t | s_t)` over the `T` rows (completion tokens) of the batch.

@@ -18,14 +18,14 @@ use super::batch::TokenBatch;
 use super::generate::{Completion, generate};
 use super::gpt::batch::SeqBatch;
 use super::gpt::train::weighted_nll_gradients_with;
-use super::gpt::{Gpt, GptSpec};
-use super::model::{ModelSpec, TokenPolicy, check_task_vocab};
-use super::objective::forward;
+use super::gpt::{Gpt, GptArch, GptSpec};
+use super::model::{InferBuffers, ModelSpec, TokenPolicy, check_task_vocab};
+use super::objective::{Forward, forward};
 use super::sample::{entropy, mean_entropy};
 use crate::error::Result;
 use crate::run::config::bad_value;
 use crate::run::update::{Stepper, clip_and_step};
-use autograd::{Gradients, Tape, Tensor};
+use autograd::{Tape, Tensor, Var};
 use envs::tokens::{Token, TokenTask};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -163,6 +163,14 @@ impl LmPolicy {
         }
     }
 
+    /// The vocabulary size `V`: the width of each row of `log π`.
+    pub fn vocab(&self) -> usize {
+        match self {
+            LmPolicy::Mlp(p) => p.spec().vocab,
+            LmPolicy::Transformer(p) => p.spec.gpt.vocab,
+        }
+    }
+
     /// An empty batch of completion-token rows for this policy: context windows of the MLP's
     /// width (the transformer reads whole sequences instead, and uses only the rows' order and
     /// targets, so its windows are one token wide).
@@ -285,7 +293,6 @@ impl LmPolicy {
                 let loss = p.nll_gradients_into(
                     &mut batch.tape,
                     &batch.windows,
-                    &mut batch.tape_grads,
                     &mut batch.grads,
                     |log_probs| entropy = mean_entropy(log_probs.data(), v),
                 );
@@ -332,52 +339,84 @@ impl LmPolicy {
 }
 
 impl LmPolicy {
-    /// Records the policy on every completion token of `windows` (the rows of
-    /// [`super::objective::Forward`], in `windows`' order): the MLP through its windows
-    /// ([`forward`]), the transformer through the same pairs laid out as `seqs` (whose scored
-    /// positions are those rows, in the same order), reading each sequence once and keeping the
-    /// scored positions' rows of `log π`.
+    /// Records the policy on every completion token of `windows` (the rows of [`Forward`], in
+    /// `windows`' order), its parameters copied onto the tape as leaves; returns them (in the
+    /// optimiser's order: read their gradients there) and the recording. The MLP reads the
+    /// windows ([`forward`]), the transformer the same pairs laid out as `seqs`
+    /// ([`transformer_forward`]). A training step lends the parameters instead
+    /// ([`LmPolicy::gradients_into`]).
     pub fn forward<'t>(
         &self,
         tape: &'t Tape<f32>,
         windows: &TokenBatch,
         seqs: &SeqBatch,
-    ) -> super::objective::Forward<'t> {
+    ) -> (Vec<Var<'t, f32>>, Forward<'t>) {
         match self {
             LmPolicy::Mlp(p) => forward(p, tape, windows),
             LmPolicy::Transformer(p) => {
                 let params: Vec<_> = p.model.params().iter().map(|t| tape.param(t)).collect();
-                let logits = p
-                    .model
-                    .arch()
-                    .logits(|k| params[k], seqs.tokens(), seqs.batch());
-                let scored: Vec<usize> = seqs
-                    .scored()
-                    .enumerate()
-                    .filter_map(|(i, s)| s.map(|_| i))
-                    .collect();
-                // Keep the scored rows: log π(· | x_{≤r}) for each completion token r.
-                let log_probs = logits.log_softmax(1).embed(&scored);
-                let token_logp = log_probs.gather(1, windows.targets());
-                super::objective::Forward {
-                    params,
-                    log_probs,
-                    token_logp,
-                }
+                let mut scored = Vec::new();
+                let f =
+                    transformer_forward(p.model.arch(), |k| params[k], windows, seqs, &mut scored);
+                (params, f)
+            }
+        }
+    }
+
+    /// The gradient of any loss built from the policy's log-probabilities on the completion
+    /// tokens (rows as in [`LmPolicy::forward`]): records [`Forward`], lets `loss` build `L` from
+    /// it, and writes `∂L/∂θ` into `step`'s gradients (one tensor per parameter, in the
+    /// optimiser's order, ready for [`LmPolicy::clip_and_step`]); returns `L`.
+    ///
+    /// The parameters are lent to the tape and back, and the gradients swapped out of it
+    /// ([`TokenPolicy::gradients_into`], [`autograd::Tape::lend_params`]): a warm step allocates
+    /// nothing. The values are bit for bit those of [`LmPolicy::forward`].
+    pub fn gradients_into(
+        &mut self,
+        step: &mut GradStep,
+        windows: &TokenBatch,
+        seqs: &SeqBatch,
+        loss: impl for<'t> FnOnce(&Forward<'t>) -> Var<'t, f32>,
+    ) -> f32 {
+        match self {
+            LmPolicy::Mlp(p) => p.gradients_into(&mut step.tape, windows, &mut step.grads, loss),
+            LmPolicy::Transformer(p) => {
+                let tape = &mut step.tape;
+                tape.reset();
+                let (arch, params) = p.model.split_mut();
+                let lent = tape.lend_params(params);
+                let f = transformer_forward(arch, |k| lent.var(k), windows, seqs, &mut step.scored);
+                let l = loss(&f);
+                let value = l.item();
+                step.grads.resize_with(lent.len(), Tensor::empty);
+                l.backward_to(&lent, &mut step.grads);
+                value
             }
         }
     }
 
     /// `log π(· | s_t)` of every completion token of the pairs (rows as in
     /// [`LmPolicy::forward`]), `[rows × V]` into `out` (resized), recording no gradient: what
-    /// the frozen reference of `pg lm rl` gives.
-    pub fn log_probs_into(&self, windows: &TokenBatch, seqs: &SeqBatch, out: &mut Vec<f32>) {
+    /// the frozen reference of `pg lm rl` gives. The transformer's parameters are lent to the
+    /// tape of `buffers` and the MLP's inputs kept in them, so a warm call allocates nothing
+    /// (the policy is unchanged when it returns).
+    pub fn log_probs_into(
+        &mut self,
+        windows: &TokenBatch,
+        seqs: &SeqBatch,
+        buffers: &mut GradStep,
+        out: &mut Vec<f32>,
+    ) {
         match self {
-            LmPolicy::Mlp(p) => p.log_probs_into(windows.contexts(), out),
-            LmPolicy::Transformer(_) => {
-                let tape = Tape::new();
+            LmPolicy::Mlp(p) => p.log_probs_reusing(windows.contexts(), &mut buffers.infer, out),
+            LmPolicy::Transformer(p) => {
+                let tape = &mut buffers.tape;
+                tape.reset();
+                let (arch, params) = p.model.split_mut();
+                let scored = &mut buffers.scored;
                 tape.no_grad(|| {
-                    let f = self.forward(&tape, windows, seqs);
+                    let lent = tape.lend_params(params);
+                    let f = transformer_forward(arch, |k| lent.var(k), windows, seqs, scored);
                     f.log_probs.with_value(|t| {
                         out.clear();
                         out.extend_from_slice(t.data());
@@ -385,6 +424,47 @@ impl LmPolicy {
                 });
             }
         }
+    }
+}
+
+/// The transformer on the pairs laid out as `seqs`, its parameters the tape's `param(k)`: reads
+/// each sequence once and keeps the rows of `log π` at the scored positions (their indices
+/// written into `scored`), which are the completion tokens of `windows` in the same order.
+fn transformer_forward<'t>(
+    arch: &GptArch,
+    param: impl Fn(usize) -> Var<'t, f32>,
+    windows: &TokenBatch,
+    seqs: &SeqBatch,
+    scored: &mut Vec<usize>,
+) -> Forward<'t> {
+    let logits = arch.logits(param, seqs.tokens(), seqs.batch());
+    scored.clear();
+    scored.extend(seqs.scored().enumerate().filter_map(|(i, s)| s.map(|_| i)));
+    // Keep the scored rows: log π(· | x_{≤r}) for each completion token r.
+    let log_probs = logits.log_softmax(1).embed(scored);
+    let token_logp = log_probs.gather(1, windows.targets());
+    Forward {
+        log_probs,
+        token_logp,
+    }
+}
+
+/// The buffers of [`LmPolicy::gradients_into`] and [`LmPolicy::log_probs_into`], reused from
+/// step to step: the tape, one gradient tensor per parameter, the transformer's scored
+/// positions and the MLP's inference buffers.
+#[derive(Default)]
+pub struct GradStep {
+    tape: Tape<f32>,
+    grads: Vec<Tensor<f32>>,
+    scored: Vec<usize>,
+    infer: InferBuffers,
+}
+
+impl GradStep {
+    /// `∂L/∂θ` of the last [`LmPolicy::gradients_into`], one tensor per parameter in the
+    /// optimiser's order.
+    pub fn grads(&mut self) -> &mut [Tensor<f32>] {
+        &mut self.grads
     }
 }
 
@@ -408,7 +488,6 @@ pub struct NllBatch {
     windows: TokenBatch,
     seqs: SeqBatch,
     tape: Tape<f32>,
-    tape_grads: Gradients<f32>,
     grads: Vec<Tensor<f32>>,
     /// The transformer's row weights ([`SeqBatch::nll_weights_into`]).
     weights: Vec<f32>,
@@ -422,7 +501,6 @@ impl NllBatch {
             windows: policy.token_batch(),
             seqs: SeqBatch::default(),
             tape: Tape::new(),
-            tape_grads: Gradients::new(),
             grads: Vec::new(),
             weights: Vec::new(),
             transformer: matches!(policy, LmPolicy::Transformer(_)),
@@ -486,12 +564,12 @@ mod tests {
             seqs.push(p, c);
         }
         let tape = Tape::new();
-        let f = policy.forward(&tape, &windows, &seqs);
+        let (_, f) = policy.forward(&tape, &windows, &seqs);
         let token_logp = f.token_logp.value();
         assert_eq!(token_logp.numel(), 6);
         // Row by row against the full log-probability table: row r is completion token r.
         let mut rows = Vec::new();
-        policy.log_probs_into(&windows, &seqs, &mut rows);
+        policy.log_probs_into(&windows, &seqs, &mut GradStep::default(), &mut rows);
         for (r, (&y, &lp)) in windows.targets().iter().zip(token_logp.data()).enumerate() {
             assert_eq!(rows[r * 13 + y], lp, "row {r}");
         }

@@ -25,19 +25,20 @@
 //! forward pass and sampling is the same code for both.
 
 use super::advantage::{
-    batch_mean_advantages, grpo_advantages, reinforce_advantages, rloo_advantages,
+    batch_mean_advantages_into, grpo_advantages_into, reinforce_advantages_into,
+    rloo_advantages_into,
 };
+use super::batch::TokenBatch;
 use super::checkpoint;
 use super::checkpoint::Progress;
 use super::config::{Baseline, Estimator, KlMode, REWARD_MODEL_PREFIX, RewardSource, RlConfig};
 use super::eval::{Evaluation, evaluate};
 use super::generate::Completion;
 use super::gpt::batch::SeqBatch;
-use super::kl::{exact_kl, kl_penalised_rewards};
+use super::kl::{exact_kl, kl_penalised_rewards_into};
 use super::metrics::{LmMetrics, mean_std};
-use super::model::TokenPolicy;
 use super::objective::{clipped_pg_loss, pg_loss};
-use super::policy::LmPolicy;
+use super::policy::{GradStep, LmPolicy};
 use super::reward::RewardModel;
 use super::run::{
     EVAL_PROMPT_SEED, LmProgress, Session, Start, make_task, write_curve, write_samples,
@@ -49,8 +50,7 @@ use crate::ppo::RatioStats;
 use crate::run::RunOptions;
 use crate::run::config::RunConfig;
 use crate::run::dir::RunDir;
-use crate::run::update::clip_and_step;
-use autograd::{Gradients, Tape};
+use crate::run::update::Stepper;
 use envs::tokens::{Split, Token, TokenTask};
 use std::path::Path;
 use std::time::Instant;
@@ -67,11 +67,19 @@ use std::time::Instant;
 /// assert_eq!(advantages(&c, &[1.0, 0.0, 1.0, 1.0]), vec![1.0, -1.0, 0.0, 0.0]);
 /// ```
 pub fn advantages(cfg: &RlConfig, rewards: &[f64]) -> Vec<f64> {
+    let mut out = Vec::new();
+    advantages_into(cfg, rewards, &mut out);
+    out
+}
+
+/// [`advantages`] into `out` (replaced; its buffer reused).
+pub fn advantages_into(cfg: &RlConfig, rewards: &[f64], out: &mut Vec<f64>) {
+    let k = cfg.samples_per_prompt;
     match (cfg.estimator, cfg.baseline) {
-        (Estimator::Reinforce, Baseline::None) => reinforce_advantages(rewards),
-        (Estimator::Reinforce, Baseline::BatchMean) => batch_mean_advantages(rewards),
-        (Estimator::Rloo, _) => rloo_advantages(rewards, cfg.samples_per_prompt),
-        (Estimator::Grpo, _) => grpo_advantages(rewards, cfg.samples_per_prompt, cfg.grpo_eps),
+        (Estimator::Reinforce, Baseline::None) => reinforce_advantages_into(rewards, out),
+        (Estimator::Reinforce, Baseline::BatchMean) => batch_mean_advantages_into(rewards, out),
+        (Estimator::Rloo, _) => rloo_advantages_into(rewards, k, out),
+        (Estimator::Grpo, _) => grpo_advantages_into(rewards, k, cfg.grpo_eps, out),
     }
 }
 
@@ -114,12 +122,175 @@ pub fn algo_name(cfg: &RlConfig) -> &'static str {
     }
 }
 
+/// What one RL update ([`RlUpdate::step`]) measured.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct UpdateStats {
+    /// The surrogate (with the k3 term) of the first gradient step.
+    pub loss: f64,
+    /// The mean entropy of the policy at the completion tokens, before the update.
+    pub entropy: f64,
+    /// The mean over completions of the exact `KL(π ‖ π_ref)` summed over their tokens, before
+    /// the update.
+    pub kl: f64,
+    /// The gradient norm of the first step, before clipping.
+    pub grad_norm: f32,
+    /// The mean fraction of clipped ratios over the PPO epochs after the first (NaN with none).
+    pub clip_fraction: f64,
+}
+
+/// Steps 4-9 of the module docs, with every buffer kept from step to step: the parameters are
+/// lent to the tape and the gradients written into reused tensors
+/// ([`LmPolicy::gradients_into`], [`LmPolicy::log_probs_into`]), so a warm update allocates
+/// nothing.
+#[derive(Default)]
+pub struct RlUpdate {
+    grad: GradStep,
+    /// The reference's pass, and its `log π_ref(· | s_t)` of every row (`[rows × V]`).
+    reference: GradStep,
+    ref_rows: Vec<f32>,
+    /// `log π_ref(y_t | s_t)` of each row's sampled token.
+    ref_tok: Vec<f32>,
+    /// `log π(y_t | s_t)` before the update (the PPO ratio's denominator).
+    old_logp: Vec<f32>,
+    /// The exact KL of each row, then its sum per completion.
+    exact_kl: Vec<f64>,
+    per_sequence: Vec<f64>,
+    /// The k1 estimate `log π − log π_ref` of each row.
+    k1_rows: Vec<f64>,
+    shaped: Vec<f64>,
+    advantages: Vec<f64>,
+    /// The loss weight `w_t` of each row.
+    weights: Vec<f32>,
+    clip_fractions: Vec<f64>,
+}
+
+impl RlUpdate {
+    /// Updates `policy` on the completions of `batch` (and `seqs`, for the transformer) with
+    /// their `rewards` (one per completion) and the log-probabilities the frozen `reference`
+    /// gives them ([`LmPolicy::log_probs_into`]; it is unchanged): one gradient step of
+    /// [`pg_loss`], then with
+    /// `update = "ppo"` `update_epochs − 1` steps of [`clipped_pg_loss`], each clipped and
+    /// stepped by `opt` at rate `lr`. `None` if a loss is not finite (nothing is stepped from
+    /// it).
+    #[allow(clippy::too_many_arguments)]
+    pub fn step<O: Stepper>(
+        &mut self,
+        cfg: &RlConfig,
+        policy: &mut LmPolicy,
+        opt: &mut O,
+        batch: &TokenBatch,
+        seqs: &SeqBatch,
+        rewards: &[f64],
+        reference: &mut LmPolicy,
+        lr: f32,
+    ) -> Option<UpdateStats> {
+        let v = policy.vocab();
+        let n = batch.sequences();
+        // 4. The frozen reference's log-probabilities of the sampled tokens.
+        reference.log_probs_into(batch, seqs, &mut self.reference, &mut self.ref_rows);
+        let Self {
+            grad,
+            ref_rows,
+            ref_tok,
+            old_logp,
+            exact_kl: exact,
+            per_sequence,
+            k1_rows,
+            shaped,
+            advantages: adv,
+            weights,
+            clip_fractions,
+            ..
+        } = self;
+        ref_tok.clear();
+        ref_tok.extend(
+            batch
+                .targets()
+                .iter()
+                .enumerate()
+                .map(|(t, &y)| ref_rows[t * v + y]),
+        );
+        let beta_over_n = (cfg.kl_coef / n as f64) as f32;
+        let k3 = || (cfg.kl == KlMode::K3Loss).then_some((&ref_tok[..], beta_over_n));
+        let (mut entropy, mut kl) = (0.0, 0.0);
+        let loss = policy.gradients_into(grad, batch, seqs, |f| {
+            entropy = f.log_probs.with_value(|lp| {
+                let rows = lp.data();
+                exact.clear();
+                exact.extend(
+                    rows.chunks_exact(v)
+                        .zip(ref_rows.chunks_exact(v))
+                        .map(|(p, q)| exact_kl(p, q)),
+                );
+                mean_entropy(rows, v)
+            });
+            batch.sum_per_sequence_into(exact, per_sequence);
+            kl = per_sequence.iter().sum::<f64>() / n as f64;
+            f.token_logp.with_value(|lp| {
+                old_logp.clear();
+                old_logp.extend_from_slice(lp.data());
+            });
+            // 5. k1 reward penalty: r_i - β Σ_t (log π(y_t) - log π_ref(y_t)).
+            let rewards = if cfg.kl == KlMode::K1Reward {
+                k1_rows.clear();
+                k1_rows.extend(
+                    old_logp
+                        .iter()
+                        .zip(&ref_tok[..])
+                        .map(|(&a, &b)| (a - b) as f64),
+                );
+                batch.sum_per_sequence_into(k1_rows, per_sequence);
+                kl_penalised_rewards_into(rewards, per_sequence, cfg.kl_coef, shaped);
+                &shaped[..]
+            } else {
+                rewards
+            };
+            // 6-7. Advantages, then the surrogate (and the k3 term).
+            advantages_into(cfg, rewards, adv);
+            batch.averaged_weights_into(adv, cfg.loss_averaging, weights);
+            pg_loss(f.token_logp, weights, k3())
+        });
+        if !loss.is_finite() {
+            return None;
+        }
+        // 8. Clip the gradient norm and one Adam step.
+        let grad_norm = policy.clip_and_step(opt, grad.grads(), cfg.max_grad_norm, lr);
+        // 9. With `update = "ppo"`, more steps on the same samples through the clipped ratio
+        //    to the policy that sampled them (GRPO's μ inner iterations).
+        clip_fractions.clear();
+        if cfg.update == Update::Ppo {
+            let clip = (cfg.clip_range > 0.0).then_some(cfg.clip_range);
+            for _ in 1..cfg.update_epochs {
+                let mut fraction = 0.0;
+                let loss = policy.gradients_into(grad, batch, seqs, |f| {
+                    fraction = f
+                        .token_logp
+                        .with_value(|lp| RatioStats::of(lp.data(), old_logp, clip).clip_fraction);
+                    clipped_pg_loss(f.token_logp, old_logp, weights, clip, k3())
+                });
+                if !loss.is_finite() {
+                    return None;
+                }
+                clip_fractions.push(fraction);
+                policy.clip_and_step(opt, grad.grads(), cfg.max_grad_norm, lr);
+            }
+        }
+        Some(UpdateStats {
+            loss: loss as f64,
+            entropy,
+            kl,
+            grad_norm,
+            clip_fraction: mean_std(clip_fractions).0,
+        })
+    }
+}
+
 /// Runs RL fine-tuning into `out` (or continues it, with `opts.resume`); returns the run and the
 /// final held-out evaluation.
 pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evaluation)> {
     cfg.validate("the configuration")?;
     let task = make_task(&cfg.task)?;
-    let reference = checkpoint::load(Path::new(&cfg.reference))?;
+    let mut reference = checkpoint::load(Path::new(&cfg.reference))?;
     // A new run stores its reference as an absolute path, so `--resume` works from anywhere.
     let absolute;
     let cfg = if opts.resume {
@@ -194,6 +365,9 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
     let per_step = cfg.samples_per_step() as u64;
     let steps = cfg.total_samples.div_ceil(per_step);
     let mut progress = LmProgress::new(steps, opts.quiet);
+    if learned.is_some() {
+        progress = progress.with_gold_column();
+    }
     progress.println(format!(
         "RL on {} with {}, kl {:?} (beta {}), {} completions per step, {steps} steps",
         cfg.task,
@@ -202,15 +376,12 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         cfg.kl_coef,
         per_step
     ));
-    let v = task.vocab().len();
-    let mut tape = Tape::<f32>::new();
-    let mut grads = Gradients::new();
+    let mut update = RlUpdate::default();
     // The completion tokens as windows (the MLP's rows, and the order of every per-token
     // quantity) and, for the transformer, as whole sequences.
     let mut batch = reference.token_batch();
     let mut seqs = SeqBatch::default();
     let transformer = matches!(reference, LmPolicy::Transformer(_));
-    let mut ref_rows: Vec<f32> = Vec::new();
     let clock = Instant::now();
 
     let mut last_eval = None;
@@ -264,108 +435,40 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
         samples += n as u64;
         tokens += batch.rows() as u64;
         // 4. The frozen reference's log-probabilities of the sampled tokens.
-        reference.log_probs_into(&batch, &seqs, &mut ref_rows);
-        let ref_tok: Vec<f32> = batch
-            .targets()
-            .iter()
-            .enumerate()
-            .map(|(t, &y)| ref_rows[t * v + y])
-            .collect();
-        tape.reset();
         let lr = cfg.lr_schedule.rate(cfg.lr, step - 1, steps);
-        let k3 = (cfg.kl == KlMode::K3Loss)
-            .then_some((ref_tok.as_slice(), (cfg.kl_coef / n as f64) as f32));
-        let (loss, ent, kl_mean, grad_norm, weights, old_logp) = {
-            let f = s.policy.forward(&tape, &batch, &seqs);
-            let (ent, exact) = f.log_probs.with_value(|lp| {
-                let rows = lp.data();
-                let exact: Vec<f64> = rows
-                    .chunks_exact(v)
-                    .zip(ref_rows.chunks_exact(v))
-                    .map(|(p, q)| exact_kl(p, q))
-                    .collect();
-                (mean_entropy(rows, v), exact)
-            });
-            let kl_mean = batch.sum_per_sequence(&exact).iter().sum::<f64>() / n as f64;
-            let old_logp: Vec<f32> = f.token_logp.with_value(|lp| lp.data().to_vec());
-            // 5. k1 reward penalty: r_i - β Σ_t (log π(y_t) - log π_ref(y_t)).
-            let shaped = if cfg.kl == KlMode::K1Reward {
-                let k1_rows: Vec<f64> = old_logp
-                    .iter()
-                    .zip(&ref_tok)
-                    .map(|(&a, &b)| (a - b) as f64)
-                    .collect();
-                kl_penalised_rewards(&rewards, &batch.sum_per_sequence(&k1_rows), cfg.kl_coef)
-            } else {
-                rewards.clone()
-            };
-            // 6-7. Advantages, then the surrogate (and the k3 term).
-            let adv = advantages(cfg, &shaped);
-            let weights = batch.averaged_weights(&adv, cfg.loss_averaging);
-            let loss = pg_loss(f.token_logp, &weights, k3);
-            let value = loss.item() as f64;
-            if !value.is_finite() {
-                return Err(s.non_finite(step, "policy loss"));
-            }
-            // 8. Backward and one Adam step.
-            loss.backward_into(&mut grads);
-            let mut g = TokenPolicy::grads_of(&f.params, &grads);
-            let norm = clip_and_step(
-                &mut s.adam,
-                &mut s.policy.param_slices_mut(),
-                &mut g,
-                cfg.max_grad_norm,
-                lr,
-            );
-            (value, ent, kl_mean, norm, weights, old_logp)
+        // 4-9. The update.
+        let Some(u) = update.step(
+            cfg,
+            &mut s.policy,
+            &mut s.adam,
+            &batch,
+            &seqs,
+            &rewards,
+            &mut reference,
+            lr,
+        ) else {
+            return Err(s.non_finite(step, "policy loss"));
         };
-        // 9. With `update = "ppo"`, more steps on the same samples through the clipped ratio
-        //    to the policy that sampled them (GRPO's μ inner iterations).
-        let mut clipped = Vec::new();
-        if cfg.update == Update::Ppo {
-            let clip = (cfg.clip_range > 0.0).then_some(cfg.clip_range);
-            for _ in 1..cfg.update_epochs {
-                tape.reset();
-                let f = s.policy.forward(&tape, &batch, &seqs);
-                clipped.push(
-                    f.token_logp
-                        .with_value(|lp| RatioStats::of(lp.data(), &old_logp, clip).clip_fraction),
-                );
-                let loss = clipped_pg_loss(f.token_logp, &old_logp, &weights, clip, k3);
-                if !loss.item().is_finite() {
-                    return Err(s.non_finite(step, "policy loss"));
-                }
-                loss.backward_into(&mut grads);
-                let mut g = TokenPolicy::grads_of(&f.params, &grads);
-                clip_and_step(
-                    &mut s.adam,
-                    &mut s.policy.param_slices_mut(),
-                    &mut g,
-                    cfg.max_grad_norm,
-                    lr,
-                );
-            }
-        }
         let (reward, reward_std) = mean_std(&rewards);
         let elapsed = clock.elapsed().as_secs_f64();
         let mut m = LmMetrics {
             step,
             samples,
             tokens,
-            loss,
+            loss: u.loss,
             reward,
             reward_std,
             train_success: successes as f64 / n as f64,
-            kl: kl_mean,
-            entropy: ent,
+            kl: u.kl,
+            entropy: u.entropy,
             mean_length: completions
                 .iter()
                 .map(|c| c.completion.len())
                 .sum::<usize>() as f64
                 / n as f64,
-            grad_norm: grad_norm as f64,
+            grad_norm: u.grad_norm as f64,
             gold: mean_gold(&completions),
-            clip_fraction: mean_std(&clipped).0,
+            clip_fraction: u.clip_fraction,
             samples_per_second: (samples - done.samples) as f64 / elapsed.max(1e-9),
             elapsed_seconds: elapsed,
             ..LmMetrics::default()

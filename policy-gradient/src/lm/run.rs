@@ -268,6 +268,7 @@ pub struct LmProgress {
     bar: ProgressBar,
     quiet: bool,
     rows: u64,
+    gold: bool,
 }
 
 impl LmProgress {
@@ -279,7 +280,14 @@ impl LmProgress {
             bar: bar(steps, 0, template, quiet),
             quiet,
             rows: 0,
+            gold: false,
         }
+    }
+
+    /// Adds a `gold` column after `reward`: the task's own score of the sampled completions,
+    /// worth showing when the reward optimised is a learned model's.
+    pub fn with_gold_column(self) -> Self {
+        Self { gold: true, ..self }
     }
 
     /// Updates the bar; prints a table row when the row holds an evaluation.
@@ -294,34 +302,54 @@ impl LmProgress {
             return;
         }
         if self.rows.is_multiple_of(20) {
-            self.bar.println(format!(
-                "{:>6} {:>9} {:>8} {:>7} {:>7} {:>8} {:>8} {:>7} {:>7} {:>6}",
-                "step",
-                "samples",
-                "loss",
-                "reward",
-                "acc",
-                "greedy",
-                "kl",
-                "entropy",
-                "length",
-                "seq/s"
-            ));
+            self.bar.println(self.table_header());
         }
-        self.bar.println(format!(
-            "{:>6} {:>9} {:>8} {:>7} {:>7} {:>8} {:>8} {:>7} {:>7} {:>6.0}",
+        self.bar.println(self.table_row(m));
+        self.rows += 1;
+    }
+
+    /// The table's column names.
+    fn table_header(&self) -> String {
+        format!(
+            "{:>6} {:>9} {:>8} {:>7}{} {:>7} {:>8} {:>8} {:>7} {:>7} {:>6}",
+            "step",
+            "samples",
+            "loss",
+            "reward",
+            self.gold_cell("gold".into()),
+            "acc",
+            "greedy",
+            "kl",
+            "entropy",
+            "length",
+            "seq/s"
+        )
+    }
+
+    /// The table row of `m`.
+    fn table_row(&self, m: &LmMetrics) -> String {
+        format!(
+            "{:>6} {:>9} {:>8} {:>7}{} {:>7} {:>8} {:>8} {:>7} {:>7} {:>6.0}",
             m.step,
             m.samples,
             fmt(m.loss, 4),
             fmt(m.reward, 3),
+            self.gold_cell(fmt(m.gold, 3)),
             fmt(m.heldout_accuracy, 3),
             fmt(m.heldout_greedy_accuracy, 3),
             fmt(m.kl, 4),
             fmt(m.entropy, 3),
             fmt(m.mean_length, 2),
             m.samples_per_second
-        ));
-        self.rows += 1;
+        )
+    }
+
+    /// The optional `gold` column's cell with its leading space, or nothing.
+    fn gold_cell(&self, cell: String) -> String {
+        match self.gold {
+            true => format!(" {cell:>7}"),
+            false => String::new(),
+        }
     }
 
     /// Prints a line above the bar (unless quiet).
@@ -360,6 +388,35 @@ pub fn plottable_columns() -> &'static [&'static str] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_gold_column_follows_the_reward_when_asked_for() {
+        let m = LmMetrics {
+            step: 3,
+            reward: 0.25,
+            gold: -0.75,
+            heldout_accuracy: 0.5,
+            ..LmMetrics::default()
+        };
+        let plain = LmProgress::new(1, true);
+        assert!(!plain.table_header().contains("gold"));
+        assert!(!plain.table_row(&m).contains("-0.750"));
+        let gold = LmProgress::new(1, true).with_gold_column();
+        let (header, row) = (gold.table_header(), gold.table_row(&m));
+        let words = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let at = |s: &str, w: &str| words(s).iter().position(|x| x == w).unwrap();
+        assert_eq!(at(&header, "gold"), at(&header, "reward") + 1, "{header}");
+        assert_eq!(
+            words(&row)[at(&header, "gold")],
+            "-0.750",
+            "{header}\n{row}"
+        );
+        assert_eq!(
+            words(&row)[at(&header, "reward")],
+            "0.250",
+            "{header}\n{row}"
+        );
+    }
 
     #[test]
     fn streams_are_independent_and_reproducible() {
