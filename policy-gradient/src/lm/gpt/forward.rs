@@ -114,25 +114,12 @@ impl GptArch {
         tokens: &[Token],
         batch: usize,
     ) -> Var<'t, T> {
-        assert!(
-            batch > 0 && tokens.len().is_multiple_of(batch),
-            "Gpt::logits: {} tokens do not split into {batch} equal sequences",
-            tokens.len()
-        );
-        let (t, d) = (tokens.len() / batch, self.spec.width);
-        assert!(
-            t <= self.spec.context,
-            "Gpt::logits: sequences of {t} tokens exceed the context of {}",
-            self.spec.context
-        );
-        // x₀ = E_tok[tokens] + E_pos[0..T], the position rows broadcast over the sequences.
-        let tok = param(0).embed(tokens).reshape(&[batch, t, d]);
-        let x = (tok + param(1).embed(&self.positions[..t])).reshape(&[batch * t, d]);
-        let x = self.blocks(&param, x, |_, qkv| {
-            let heads = causal_self_attention(qkv.reshape(&[batch, t, 3 * d]), &self.attention);
-            heads.reshape(&[batch * t, d])
-        });
-        self.head(&param, x)
+        let f = 2 + self.spec.layers * BLOCK_TENSORS;
+        affine(
+            self.final_hidden(&param, tokens, batch),
+            param(f + 2),
+            param(f + 3),
+        )
     }
 }
 
@@ -148,15 +135,16 @@ impl GptArch {
     ) -> Var<'t, T> {
         assert!(
             batch > 0 && tokens.len().is_multiple_of(batch),
-            "Gpt::final_hidden: {} tokens do not split into {batch} equal sequences",
+            "Gpt: {} tokens do not split into {batch} equal sequences",
             tokens.len()
         );
         let (t, d) = (tokens.len() / batch, self.spec.width);
         assert!(
             t <= self.spec.context,
-            "Gpt::final_hidden: sequences of {t} tokens exceed the context of {}",
+            "Gpt: sequences of {t} tokens exceed the context of {}",
             self.spec.context
         );
+        // x₀ = E_tok[tokens] + E_pos[0..T], the position rows broadcast over the sequences.
         let tok = param(0).embed(tokens).reshape(&[batch, t, d]);
         let x = (tok + param(1).embed(&self.positions[..t])).reshape(&[batch * t, d]);
         let x = self.blocks(&param, x, |_, qkv| {
