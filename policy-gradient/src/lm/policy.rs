@@ -343,7 +343,7 @@ impl LmPolicy {
     /// `windows`' order), its parameters copied onto the tape as leaves; returns them (in the
     /// optimiser's order: read their gradients there) and the recording. The MLP reads the
     /// windows ([`forward`]), the transformer the same pairs laid out as `seqs`
-    /// ([`transformer_forward`]). A training step lends the parameters instead
+    /// (`transformer_forward`). A training step lends the parameters instead
     /// ([`LmPolicy::gradients_into`]).
     pub fn forward<'t>(
         &self,

@@ -10,10 +10,10 @@
 //! 4. one recorded forward pass over every completion token gives `log π(y_t | s_t)`
 //!    ([`LmPolicy::forward`]); one no-grad pass of the frozen reference gives
 //!    `log π_ref(y_t | s_t)` ([`LmPolicy::log_probs_into`]);
-//! 5. with `kl = k1_reward`, `r_i ← r_i - β Σ_t (log π - log π_ref)` ([`kl_penalised_rewards`]);
+//! 5. with `kl = k1_reward`, `r_i ← r_i - β Σ_t (log π - log π_ref)` ([`super::kl::kl_penalised_rewards`]);
 //! 6. advantages from the rewards ([`advantages`]);
 //! 7. loss `-(1/N) Σ_i A_i Σ_t log π(y_t)` (+ `β/N Σ k3` with `kl = k3_loss`) ([`pg_loss`]);
-//! 8. backward, clip the gradient norm, one Adam step ([`clip_and_step`]);
+//! 8. backward, clip the gradient norm, one Adam step ([`LmPolicy::clip_and_step`]);
 //! 9. with `update = "ppo"`, `update_epochs − 1` more steps on the same completions through
 //!    the clipped ratio to the sampling policy ([`clipped_pg_loss`]): GRPO's full objective.
 //!
