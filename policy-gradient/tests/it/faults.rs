@@ -182,16 +182,15 @@ fn pg_train_killed_at_random_instants_resumes_to_the_same_run() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
-#[test]
-fn pg_lm_rl_killed_at_random_instants_resumes_to_the_same_run() {
-    let root = tmp("lm");
-    let reference = root.join("ref");
+/// Pretrains a tiny policy on `task` into `dir` (20 steps of a 16-unit MLP): the starting point
+/// of the `pg lm rl` and `pg lm reward` kill tests.
+fn tiny_pretrain(task: &str, dir: &Path) {
     let out = run(&strings(&[
         "lm",
         "pretrain",
-        "reviews",
+        task,
         "--out",
-        reference.to_str().unwrap(),
+        dir.to_str().unwrap(),
         "--quiet",
         "--set",
         "steps=20",
@@ -209,6 +208,13 @@ fn pg_lm_rl_killed_at_random_instants_resumes_to_the_same_run() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn pg_lm_rl_killed_at_random_instants_resumes_to_the_same_run() {
+    let root = tmp("lm");
+    let reference = root.join("ref");
+    tiny_pretrain("reviews", &reference);
     let args = |dir: &Path| {
         strings(&[
             "lm",
@@ -252,29 +258,7 @@ fn pg_lm_rl_killed_at_random_instants_resumes_to_the_same_run() {
 fn pg_lm_reward_killed_at_random_instants_resumes_to_the_same_run() {
     let root = tmp("lm-reward");
     let policy = root.join("policy");
-    let out = run(&strings(&[
-        "lm",
-        "pretrain",
-        "dialogue",
-        "--out",
-        policy.to_str().unwrap(),
-        "--quiet",
-        "--set",
-        "steps=20",
-        "--set",
-        "batch_size=8",
-        "--set",
-        "hidden_sizes=[16]",
-        "--set",
-        "eval_prompts=4",
-        "--set",
-        "eval_every=10",
-    ]));
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tiny_pretrain("dialogue", &policy);
     let args = |dir: &Path| {
         strings(&[
             "lm",
