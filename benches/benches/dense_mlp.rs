@@ -21,7 +21,7 @@ use benches::interleaved;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use dense::optim::{Adam, AdamConfig};
 use dense::threads::set_threads;
-use dense::{Activation, Init, Kernel, Mlp};
+use dense::{Activation, Init, Mlp};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::hint::black_box;
@@ -163,19 +163,12 @@ fn adam_step(c: &mut Criterion) {
 criterion_group!(benches, train_step, inference, adam_step);
 
 /// The interleaved table (see the module doc), once per kernel path this CPU has among AVX-512
-/// and AVX2 (forced with [`Kernel::force`]).
+/// and AVX2.
 fn ratios() {
-    for kernel in [Kernel::Avx512, Kernel::Avx2Fma] {
-        if kernel.is_available() {
-            Kernel::force(Some(kernel));
-            println!("kernel path: {}, 1 thread", kernel.name());
-            set_threads(1);
-            ratios_on_selected_path();
-            thread_speedup();
-        }
-    }
-    set_threads(0);
-    Kernel::force(None);
+    benches::on_each_simd_path(|| {
+        ratios_on_selected_path();
+        thread_speedup();
+    });
 }
 
 /// The batch-4096 step on 1 thread and on every core, interleaved (the thread count is switched

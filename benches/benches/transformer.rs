@@ -19,7 +19,7 @@ use benches::interleaved;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use dense::optim::{Adam, AdamConfig};
 use dense::threads::set_threads;
-use dense::{Kernel, MatMut, MatRef};
+use dense::{MatMut, MatRef};
 use policy_gradient::lm::gpt::train::weighted_nll_gradients;
 use policy_gradient::lm::gpt::{Gpt, GptSpec};
 use rand::{Rng, SeedableRng};
@@ -186,19 +186,13 @@ fn thread_speedup() {
     );
 }
 
-/// The interleaved table (see the module doc), once per kernel path this CPU has.
+/// The interleaved table (see the module doc), once per kernel path this CPU has among AVX-512
+/// and AVX2.
 fn ratios() {
-    for kernel in [Kernel::Avx512, Kernel::Avx2Fma] {
-        if kernel.is_available() {
-            Kernel::force(Some(kernel));
-            println!("kernel path: {}, 1 thread", kernel.name());
-            set_threads(1);
-            ratios_on_selected_path();
-            thread_speedup();
-        }
-    }
-    set_threads(0);
-    Kernel::force(None);
+    benches::on_each_simd_path(|| {
+        ratios_on_selected_path();
+        thread_speedup();
+    });
 }
 
 fn main() {

@@ -27,3 +27,20 @@ pub fn interleaved(rounds: usize, window: f64, contenders: &mut [&mut dyn FnMut(
     }
     best
 }
+
+/// Runs `table` once per SIMD kernel path this CPU has, AVX-512 then AVX2 (each forced with
+/// [`dense::Kernel::force`], so an AVX-512 machine also measures the AVX2 path), on one thread,
+/// after printing the path's name; then gives the kernel choice and every core back.
+pub fn on_each_simd_path(mut table: impl FnMut()) {
+    use dense::Kernel;
+    for kernel in [Kernel::Avx512, Kernel::Avx2Fma] {
+        if kernel.is_available() {
+            Kernel::force(Some(kernel));
+            println!("kernel path: {}, 1 thread", kernel.name());
+            dense::threads::set_threads(1);
+            table();
+        }
+    }
+    dense::threads::set_threads(0);
+    Kernel::force(None);
+}
