@@ -4,8 +4,13 @@
 //! apply to a row (no RL reward during pretraining, no held-out evaluation at this step) holds
 //! `nan`. Numbers use Rust's shortest round-trip formatting, so identical runs write identical
 //! text except in the wall-clock columns. Files are read back with [`crate::metrics::Table`].
+//!
+//! Columns are only ever added at the end, so scripts that read a column by its position keep
+//! working on new files.
 
+use super::generate::Completion;
 use crate::metrics::{CsvRow, csv_line};
+use envs::tokens::TokenTask;
 
 /// Column names, in order.
 pub const COLUMNS: &[&str] = &[
@@ -28,6 +33,8 @@ pub const COLUMNS: &[&str] = &[
     "clip_fraction",
     "samples_per_second",
     "elapsed_seconds",
+    "length_right",
+    "length_wrong",
 ];
 
 /// One row of `metrics.csv`.
@@ -80,6 +87,12 @@ pub struct LmMetrics {
     pub samples_per_second: f64,
     /// Seconds since the run started.
     pub elapsed_seconds: f64,
+    /// Mean length of the completions counted in `mean_length` that succeed
+    /// ([`TokenTask::is_success`]); `nan` if none does. See [`LengthSplit`].
+    pub length_right: f64,
+    /// Mean length of the completions counted in `mean_length` that do not succeed; `nan` if
+    /// all do.
+    pub length_wrong: f64,
 }
 
 impl Default for LmMetrics {
@@ -105,6 +118,8 @@ impl Default for LmMetrics {
             clip_fraction: f64::NAN,
             samples_per_second: f64::NAN,
             elapsed_seconds: f64::NAN,
+            length_right: f64::NAN,
+            length_wrong: f64::NAN,
         }
     }
 }
@@ -117,8 +132,15 @@ impl LmMetrics {
         self.heldout_reward = e.reward;
     }
 
+    /// Fills the three length columns (`mean_length`, `length_right`, `length_wrong`).
+    pub fn record_lengths(&mut self, lengths: LengthSplit) {
+        self.mean_length = lengths.all;
+        self.length_right = lengths.right;
+        self.length_wrong = lengths.wrong;
+    }
+
     /// The measurements after the three counters, in [`COLUMNS`] order.
-    fn measurements(&self) -> [f64; 16] {
+    fn measurements(&self) -> [f64; 18] {
         [
             self.loss,
             self.reward,
@@ -136,6 +158,8 @@ impl LmMetrics {
             self.clip_fraction,
             self.samples_per_second,
             self.elapsed_seconds,
+            self.length_right,
+            self.length_wrong,
         ]
     }
 }
@@ -150,9 +174,67 @@ impl CsvRow for LmMetrics {
     }
 }
 
+/// Mean completion lengths (end token included), of all completions and separately of the right
+/// and the wrong ones: the measurements that show a length bias of the loss averaging
+/// (`sequence` lets wrong answers grow longer; see docs/11-ppo.md).
+///
+/// ```text
+/// all   = Σ_i |y_i| / N
+/// right = Σ_{i right} |y_i| / #right      (nan if no completion is right)
+/// wrong = Σ_{i wrong} |y_i| / #wrong      (nan if every completion is right)
+/// ```
+///
+/// "Right" is the task's own success ([`TokenTask::is_success`]: an exact answer in `addition`
+/// and `reverse`, a well-formed sentence in `reviews`, a correct, on-topic and concise reply in
+/// `dialogue`), the judgement `train_success` counts.
+///
+/// ```
+/// use policy_gradient::lm::metrics::LengthSplit;
+/// let l = LengthSplit::from_pairs([(3, true), (5, false), (9, false)]);
+/// assert_eq!((l.all, l.right, l.wrong), (17.0 / 3.0, 3.0, 7.0));
+/// assert!(LengthSplit::from_pairs([(4, true)]).wrong.is_nan());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LengthSplit {
+    /// Mean length of every completion.
+    pub all: f64,
+    /// Mean length of the successful completions.
+    pub right: f64,
+    /// Mean length of the others.
+    pub wrong: f64,
+}
+
+impl LengthSplit {
+    /// The split of `(length, success)` pairs (every mean `nan` where it has no pair).
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (usize, bool)>) -> Self {
+        // [length sum, count] of the wrong (index 0) and the right (index 1) completions.
+        let mut sums = [[0usize; 2]; 2];
+        for (len, right) in pairs {
+            sums[right as usize][0] += len;
+            sums[right as usize][1] += 1;
+        }
+        let mean = |[sum, count]: [usize; 2]| sum as f64 / count as f64;
+        Self {
+            all: mean([sums[0][0] + sums[1][0], sums[0][1] + sums[1][1]]),
+            right: mean(sums[1]),
+            wrong: mean(sums[0]),
+        }
+    }
+
+    /// The split of `completions`, judged by `task`.
+    pub fn of(task: &dyn TokenTask, completions: &[Completion]) -> Self {
+        Self::from_pairs(completions.iter().map(|c| {
+            (
+                c.completion.len(),
+                task.is_success(&c.prompt, &c.completion),
+            )
+        }))
+    }
+}
+
 /// Checks that the `metrics.csv` at `path`, which a run is about to continue, has the header
-/// `columns`: a run started by an older `pg` (before `gold`, `heldout_gold` and
-/// `clip_fraction` were logged) cannot be continued into a file whose rows would not match its
+/// `columns`: a run started by an older `pg` (before `gold`, `heldout_gold`, `clip_fraction`,
+/// `length_right` and `length_wrong` were logged) cannot be continued into a file whose rows would not match its
 /// header, and says so in one line.
 pub fn check_columns(path: &std::path::Path, columns: &[&str]) -> crate::error::Result<()> {
     let text = std::fs::read_to_string(path).map_err(|e| crate::error::PgError::io(path, e))?;
@@ -225,6 +307,64 @@ mod tests {
         MetricsWriter::<LmMetrics>::create(&path).unwrap();
         check_columns(&path, COLUMNS).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn length_split_worked_example() {
+        // Right: 3 and 5 tokens; wrong: 2, 4 and 9 tokens.
+        let l = LengthSplit::from_pairs([(3, true), (2, false), (5, true), (4, false), (9, false)]);
+        assert_eq!(l.all, 23.0 / 5.0);
+        assert_eq!(l.right, 4.0);
+        assert_eq!(l.wrong, 5.0);
+        // A side with no completion has no mean; an empty batch has none at all.
+        let all_wrong = LengthSplit::from_pairs([(2, false), (6, false)]);
+        assert!(all_wrong.right.is_nan());
+        assert_eq!((all_wrong.all, all_wrong.wrong), (4.0, 4.0));
+        let empty = LengthSplit::from_pairs([]);
+        assert!(empty.all.is_nan() && empty.right.is_nan() && empty.wrong.is_nan());
+    }
+
+    #[test]
+    fn length_split_judges_completions_by_the_task() {
+        let task = envs::tokens::Reverse::default();
+        let v = task.vocab();
+        let prompt = v.encode("4821=").unwrap();
+        let completion = |text: &str, end: bool| {
+            let mut c = v.encode(text).unwrap();
+            if end {
+                c.push(envs::tokens::EOS);
+            }
+            Completion {
+                prompt: prompt.clone(),
+                completion: c,
+                status: if end {
+                    envs::tokens::Status::Terminated
+                } else {
+                    envs::tokens::Status::Truncated
+                },
+            }
+        };
+        let batch = [
+            completion("1284", true),        // right, 5 tokens
+            completion("12", true),          // stopped early: wrong, 3 tokens
+            completion("1284128412", false), // ran on to the limit: wrong, 10 tokens
+            completion("1284", false),       // the right digits without the end: wrong, 4 tokens
+        ];
+        let l = LengthSplit::of(&task, &batch);
+        assert_eq!(l.right, 5.0);
+        assert_eq!(l.wrong, 17.0 / 3.0);
+        assert_eq!(l.all, 22.0 / 4.0);
+        let mut m = LmMetrics::default();
+        m.record_lengths(l);
+        assert_eq!(
+            (m.mean_length, m.length_right, m.length_wrong),
+            (l.all, l.right, l.wrong)
+        );
+        assert!(
+            m.csv_row().ends_with(&format!(",5,{}", 17.0 / 3.0)),
+            "{}",
+            m.csv_row()
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::checkpoint::Progress;
 use super::config::{ModelKind, PretrainConfig};
 use super::eval::{Evaluation, evaluate};
 use super::gpt::GptSpec;
-use super::metrics::LmMetrics;
+use super::metrics::{LengthSplit, LmMetrics};
 use super::model::ModelSpec;
 use super::policy::{LmPolicy, NllBatch, PolicySpec, TransformerSpec};
 use super::run::{
@@ -128,7 +128,7 @@ pub fn pretrain(
         if step % cfg.eval_every == 0 || step == cfg.steps {
             let e = evaluate(&s.policy, &*task, &eval_prompts, &mut s.eval_rng);
             m.record_heldout(&e);
-            m.mean_length = e.mean_length;
+            m.record_lengths(LengthSplit::of(&*task, &e.samples));
             last_eval = Some(e);
         }
         s.end_step(&m, &mut progress)?;

@@ -36,7 +36,7 @@ use super::eval::{Evaluation, evaluate};
 use super::generate::Completion;
 use super::gpt::batch::SeqBatch;
 use super::kl::{exact_kl, kl_penalised_rewards_into};
-use super::metrics::{LmMetrics, mean_std};
+use super::metrics::{LengthSplit, LmMetrics, mean_std};
 use super::objective::{clipped_pg_loss, pg_loss};
 use super::policy::{GradStep, LmPolicy};
 use super::reward::RewardModel;
@@ -388,16 +388,16 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
     if done.step == 0 {
         // Row 0: the pretrained model before any update.
         let e0 = evaluate(&s.policy, &*task, &eval_prompts, &mut s.eval_rng);
-        let row0 = LmMetrics {
+        let mut row0 = LmMetrics {
             heldout_accuracy: e0.accuracy,
             heldout_greedy_accuracy: e0.greedy_accuracy,
             heldout_reward: e0.reward,
             heldout_gold: mean_gold(&e0.samples),
             kl: 0.0,
-            mean_length: e0.mean_length,
             elapsed_seconds: 0.0,
             ..LmMetrics::default()
         };
+        row0.record_lengths(LengthSplit::of(&*task, &e0.samples));
         s.writer.append(&row0)?;
         progress.step(&row0);
     }
@@ -461,11 +461,6 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             train_success: successes as f64 / n as f64,
             kl: u.kl,
             entropy: u.entropy,
-            mean_length: completions
-                .iter()
-                .map(|c| c.completion.len())
-                .sum::<usize>() as f64
-                / n as f64,
             grad_norm: u.grad_norm as f64,
             gold: mean_gold(&completions),
             clip_fraction: u.clip_fraction,
@@ -473,6 +468,7 @@ pub fn rl(cfg: &RlConfig, out: &Path, opts: RunOptions) -> Result<(RunDir, Evalu
             elapsed_seconds: elapsed,
             ..LmMetrics::default()
         };
+        m.record_lengths(LengthSplit::of(&*task, &completions));
         if step % cfg.eval_every == 0 || step == steps {
             let e = evaluate(&s.policy, &*task, &eval_prompts, &mut s.eval_rng);
             m.record_heldout(&e);
@@ -574,6 +570,21 @@ mod tests {
             );
             let kl_col = t.column("kl", &path).unwrap();
             assert_eq!(kl_col[0], 0.0);
+            // The length columns split each step's mean length by success:
+            // mean_length = s · length_right + (1 − s) · length_wrong (a side with no
+            // completion is nan and counts 0).
+            let col = |name: &str| t.column(name, &path).unwrap();
+            let (mean, success) = (col("mean_length"), col("train_success"));
+            let (right, wrong) = (col("length_right"), col("length_wrong"));
+            for i in 1..mean.len() {
+                let part = |share: f64, length: f64| if share > 0.0 { share * length } else { 0.0 };
+                let split = part(success[i], right[i]) + part(1.0 - success[i], wrong[i]);
+                assert!(
+                    (split - mean[i]).abs() < 1e-9,
+                    "{kl:?} row {i}: {split} vs {}",
+                    mean[i]
+                );
+            }
             // The first step samples from the reference itself: only rounding separates them.
             assert!(
                 kl_col[1].abs() < 1e-5,

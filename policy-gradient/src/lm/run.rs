@@ -365,16 +365,28 @@ impl LmProgress {
     }
 }
 
-/// The text of a `metrics.csv` without its wall-clock columns (`samples_per_second`,
-/// `elapsed_seconds`, the last two): what two runs with the same seed and configuration must
-/// write identically.
+/// The wall-clock columns of the `metrics.csv` of every `pg lm` command: the only ones two runs
+/// with the same seed and configuration may write differently.
+pub const LM_WALL_CLOCK_COLUMNS: &[&str] = &["samples_per_second", "elapsed_seconds"];
+
+/// The text of a `metrics.csv` without its wall-clock columns ([`LM_WALL_CLOCK_COLUMNS`], found
+/// by name in the header, wherever they are): what two runs with the same seed and configuration
+/// must write identically.
 pub fn csv_without_wall_clock(path: &Path) -> Result<String> {
     let text = std::fs::read_to_string(path).map_err(|e| PgError::io(path, e))?;
+    let header = text.lines().next().unwrap_or("");
+    let keep: Vec<bool> = header
+        .split(',')
+        .map(|c| !LM_WALL_CLOCK_COLUMNS.contains(&c))
+        .collect();
     Ok(text
         .lines()
         .map(|l| {
-            let fields: Vec<&str> = l.split(',').collect();
-            fields[..fields.len().saturating_sub(2)].join(",")
+            l.split(',')
+                .zip(&keep)
+                .filter_map(|(f, &k)| k.then_some(f))
+                .collect::<Vec<_>>()
+                .join(",")
         })
         .collect::<Vec<_>>()
         .join("\n"))
@@ -388,6 +400,22 @@ pub fn plottable_columns() -> &'static [&'static str] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wall_clock_columns_are_dropped_by_name() {
+        let dir = crate::run::dir::fresh_test_dir("lm-without-wall-clock");
+        let path = dir.join("metrics.csv");
+        std::fs::write(
+            &path,
+            "step,samples_per_second,loss,elapsed_seconds,length_wrong\n1,900.5,0.25,2.5,7\n",
+        )
+        .unwrap();
+        assert_eq!(
+            csv_without_wall_clock(&path).unwrap(),
+            "step,loss,length_wrong\n1,0.25,7"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn the_gold_column_follows_the_reward_when_asked_for() {
