@@ -32,8 +32,17 @@ use std::sync::{Condvar, Mutex, OnceLock};
 /// 512×64·64×64 one (2 M) gains clearly.
 pub const PARALLEL_MIN_MACS: usize = 1 << 21;
 
-/// Element-wise passes over fewer elements than this run on one thread.
-pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 16;
+/// Element-wise passes (the fused layer's activation derivative and bias gradient) over fewer
+/// elements than this run on one thread. Such a pass does a few operations per element, so
+/// splitting it mostly moves data between the cores' caches: the rows were written by the
+/// threads that computed them, and the bias gradient sums every row. With the earlier
+/// threshold of 2¹⁶, the CartPole preset (2,000 × 64 activations) ran *slower* on two threads
+/// than on one; at 2²⁰ only batches of more than 16,384 rows of a 64-wide layer split. Measured on
+/// the 2-core AVX-512 machine, best of 6 interleaved whole runs of `pg train CartPole-v1`: one
+/// thread 166k env steps/s, two threads 133k with 2¹⁶ and 154k with 2²⁰ (a noisy machine; the
+/// batch-4096 step of `DENSE_MLP_RATIOS=1 cargo bench -p benches --bench dense_mlp` also gained
+/// from the change in both of two alternating runs).
+pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 20;
 
 /// 0: the default (all cores); else the thread count set by [`set_threads`].
 static THREADS: AtomicUsize = AtomicUsize::new(0);

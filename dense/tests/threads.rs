@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 
 use autograd::{Tape, Tensor};
-use dense::threads::{PARALLEL_MIN_MACS, set_threads};
+use dense::threads::{PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_MACS, set_threads};
 use dense::{Activation, Epilogue, Init, Kernel, MatMut, MatRef, Mlp, gemm_fused_with};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -107,21 +107,21 @@ fn gemm_bits_do_not_depend_on_the_thread_count() {
     set_threads(0);
 }
 
-#[test]
-fn a_training_step_has_the_same_bits_on_any_thread_count() {
-    let _turn = THREAD_SETTING.lock().unwrap_or_else(|e| e.into_inner());
+/// The loss and gradient bits of one fused training step of a `sizes` tanh MLP at each thread
+/// count, on the selected kernel path.
+fn step_bits(sizes: &[usize]) -> Vec<(u32, Vec<Vec<u32>>)> {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let net: Mlp<f32> = Mlp::new(
-        &[4, 64, 64, 2],
+        sizes,
         Activation::Tanh,
         Activation::Identity,
         Init::Orthogonal { gain: 2f64.sqrt() },
         Init::Orthogonal { gain: 0.01 },
         &mut rng,
     );
-    let batch = 4099; // large enough for every parallel path, and not a multiple of any tile
-    let x = Tensor::<f32>::randn(&[batch, 4], &mut rng);
-    let w = Tensor::<f32>::randn(&[batch, 2], &mut rng);
+    let batch = 4099; // large enough for the parallel GEMMs, and not a multiple of any tile
+    let x = Tensor::<f32>::randn(&[batch, sizes[0]], &mut rng);
+    let w = Tensor::<f32>::randn(&[batch, sizes[sizes.len() - 1]], &mut rng);
     let mut results = Vec::new();
     for t in THREAD_COUNTS {
         set_threads(t);
@@ -142,10 +142,26 @@ fn a_training_step_has_the_same_bits_on_any_thread_count() {
         results.push((loss_bits, bits));
     }
     set_threads(0);
-    for (t, r) in THREAD_COUNTS.iter().zip(&results).skip(1) {
-        assert!(
-            *r == results[0],
-            "{t} threads: loss or gradients differ from 1 thread"
-        );
+    results
+}
+
+#[test]
+fn a_training_step_has_the_same_bits_on_any_thread_count() {
+    let _turn = THREAD_SETTING.lock().unwrap_or_else(|e| e.into_inner());
+    // The classic-control size, and a first layer wide enough (4099 × 260 outputs) for the
+    // element-wise backward pass to run on the pool too, on every kernel path.
+    const { assert!(4099 * 260 >= PARALLEL_MIN_ELEMENTS) };
+    for kernel in Kernel::available() {
+        Kernel::force(Some(kernel));
+        for sizes in [&[4, 64, 64, 2][..], &[4, 260, 37, 2]] {
+            let results = step_bits(sizes);
+            for (t, r) in THREAD_COUNTS.iter().zip(&results).skip(1) {
+                assert!(
+                    *r == results[0],
+                    "{kernel:?} {sizes:?}, {t} threads: loss or gradients differ from 1 thread"
+                );
+            }
+        }
     }
+    Kernel::force(None);
 }
