@@ -8,11 +8,13 @@
 //! drift with the load. `DENSE_GEMM_RATIOS=1 cargo bench -p benches --bench gemm` instead prints
 //! interleaved ratios: each round times every contender once, back to back, and the best of 61
 //! short rounds is kept per contender, so slow phases of the machine hit all of them alike.
-//! Every contender runs on one thread (`dense::threads::set_threads(1)`), except the last two
-//! columns: the selected path on every core and its speed-up over one thread. The criterion
-//! benchmarks run on one thread too.
+//! Every contender runs on one thread (`dense::threads::set_threads(1)`), except the last three
+//! columns: the selected path on every core, its speed-up over one thread, and that speed-up
+//! again with the pool awake (a second interleaved pass of the two, each window preceded by an
+//! untimed call, as in a loop of products; in the first pass the first call of each window wakes
+//! the sleeping workers). The criterion benchmarks run on one thread.
 
-use benches::interleaved;
+use benches::{interleaved, interleaved_warm};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use dense::threads::{default_threads, set_threads};
 use dense::{Kernel, MatMut, MatRef, gemm_reference, gemm_with};
@@ -175,11 +177,12 @@ fn ratios() {
     }
     let all = default_threads();
     println!(
-        "{:>16}{:>22}{:>14}{:>12}",
+        "{:>16}{:>22}{:>14}{:>12}{:>10}",
         "matrixmultiply",
         "selected/mm speed",
         format!("{all} threads"),
-        "speed-up"
+        "speed-up",
+        "awake"
     );
     for (label, m, k, n, at) in cases {
         let a = random(m * k, &mut rng);
@@ -242,15 +245,18 @@ fn ratios() {
         contenders.push(&mut threaded);
         let best = interleaved(61, 0.3e-3, &mut contenders);
         let (t_mm, t_all) = (best[kernels.len()], best[kernels.len() + 1]);
+        drop(contenders);
+        let awake = interleaved_warm(61, 0.3e-3, &mut [&mut *dense_fns[0], &mut threaded]);
         print!("{label:<24}");
         for t in &best[..=kernels.len()] {
             print!("{:>12.1}", flops / t / 1e9);
         }
         println!(
-            "{:>22.2}{:>14.1}{:>12.2}",
+            "{:>22.2}{:>14.1}{:>12.2}{:>10.2}",
             t_mm / best[0],
             flops / t_all / 1e9,
-            best[0] / t_all
+            best[0] / t_all,
+            awake[0] / awake[1]
         );
     }
     set_threads(0);
