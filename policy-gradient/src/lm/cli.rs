@@ -12,15 +12,19 @@
 //! pg lm reward TASK [--policy DIR] [--label-noise P] [--seed N] [--out DIR] [--set k=v]...
 //! pg lm reward --resume DIR
 //! pg lm sample CHECKPOINT [--prompt TEXT]... [-n N] [--temperature T] [--seed N]
+//!                        [--reward model:DIR]
+//! pg lm score REWARD_MODEL --prompt TEXT --completion TEXT [--prompt TEXT --completion TEXT]...
 //! pg lm plot DIR... [--column heldout_accuracy] [--xaxis samples|kl] [--group-by KEY]
 //!                   [--label TEXT]... [--out curve.svg]
 //! pg lm gradvar CHECKPOINT [--batches 50] [--prompts 64] [--samples 8]
 //! ```
 
 use super::checkpoint;
-use super::config::{KlMode, PretrainConfig, RewardConfig, RlConfig};
+use super::config::{KlMode, PretrainConfig, RewardConfig, RewardSource, RlConfig};
 use super::eval::Evaluation;
+use super::generate::Completion;
 use super::pretrain::pretrain;
+use super::reward::RewardModel;
 use super::reward::train_reward;
 use super::rl::{algo_name, rl};
 use super::run::{
@@ -35,7 +39,7 @@ use crate::run::dir::RunDir;
 use crate::run::group::{GroupBy, group_runs, read_config_table, relabel};
 use crate::run::signal;
 use clap::{Args, Subcommand};
-use envs::tokens::{Split, TASK_IDS};
+use envs::tokens::{EOS, Split, Status, TASK_IDS, Token, TokenTask};
 use std::path::PathBuf;
 
 /// The `pg lm` family.
@@ -52,6 +56,9 @@ pub enum LmCommand {
     Reward(RewardArgs),
     /// Sample completions from a checkpoint (or a run directory).
     Sample(SampleArgs),
+    /// Score hand-written completions with a reward model, beside the task's reward and gold
+    /// judge.
+    Score(ScoreArgs),
     /// Plot a metrics column (mean ± sd across the seeds of each group of runs) against sampled
     /// sequences or the KL to the reference, as SVG.
     Plot(LmPlotArgs),
@@ -147,6 +154,23 @@ pub struct SampleArgs {
     /// Seed of the sampling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Also score each completion with a reward model (`model:DIR`, a `pg lm reward` run): the
+    /// line gains the gold judge's score and the model's (`proxy`).
+    #[arg(long, value_name = "model:DIR")]
+    pub reward: Option<String>,
+}
+
+/// Arguments of `pg lm score`.
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// A `pg lm reward` run directory (or its checkpoint file).
+    pub reward_model: PathBuf,
+    /// Prompt text (repeatable; the i-th prompt goes with the i-th completion).
+    #[arg(long, required = true)]
+    pub prompt: Vec<String>,
+    /// Completion text, scored as a finished reply: the end token is appended.
+    #[arg(long, required = true)]
+    pub completion: Vec<String>,
 }
 
 /// Arguments of `pg lm plot`.
@@ -272,6 +296,7 @@ pub fn run(cmd: LmCommand) -> Result<()> {
             Ok(())
         }
         LmCommand::Sample(a) => sample(a),
+        LmCommand::Score(a) => score(a),
         LmCommand::Plot(a) => plot(a),
         LmCommand::Gradvar(a) => gradvar(a),
     }
@@ -315,6 +340,10 @@ fn sample(a: SampleArgs) -> Result<()> {
     )?;
     let policy = checkpoint::load(&a.checkpoint)?;
     let task = make_task(policy.task())?;
+    let judge = match &a.reward {
+        Some(spec) => Some(reward_model_of(spec, policy.task())?),
+        None => None,
+    };
     let v = task.vocab();
     let prompts: Vec<Vec<usize>> = if a.prompt.is_empty() {
         let mut rng = stream_rng(a.seed, 3);
@@ -331,11 +360,102 @@ fn sample(a: SampleArgs) -> Result<()> {
     };
     let origin = format!("the model in {}", a.checkpoint.display());
     policy.check_prompts_fit(&*task, &prompts, &origin)?;
+    if let Some((rm, origin)) = &judge {
+        rm.check_fits(&*task, &prompts, origin)?;
+    }
     let mut rng = stream_rng(a.seed, 4);
     let out = policy.generate(&*task, &prompts, a.temperature, &mut rng);
-    for c in &out {
-        println!("{}", c.describe(&*task));
+    match &judge {
+        Some((rm, _)) => print_scored(&out, &*task, rm),
+        None => out.iter().for_each(|c| println!("{}", c.describe(&*task))),
     }
+    Ok(())
+}
+
+/// The reward model named by `spec` (`model:DIR`), which must score texts of `task`; with the
+/// phrase that names it in errors.
+fn reward_model_of(spec: &str, task: &str) -> Result<(RewardModel, String)> {
+    let RewardSource::Model(dir) = RewardSource::parse(spec, "--reward")? else {
+        return Err(bad_value(
+            "reward",
+            "--reward",
+            format!("`{spec}`; expected model:DIR, a pg lm reward run"),
+        ));
+    };
+    let rm = super::reward::checkpoint::load(std::path::Path::new(&dir))?;
+    let origin = format!("the reward model in {dir}");
+    if rm.task() != task {
+        return Err(bad_value(
+            "reward",
+            "--reward",
+            format!(
+                "{origin} scores texts of task `{}`, not `{task}`",
+                rm.task()
+            ),
+        ));
+    }
+    Ok((rm, origin))
+}
+
+/// Each completion's line (`prompt -> completion  [ok|--] reward r`) with the gold judge's score
+/// and the reward model's: `gold g  proxy p`.
+fn print_scored(out: &[Completion], task: &dyn TokenTask, rm: &RewardModel) {
+    let proxy = rm.score(out.iter().map(|c| (&c.prompt[..], &c.completion[..])));
+    for (c, p) in out.iter().zip(proxy) {
+        let gold = task.gold(&c.prompt, &c.completion);
+        println!("{}  gold {gold:.3}  proxy {p:.3}", c.describe(task));
+    }
+}
+
+fn score(a: ScoreArgs) -> Result<()> {
+    if a.prompt.len() != a.completion.len() {
+        return Err(bad_value(
+            "completion",
+            "the command line",
+            format!(
+                "{} --completion for {} --prompt; expected one completion per prompt",
+                a.completion.len(),
+                a.prompt.len()
+            ),
+        ));
+    }
+    check_size(
+        "--prompt",
+        a.prompt.len() as u64,
+        1,
+        bounds::SAMPLES,
+        "the command line",
+    )?;
+    let rm = super::reward::checkpoint::load(&a.reward_model)?;
+    let task = make_task(rm.task())?;
+    let v = task.vocab();
+    let encode = |text: &str| v.encode(text).map_err(|e| PgError::Other(Box::new(e)));
+    let mut out = Vec::with_capacity(a.prompt.len());
+    for (p, c) in a.prompt.iter().zip(&a.completion) {
+        let mut completion = encode(c)?;
+        completion.push(EOS);
+        if completion.len() > task.max_completion_len() {
+            return Err(bad_value(
+                "completion",
+                "the command line",
+                format!(
+                    "`{c}` is {} tokens with the end token; task `{}` completes in at most {}",
+                    completion.len(),
+                    rm.task(),
+                    task.max_completion_len()
+                ),
+            ));
+        }
+        out.push(Completion {
+            prompt: encode(p)?,
+            completion,
+            status: Status::Terminated,
+        });
+    }
+    let prompts: Vec<Vec<Token>> = out.iter().map(|c| c.prompt.clone()).collect();
+    let origin = format!("the reward model in {}", a.reward_model.display());
+    rm.check_fits(&*task, &prompts, &origin)?;
+    print_scored(&out, &*task, &rm);
     Ok(())
 }
 

@@ -101,6 +101,7 @@ fn pretrain_reward_and_rl_against_the_learned_reward() {
             .all(|a| (0.0..=1.0).contains(a))
     );
     let model = format!("model:{rm}");
+    sampled_and_hand_written_texts_get_the_same_scores(&policy, &rm, &model);
     ok(&[
         "lm",
         "rl",
@@ -167,6 +168,39 @@ fn pretrain_reward_and_rl_against_the_learned_reward() {
             .contains(">KL to the reference")
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `pg lm sample --reward model:DIR` scores each sampled completion with the reward model and the
+/// gold judge; `pg lm score` scores the same texts typed in by hand and must print the same
+/// line, scores included.
+fn sampled_and_hand_written_texts_get_the_same_scores(policy: &str, rm: &str, model: &str) {
+    let sampled = ok(&["lm", "sample", policy, "-n", "12", "--reward", model]);
+    let mut checked = 0;
+    for line in sampled.lines() {
+        assert!(
+            line.contains("  gold ") && line.contains("  proxy "),
+            "{line}"
+        );
+        let (prompt, rest) = line.split_once(" -> ").expect("prompt -> completion");
+        let Some((completion, _)) = rest.split_once("<eos>  [") else {
+            continue; // cut off at the length limit: not a finished reply
+        };
+        if completion.contains('<') {
+            continue; // a special token (`<bos>`) inside: not text one can type
+        }
+        let scored = ok(&[
+            "lm",
+            "score",
+            rm,
+            "--prompt",
+            prompt,
+            "--completion",
+            completion,
+        ]);
+        assert_eq!(scored.trim_end(), line, "the same text, the same scores");
+        checked += 1;
+    }
+    assert!(checked > 0, "no finished completion among {sampled}");
 }
 
 #[test]
@@ -265,6 +299,47 @@ fn bad_pipeline_inputs_are_one_line_errors() {
         "scores texts of task `dialogue`, not `reviews`",
     );
     fails(&["lm", "rl", "dialogue", "--reward", "gold"], "`reward`");
+    // Scoring: one completion per prompt, a reward model of the policy's task, replies that fit.
+    let rm = s("rm");
+    fails(
+        &[
+            "lm",
+            "score",
+            &rm,
+            "--prompt",
+            "hi",
+            "--prompt",
+            "hi",
+            "--completion",
+            "hello",
+        ],
+        "expected one completion per prompt",
+    );
+    let long = "hello ".repeat(10);
+    fails(
+        &["lm", "score", &rm, "--prompt", "hi", "--completion", &long],
+        "completes in at most",
+    );
+    fails(
+        &[
+            "lm",
+            "score",
+            &policy,
+            "--prompt",
+            "hi",
+            "--completion",
+            "hello",
+        ],
+        "not a reward model",
+    );
+    fails(
+        &["lm", "sample", &reviews, "--reward", &format!("model:{rm}")],
+        "scores texts of task `dialogue`, not `reviews`",
+    );
+    fails(
+        &["lm", "sample", &policy, "--reward", "task"],
+        "expected model:DIR",
+    );
     let missing = format!("model:{}", s("missing"));
     fails(
         &[
