@@ -132,7 +132,7 @@ pub mod tape;
 pub mod tensor;
 pub mod var;
 
-pub use custom::CustomOp;
+pub use custom::{CustomOp, GradSlot, Store};
 pub use float::Float;
 pub use gradcheck::{GradcheckConfig, GradcheckReport, compare_f32_to_f64, gradcheck};
 pub use gradients::Gradients;

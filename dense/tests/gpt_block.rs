@@ -2,12 +2,15 @@
 //! `policy-gradient/src/lm`): token and position embeddings, one pre-norm block
 //! (LN → causal multi-head attention → residual, LN → MLP with GELU → residual), a final LN and
 //! an output head, trained on next-token log-likelihood. Its gradient with respect to every
-//! parameter passes autograd's finite-difference `gradcheck`, with the fused attention op and
-//! with the reference composition, and the two give the same loss and gradients to 1e-12.
+//! parameter passes autograd's finite-difference `gradcheck`, with the fused attention and GELU
+//! ops and with the reference compositions, and the two give the same loss and gradients to
+//! 1e-12. A tape reused from an earlier step (whose gradient slots the fused ops' backward rules
+//! overwrite on their first write) gives the bits of a fresh tape.
 
 use autograd::gradcheck::{GradcheckConfig, gradcheck};
 use autograd::{Tape, Tensor, Var};
 use dense::attention::{CausalSelfAttention, attention_reference, causal_self_attention};
+use dense::gelu::{Gelu, gelu};
 use dense::{Activation, linear};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -97,7 +100,12 @@ fn loss<'t>(p: &[Var<'t, f64>], fused: bool) -> Var<'t, f64> {
         p[11],
         Activation::Identity,
     );
-    let x = x + linear(hidden.gelu(), p[12], p[13], Activation::Identity);
+    let act = if fused {
+        gelu(hidden, &Gelu::new())
+    } else {
+        hidden.gelu()
+    };
+    let x = x + linear(act, p[12], p[13], Activation::Identity);
 
     let logits = linear(
         x.layer_norm(p[14], p[15], EPS),
@@ -145,4 +153,19 @@ fn fused_and_reference_attention_give_the_same_model_gradients() {
             "parameter {i} gets a gradient"
         );
     }
+}
+
+#[test]
+fn a_reused_tape_gives_the_bits_of_a_fresh_one() {
+    let grads = |tape: &mut Tape<f64>, inputs: &[Tensor<f64>]| {
+        tape.reset();
+        let vars: Vec<_> = inputs.iter().map(|t| tape.param(t)).collect();
+        let g = loss(&vars, true).backward();
+        let bits = |v: &Var<'_, f64>| g[*v].data().iter().map(|x| x.to_bits()).collect();
+        vars.iter().map(bits).collect::<Vec<Vec<u64>>>()
+    };
+    let mut reused = Tape::new();
+    let _ = grads(&mut reused, &params(3));
+    let again = grads(&mut reused, &params(11));
+    assert_eq!(again, grads(&mut Tape::new(), &params(11)));
 }
