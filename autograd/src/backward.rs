@@ -6,6 +6,11 @@
 //! to node 0 visits a node only after everything that used it: by then its `ḡ` is complete, and
 //! its op's backward rule adds `ḡ_i · ∂(node i)/∂(input)` into each input's `ḡ` (the chain rule,
 //! summed over every use). No recursion, no sort: a million-node chain is a million iterations.
+//!
+//! Two things a rule gets besides values and gradients: what its node's forward saved for it
+//! (layer norm's row statistics, a custom op's own values), and, for the first rule to reach an
+//! input's gradient slot in the pass, leave to overwrite the slot rather than add to zeros (see
+//! `sink.rs`).
 
 use crate::custom::{CustomOp, GradSlot, STACK_INPUTS, Store, with_inputs};
 use crate::float::Float;
