@@ -13,7 +13,7 @@
 //! Run: `cargo run --release -p autograd --example wrong_gradient`
 
 use autograd::gradcheck::{GradcheckConfig, gradcheck};
-use autograd::{CustomOp, Tape, Tensor};
+use autograd::{CustomOp, GradSlot, Tape, Tensor};
 use rand::SeedableRng;
 use std::rc::Rc;
 
@@ -31,7 +31,7 @@ impl CustomOp<f64> for Tanh {
         inputs[0].to_vec()
     }
 
-    fn forward(&self, inputs: &[&Tensor<f64>], out: &mut Tensor<f64>) {
+    fn forward(&self, inputs: &[&Tensor<f64>], out: &mut Tensor<f64>, _saved: &mut Vec<f64>) {
         for (y, &x) in out.data_mut().iter_mut().zip(inputs[0].data()) {
             *y = x.tanh();
         }
@@ -41,10 +41,11 @@ impl CustomOp<f64> for Tanh {
         &self,
         _inputs: &[&Tensor<f64>],
         out: &Tensor<f64>,
+        _saved: &[f64],
         grad_out: &Tensor<f64>,
-        grad_inputs: &mut [Option<&mut Tensor<f64>>],
+        grad_inputs: &mut [Option<GradSlot<'_, f64>>],
     ) {
-        let Some(gx) = grad_inputs[0].as_deref_mut() else {
+        let Some(gx) = grad_inputs[0].as_mut().map(GradSlot::add_into) else {
             return;
         };
         for ((d, &y), &g) in gx

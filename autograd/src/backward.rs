@@ -6,8 +6,13 @@
 //! to node 0 visits a node only after everything that used it: by then its `ḡ` is complete, and
 //! its op's backward rule adds `ḡ_i · ∂(node i)/∂(input)` into each input's `ḡ` (the chain rule,
 //! summed over every use). No recursion, no sort: a million-node chain is a million iterations.
+//!
+//! Two things a rule gets besides values and gradients: what its node's forward saved for it
+//! (layer norm's row statistics, a custom op's own values), and, for the first rule to reach an
+//! input's gradient slot in the pass, leave to overwrite the slot rather than add to zeros (see
+//! `sink.rs`).
 
-use crate::custom::{STACK_INPUTS, with_inputs};
+use crate::custom::{CustomOp, GradSlot, STACK_INPUTS, Store, with_inputs};
 use crate::float::Float;
 use crate::gradients::Gradients;
 use crate::node::{Node, Op};
@@ -88,6 +93,7 @@ impl<'t, T: Float> Var<'t, T> {
         let crate::tape::Inner {
             nodes,
             values,
+            saved,
             grads,
             touched,
             scratch,
@@ -159,16 +165,16 @@ impl<'t, T: Float> Var<'t, T> {
                 }
                 Op::Custom { op, start, len } => {
                     let inputs = &pool[start as usize..(start + len) as usize];
-                    custom_backward(&*customs[op as usize], inputs, y, g, &mut sink);
+                    custom_backward(&*customs[op as usize], inputs, y, &saved[i], g, &mut sink);
                 }
                 Op::BatchMatMul(a, b) => batched::bmm_backward(values, g, &mut sink, a, b),
                 Op::Permute { x, start } => {
                     let perm = &pool[start as usize..start as usize + g.ndim()];
                     batched::permute_backward(g, &mut sink, x, perm)
                 }
-                Op::LayerNorm { x, gain, bias, eps } => {
+                Op::LayerNorm { x, gain, bias } => {
                     let inputs = layer_norm::LayerNormInputs { x, gain, bias };
-                    layer_norm::backward(values, g, &mut sink, inputs, eps)
+                    layer_norm::backward(values, &saved[i], g, &mut sink, inputs)
                 }
                 Op::CausalSoftmax(x) => causal_softmax::backward(y, g, &mut sink, x),
                 Op::Embed { table, start } => {
@@ -182,65 +188,93 @@ impl<'t, T: Float> Var<'t, T> {
     }
 }
 
-/// Backward of a custom op: lends it the gradient buffers of its inputs and lets it add into them.
+/// Backward of a custom op: lends it the gradient slots of its inputs, each with whether it is
+/// still fresh (see [`GradSlot`]).
 fn custom_backward<T: Float>(
-    op: &dyn crate::custom::CustomOp<T>,
+    op: &dyn CustomOp<T>,
     inputs: &[usize],
     y: &Tensor<T>,
+    saved: &[T],
     g: &Tensor<T>,
     sink: &mut Sink<'_, T>,
 ) {
+    let node = CustomNode {
+        op,
+        inputs,
+        y,
+        saved,
+        g,
+    };
     if inputs.len() <= STACK_INPUTS {
-        let mut taken: [Option<Tensor<T>>; STACK_INPUTS] = Default::default();
-        custom_backward_with(op, inputs, y, g, sink, &mut taken[..inputs.len()]);
+        let mut taken: [Option<(Tensor<T>, Store)>; STACK_INPUTS] = Default::default();
+        node.backward_with(sink, &mut taken[..inputs.len()]);
     } else {
-        let mut taken: Vec<Option<Tensor<T>>> = (0..inputs.len()).map(|_| None).collect();
-        custom_backward_with(op, inputs, y, g, sink, &mut taken);
+        let mut taken: Vec<Option<(Tensor<T>, Store)>> = (0..inputs.len()).map(|_| None).collect();
+        node.backward_with(sink, &mut taken);
     }
 }
 
-fn custom_backward_with<T: Float>(
-    op: &dyn crate::custom::CustomOp<T>,
-    inputs: &[usize],
-    y: &Tensor<T>,
-    g: &Tensor<T>,
-    sink: &mut Sink<'_, T>,
-    taken: &mut [Option<Tensor<T>>],
-) {
-    // Move each input's gradient buffer out of the sink so the op can hold them all mutably at
-    // once. An input listed twice gets a separate zeroed buffer, added back afterwards.
-    for (k, &j) in inputs.iter().enumerate() {
-        let duplicate = inputs[..k].contains(&j);
-        taken[k] = match sink.grad(j as u32) {
-            None => None,
-            Some(_) if duplicate => Some(Tensor::zeros(sink.values[j].shape())),
-            Some(buf) => Some(std::mem::replace(buf, Tensor::placeholder())),
-        };
-    }
-    let count = taken.len();
-    with_inputs(sink.values, inputs.iter().copied(), |ins| {
-        if count <= STACK_INPUTS {
-            let mut refs: [Option<&mut Tensor<T>>; STACK_INPUTS] = Default::default();
-            for (r, t) in refs.iter_mut().zip(taken.iter_mut()) {
-                *r = t.as_mut();
-            }
-            op.backward(ins, y, g, &mut refs[..count]);
-        } else {
-            let mut refs: Vec<Option<&mut Tensor<T>>> =
-                taken.iter_mut().map(Option::as_mut).collect();
-            op.backward(ins, y, g, &mut refs);
-        }
-    });
-    for (k, &j) in inputs.iter().enumerate() {
-        if let Some(t) = taken[k].take() {
-            let slot = &mut sink.grads[j];
-            if inputs[..k].contains(&j) {
-                for (d, s) in slot.data.iter_mut().zip(&t.data) {
-                    *d += *s;
+/// What a custom op's backward reads: the op, its inputs' node indices, its value, what its
+/// forward saved, and its gradient.
+struct CustomNode<'a, T: Float> {
+    op: &'a dyn CustomOp<T>,
+    inputs: &'a [usize],
+    y: &'a Tensor<T>,
+    saved: &'a [T],
+    g: &'a Tensor<T>,
+}
+
+impl<T: Float> CustomNode<'_, T> {
+    fn backward_with(&self, sink: &mut Sink<'_, T>, taken: &mut [Option<(Tensor<T>, Store)>]) {
+        let inputs = self.inputs;
+        // Move each input's gradient buffer out of the sink so the op can hold them all mutably at
+        // once. An input listed twice gets a separate zeroed buffer for its second use, added
+        // back afterwards.
+        for (k, &j) in inputs.iter().enumerate() {
+            let duplicate = inputs[..k].contains(&j);
+            taken[k] = match sink.grad_slot(j as u32) {
+                None => None,
+                Some(_) if duplicate => {
+                    Some((Tensor::zeros(sink.values[j].shape()), Store::Accumulate))
                 }
+                Some((buf, store)) => Some((std::mem::replace(buf, Tensor::placeholder()), store)),
+            };
+        }
+        let count = taken.len();
+        with_inputs(sink.values, inputs.iter().copied(), |ins| {
+            if count <= STACK_INPUTS {
+                let mut slots: [Option<GradSlot<'_, T>>; STACK_INPUTS] = Default::default();
+                for (s, t) in slots.iter_mut().zip(taken.iter_mut()) {
+                    *s = t.as_mut().map(|(buf, store)| GradSlot::new(buf, *store));
+                }
+                self.run(ins, &mut slots[..count]);
             } else {
-                *slot = t;
+                let mut slots: Vec<Option<GradSlot<'_, T>>> = taken
+                    .iter_mut()
+                    .map(|t| t.as_mut().map(|(buf, store)| GradSlot::new(buf, *store)))
+                    .collect();
+                self.run(ins, &mut slots);
             }
+        });
+        for (k, &j) in inputs.iter().enumerate() {
+            if let Some((t, _)) = taken[k].take() {
+                let slot = &mut sink.grads[j];
+                if inputs[..k].contains(&j) {
+                    for (d, s) in slot.data.iter_mut().zip(&t.data) {
+                        *d += *s;
+                    }
+                } else {
+                    *slot = t;
+                }
+            }
+        }
+    }
+
+    /// Calls the op's backward, then zero-fills any fresh slot it left unwritten.
+    fn run(&self, ins: &[&Tensor<T>], slots: &mut [Option<GradSlot<'_, T>>]) {
+        self.op.backward(ins, self.y, self.saved, self.g, slots);
+        for slot in slots.iter_mut().filter_map(Option::take) {
+            slot.finish();
         }
     }
 }

@@ -295,7 +295,7 @@ mod tests {
     //! property test in `tests/` would pass whatever the backward rules did.
 
     use super::*;
-    use crate::CustomOp;
+    use crate::{CustomOp, GradSlot};
     use std::rc::Rc;
 
     /// y = x² elementwise, with a backward rule that is wrong at one element: there it returns
@@ -309,7 +309,7 @@ mod tests {
         fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
             inputs[0].to_vec()
         }
-        fn forward(&self, inputs: &[&Tensor<f64>], out: &mut Tensor<f64>) {
+        fn forward(&self, inputs: &[&Tensor<f64>], out: &mut Tensor<f64>, _saved: &mut Vec<f64>) {
             for (y, &x) in out.data_mut().iter_mut().zip(inputs[0].data()) {
                 *y = x * x;
             }
@@ -318,10 +318,11 @@ mod tests {
             &self,
             inputs: &[&Tensor<f64>],
             _out: &Tensor<f64>,
+            _saved: &[f64],
             grad_out: &Tensor<f64>,
-            grad_inputs: &mut [Option<&mut Tensor<f64>>],
+            grad_inputs: &mut [Option<GradSlot<'_, f64>>],
         ) {
-            if let Some(gx) = grad_inputs[0].as_deref_mut() {
+            if let Some(gx) = grad_inputs[0].as_mut().map(GradSlot::add_into) {
                 let xs = inputs[0].data();
                 for (j, (d, &g)) in gx.data_mut().iter_mut().zip(grad_out.data()).enumerate() {
                     let bug = if j == self.0 { 0.01 } else { 0.0 };

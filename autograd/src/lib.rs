@@ -88,7 +88,8 @@
 //! - [`Tape::no_grad`] and [`Var::detach`]: computing without recording.
 //! - [`Tape::lend_params`], [`Var::backward_to`]: parameters and their gradients moved on and off
 //!   the tape without copying (module [`lend`]).
-//! - [`CustomOp`]: the extension point for ops with a hand-written backward.
+//! - [`CustomOp`]: the extension point for ops with a hand-written backward; [`GradSlot`] and
+//!   [`Store`], how its backward writes gradients.
 //! - [`gradcheck`](mod@gradcheck): the finite-difference checker every crate's tests use.
 //!
 //! # Non-goals
@@ -113,7 +114,11 @@
 //!   `Var::requires_grad`, `Var::numel`, `Tape::is_no_grad`, `Tape::capacity_bytes`,
 //!   `Tensor::{resize, copy_from, fill, set, empty, capacity_bytes}`, `Gradients::{new, iter, len}`.
 //! - `Tensor::resize(&mut self, shape)` is "the way to reuse a buffer: resize to a shape".
-//! - `CustomOp` is object-safe and is passed as `Rc<dyn CustomOp<T>>`, as agreed.
+//! - `CustomOp` is object-safe and is passed as `Rc<dyn CustomOp<T>>`, as agreed. Its `forward`
+//!   also gets the node's saved buffer (values kept for backward, owned by the tape and reused
+//!   every step), and `backward` gets that buffer back and each input's gradient as a
+//!   [`GradSlot`]: add into it, or overwrite it on its first write in the pass ([`Store`]),
+//!   which spares the tape zero-filling it.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -132,7 +137,7 @@ pub mod tape;
 pub mod tensor;
 pub mod var;
 
-pub use custom::CustomOp;
+pub use custom::{CustomOp, GradSlot, Store};
 pub use float::Float;
 pub use gradcheck::{GradcheckConfig, GradcheckReport, compare_f32_to_f64, gradcheck};
 pub use gradients::Gradients;

@@ -41,13 +41,9 @@ pub(crate) enum Op<T: Float> {
     BatchMatMul(u32, u32),
     /// `x` with its axes reordered by `pool[start .. start + ndim]`.
     Permute { x: u32, start: u32 },
-    /// Layer normalisation of `x` over its last axis, then `gain ⊙ x̂ + bias`.
-    LayerNorm {
-        x: u32,
-        gain: u32,
-        bias: u32,
-        eps: T,
-    },
+    /// Layer normalisation of `x` over its last axis, then `gain ⊙ x̂ + bias` (each row's mean
+    /// and `1/σ` are in the node's saved slot).
+    LayerNorm { x: u32, gain: u32, bias: u32 },
     /// softmax over the last axis with a causal mask.
     CausalSoftmax(u32),
     /// Rows of `table` picked by the ids `pool[start .. start + rows of the output]`.

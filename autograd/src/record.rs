@@ -79,6 +79,19 @@ impl<T: Float> Tape<T> {
         compute: impl FnOnce(&[Tensor<T>], &mut Tensor<T>),
         make_op: impl FnOnce(&mut Vec<usize>, &mut Vec<Rc<dyn CustomOp<T>>>) -> Op<T>,
     ) -> Var<'_, T> {
+        self.record_saving(name, inputs, |v, out, _| compute(v, out), make_op)
+    }
+
+    /// [`record`](Tape::record) for an op whose forward keeps values for its backward: `compute`
+    /// also gets the node's saved buffer (reused across steps, stale contents), which backward
+    /// hands back to the rule.
+    pub(crate) fn record_saving(
+        &self,
+        name: &str,
+        inputs: &[Var<'_, T>],
+        compute: impl FnOnce(&[Tensor<T>], &mut Tensor<T>, &mut Vec<T>),
+        make_op: impl FnOnce(&mut Vec<usize>, &mut Vec<Rc<dyn CustomOp<T>>>) -> Op<T>,
+    ) -> Var<'_, T> {
         let mut inner = self.inner.borrow_mut();
         let mut requires_grad = false;
         for v in inputs {
@@ -90,10 +103,10 @@ impl<T: Float> Tape<T> {
         }
         requires_grad &= !self.no_grad.get();
         let i = inner.next_slot();
+        let inner = &mut *inner;
         let (done, rest) = inner.values.split_at_mut(i);
-        compute(done, &mut rest[0]);
+        compute(done, &mut rest[0], &mut inner.saved[i]);
         let op = if requires_grad {
-            let inner = &mut *inner;
             make_op(&mut inner.pool, &mut inner.customs)
         } else {
             Op::Leaf
@@ -103,20 +116,20 @@ impl<T: Float> Tape<T> {
     }
 
     /// Records a custom op (the extension point; see [`CustomOp`]): its output shape comes from
-    /// [`CustomOp::output_shape`], its value from [`CustomOp::forward`], and backward calls
-    /// [`CustomOp::backward`].
+    /// [`CustomOp::output_shape`], its value (and what it saves for backward) from
+    /// [`CustomOp::forward`], and backward calls [`CustomOp::backward`].
     pub fn custom(&self, op: Rc<dyn CustomOp<T>>, inputs: &[Var<'_, T>]) -> Var<'_, T> {
-        self.record(
+        self.record_saving(
             op.name(),
             inputs,
-            |values, out| {
+            |values, out, saved| {
                 crate::custom::with_inputs(values, inputs.iter().map(|v| v.index as usize), |ins| {
                     crate::custom::with_shapes(ins, |shapes| {
                         op.output_shape_into(shapes, &mut out.shape);
                         let numel = crate::tensor::numel_of(&out.shape);
                         out.data.resize(numel, T::zero());
                     });
-                    op.forward(ins, out);
+                    op.forward(ins, out, saved);
                 })
             },
             |pool, customs| {

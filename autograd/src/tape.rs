@@ -26,6 +26,9 @@ pub(crate) struct Inner<T: Float> {
     /// Value slots: `values[i]` is node i's value for `i < nodes.len()`; slots beyond are spare
     /// buffers kept from earlier steps.
     pub(crate) values: Vec<Tensor<T>>,
+    /// Saved slots: `saved[i]` holds what node i's forward kept for its backward (layer norm's
+    /// row statistics, a custom op's own values; empty for most ops), reused like the values.
+    pub(crate) saved: Vec<Vec<T>>,
     /// Gradient slots used by backward, reused the same way.
     pub(crate) grads: Vec<Tensor<T>>,
     /// Whether `grads[i]` holds a gradient in the current backward pass (else it is stale).
@@ -77,6 +80,7 @@ impl<T: Float> Tape<T> {
             inner: RefCell::new(Inner {
                 nodes: Vec::new(),
                 values: Vec::new(),
+                saved: Vec::new(),
                 grads: Vec::new(),
                 touched: Vec::new(),
                 scratch: Vec::new(),
@@ -119,8 +123,11 @@ impl<T: Float> Tape<T> {
             v.iter().map(Tensor::capacity_bytes).sum::<usize>()
                 + v.capacity() * std::mem::size_of::<Tensor<T>>()
         };
+        let saved = inner.saved.iter().map(Vec::capacity).sum::<usize>() * std::mem::size_of::<T>()
+            + inner.saved.capacity() * std::mem::size_of::<Vec<T>>();
         tensors(&inner.values)
             + tensors(&inner.grads)
+            + saved
             + inner.nodes.capacity() * std::mem::size_of::<Node<T>>()
             + inner.touched.capacity()
             + inner.scratch.capacity() * std::mem::size_of::<T>()
@@ -158,13 +165,16 @@ impl<T: Float> Tape<T> {
 }
 
 impl<T: Float> Inner<T> {
-    /// Index of the next node, making sure a value buffer exists for it.
+    /// Index of the next node, making sure a value buffer and a saved buffer exist for it.
     #[inline]
     pub(crate) fn next_slot(&mut self) -> usize {
         let i = self.nodes.len();
         assert!(i < u32::MAX as usize, "Tape: more than 2^32 - 1 nodes");
         if self.values.len() == i {
             self.values.push(Tensor::placeholder());
+        }
+        if self.saved.len() == i {
+            self.saved.push(Vec::new());
         }
         i
     }
@@ -185,17 +195,18 @@ mod tests {
         fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
             inputs[0].to_vec()
         }
-        fn forward(&self, inputs: &[&Tensor<f64>], out: &mut Tensor<f64>) {
+        fn forward(&self, inputs: &[&Tensor<f64>], out: &mut Tensor<f64>, _saved: &mut Vec<f64>) {
             out.copy_from(inputs[0]);
         }
         fn backward(
             &self,
             _inputs: &[&Tensor<f64>],
             _out: &Tensor<f64>,
+            _saved: &[f64],
             grad_out: &Tensor<f64>,
-            grad_inputs: &mut [Option<&mut Tensor<f64>>],
+            grad_inputs: &mut [Option<crate::GradSlot<'_, f64>>],
         ) {
-            if let Some(gx) = grad_inputs[0].as_deref_mut() {
+            if let Some(gx) = grad_inputs[0].as_mut().map(crate::GradSlot::add_into) {
                 for (d, &g) in gx.data_mut().iter_mut().zip(grad_out.data()) {
                     *d += g;
                 }

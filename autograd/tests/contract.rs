@@ -1,7 +1,7 @@
 //! The written contracts: what backward returns, that nothing accumulates, no_grad, detach,
 //! parameters vs constants, custom ops, and stale handles.
 
-use autograd::{CustomOp, Gradients, Tape, Tensor};
+use autograd::{CustomOp, GradSlot, Gradients, Tape, Tensor};
 use std::rc::Rc;
 
 #[test]
@@ -152,7 +152,7 @@ impl CustomOp<f64> for Product {
         );
         inputs[0].to_vec()
     }
-    fn forward(&self, inputs: &[&Tensor<f64>], out: &mut Tensor<f64>) {
+    fn forward(&self, inputs: &[&Tensor<f64>], out: &mut Tensor<f64>, _saved: &mut Vec<f64>) {
         for ((y, a), b) in out
             .data_mut()
             .iter_mut()
@@ -166,11 +166,12 @@ impl CustomOp<f64> for Product {
         &self,
         inputs: &[&Tensor<f64>],
         _out: &Tensor<f64>,
+        _saved: &[f64],
         g: &Tensor<f64>,
-        grads: &mut [Option<&mut Tensor<f64>>],
+        grads: &mut [Option<GradSlot<'_, f64>>],
     ) {
         for (k, other) in [(0, 1), (1, 0)] {
-            if let Some(gk) = grads[k].as_deref_mut() {
+            if let Some(gk) = grads[k].as_mut().map(GradSlot::add_into) {
                 for ((d, &gv), &o) in gk
                     .data_mut()
                     .iter_mut()

@@ -43,10 +43,11 @@
 
 use std::rc::Rc;
 
-use autograd::{CustomOp, Float, Tensor, Var};
+use autograd::{CustomOp, Float, GradSlot, Store, Tensor, Var};
 
 use crate::element::Element;
 use crate::gemm::gemm;
+use crate::linear::beta;
 use crate::scalar::Scalar;
 use crate::threads;
 use crate::view::{MatMut, MatRef};
@@ -275,7 +276,7 @@ impl<T: Element> CustomOp<T> for AttentionProbs {
     }
 
     /// P = causal_softmax(Q·Kᵀ/√d) of every sequence and head.
-    fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>) {
+    fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>, _saved: &mut Vec<T>) {
         let dims = dims_of(self.heads, &[inputs[0].shape()], 1);
         let qkv = inputs[0].data();
         let blocks = [(out.data_mut(), dims.probs_per_seq())];
@@ -289,14 +290,18 @@ impl<T: Element> CustomOp<T> for AttentionProbs {
     }
 
     /// From P̄: `S̄ᵢⱼ = Pᵢⱼ (P̄ᵢⱼ − Σₖ Pᵢₖ P̄ᵢₖ)`, then `Q̄ += S̄·K/√d`, `K̄ += S̄ᵀ·Q/√d`.
+    ///
+    /// The gradient of `qkv` is added into: the mixing node, which uses `qkv` too and comes
+    /// later on the tape, has already written it (its V part, with zeros in Q and K).
     fn backward(
         &self,
         inputs: &[&Tensor<T>],
         out: &Tensor<T>,
+        _saved: &[T],
         grad_out: &Tensor<T>,
-        grad_inputs: &mut [Option<&mut Tensor<T>>],
+        grad_inputs: &mut [Option<GradSlot<'_, T>>],
     ) {
-        let Some(gqkv) = grad_inputs[0].as_deref_mut() else {
+        let Some(gqkv) = grad_inputs[0].as_mut().map(GradSlot::add_into) else {
             return;
         };
         let dims = dims_of(self.heads, &[inputs[0].shape()], 1);
@@ -354,7 +359,7 @@ impl<T: Element> CustomOp<T> for MixValues {
     }
 
     /// O = P·V of every head, into its columns of the output.
-    fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>) {
+    fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>, _saved: &mut Vec<T>) {
         let dims = dims_of(self.heads, &[inputs[0].shape(), inputs[1].shape()], 2);
         let (qkv, p, t) = (inputs[0].data(), inputs[1].data(), dims.len);
         let per_seq = t * dims.model;
@@ -380,12 +385,19 @@ impl<T: Element> CustomOp<T> for MixValues {
     }
 
     /// `V̄ += Pᵀ·Ō`, `P̄ += Ō·Vᵀ`.
+    ///
+    /// Each GEMM overwrites (`β = 0`) when this is the first write of its slot in the pass: P̄
+    /// always in a transformer (P feeds only this node), and the gradient of `qkv` too (this node
+    /// comes after the probabilities' node on the tape, so its backward runs first). Overwriting
+    /// `qkv`'s gradient means writing all of it: V̄, and zeros in the Q and K columns, which the
+    /// probabilities' backward then adds into.
     fn backward(
         &self,
         inputs: &[&Tensor<T>],
         _out: &Tensor<T>,
+        _saved: &[T],
         grad_out: &Tensor<T>,
-        grad_inputs: &mut [Option<&mut Tensor<T>>],
+        grad_inputs: &mut [Option<GradSlot<'_, T>>],
     ) {
         let dims = dims_of(self.heads, &[inputs[0].shape(), inputs[1].shape()], 2);
         let (qkv, p, t, one) = (
@@ -398,18 +410,24 @@ impl<T: Element> CustomOp<T> for MixValues {
             unreachable!("attention_mix has two inputs");
         };
         // A missing gradient is an empty slice with no numbers per sequence.
-        let (gqkv, gqkv_per_seq) = match gqkv.as_deref_mut() {
-            Some(g) => (g.data_mut(), 3 * t * dims.model),
-            None => (&mut [][..], 0),
+        let (gqkv, gqkv_per_seq, qkv_store) = match gqkv.as_mut().map(GradSlot::write) {
+            Some((g, store)) => (g.data_mut(), 3 * t * dims.model, store),
+            None => (&mut [][..], 0, Store::Accumulate),
         };
-        let (gp, gp_per_seq) = match gp.as_deref_mut() {
-            Some(g) => (g.data_mut(), dims.probs_per_seq()),
-            None => (&mut [][..], 0),
+        let (gp, gp_per_seq, p_store) = match gp.as_mut().map(GradSlot::write) {
+            Some((g, store)) => (g.data_mut(), dims.probs_per_seq(), store),
+            None => (&mut [][..], 0, Store::Accumulate),
         };
         let blocks = [(gqkv, gqkv_per_seq), (gp, gp_per_seq)];
         let dout = grad_out.data();
         let macs = 2 * dims.product_macs();
         for_sequence_blocks(blocks, dims.batch, macs, |b0, [gqkv, gp]| {
+            if qkv_store == Store::Overwrite {
+                // Q̄ and K̄ get no share from this node: zeros, for the probabilities' backward.
+                for row in gqkv.chunks_exact_mut((3 * dims.model).max(1)) {
+                    row[..2 * dims.model].fill(<T as Scalar>::ZERO);
+                }
+            }
             let seqs = (gqkv.len() / gqkv_per_seq.max(1)).max(gp.len() / gp_per_seq.max(1));
             for i in 0..seqs {
                 let b = b0 + i;
@@ -417,14 +435,15 @@ impl<T: Element> CustomOp<T> for MixValues {
                     let at = dims.out_at(b, h);
                     let dout = MatRef::new(&dout[at..], t, dims.head, dims.model, 1);
                     if gqkv_per_seq > 0 {
-                        // V̄ += Pᵀ·Ō (gqkv holds this block only: its index is i, not b)
+                        // V̄ (+)= Pᵀ·Ō (gqkv holds this block only: its index is i, not b)
                         let p = MatRef::row_major(&p[dims.probs_range(b, h)], t, t);
-                        gemm(one, p.t(), dout, one, dims.part_mut(gqkv, i, 2, h));
+                        let v_bar = dims.part_mut(gqkv, i, 2, h);
+                        gemm(one, p.t(), dout, beta(qkv_store), v_bar);
                     }
                     if gp_per_seq > 0 {
-                        // P̄ += Ō·Vᵀ
+                        // P̄ (+)= Ō·Vᵀ
                         let dp = MatMut::row_major(&mut gp[dims.probs_range(i, h)], t, t);
-                        gemm(one, dout, dims.part(qkv, b, 2, h).t(), one, dp);
+                        gemm(one, dout, dims.part(qkv, b, 2, h).t(), beta(p_store), dp);
                     }
                 }
             }

@@ -7,14 +7,20 @@
 //! gelu'(x) = ½ (1 + t) + ½ x (1 − t²) √(2/π) (1 + 3·0.044715 x²)
 //! ```
 //!
-//! The node keeps nothing but its input: backward recomputes `t` from `x` (one vectorised
-//! `tanh`). For `f32`, `tanh` is [`crate::vmath`]'s approximation (its documented error); for
-//! `f64` the library's. The test holds value and gradient to autograd's [`Var::gelu`] (the
-//! reference) and checks the `f64` op with `gradcheck`.
+//! **Saved for backward: `t`.** The derivative needs `t = tanh u` again, and a `tanh` is the
+//! most expensive step of the op (a vectorised polynomial and a division per number); keeping
+//! it costs one number per element, in the node's saved buffer on the tape (reused every step).
+//! So forward computes `t` into that buffer, and backward reads it back instead of calling
+//! `tanh` a second time. Backward writes `x̄` with `=` when it is the first rule to reach x's
+//! gradient slot in the pass ([`autograd::Store::Overwrite`]: no zero fill), else adds.
+//!
+//! For `f32`, `tanh` is [`crate::vmath`]'s approximation (its documented error); for `f64` the
+//! library's. The test holds value and gradient to autograd's [`Var::gelu`] (the reference) and
+//! checks the `f64` op with `gradcheck`.
 
 use std::rc::Rc;
 
-use autograd::{CustomOp, Tensor, Var};
+use autograd::{CustomOp, GradSlot, Store, Tensor, Var};
 
 use crate::activation::Activation;
 use crate::element::Element;
@@ -81,25 +87,29 @@ impl<T: Element> CustomOp<T> for Gelu {
         shape.extend_from_slice(inputs[0]);
     }
 
-    fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>) {
+    /// `t = tanh u` into `saved`, then `y = ½ x (1 + t)`.
+    fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>, saved: &mut Vec<T>) {
         let x = inputs[0].data();
-        let y = out.data_mut();
-        tanh_of_u(x, y);
+        // Only grown, never zero-filled: `tanh_of_u` overwrites every number.
+        saved.resize(x.len(), T::zero());
+        tanh_of_u(x, saved);
         let half = T::from_f64(0.5);
         // gelu(x) = ½ x (1 + t)
-        for (y, &x) in y.iter_mut().zip(x) {
-            *y = half * x * (T::one() + *y);
+        for ((y, &x), &t) in out.data_mut().iter_mut().zip(x).zip(saved.iter()) {
+            *y = half * x * (T::one() + t);
         }
     }
 
+    /// `x̄ = ȳ · gelu'(x)`, with the `t` the forward saved.
     fn backward(
         &self,
         inputs: &[&Tensor<T>],
         _out: &Tensor<T>,
+        saved: &[T],
         grad_out: &Tensor<T>,
-        grad_inputs: &mut [Option<&mut Tensor<T>>],
+        grad_inputs: &mut [Option<GradSlot<'_, T>>],
     ) {
-        let Some(gx) = grad_inputs[0].as_deref_mut() else {
+        let Some((gx, store)) = grad_inputs[0].as_mut().map(GradSlot::write) else {
             return;
         };
         let x = inputs[0].data();
@@ -108,19 +118,16 @@ impl<T: Element> CustomOp<T> for Gelu {
             T::from_f64(SQRT_2_OVER_PI),
             T::from_f64(3.0 * CUBIC),
         );
-        T::with_scratch(|t| {
-            // Only grown, never zero-filled: `tanh_of_u` overwrites every number it reads.
-            t.resize(x.len(), T::zero());
-            let t = &mut t[..x.len()];
-            tanh_of_u(x, t);
-            let rows = gx.data_mut().iter_mut().zip(grad_out.data());
-            for ((gx, &g), (&x, &t)) in rows.zip(x.iter().zip(t.iter())) {
-                // gelu'(x) = ½ (1 + t) + ½ x (1 − t²) √(2/π) (1 + 3·0.044715 x²)
-                let d = half * (T::one() + t)
-                    + half * x * (T::one() - t * t) * c * (T::one() + a3 * x * x);
-                *gx += g * d;
-            }
-        });
+        // gelu'(x) = ½ (1 + t) + ½ x (1 − t²) √(2/π) (1 + 3·0.044715 x²)
+        let derivative = |x: T, t: T| {
+            half * (T::one() + t) + half * x * (T::one() - t * t) * c * (T::one() + a3 * x * x)
+        };
+        let terms = gx.data_mut().iter_mut().zip(grad_out.data());
+        let rows = terms.zip(x.iter().zip(saved));
+        match store {
+            Store::Overwrite => rows.for_each(|((gx, &g), (&x, &t))| *gx = g * derivative(x, t)),
+            Store::Accumulate => rows.for_each(|((gx, &g), (&x, &t))| *gx += g * derivative(x, t)),
+        }
     }
 }
 

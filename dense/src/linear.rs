@@ -13,12 +13,16 @@
 //! W̄ += xᵀ · z̄              GEMM on a transposed view of x (no copy)
 //! ```
 //!
+//! The two GEMMs compute `C = z̄·Wᵀ + β·C`: with `β = 1` they add into the gradient, and when this
+//! rule is the first to write x̄ or W̄ in the pass ([`Store::Overwrite`]) they run with `β = 0`,
+//! which writes the product without reading the slot, so the tape skips zero-filling it first.
+//!
 //! How we know it is right: `tests/layers.rs` checks, for every activation, that value and
 //! gradients equal the same network composed from autograd's reference ops
 //! (`x.matmul(w) + b`, then `.tanh()` / `.relu()`), and that the `f64` op passes autograd's
 //! finite-difference `gradcheck`.
 
-use autograd::{CustomOp, Tensor, Var};
+use autograd::{CustomOp, GradSlot, Store, Tensor, Var};
 
 use crate::activation::Activation;
 use crate::element::Element;
@@ -78,7 +82,7 @@ impl<T: Element> CustomOp<T> for LinearOp {
         shape.extend_from_slice(&[batch, out]);
     }
 
-    fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>) {
+    fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>, _saved: &mut Vec<T>) {
         let (batch, fan_in, fan_out) =
             self.dims(&[inputs[0].shape(), inputs[1].shape(), inputs[2].shape()]);
         gemm_fused(
@@ -95,14 +99,17 @@ impl<T: Element> CustomOp<T> for LinearOp {
         &self,
         inputs: &[&Tensor<T>],
         out: &Tensor<T>,
+        _saved: &[T],
         grad_out: &Tensor<T>,
-        grad_inputs: &mut [Option<&mut Tensor<T>>],
+        grad_inputs: &mut [Option<GradSlot<'_, T>>],
     ) {
         let (batch, fan_in, fan_out) =
             self.dims(&[inputs[0].shape(), inputs[1].shape(), inputs[2].shape()]);
         let one = <T as crate::Scalar>::ONE;
         T::with_scratch(|dz| {
-            let gb = grad_inputs[2].as_deref_mut().map(|t| t.data_mut());
+            let gb = grad_inputs[2]
+                .as_mut()
+                .map(|slot| slot.add_into().data_mut());
             // z̄ = ȳ ⊙ act'(y) and b̄ += Σ_rows z̄; for the identity z̄ is ȳ itself (no copy).
             let dz: &[T] = if self.activation == Activation::Identity {
                 if let Some(gb) = gb {
@@ -127,29 +134,38 @@ impl<T: Element> CustomOp<T> for LinearOp {
                 dz
             };
             let dz_view = MatRef::row_major(dz, batch, fan_out);
-            if let Some(gx) = grad_inputs[0].as_deref_mut() {
-                // x̄ += z̄·Wᵀ: Wᵀ is W's memory read with swapped strides.
+            if let Some((gx, store)) = grad_inputs[0].as_mut().map(GradSlot::write) {
+                // x̄ (+)= z̄·Wᵀ: Wᵀ is W's memory read with swapped strides.
                 let wt = MatRef::row_major(inputs[1].data(), fan_in, fan_out).t();
                 gemm(
                     one,
                     dz_view,
                     wt,
-                    one,
+                    beta(store),
                     MatMut::row_major(gx.data_mut(), batch, fan_in),
                 );
             }
-            if let Some(gw) = grad_inputs[1].as_deref_mut() {
-                // W̄ += xᵀ·z̄.
+            if let Some((gw, store)) = grad_inputs[1].as_mut().map(GradSlot::write) {
+                // W̄ (+)= xᵀ·z̄.
                 let xt = MatRef::row_major(inputs[0].data(), batch, fan_in).t();
                 gemm(
                     one,
                     xt,
                     dz_view,
-                    one,
+                    beta(store),
                     MatMut::row_major(gw.data_mut(), fan_in, fan_out),
                 );
             }
         });
+    }
+}
+
+/// The GEMM's `β` for storing a product into a gradient slot: 0 overwrites (the slot's first
+/// write in the pass; its stale numbers are not read), 1 adds to the sum so far.
+pub(crate) fn beta<T: Element>(store: Store) -> T {
+    match store {
+        Store::Overwrite => <T as crate::Scalar>::ZERO,
+        Store::Accumulate => <T as crate::Scalar>::ONE,
     }
 }
 

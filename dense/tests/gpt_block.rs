@@ -2,12 +2,15 @@
 //! `policy-gradient/src/lm`): token and position embeddings, one pre-norm block
 //! (LN → causal multi-head attention → residual, LN → MLP with GELU → residual), a final LN and
 //! an output head, trained on next-token log-likelihood. Its gradient with respect to every
-//! parameter passes autograd's finite-difference `gradcheck`, with the fused attention op and
-//! with the reference composition, and the two give the same loss and gradients to 1e-12.
+//! parameter passes autograd's finite-difference `gradcheck`, with the fused attention and GELU
+//! ops and with the reference compositions, and the two give the same loss and gradients to
+//! 1e-12. A tape reused from an earlier step (whose gradient slots the fused ops' backward rules
+//! overwrite on their first write) gives the bits of a fresh tape.
 
 use autograd::gradcheck::{GradcheckConfig, gradcheck};
 use autograd::{Tape, Tensor, Var};
 use dense::attention::{CausalSelfAttention, attention_reference, causal_self_attention};
+use dense::gelu::{Gelu, gelu};
 use dense::{Activation, linear};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -71,41 +74,48 @@ fn params(seed: u64) -> Vec<Tensor<f64>> {
 
 /// Mean next-token negative log-likelihood of the tiny GPT.
 fn loss<'t>(p: &[Var<'t, f64>], fused: bool) -> Var<'t, f64> {
+    loss_with(p, fused, false)
+}
+
+/// [`loss`], plus `0 · Σ v` for every input of the fused ops when `zero_uses` is set. Those
+/// terms are recorded last, so their backward runs first and fills each input's gradient slot
+/// with zeros: the fused ops then add into it (`β = 1`) instead of writing it (`β = 0`).
+fn loss_with<'t>(p: &[Var<'t, f64>], fused: bool, zero_uses: bool) -> Var<'t, f64> {
+    let mut inputs = vec![p[4], p[6], p[10], p[12], p[16]];
     let (b, t, d) = (BATCH, LEN, WIDTH);
     let positions: Vec<usize> = (0..b * t).map(|r| r % t).collect();
     let x = p[0].embed(&IDS) + p[1].embed(&positions); // [B·T, D]
 
     // Attention sub-block: x + W_o · attention(LN₁(x) · W_qkv).
-    let qkv = linear(
-        x.layer_norm(p[2], p[3], EPS),
-        p[4],
-        p[5],
-        Activation::Identity,
-    );
+    let ln1 = x.layer_norm(p[2], p[3], EPS);
+    let qkv = linear(ln1, p[4], p[5], Activation::Identity);
     let qkv = qkv.reshape(&[b, t, 3 * d]);
     let heads = if fused {
         causal_self_attention(qkv, &CausalSelfAttention::new(HEADS))
     } else {
         attention_reference(qkv, HEADS)
     };
-    let x = x + linear(heads.reshape(&[b * t, d]), p[6], p[7], Activation::Identity);
+    let heads = heads.reshape(&[b * t, d]);
+    let x = x + linear(heads, p[6], p[7], Activation::Identity);
 
     // MLP sub-block: x + W₂ · gelu(LN₂(x) · W₁).
-    let hidden = linear(
-        x.layer_norm(p[8], p[9], EPS),
-        p[10],
-        p[11],
-        Activation::Identity,
-    );
-    let x = x + linear(hidden.gelu(), p[12], p[13], Activation::Identity);
+    let ln2 = x.layer_norm(p[8], p[9], EPS);
+    let hidden = linear(ln2, p[10], p[11], Activation::Identity);
+    let act = if fused {
+        gelu(hidden, &Gelu::new())
+    } else {
+        hidden.gelu()
+    };
+    let x = x + linear(act, p[12], p[13], Activation::Identity);
 
-    let logits = linear(
-        x.layer_norm(p[14], p[15], EPS),
-        p[16],
-        p[17],
-        Activation::Identity,
-    );
-    -logits.log_softmax(1).gather(1, &TARGETS).mean()
+    let ln3 = x.layer_norm(p[14], p[15], EPS);
+    let logits = linear(ln3, p[16], p[17], Activation::Identity);
+    let nll = -logits.log_softmax(1).gather(1, &TARGETS).mean();
+    inputs.extend([ln1, qkv, heads, ln2, hidden, act, ln3]);
+    match zero_uses {
+        true => inputs.iter().fold(nll, |l, &v| l + (v * 0.0).sum()),
+        false => nll,
+    }
 }
 
 #[test]
@@ -145,4 +155,34 @@ fn fused_and_reference_attention_give_the_same_model_gradients() {
             "parameter {i} gets a gradient"
         );
     }
+}
+
+#[test]
+fn a_reused_tape_gives_the_bits_of_a_fresh_one() {
+    let grads = |tape: &mut Tape<f64>, inputs: &[Tensor<f64>]| {
+        tape.reset();
+        let vars: Vec<_> = inputs.iter().map(|t| tape.param(t)).collect();
+        let g = loss(&vars, true).backward();
+        let bits = |v: &Var<'_, f64>| g[*v].data().iter().map(|x| x.to_bits()).collect();
+        vars.iter().map(bits).collect::<Vec<Vec<u64>>>()
+    };
+    let mut reused = Tape::new();
+    let _ = grads(&mut reused, &params(3));
+    let again = grads(&mut reused, &params(11));
+    assert_eq!(again, grads(&mut Tape::new(), &params(11)));
+}
+
+/// Writing a fresh gradient slot (`β = 0`, `=`) gives the bits that adding into a zeroed one
+/// (`β = 1`, `+=`) gives, for every fused op: linear, attention, GELU, and layer norm.
+#[test]
+fn first_writes_give_the_bits_of_adding_into_zeros() {
+    let inputs = params(5);
+    let grads = |zero_uses: bool| {
+        let tape = Tape::new();
+        let vars: Vec<_> = inputs.iter().map(|t| tape.param(t)).collect();
+        let g = loss_with(&vars, true, zero_uses).backward();
+        let bits = |v: &Var<'_, f64>| g[*v].data().iter().map(|x| x.to_bits()).collect();
+        vars.iter().map(bits).collect::<Vec<Vec<u64>>>()
+    };
+    assert_eq!(grads(true), grads(false));
 }

@@ -5,6 +5,7 @@
 //! to the one helper that undoes broadcasting, `sum_to_shape`, which sums it back to the input's
 //! shape.
 
+use crate::custom::Store;
 use crate::float::Float;
 use crate::node::{Binary, Op};
 use crate::shape::{broadcast_shape_into, for_each_broadcast, same_shape, sum_to_shape};
@@ -175,30 +176,41 @@ fn forward<T: Float, R: Rule<T>>(
 }
 
 /// x̄ += sum_to_shape(ȳ · ∂f/∂x) for one input x (shape `x_shape`) of `f(a, b)`, where
-/// `local(a, b)` is ∂f/∂x.
+/// `local(a, b)` is ∂f/∂x. When x was not broadcast and `store` is [`Store::Overwrite`] (the
+/// first write of x̄ in the pass), x̄ is written with `=` instead, skipping its zero fill.
 #[allow(clippy::too_many_arguments)]
 fn pullback<T: Float>(
     a: &Tensor<T>,
     b: &Tensor<T>,
     y_shape: &[usize],
     g: &[T],
-    gx: &mut Tensor<T>,
+    (gx, store): (&mut Tensor<T>, Store),
     x_shape: &[usize],
     local: impl Fn(T, T) -> T,
     scratch: &mut Vec<T>,
 ) {
     let (ad, bd) = (&a.data, &b.data);
+    let overwrite = store == Store::Overwrite;
     if same_shape(&a.shape, &b.shape) {
         // No broadcasting: everything has the output's shape.
-        for (((d, &gv), &u), &v) in gx.data.iter_mut().zip(g).zip(ad).zip(bd) {
-            *d += gv * local(u, v);
+        let terms = gx.data.iter_mut().zip(g).zip(ad).zip(bd);
+        if overwrite {
+            terms.for_each(|(((d, &gv), &u), &v)| *d = gv * local(u, v));
+        } else {
+            terms.for_each(|(((d, &gv), &u), &v)| *d += gv * local(u, v));
         }
     } else if same_shape(x_shape, y_shape) {
         // Only the other input was broadcast: nothing to undo for this one.
         let gxd = &mut gx.data;
-        for_each_broadcast(y_shape, &a.shape, &b.shape, |k, ia, ib| {
-            gxd[k] += g[k] * local(ad[ia], bd[ib])
-        });
+        if overwrite {
+            for_each_broadcast(y_shape, &a.shape, &b.shape, |k, ia, ib| {
+                gxd[k] = g[k] * local(ad[ia], bd[ib])
+            });
+        } else {
+            for_each_broadcast(y_shape, &a.shape, &b.shape, |k, ia, ib| {
+                gxd[k] += g[k] * local(ad[ia], bd[ib])
+            });
+        }
     } else {
         // The local gradient at the output's shape, then summed back to x's shape.
         scratch.clear();
@@ -206,6 +218,9 @@ fn pullback<T: Float>(
         for_each_broadcast(y_shape, &a.shape, &b.shape, |k, ia, ib| {
             scratch[k] = g[k] * local(ad[ia], bd[ib])
         });
+        if overwrite {
+            gx.fill(T::zero());
+        }
         sum_to_shape(scratch, y_shape, &mut gx.data, x_shape);
     }
 }
@@ -223,10 +238,10 @@ pub(crate) fn backward<T: Float>(
 ) {
     let (av, bv) = (&values[a as usize], &values[b as usize]);
     with_rule!(kind, r => {
-        if let Some(ga) = sink.grad(a) {
+        if let Some(ga) = sink.grad_slot(a) {
             pullback(av, bv, &y.shape, &g.data, ga, &av.shape, |u, v| r.da(u, v), scratch);
         }
-        if let Some(gb) = sink.grad(b) {
+        if let Some(gb) = sink.grad_slot(b) {
             pullback(av, bv, &y.shape, &g.data, gb, &bv.shape, |u, v| r.db(u, v), scratch);
         }
     })

@@ -18,10 +18,16 @@
 //! γ̄ₗ += Σ_rows ȳₗ x̂ₗ          β̄ₗ += Σ_rows ȳₗ
 //! ```
 //!
-//! Nothing is stored for backward: μ and r are recomputed from the input row, once per row for
-//! x̄ and γ̄ together (O(n) per row, small beside the matrix products around a layer norm), with
-//! the same bits as the forward pass, several rows at a time (`for_each_row_stats`).
+//! **Saved for backward: each row's (μ, r).** Both gradients need x̂, so backward needs every
+//! row's μ and r. Recomputing them costs two passes over the input (the sum, then the squared
+//! deviations), as many as the backward's own work on the row; keeping them costs two numbers
+//! per row. So the forward pass saves them in the node's saved buffer on the tape (`[μ₀, r₀, μ₁,
+//! r₁, …]`, reused every step) and backward reads them back: the same bits, no recomputation.
+//!
+//! x̄ is written with `=` when this rule is the first to reach x's gradient slot in the pass
+//! (skipping the slot's zero fill; see `sink.rs`), and added otherwise.
 
+use crate::custom::Store;
 use crate::float::Float;
 use crate::node::Op;
 use crate::sink::Sink;
@@ -79,18 +85,31 @@ fn for_each_row_stats<T: Float>(x: &[T], n: usize, eps: T, mut f: impl FnMut(usi
     }
 }
 
-/// y = γ ⊙ x̂ + β for every row of length n.
-fn forward<T: Float>(x: &[T], gain: &[T], bias: &[T], y: &mut [T], eps: T) {
+/// Numbers saved per row: μ and r.
+const SAVED_PER_ROW: usize = 2;
+
+/// y = γ ⊙ x̂ + β for every row of length n; each row's (μ, r) into `stats` (`[μ₀, r₀, μ₁, …]`).
+fn forward<T: Float>(x: &[T], gain: &[T], bias: &[T], y: &mut [T], stats: &mut Vec<T>, eps: T) {
     let n = gain.len();
     if n == 0 {
+        stats.clear();
         return; // rows of no features: nothing to normalise
     }
+    stats.resize(x.len() / n * SAVED_PER_ROW, T::zero());
     for_each_row_stats(x, n, eps, |i, mean, r| {
+        (stats[SAVED_PER_ROW * i], stats[SAVED_PER_ROW * i + 1]) = (mean, r);
         let (xr, yr) = (&x[i * n..(i + 1) * n], &mut y[i * n..(i + 1) * n]);
         for l in 0..n {
             yr[l] = gain[l] * ((xr[l] - mean) * r) + bias[l];
         }
     });
+}
+
+/// Calls `f(i, μᵢ, rᵢ)` for every row i, from the statistics the forward pass saved.
+fn for_each_saved_row<T: Float>(stats: &[T], mut f: impl FnMut(usize, T, T)) {
+    for (i, s) in stats.chunks_exact(SAVED_PER_ROW).enumerate() {
+        f(i, s[0], s[1]);
+    }
 }
 
 pub(crate) struct LayerNormInputs {
@@ -101,31 +120,32 @@ pub(crate) struct LayerNormInputs {
 
 pub(crate) fn backward<T: Float>(
     values: &[Tensor<T>],
+    stats: &[T],
     g: &Tensor<T>,
     sink: &mut Sink<'_, T>,
     LayerNormInputs { x, gain, bias }: LayerNormInputs,
-    eps: T,
 ) {
     let (xv, gamma) = (&values[x as usize].data, &values[gain as usize].data);
     let n = gamma.len();
     if n == 0 {
         return;
     }
-    // γ̄'s buffer is taken out of the sink, so that one pass over the rows computes each row's
-    // (μ, r) once and adds into x̄ and γ̄ together. (When x is γ itself, γ̄ is added by a second
-    // pass afterwards, in the order of two separate passes.)
+    // γ̄'s buffer is taken out of the sink, so that one pass over the rows adds into x̄ and γ̄
+    // together while the row is in cache. (When x is γ itself, γ̄ is added by a second pass
+    // afterwards, in the order of two separate passes.)
     let mut dgain = match gain != x {
         true => sink
             .grad(gain)
             .map(|buf| std::mem::replace(buf, Tensor::placeholder())),
         false => None,
     };
-    let mut dx = sink.grad(x);
+    let mut dx = sink.grad_slot(x);
     if dx.is_some() || dgain.is_some() {
-        for_each_row_stats(xv, n, eps, |i, mean, r| {
+        for_each_saved_row(stats, |i, mean, r| {
             let (xr, gr) = (&xv[i * n..(i + 1) * n], &g.data[i * n..(i + 1) * n]);
-            if let Some(dx) = dx.as_deref_mut() {
-                add_row_input_grad(xr, gr, gamma, mean, r, &mut dx.data[i * n..(i + 1) * n]);
+            if let Some((dx, store)) = dx.as_mut() {
+                let dxr = &mut dx.data[i * n..(i + 1) * n];
+                store_row_input_grad(xr, gr, gamma, mean, r, dxr, *store);
             }
             if let Some(dgain) = dgain.as_mut() {
                 add_row_gain_grad(xr, gr, mean, r, &mut dgain.data);
@@ -138,7 +158,7 @@ pub(crate) fn backward<T: Float>(
     if gain == x
         && let Some(dgain) = sink.grad(gain)
     {
-        for_each_row_stats(xv, n, eps, |i, mean, r| {
+        for_each_saved_row(stats, |i, mean, r| {
             let (xr, gr) = (&xv[i * n..(i + 1) * n], &g.data[i * n..(i + 1) * n]);
             add_row_gain_grad(xr, gr, mean, r, &mut dgain.data);
         });
@@ -152,9 +172,17 @@ pub(crate) fn backward<T: Float>(
     }
 }
 
-/// `x̄ += r · (ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂))` for one row, with `ĝ = ȳ ⊙ γ` and
-/// `x̂ = (x − μ) · r` from the row's `(μ, r)`.
-fn add_row_input_grad<T: Float>(xr: &[T], gr: &[T], gamma: &[T], mean: T, r: T, dxr: &mut [T]) {
+/// `x̄ = r · (ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂))` for one row, written (`=`) or added (`+=`) as
+/// `store` says, with `ĝ = ȳ ⊙ γ` and `x̂ = (x − μ) · r` from the row's `(μ, r)`.
+fn store_row_input_grad<T: Float>(
+    xr: &[T],
+    gr: &[T],
+    gamma: &[T],
+    mean: T,
+    r: T,
+    dxr: &mut [T],
+    store: Store,
+) {
     let n = gamma.len();
     let inv_n = T::one() / T::from_usize(n);
     // mean(ĝ) and mean(ĝ ⊙ x̂).
@@ -166,9 +194,13 @@ fn add_row_input_grad<T: Float>(xr: &[T], gr: &[T], gamma: &[T], mean: T, r: T, 
     }
     mean_g *= inv_n;
     mean_gx *= inv_n;
-    for l in 0..n {
+    let x_bar = |l: usize| {
         let xh = (xr[l] - mean) * r;
-        dxr[l] += r * (gr[l] * gamma[l] - mean_g - xh * mean_gx);
+        r * (gr[l] * gamma[l] - mean_g - xh * mean_gx)
+    };
+    match store {
+        Store::Overwrite => dxr.iter_mut().enumerate().for_each(|(l, d)| *d = x_bar(l)),
+        Store::Accumulate => dxr.iter_mut().enumerate().for_each(|(l, d)| *d += x_bar(l)),
     }
 }
 
@@ -201,10 +233,10 @@ impl<'t, T: Float> Var<'t, T> {
     pub fn layer_norm(self, gain: Self, bias: Self, eps: T) -> Self {
         let (x, g, b) = (self.index, gain.index, bias.index);
         assert!(eps >= T::zero(), "layer_norm: expected eps >= 0, got {eps}");
-        self.tape.record(
+        self.tape.record_saving(
             "layer_norm",
             &[self, gain, bias],
-            |v, out| {
+            |v, out, stats| {
                 let (xv, gv, bv) = (&v[x as usize], &v[g as usize], &v[b as usize]);
                 let n = xv.shape.last().copied().unwrap_or(0);
                 assert!(
@@ -215,13 +247,12 @@ impl<'t, T: Float> Var<'t, T> {
                     bv.shape
                 );
                 out.resize(&xv.shape);
-                forward(&xv.data, &gv.data, &bv.data, &mut out.data, eps);
+                forward(&xv.data, &gv.data, &bv.data, &mut out.data, stats, eps);
             },
             |_, _| Op::LayerNorm {
                 x,
                 gain: g,
                 bias: b,
-                eps,
             },
         )
     }

@@ -6,6 +6,7 @@
 //! Each product has its own loop order that reads memory contiguously, so no transposed copy is
 //! ever made.
 
+use crate::custom::Store;
 use crate::float::Float;
 use crate::sink::Sink;
 use crate::tensor::Tensor;
@@ -30,10 +31,27 @@ pub fn matmul_nn<T: Float>(a: &[T], b: &[T], c: &mut [T], m: usize, k: usize, n:
 ///
 /// `c[i, p]` is the dot product of rows `a[i, ·]` and `b[p, ·]`, both contiguous.
 pub fn matmul_nt<T: Float>(a: &[T], b: &[T], c: &mut [T], m: usize, n: usize, k: usize) {
+    store_nt(a, b, (c, Store::Accumulate), m, n, k);
+}
+
+/// [`matmul_nt`] that writes `c = a · bᵀ` instead when `store` is [`Store::Overwrite`]: each
+/// `c[i, p]` is one whole dot product, so nothing needs adding up in `c`.
+fn store_nt<T: Float>(
+    a: &[T],
+    b: &[T],
+    (c, store): (&mut [T], Store),
+    m: usize,
+    n: usize,
+    k: usize,
+) {
     for i in 0..m {
         let a_row = &a[i * n..(i + 1) * n];
         for p in 0..k {
-            c[i * k + p] += dot(a_row, &b[p * n..(p + 1) * n]);
+            let d = dot(a_row, &b[p * n..(p + 1) * n]);
+            match store {
+                Store::Overwrite => c[i * k + p] = d,
+                Store::Accumulate => c[i * k + p] += d,
+            }
         }
     }
 }
@@ -86,9 +104,9 @@ pub(crate) fn backward<T: Float>(
 ) {
     let (av, bv) = (&values[a as usize], &values[b as usize]);
     let (m, k, n) = (av.shape[0], av.shape[1], bv.shape[1]);
-    // Ā += C̄ · Bᵀ
-    if let Some(ga) = sink.grad(a) {
-        matmul_nt(&g.data, &bv.data, &mut ga.data, m, n, k);
+    // Ā += C̄ · Bᵀ (written, not added, on Ā's first write in the pass)
+    if let Some((ga, store)) = sink.grad_slot(a) {
+        store_nt(&g.data, &bv.data, (&mut ga.data, store), m, n, k);
     }
     // B̄ += Aᵀ · C̄
     if let Some(gb) = sink.grad(b) {

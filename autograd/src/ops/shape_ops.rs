@@ -3,6 +3,7 @@
 //! Their backward rules move the gradient back the same way: transpose it, view it in the old
 //! shape, or cut it into the pieces that were joined.
 
+use crate::custom::Store;
 use crate::float::Float;
 use crate::node::Op;
 use crate::shape::split_at_axis;
@@ -33,11 +34,13 @@ pub(crate) fn transpose_backward<T: Float>(g: &Tensor<T>, sink: &mut Sink<'_, T>
 }
 
 pub(crate) fn reshape_backward<T: Float>(g: &Tensor<T>, sink: &mut Sink<'_, T>, a: u32) {
-    if let Some(ga) = sink.grad(a) {
-        // Same elements in the same order: x̄ += ȳ viewed in x's shape.
-        for (d, &s) in ga.data.iter_mut().zip(&g.data) {
-            *d += s;
+    // Same elements in the same order: x̄ += ȳ viewed in x's shape (a copy on x̄'s first write).
+    match sink.grad_slot(a) {
+        Some((ga, Store::Overwrite)) => ga.data.copy_from_slice(&g.data),
+        Some((ga, Store::Accumulate)) => {
+            ga.data.iter_mut().zip(&g.data).for_each(|(d, &s)| *d += s)
         }
+        None => {}
     }
 }
 
