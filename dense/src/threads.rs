@@ -36,12 +36,12 @@ pub const PARALLEL_MIN_MACS: usize = 1 << 21;
 /// elements than this run on one thread. Such a pass does a few operations per element, so
 /// splitting it mostly moves data between the cores' caches: the rows were written by the
 /// threads that computed them, and the bias gradient sums every row. With the earlier
-/// threshold of 2¹⁶, the CartPole preset (2,000 × 64 activations) ran *slower* on two threads
-/// than on one; at 2²⁰ only batches of more than 16,384 rows of a 64-wide layer split. Measured on
-/// the 2-core AVX-512 machine, best of 6 interleaved whole runs of `pg train CartPole-v1`: one
-/// thread 166k env steps/s, two threads 133k with 2¹⁶ and 154k with 2²⁰ (a noisy machine; the
-/// batch-4096 step of `DENSE_MLP_RATIOS=1 cargo bench -p benches --bench dense_mlp` also gained
-/// from the change in both of two alternating runs).
+/// threshold of 2¹⁶ the CartPole preset's 2,000 × 64 activations were split, and the whole run
+/// was slower on two threads than on one; at 2²⁰ only batches of at least 16,384 rows of a
+/// 64-wide layer split. Measured on the 2-core AVX-512 machine with
+/// `TRAINING_RATIOS=1 cargo bench -p benches --bench training` (whole runs, best of 3
+/// interleaved): two threads 0.85× as fast as one with 2¹⁶, 0.97× and 0.92× (two runs) with
+/// 2²⁰ — a virtual machine whose speed drifts by about ±5% between runs.
 pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 20;
 
 /// 0: the default (all cores); else the thread count set by [`set_threads`].

@@ -139,10 +139,12 @@ fn lent_training_step_does_not_allocate() {
     let mut grads = mlp.zeros_like_params();
     let mut adam = Adam::new(AdamConfig::default());
     let mut tape = Tape::new();
-    // Two threads, so the large batch runs its GEMMs and the fused backward pass on the pool
-    // (warmed by the first steps); results do not depend on it.
+    // Two threads, so the large batches run their GEMMs on the pool, and the largest also the
+    // fused backward pass (16384 × 64 ≥ `PARALLEL_MIN_ELEMENTS`), the pool warmed by the first
+    // steps; results do not depend on it.
+    const { assert!(16384 * 64 >= dense::threads::PARALLEL_MIN_ELEMENTS) };
     dense::threads::set_threads(2);
-    for batch in [1usize, 64, 300, 4096] {
+    for batch in [1usize, 64, 300, 4096, 16384] {
         let x = Tensor::<f32>::full(&[batch, 4], 0.3);
         let w = Tensor::<f32>::full(&[batch, 2], -0.7);
         let mut counts = Vec::new();
