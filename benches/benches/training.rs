@@ -26,6 +26,8 @@
 //! run (`pg train CartPole-v1`'s training: a fresh trainer until it is finished) on each kernel
 //! path at 1 thread and at every core (`dense::threads::set_threads`), the four contenders
 //! interleaved, best of 3 rounds, and prints env steps per second and the thread speed-up; then
+//! the time to solve (the same run with `stop_when_solved = true`, seed 0: it stops when the
+//! last 100 episodes average 475) on each path at 1 thread, best of 3 interleaved; then
 //! the bookkeeping ratios (no-op callback / bare loop, managed run / bare loop) on the first
 //! 50,000 steps, interleaved, best of 11 rounds, on the selected path at every core.
 
@@ -259,7 +261,49 @@ fn ratios() {
             );
         }
     }
+    time_to_solve(&preset);
     bookkeeping_ratios(&preset);
+}
+
+/// The preset run with `stop_when_solved = true` on each kernel path at 1 thread: seconds until
+/// the last 100 episodes average the solved return, and the env steps that took.
+fn time_to_solve(preset: &Config) {
+    let config = Config {
+        stop_when_solved: true,
+        ..preset.clone()
+    };
+    let kernels = paths();
+    // The paths round differently, so each may solve at its own step count.
+    let steps: Vec<u64> = kernels
+        .iter()
+        .map(|&kernel| {
+            Kernel::force(Some(kernel));
+            set_threads(1);
+            whole_run(&config)
+        })
+        .collect();
+    let mut runs: Vec<Box<dyn FnMut()>> = kernels
+        .iter()
+        .map(|&kernel| {
+            let config = config.clone();
+            Box::new(move || {
+                Kernel::force(Some(kernel));
+                set_threads(1);
+                std::hint::black_box(whole_run(&config));
+            }) as Box<dyn FnMut()>
+        })
+        .collect();
+    let mut refs: Vec<&mut dyn FnMut()> = runs.iter_mut().map(|f| &mut **f as _).collect();
+    let best = interleaved(3, 0.1, &mut refs);
+    Kernel::force(None);
+    set_threads(0);
+    println!(
+        "time to solve (stop_when_solved, seed {}), 1 thread, best of 3 interleaved rounds:",
+        config.seed
+    );
+    for ((kernel, t), n) in kernels.iter().zip(&best).zip(&steps) {
+        println!("{:>10} {t:>10.3} s, solved at {n} env steps", kernel.name());
+    }
 }
 
 /// The cost of the callback hook and of a managed run's records, as time ratios to the bare
