@@ -225,21 +225,7 @@ fn ratios() {
             contenders.push((kernel, all));
         }
     }
-    let mut runs: Vec<Box<dyn FnMut()>> = contenders
-        .iter()
-        .map(|&(kernel, threads)| {
-            let preset = preset.clone();
-            Box::new(move || {
-                Kernel::force(Some(kernel));
-                set_threads(threads);
-                std::hint::black_box(whole_run(&preset));
-            }) as Box<dyn FnMut()>
-        })
-        .collect();
-    let mut refs: Vec<&mut dyn FnMut()> = runs.iter_mut().map(|f| &mut **f as _).collect();
-    let best = interleaved(3, 0.1, &mut refs);
-    Kernel::force(None);
-    set_threads(0);
+    let best = best_whole_runs(&preset, &contenders);
     println!("whole CartPole-v1 preset run ({steps} env steps), best of 3 interleaved rounds:");
     println!(
         "{:>10} {:>8} {:>10} {:>14}",
@@ -265,6 +251,27 @@ fn ratios() {
     bookkeeping_ratios(&preset);
 }
 
+/// Seconds of the whole run of `config` on each (kernel path, thread count) of `contenders`,
+/// interleaved, best of 3 rounds; then gives the kernel choice and every core back.
+fn best_whole_runs(config: &Config, contenders: &[(Kernel, usize)]) -> Vec<f64> {
+    let mut runs: Vec<Box<dyn FnMut()>> = contenders
+        .iter()
+        .map(|&(kernel, threads)| {
+            let config = config.clone();
+            Box::new(move || {
+                Kernel::force(Some(kernel));
+                set_threads(threads);
+                std::hint::black_box(whole_run(&config));
+            }) as Box<dyn FnMut()>
+        })
+        .collect();
+    let mut refs: Vec<&mut dyn FnMut()> = runs.iter_mut().map(|f| &mut **f as _).collect();
+    let best = interleaved(3, 0.1, &mut refs);
+    Kernel::force(None);
+    set_threads(0);
+    best
+}
+
 /// The preset run with `stop_when_solved = true` on each kernel path at 1 thread: seconds until
 /// the last 100 episodes average the solved return, and the env steps that took.
 fn time_to_solve(preset: &Config) {
@@ -282,21 +289,8 @@ fn time_to_solve(preset: &Config) {
             whole_run(&config)
         })
         .collect();
-    let mut runs: Vec<Box<dyn FnMut()>> = kernels
-        .iter()
-        .map(|&kernel| {
-            let config = config.clone();
-            Box::new(move || {
-                Kernel::force(Some(kernel));
-                set_threads(1);
-                std::hint::black_box(whole_run(&config));
-            }) as Box<dyn FnMut()>
-        })
-        .collect();
-    let mut refs: Vec<&mut dyn FnMut()> = runs.iter_mut().map(|f| &mut **f as _).collect();
-    let best = interleaved(3, 0.1, &mut refs);
-    Kernel::force(None);
-    set_threads(0);
+    let one_thread: Vec<(Kernel, usize)> = kernels.iter().map(|&k| (k, 1)).collect();
+    let best = best_whole_runs(&config, &one_thread);
     println!(
         "time to solve (stop_when_solved, seed {}), 1 thread, best of 3 interleaved rounds:",
         config.seed
