@@ -7,26 +7,12 @@
 
 use policy_gradient::run::bounds;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn pg_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pg"))
-        .args(args)
-        .current_dir(dir)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .expect("pg runs")
-}
-
-fn pg(args: &[&str]) -> Output {
-    pg_in(&std::env::temp_dir(), args)
-}
+use crate::common::{pg, pg_in, scratch_dir, succeeded as ok};
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pg-bounds-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    scratch_dir("bounds", name)
 }
 
 /// The command failed with exit 1 and one line of stderr holding every `needle`.
@@ -37,11 +23,6 @@ fn one_line_error(o: &Output, needles: &[&str]) {
     for n in needles {
         assert!(e.contains(n), "stderr should mention `{n}`: {e}");
     }
-}
-
-fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 const HUGE: &str = "1000000000000";

@@ -4,49 +4,31 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn pg(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pg"))
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .expect("pg runs")
+use crate::common::{clean_failure, pg, scratch};
+
+fn tmp(name: &str) -> PathBuf {
+    scratch("cli", name)
 }
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pg-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn assert_clean_failure(o: &Output, needle: &str) {
-    let e = stderr(o);
-    assert!(!o.status.success(), "expected a failure: {e}");
-    assert!(e.contains(needle), "stderr should mention `{needle}`: {e}");
-    assert!(
-        !e.contains("panicked") && !e.contains("backtrace"),
-        "a panic leaked: {e}"
-    );
-}
-
 #[test]
 fn bad_input_is_a_clear_error() {
-    assert_clean_failure(&pg(&["train", "CartPol-v1"]), "known ids: CartPole-v1");
-    assert_clean_failure(
+    clean_failure(&pg(&["train", "CartPol-v1"]), "known ids: CartPole-v1");
+    clean_failure(
         &pg(&["train", "CartPole-v1", "--set", "gama=0.9"]),
         "unknown config key `gama`",
     );
-    assert_clean_failure(
+    clean_failure(
         &pg(&["train", "CartPole-v1", "--set", "num_envs=many"]),
         "`num_envs`",
     );
-    assert_clean_failure(&pg(&["eval", "/nonexistent/run"]), "/nonexistent/run");
+    clean_failure(&pg(&["eval", "/nonexistent/run"]), "/nonexistent/run");
     let cfg = tmp("bad.toml");
     std::fs::write(&cfg, "hidden_sizes = [64, \"wide\"]\n").unwrap();
-    assert_clean_failure(
+    clean_failure(
         &pg(&["train", "CartPole-v1", "--config", cfg.to_str().unwrap()]),
         "`hidden_sizes`",
     );
@@ -80,7 +62,7 @@ fn a_small_run_end_to_end() {
         assert!(out.join(f).exists(), "{f} missing");
     }
     // The same command again is refused, and accepted with --force.
-    assert_clean_failure(&pg(&args), "--force");
+    clean_failure(&pg(&args), "--force");
     args.push("--force");
     assert!(pg(&args).status.success());
 
@@ -110,8 +92,8 @@ fn a_small_run_end_to_end() {
     let n = bytes.len();
     bytes[n / 2] ^= 1;
     std::fs::write(&ckpt, bytes).unwrap();
-    assert_clean_failure(&pg(&["eval", o]), "checkpoint");
-    assert_clean_failure(&pg(&["train", "--resume", o]), "checkpoint");
+    clean_failure(&pg(&["eval", o]), "checkpoint");
+    clean_failure(&pg(&["train", "--resume", o]), "checkpoint");
     std::fs::remove_dir_all(out).unwrap();
 }
 
@@ -194,8 +176,8 @@ fn the_thread_count_is_checked_and_changes_no_result() {
             .output()
             .expect("pg runs")
     };
-    assert_clean_failure(&with_env("many", &["envs"]), "PG_THREADS `many`");
-    assert_clean_failure(&pg(&["--threads", "99999", "envs"]), "--threads `99999`");
+    clean_failure(&with_env("many", &["envs"]), "PG_THREADS `many`");
+    clean_failure(&pg(&["--threads", "99999", "envs"]), "--threads `99999`");
     // The same short run on one thread (flag) and on three (environment): the same numbers.
     let (a, b) = (tmp("threads-1"), tmp("threads-3"));
     let short = ["--set", "total_env_steps=6000", "-q"];
@@ -284,7 +266,7 @@ fn a_tiny_transformer_pretrains_fine_tunes_samples_and_measures() {
     // A prompt longer than the context allows is one line naming the context.
     let long = "1".repeat(15) + "=";
     let r = pg(&["lm", "sample", o, "--prompt", &long]);
-    assert_clean_failure(&r, "`context`");
+    clean_failure(&r, "`context`");
     // The checkpoint resumes as a transformer: a finished run resumed has nothing left to do.
     let r = pg(&["lm", "pretrain", "--resume", o, "-q"]);
     assert!(r.status.success(), "{}", stderr(&r));

@@ -7,10 +7,10 @@ use policy_gradient::metrics::{COLUMNS, WALL_CLOCK_COLUMNS};
 use policy_gradient::run::{QUIET, RunOptions, train_new, train_resume};
 use std::path::{Path, PathBuf};
 
+use crate::common::scratch;
+
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pg-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    scratch("test", name)
 }
 
 fn small(env: &str, estimator: Estimator) -> Config {

@@ -4,15 +4,19 @@
 
 use policy_gradient::config::Config;
 use policy_gradient::evaluate::Agent;
-use policy_gradient::metrics::Table;
 use policy_gradient::run::evaluation::evaluate;
 use policy_gradient::run::{QUIET, RunOptions, train_new, train_resume};
 use std::path::{Path, PathBuf};
 
+use crate::common::csv_column;
+use crate::common::scratch;
+
+fn column(dir: &Path, name: &str) -> Vec<f64> {
+    csv_column(&dir.join("eval.csv"), name)
+}
+
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pg-eval-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    scratch("eval", name)
 }
 
 fn config() -> Config {
@@ -27,11 +31,6 @@ fn config() -> Config {
         keep_checkpoints: 2,
         ..Config::preset("CartPole-v1").unwrap()
     }
-}
-
-fn column(dir: &Path, name: &str) -> Vec<f64> {
-    let p = dir.join("eval.csv");
-    Table::read(&p).unwrap().column(name, &p).unwrap()
 }
 
 #[test]

@@ -17,6 +17,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::scratch;
+
+fn tmp(name: &str) -> PathBuf {
+    scratch("faults", name)
+}
+
 fn pg() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_pg"));
     c.stdout(Stdio::null()).stderr(Stdio::piped());
@@ -25,12 +31,6 @@ fn pg() -> Command {
 
 fn run(args: &[String]) -> Output {
     pg().args(args).output().expect("pg runs")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pg-faults-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
 }
 
 fn env_u64(name: &str, default: u64) -> u64 {

@@ -8,6 +8,7 @@
 
 mod bounds;
 mod cli;
+mod common;
 mod config_roundtrip;
 mod damaged_checkpoints;
 mod determinism;

@@ -2,19 +2,13 @@
 //! configuration gets one legend entry, and runs of different environments are refused.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn pg(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pg"))
-        .args(args)
-        .output()
-        .expect("pg runs")
-}
+use crate::common::pg;
+use crate::common::scratch;
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pg-plot-groups-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
+    scratch("plot-groups", name)
 }
 
 /// Trains a tiny run of `env` in `dir` with `sets` on top of the small size.

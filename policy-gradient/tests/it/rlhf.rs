@@ -2,45 +2,26 @@
 //! model on its completions (`pg lm reward`), then fine-tune against the learned reward
 //! (`pg lm rl --reward model:DIR`), logging the gold score beside it. Bad inputs are one line.
 
-use policy_gradient::metrics::Table;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn pg(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pg"))
-        .args(args)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .expect("pg runs")
-}
+use crate::common::{clean_failure, csv_column, pg, scratch_dir, succeeded};
 
 fn ok(args: &[&str]) -> String {
-    let o = pg(args);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "pg {args:?} failed: {err}");
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    succeeded(&pg(args))
 }
 
 /// Runs `args`, which must fail with one line on stderr containing `needle` and no panic.
 fn fails(args: &[&str], needle: &str) {
-    let o = pg(args);
-    let e = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(!o.status.success(), "pg {args:?} should fail");
-    assert!(e.contains(needle), "stderr should mention `{needle}`: {e}");
-    assert!(!e.contains("panicked") && !e.contains("backtrace"), "{e}");
+    let e = clean_failure(&pg(args), needle);
     assert_eq!(e.trim_end().lines().count(), 1, "one line: {e}");
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("pg-rlhf-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    scratch_dir("rlhf", name)
 }
 
 fn column(dir: &Path, name: &str) -> Vec<f64> {
-    let p = dir.join("metrics.csv");
-    Table::read(&p).unwrap().column(name, &p).unwrap()
+    csv_column(&dir.join("metrics.csv"), name)
 }
 
 fn pretrain(task: &str, out: &str) {
