@@ -145,6 +145,27 @@ fn uninterrupted(args: &[String], dir: &Path) -> usize {
     rows(dir)
 }
 
+/// Runs `args(root/full)` uninterrupted, and `args(root/cut)` killed at random instants and
+/// resumed with `resume_command --resume root/cut QUIET` until done; checks that both wrote the
+/// same metrics but for the `wall` columns, and returns (full, cut) for the caller to compare
+/// their checkpoints.
+fn killed_and_resumed(
+    root: &Path,
+    args: impl Fn(&Path) -> Vec<String>,
+    resume_command: &[&str],
+    quiet: &str,
+    wall: &[&str],
+) -> (PathBuf, PathBuf) {
+    let full = root.join("full");
+    let total = uninterrupted(&args(&full), &full);
+    let cut = root.join("cut");
+    let mut resume = strings(resume_command);
+    resume.extend(strings(&["--resume", cut.to_str().unwrap(), quiet]));
+    run_with_kills(&args(&cut), &resume, &cut, env_u64("PG_KILLS", 3), total);
+    assert_eq!(without(&cut, wall), without(&full, wall));
+    (full, cut)
+}
+
 #[test]
 fn pg_train_killed_at_random_instants_resumes_to_the_same_run() {
     let root = tmp("train");
@@ -166,13 +187,7 @@ fn pg_train_killed_at_random_instants_resumes_to_the_same_run() {
         a.extend(strings(&cfg));
         a
     };
-    let full = root.join("full");
-    let total = uninterrupted(&args(&full), &full);
-    let cut = root.join("cut");
-    let resume = strings(&["train", "--resume", cut.to_str().unwrap(), "-q"]);
-    run_with_kills(&args(&cut), &resume, &cut, env_u64("PG_KILLS", 3), total);
-    let wall: Vec<&str> = WALL_CLOCK_COLUMNS.to_vec();
-    assert_eq!(without(&cut, &wall), without(&full, &wall));
+    let (full, cut) = killed_and_resumed(&root, args, &["train"], "-q", WALL_CLOCK_COLUMNS);
     let load = |d: &Path| {
         policy_gradient::checkpoint::load(&d.join("checkpoints/latest.ckpt"), None).unwrap()
     };
@@ -239,13 +254,8 @@ fn pg_lm_rl_killed_at_random_instants_resumes_to_the_same_run() {
             "checkpoint_every=1",
         ])
     };
-    let full = root.join("full");
-    let total = uninterrupted(&args(&full), &full);
-    let cut = root.join("cut");
-    let resume = strings(&["lm", "rl", "--resume", cut.to_str().unwrap(), "--quiet"]);
-    run_with_kills(&args(&cut), &resume, &cut, env_u64("PG_KILLS", 3), total);
     let wall = ["samples_per_second", "elapsed_seconds"];
-    assert_eq!(without(&cut, &wall), without(&full, &wall));
+    let (full, cut) = killed_and_resumed(&root, args, &["lm", "rl"], "--quiet", &wall);
     assert_eq!(
         lm_checkpoint::load(&cut).unwrap(),
         lm_checkpoint::load(&full).unwrap(),
@@ -283,13 +293,8 @@ fn pg_lm_reward_killed_at_random_instants_resumes_to_the_same_run() {
             "checkpoint_every=1",
         ])
     };
-    let full = root.join("full");
-    let total = uninterrupted(&args(&full), &full);
-    let cut = root.join("cut");
-    let resume = strings(&["lm", "reward", "--resume", cut.to_str().unwrap(), "--quiet"]);
-    run_with_kills(&args(&cut), &resume, &cut, env_u64("PG_KILLS", 3), total);
     let wall = ["samples_per_second", "elapsed_seconds"];
-    assert_eq!(without(&cut, &wall), without(&full, &wall));
+    let (full, cut) = killed_and_resumed(&root, args, &["lm", "reward"], "--quiet", &wall);
     assert_eq!(
         reward_checkpoint::load(&cut).unwrap(),
         reward_checkpoint::load(&full).unwrap(),
