@@ -4,7 +4,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{EXP_HI, EXP_LO, EXP_POLY, LN2_HI, LN2_LO, LOG2_E, TANH_ONE, TANH_POLY, TANH_SMALL};
+use super::{EXP_HI, EXP_LO, EXP_POLY, EXPM1_POLY, LN2_HI, LN2_LO, LOG2_E, TANH_ONE};
 
 /// eˣ for 8 lanes.
 #[target_feature(enable = "avx2,fma")]
@@ -36,50 +36,38 @@ fn exp8(x: __m256) -> __m256 {
     _mm256_blendv_ps(y, x, nan)
 }
 
-/// eˣ for lanes known to lie in `[0, 2·TANH_ONE]` (or NaN, which propagates through the
-/// arithmetic): `exp8` without its clamping and NaN select, and with one scale factor `2ⁿ`
-/// (`n ≤ 28` here). Gives the same bits as `exp8` on that range (scaling by a power of two is
-/// exact), for about a third fewer instructions inside tanh.
+/// `e^y − 1` for lanes `y` in `[0, 2·TANH_ONE]` (or NaN, which propagates through the
+/// arithmetic): the range reduction of `exp8`, the polynomial of `e^r − 1`, then
+/// `2ⁿ(e^r − 1) + (2ⁿ − 1)` (`n ≤ 28` here, so one scale factor suffices).
 #[target_feature(enable = "avx2,fma")]
-fn exp8_tanh_range(x: __m256) -> __m256 {
+fn expm1_8_tanh_range(y: __m256) -> __m256 {
     let n = _mm256_round_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm256_mul_ps(
-        x,
+        y,
         _mm256_set1_ps(LOG2_E),
     ));
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), x);
+    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), y);
     let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-    let mut p = _mm256_set1_ps(EXP_POLY[0]);
-    for &c in &EXP_POLY[1..] {
-        p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+    let mut q = _mm256_set1_ps(EXPM1_POLY[0]);
+    for &c in &EXPM1_POLY[1..] {
+        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(c));
     }
+    let p = _mm256_fmadd_ps(q, _mm256_mul_ps(r, r), r);
     let e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
-    _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32::<23>(e)))
+    let s = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(e));
+    _mm256_fmadd_ps(s, p, _mm256_sub_ps(s, _mm256_set1_ps(1.0)))
 }
 
-/// tanh for 8 lanes.
+/// tanh for 8 lanes: `m / (m + 2)` with `m = e^{2|x|} − 1`, the sign of `x` copied back.
 #[target_feature(enable = "avx2,fma")]
 fn tanh8(x: __m256) -> __m256 {
     let sign = _mm256_set1_ps(-0.0);
     let a = _mm256_andnot_ps(sign, x);
-    // Small |x|: a + a·x²·Q(x²).
-    let x2 = _mm256_mul_ps(a, a);
-    let mut q = _mm256_set1_ps(TANH_POLY[0]);
-    for &c in &TANH_POLY[1..] {
-        q = _mm256_fmadd_ps(q, x2, _mm256_set1_ps(c));
-    }
-    let small = _mm256_fmadd_ps(_mm256_mul_ps(a, x2), q, a);
-    // Large |x|: 1 - 2/(e^{2a} + 1). |x| is capped at TANH_ONE (where tanh rounds to 1) so
-    // e^{2a} stays finite (`min` returns its second operand, `a`, when that is NaN). AVX2's
-    // reciprocal estimate has only 12 bits, so this path keeps the exact division.
-    let one = _mm256_set1_ps(1.0);
+    // |x| is capped at TANH_ONE (where tanh rounds to 1) so m stays finite (`min` returns its
+    // second operand, `a`, when that is NaN). AVX2's reciprocal estimate has only 12 bits, so
+    // this path divides.
     let ac = _mm256_min_ps(_mm256_set1_ps(TANH_ONE), a);
-    let e = exp8_tanh_range(_mm256_add_ps(ac, ac));
-    let large = _mm256_sub_ps(
-        one,
-        _mm256_div_ps(_mm256_set1_ps(2.0), _mm256_add_ps(e, one)),
-    );
-    let is_small = _mm256_cmp_ps::<_CMP_LT_OQ>(a, _mm256_set1_ps(TANH_SMALL));
-    let t = _mm256_blendv_ps(large, small, is_small);
+    let m = expm1_8_tanh_range(_mm256_add_ps(ac, ac));
+    let t = _mm256_div_ps(m, _mm256_add_ps(m, _mm256_set1_ps(2.0)));
     // Copy the sign of x back.
     _mm256_or_ps(t, _mm256_and_ps(x, sign))
 }

@@ -4,7 +4,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{EXP_HI, EXP_LO, EXP_POLY, LN2_HI, LN2_LO, LOG2_E, TANH_ONE, TANH_POLY, TANH_SMALL};
+use super::{EXP_HI, EXP_LO, EXP_POLY, EXPM1_POLY, LN2_HI, LN2_LO, LOG2_E, TANH_ONE};
 
 /// eˣ for 16 lanes.
 #[target_feature(enable = "avx512f")]
@@ -35,50 +35,41 @@ fn exp16(x: __m512) -> __m512 {
     _mm512_mask_blend_ps(nan, y, x)
 }
 
-/// eˣ for lanes known to lie in `[0, 2·TANH_ONE]` (or NaN, which propagates through the
-/// arithmetic): `exp16` without its clamping and NaN select, and with one scale factor `2ⁿ`
-/// (`n ≤ 28` here). Gives the same bits as `exp16` on that range (scaling by a power of two is
-/// exact), for about a third fewer instructions inside tanh.
+/// `e^y − 1` for lanes `y` in `[0, 2·TANH_ONE]` (or NaN, which propagates through the
+/// arithmetic): the range reduction of `exp16`, the polynomial of `e^r − 1`, then
+/// `2ⁿ(e^r − 1) + (2ⁿ − 1)` (`n ≤ 28` here, so one scale factor suffices).
 #[target_feature(enable = "avx512f")]
-fn exp16_tanh_range(x: __m512) -> __m512 {
+fn expm1_16_tanh_range(y: __m512) -> __m512 {
     let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
-        _mm512_mul_ps(x, _mm512_set1_ps(LOG2_E)),
+        _mm512_mul_ps(y, _mm512_set1_ps(LOG2_E)),
     );
-    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x);
+    let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), y);
     let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), r);
-    let mut p = _mm512_set1_ps(EXP_POLY[0]);
-    for &c in &EXP_POLY[1..] {
-        p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
+    let mut q = _mm512_set1_ps(EXPM1_POLY[0]);
+    for &c in &EXPM1_POLY[1..] {
+        q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(c));
     }
+    let p = _mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r);
     let e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
-    _mm512_mul_ps(p, _mm512_castsi512_ps(_mm512_slli_epi32::<23>(e)))
+    let s = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(e));
+    _mm512_fmadd_ps(s, p, _mm512_sub_ps(s, _mm512_set1_ps(1.0)))
 }
 
-/// tanh for 16 lanes.
+/// tanh for 16 lanes: `m / (m + 2)` with `m = e^{2|x|} − 1`, the sign of `x` copied back.
 #[target_feature(enable = "avx512f")]
 fn tanh16(x: __m512) -> __m512 {
     let sign = _mm512_set1_epi32(i32::MIN);
     let xi = _mm512_castps_si512(x);
     let a = _mm512_castsi512_ps(_mm512_andnot_si512(sign, xi));
-    // Small |x|: a + a·x²·Q(x²).
-    let x2 = _mm512_mul_ps(a, a);
-    let mut q = _mm512_set1_ps(TANH_POLY[0]);
-    for &c in &TANH_POLY[1..] {
-        q = _mm512_fmadd_ps(q, x2, _mm512_set1_ps(c));
-    }
-    let small = _mm512_fmadd_ps(_mm512_mul_ps(a, x2), q, a);
-    // Large |x|: 1 - 2/(e^{2a} + 1). |x| is capped at TANH_ONE (where tanh rounds to 1) so the
-    // denominator stays finite (`min` returns its second operand, `a`, when that is NaN). The
-    // division is a 14-bit reciprocal estimate refined by one Newton step, r ← r + r·(1 − d·r).
-    let one = _mm512_set1_ps(1.0);
+    // |x| is capped at TANH_ONE (where tanh rounds to 1) so m stays finite (`min` returns its
+    // second operand, `a`, when that is NaN).
     let ac = _mm512_min_ps(_mm512_set1_ps(TANH_ONE), a);
-    let e = exp16_tanh_range(_mm512_add_ps(ac, ac));
-    let d = _mm512_add_ps(e, one);
-    let r = _mm512_rcp14_ps(d);
-    let r = _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, one), r);
-    let large = _mm512_fnmadd_ps(_mm512_set1_ps(2.0), r, one);
-    let is_small = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(a, _mm512_set1_ps(TANH_SMALL));
-    let t = _mm512_mask_blend_ps(is_small, large, small);
+    let m = expm1_16_tanh_range(_mm512_add_ps(ac, ac));
+    let d = _mm512_add_ps(m, _mm512_set1_ps(2.0));
+    // m / d: a 14-bit reciprocal estimate ρ, the quotient q = m·ρ, then q ← q + ρ·(m − q·d).
+    let rho = _mm512_rcp14_ps(d);
+    let q = _mm512_mul_ps(m, rho);
+    let t = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, d, m), rho, q);
     // Copy the sign of x back.
     _mm512_castsi512_ps(_mm512_or_si512(
         _mm512_castps_si512(t),

@@ -12,10 +12,15 @@
 //! bits, as `2^⌊n/2⌋ · 2^(n-⌊n/2⌋)` so both factors stay normal for every `n` in `[-150, 129]`:
 //! results overflow to `+inf` above `x ≈ 88.72` and underflow gradually through the subnormals.
 //!
-//! **tanh.** For `|x| < 0.35`, the odd Taylor series `x - x³/3 + 2x⁵/15 - …` to `x¹⁵` (the next
-//! term is below 3e-9 relative). Otherwise `tanh|x| = 1 - 2/(e^{2|x|} + 1)` using the exp above,
-//! and the sign of `x` is copied back. `±inf → ±1`, `-0.0 → -0.0`. The SIMD paths replace the
-//! division (slow: one per 10-16 cycles) by a reciprocal estimate plus one Newton step.
+//! **tanh.** One formula for every `x`, no branch: with `a = |x|` (capped at [`TANH_ONE`], where
+//! tanh rounds to 1) and `m = e^{2a} − 1`, `tanh a = m / (m + 2)`, and the sign of `x` is copied
+//! back. `m` must be accurate even where it is tiny, so it is not `exp(2a) − 1` (which would
+//! cancel) but expm1 with the same range reduction as exp: `2a = n·ln2 + r`, `e^r − 1` by its
+//! Taylor polynomial `r + r²(1/2 + r/6 + … + r⁵/7!)` (truncation `|r|⁷/8! ≤ 1.5e-8` relative),
+//! then `m = 2ⁿ(e^r − 1) + (2ⁿ − 1)`, exact for `n = 0` up to the polynomial's rounding. For tiny
+//! `a` this gives `m = 2a` and `tanh a = a` exactly. `±inf → ±1`, `-0.0 → -0.0`. The AVX-512 path
+//! replaces the division by a 14-bit reciprocal estimate `ρ` and one correction of the quotient,
+//! `q ← q + ρ·(m − q·d)`; AVX2's estimate has only 12 bits, so it divides.
 //!
 //! **Maximum error** (tested over a sweep of the whole `f32` range in `tests/vmath.rs`):
 //! `exp`: relative error below [`EXP_MAX_REL_ERROR`] for normal results; `tanh`: below
@@ -31,7 +36,7 @@ use crate::kernel::Kernel;
 /// Documented bound on the relative error of [`exp_in_place`] for results ≥ `f32::MIN_POSITIVE`
 /// (about 1.3 ulp; measured 9.1e-8); subnormal results are within 1 subnormal step of the truth.
 pub const EXP_MAX_REL_ERROR: f32 = 1.5e-7;
-/// Documented bound on the relative error of [`tanh_in_place`] (about 2.5 ulp; measured 1.75e-7
+/// Documented bound on the relative error of [`tanh_in_place`] (about 2.5 ulp; measured 1.76e-7
 /// on every path).
 pub const TANH_MAX_REL_ERROR: f32 = 3.0e-7;
 
@@ -59,18 +64,15 @@ pub(crate) const EXP_POLY: [f32; 8] = [
 /// Above this |x|, `tanh x` rounds to ±1 in `f32` (`1 − tanh 9.5 ≈ 1.1e-8`, below half an ulp
 /// of 1); the SIMD paths cap |x| here so `e^{2|x|}` stays finite.
 pub(crate) const TANH_ONE: f32 = 9.5;
-/// Below this |x| tanh uses its Taylor series.
-pub(crate) const TANH_SMALL: f32 = 0.35;
-/// Taylor coefficients of `(tanh x - x)/x³` as a polynomial in `x²`, highest degree first:
-/// the coefficients of x¹⁵, x¹³, …, x³ in tanh's series.
-pub(crate) const TANH_POLY: [f32; 7] = [
-    -(929_569.0 / 638_512_875.0),
-    21_844.0 / 6_081_075.0,
-    -1_382.0 / 155_925.0,
-    62.0 / 2_835.0,
-    -17.0 / 315.0,
-    2.0 / 15.0,
-    -1.0 / 3.0,
+/// Taylor coefficients of `(e^r − 1 − r)/r²`, highest degree first: `1/7!, 1/6!, …, 1/2!`
+/// (the first six of [`EXP_POLY`]).
+pub(crate) const EXPM1_POLY: [f32; 6] = [
+    EXP_POLY[0],
+    EXP_POLY[1],
+    EXP_POLY[2],
+    EXP_POLY[3],
+    EXP_POLY[4],
+    EXP_POLY[5],
 ];
 
 /// The portable scalar `exp` (the same algorithm as the SIMD paths).
@@ -91,20 +93,28 @@ pub fn exp_approx(x: f32) -> f32 {
     p * f32::from_bits(((n1 + 127) as u32) << 23) * f32::from_bits(((n2 + 127) as u32) << 23)
 }
 
+/// `e^y − 1` for `y` in `[0, 2·TANH_ONE]` (the same algorithm as the SIMD paths; see the
+/// module doc).
+fn expm1_tanh_range(y: f32) -> f32 {
+    let n = (y * LOG2_E).round_ties_even();
+    let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, y));
+    let mut q = EXPM1_POLY[0];
+    for &c in &EXPM1_POLY[1..] {
+        q = q.mul_add(r, c);
+    }
+    let p = q.mul_add(r * r, r); // e^r − 1
+    let s = f32::from_bits(((n as i32 + 127) as u32) << 23); // 2ⁿ
+    s.mul_add(p, s - 1.0)
+}
+
 /// The portable scalar `tanh` (the same algorithm as the SIMD paths).
 pub fn tanh_approx(x: f32) -> f32 {
-    let a = x.abs();
-    let t = if a < TANH_SMALL {
-        let x2 = a * a;
-        let mut q = TANH_POLY[0];
-        for &c in &TANH_POLY[1..] {
-            q = q * x2 + c;
-        }
-        a + a * x2 * q
-    } else {
-        1.0 - 2.0 / (exp_approx(2.0 * a) + 1.0)
-    };
-    t.copysign(x)
+    if x.is_nan() {
+        return x;
+    }
+    let a = x.abs().min(TANH_ONE);
+    let m = expm1_tanh_range(a + a);
+    (m / (m + 2.0)).copysign(x)
 }
 
 /// `xs[i] = exp(xs[i])` on the fastest path.
