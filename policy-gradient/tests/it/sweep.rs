@@ -16,8 +16,10 @@ fn tmp(name: &str) -> PathBuf {
     scratch("sweep", name)
 }
 
-/// The sweep's arguments: 2 learning rates × 3 seeds of tiny CartPole runs that checkpoint
-/// every epoch (so an interrupted one resumes part-way).
+/// The sweep's arguments: 2 learning rates × 3 seeds of small CartPole runs that checkpoint
+/// every epoch (so an interrupted one resumes part-way). Each run is 300 epochs, long enough
+/// that the signal sent just after a run starts finds it running even on a loaded machine (at
+/// 30 epochs, a run could finish first, and the sweep then stopped with no run to stop).
 fn sweep_args(out: &Path) -> Vec<String> {
     let mut a: Vec<String> = ["sweep", "CartPole-v1", "--seeds", "0..3", "--jobs", "2"]
         .map(String::from)
@@ -26,7 +28,7 @@ fn sweep_args(out: &Path) -> Vec<String> {
         "lr=0.003,0.01",
         "num_envs=2",
         "steps_per_env=50",
-        "total_env_steps=3000",
+        "total_env_steps=30000",
         "hidden_sizes=[8]",
         "checkpoint_every=1",
         "solved_window=10",
@@ -151,9 +153,9 @@ fn an_interrupted_sweep_rerun_gives_the_same_summary() {
     let mut other = sweep_args(&parted);
     let i = other
         .iter()
-        .position(|a| a == "total_env_steps=3000")
+        .position(|a| a == "total_env_steps=30000")
         .unwrap();
-    other[i] = "total_env_steps=2000".into();
+    other[i] = "total_env_steps=20000".into();
     let r = Command::new(env!("CARGO_BIN_EXE_pg"))
         .args(other)
         .output()
