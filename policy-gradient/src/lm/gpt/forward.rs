@@ -15,7 +15,14 @@ use dense::attention::causal_self_attention_rows;
 use dense::gelu::{Gelu, gelu};
 use dense::{Activation, Element, linear, linear_residual};
 use envs::tokens::Token;
+use std::cell::RefCell;
 use std::rc::Rc;
+
+thread_local! {
+    /// The position of every row of a batch, `0, 1, …, T − 1` once per sequence: rebuilt by each
+    /// forward pass in a buffer kept between calls (the embedding copies it onto the tape).
+    static ROW_POSITIONS: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
 
 /// ε of every layer norm (GPT-2's).
 pub const LN_EPS: f64 = 1e-5;
@@ -146,10 +153,13 @@ impl GptArch {
             "Gpt: sequences of {t} tokens exceed the context of {}",
             self.spec.context
         );
-        // x₀ = E_tok[tokens] + E_pos[0..T], the position rows broadcast over the sequences.
-        let d = self.spec.width;
-        let tok = param(0).embed(tokens).reshape(&[batch, t, d]);
-        let x = (tok + param(1).embed(&self.positions[..t])).reshape(&[batch * t, d]);
+        // x₀ = E_tok[tokens] + E_pos[positions], row r at position r mod T: [B·T, D] directly,
+        // no reshape (a copy on the tape each way) and no broadcast.
+        let x = ROW_POSITIONS.with_borrow_mut(|positions| {
+            positions.clear();
+            positions.extend(self.positions[..t].iter().cycle().take(batch * t));
+            param(0).embed(tokens) + param(1).embed(positions)
+        });
         // The attention reads the [B·T, 3·D] rows of qkv as B sequences in place (no reshape).
         let x = self.blocks(&param, x, |_, qkv| {
             causal_self_attention_rows(qkv, batch, &self.attention)
