@@ -14,25 +14,35 @@
 //! O = P·V                              [T, d], written into the output's columns of head h
 //! ```
 //!
-//! **Two nodes.** The probabilities P are the first node's value (`[B, H, T, T]`), so backward
-//! reads them instead of recomputing them (a GEMM and a softmax, `exp` included, per head); the
-//! second node mixes the values with them. Backward, from `Ō = dL/dO`, node by node:
+//! **One node, P saved.** The probabilities P (`[B, H, T, T]`) are kept in the node's saved
+//! buffer on the tape, so backward reads them instead of recomputing them (a GEMM and a softmax,
+//! `exp` included, per head). Backward, from `Ō = dL/dO`, head by head:
 //!
 //! ```text
-//! O = P·V:            V̄ += Pᵀ·Ō          P̄ += Ō·Vᵀ
-//! P = softmax(S):     S̄ᵢⱼ = Pᵢⱼ (P̄ᵢⱼ − Σₖ Pᵢₖ P̄ᵢₖ)    (row by row; 0 where masked)
-//! S = Q·Kᵀ/√d:        Q̄ += S̄·K / √d      K̄ += S̄ᵀ·Q / √d
+//! O = P·V:            V̄ (+)= Pᵀ·Ō        P̄ = Ō·Vᵀ                 (P̄: a [T, T] scratch)
+//! P = softmax(S):     S̄ᵢⱼ = Pᵢⱼ (P̄ᵢⱼ − Σₖ Pᵢₖ P̄ᵢₖ)                 (row by row; 0 where masked)
+//! S = Q·Kᵀ/√d:        Q̄ (+)= S̄·K / √d    K̄ (+)= S̄ᵀ·Q / √d
 //! ```
+//!
+//! Each of V̄, Q̄, K̄ is written with `=` (GEMM `β = 0`) when this is the first rule to reach the
+//! gradient of `qkv` in the pass ([`Store::Overwrite`]), else added: no zero fill of the Q and K
+//! columns, and P̄ never goes to the tape (one `[T, T]` scratch per head instead of `[B, H, T, T]`).
+//!
+//! **Rows or sequences.** `qkv` is `[B, T, 3·D]` ([`causal_self_attention`], output `[B, T, D]`)
+//! or the `[B·T, 3·D]` rows a linear layer gives ([`causal_self_attention_rows`], output
+//! `[B·T, D]`, what the next linear layer reads): the same numbers in the same memory, so the
+//! rows form needs no reshape (each a copy on the tape, forward and backward). Then the node's
+//! second input is a constant of shape `[B, T, 0]`: no numbers, only the layout of the rows.
 //!
 //! **Why GEMMs on strided views.** A head's Q is T rows of d numbers taken every `3·D` numbers
 //! of the input: a [`MatRef`] with row stride `3·D` reads it in place, `.t()` reads Kᵀ without a
 //! copy, and the output head is a [`MatMut`] with row stride D. So the six products per head
 //! (two forward, four backward) run on the packed GEMM with no copies of the activations, and
-//! the whole attention is two nodes. The reference composition, [`attention_reference`], records
+//! the whole attention is one node. The reference composition, [`attention_reference`], records
 //! 16 nodes, 12 of which (reshape, permute, select) copy.
 //!
 //! **Threads.** Sequences are independent, so forward and backward hand blocks of whole
-//! sequences (their rows of the outputs, of P̄, or of the gradient of `qkv`) to the thread pool
+//! sequences (their rows of the output and of P, or of the gradient of `qkv`) to the thread pool
 //! ([`crate::threads`]) when the products are large enough; each sequence is still computed by
 //! one thread in the same order, so the bits do not depend on the thread count.
 //!
@@ -43,7 +53,7 @@
 
 use std::rc::Rc;
 
-use autograd::{CustomOp, Float, GradSlot, Store, Tensor, Var};
+use autograd::{CustomOp, Float, GradSlot, Tensor, Var};
 
 use crate::element::Element;
 use crate::gemm::gemm;
@@ -52,27 +62,12 @@ use crate::scalar::Scalar;
 use crate::threads;
 use crate::view::{MatMut, MatRef};
 
-/// The fused causal self-attention, for a number of heads: its two ops (see the module doc).
+/// The fused causal self-attention, for a number of heads: one node (see the module doc).
 ///
-/// Keep it in an `Rc` across training steps and pass that to [`causal_self_attention`]: recording
-/// its nodes then only bumps reference counts.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Keep it in an `Rc` across training steps and pass that to [`causal_self_attention`] or
+/// [`causal_self_attention_rows`]: recording its node then only bumps a reference count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CausalSelfAttention {
-    heads: usize,
-    probs: Rc<AttentionProbs>,
-    mix: Rc<MixValues>,
-}
-
-/// First node: `P = causal_softmax(Q·Kᵀ/√d)` of every sequence and head, `[B, H, T, T]`, from
-/// `qkv`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct AttentionProbs {
-    heads: usize,
-}
-
-/// Second node: `O = P·V` of every sequence and head, `[B, T, D]`, from `qkv` and P.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct MixValues {
     heads: usize,
 }
 
@@ -83,11 +78,7 @@ impl CausalSelfAttention {
     /// If `heads` is 0.
     pub fn new(heads: usize) -> Rc<Self> {
         assert!(heads > 0, "attention: expected at least 1 head, got 0");
-        Rc::new(CausalSelfAttention {
-            heads,
-            probs: Rc::new(AttentionProbs { heads }),
-            mix: Rc::new(MixValues { heads }),
-        })
+        Rc::new(CausalSelfAttention { heads })
     }
 
     /// Number of heads.
@@ -96,27 +87,41 @@ impl CausalSelfAttention {
     }
 }
 
-/// (B, T, D, d) from the shape of `qkv` (the first of `shapes`), or a panic naming it.
+/// (B, T, D, d) from the input shapes, or a panic naming them: `qkv` alone as `[B, T, 3·D]`, or
+/// `qkv` as `[B·T, 3·D]` rows with the layout constant `[B, T, 0]`.
 #[track_caller]
-fn dims_of(heads: usize, shapes: &[&[usize]], inputs: usize) -> Dims {
-    assert!(
-        shapes.len() == inputs,
-        "attention: expected {inputs} input(s), got {}",
-        shapes.len()
-    );
+fn dims_of(heads: usize, shapes: &[&[usize]]) -> Dims {
+    let (batch, len) = match shapes {
+        [qkv] if qkv.len() == 3 => (qkv[0], qkv[1]),
+        [qkv, [b, t, 0]] if qkv.len() == 2 && qkv[0] == b * t => (*b, *t),
+        _ => panic!(
+            "attention: inputs of shapes {shapes:?}; expected qkv [B, T, 3·D], or qkv [B·T, 3·D] \
+             and the layout [B, T, 0]"
+        ),
+    };
     let s = shapes[0];
-    let fits = s.len() == 3 && s[2].is_multiple_of(3 * heads);
+    let width = s[s.len() - 1];
     assert!(
-        fits,
+        width.is_multiple_of(3 * heads),
         "attention: qkv has shape {s:?}; expected [B, T, 3·D] with D a multiple of {heads} heads"
     );
-    let model = s[2] / 3;
+    let model = width / 3;
     Dims {
-        batch: s[0],
-        len: s[1],
+        batch,
+        len,
         model,
         heads,
         head: model / heads,
+    }
+}
+
+/// [`dims_of`] the shapes of the node's inputs.
+#[track_caller]
+fn dims_of_inputs<T: Element>(heads: usize, inputs: &[&Tensor<T>]) -> Dims {
+    match inputs {
+        [qkv] => dims_of(heads, &[qkv.shape()]),
+        [qkv, layout] => dims_of(heads, &[qkv.shape(), layout.shape()]),
+        _ => dims_of(heads, &[]),
     }
 }
 
@@ -142,12 +147,12 @@ impl Dims {
         b * self.len * self.model + h * self.head
     }
 
-    /// Numbers of P (or P̄) per sequence: H matrices `[T, T]`.
+    /// Numbers of P per sequence: H matrices `[T, T]`.
     fn probs_per_seq(&self) -> usize {
         self.heads * self.len * self.len
     }
 
-    /// Sequence b, head h's `[T, T]` block of P (or P̄), `[B, H, T, T]`.
+    /// Sequence b, head h's `[T, T]` block of P, `[B, H, T, T]`.
     fn probs_range(&self, b: usize, h: usize) -> std::ops::Range<usize> {
         let at = (b * self.heads + h) * self.len * self.len;
         at..at + self.len * self.len
@@ -182,9 +187,8 @@ impl Dims {
     }
 }
 
-/// Records causal multi-head self-attention of `qkv` (`[B, T, 3·D]`) as two nodes (the
-/// probabilities, then their mix of the values), giving `[B, T, D]` (see the module doc for the
-/// formulas).
+/// Records causal multi-head self-attention of `qkv` (`[B, T, 3·D]`) as one node, giving
+/// `[B, T, D]` (see the module doc for the formulas).
 ///
 /// ```
 /// use autograd::{Tape, Tensor};
@@ -203,12 +207,46 @@ pub fn causal_self_attention<'t, T: Element>(
     qkv: Var<'t, T>,
     op: &Rc<CausalSelfAttention>,
 ) -> Var<'t, T> {
-    let (probs, mix): (Rc<dyn CustomOp<T>>, Rc<dyn CustomOp<T>>) =
-        (op.probs.clone(), op.mix.clone());
-    let p = qkv.tape().custom(probs, &[qkv]);
-    qkv.tape().custom(mix, &[qkv, p])
+    let op: Rc<dyn CustomOp<T>> = op.clone();
+    qkv.tape().custom(op, &[qkv])
 }
 
+/// [`causal_self_attention`] on the rows of `batch` sequences of equal length: `qkv` is
+/// `[B·T, 3·D]` (sequence 0's T rows, then sequence 1's, …), the result `[B·T, D]`. The same
+/// numbers as the `[B, T, 3·D]` form, without a reshape on either side.
+///
+/// ```
+/// use autograd::{Tape, Tensor};
+/// use dense::attention::{CausalSelfAttention, causal_self_attention, causal_self_attention_rows};
+/// let op = CausalSelfAttention::new(2);
+/// let tape = Tape::<f32>::new();
+/// let data: Vec<f32> = (0..2 * 3 * 12).map(|i| (i as f32 * 0.3).sin()).collect();
+/// let rows = causal_self_attention_rows(tape.param_from_slice(&data, &[6, 12]), 2, &op);
+/// let seqs = causal_self_attention(tape.param_from_slice(&data, &[2, 3, 12]), &op);
+/// assert_eq!(rows.shape(), [6, 4]);
+/// assert_eq!(rows.value().data(), seqs.value().data());
+/// ```
+///
+/// # Panics
+/// If `qkv` is not `[rows, 3·D]` with `rows` a multiple of `batch` and D of the heads.
+pub fn causal_self_attention_rows<'t, T: Element>(
+    qkv: Var<'t, T>,
+    batch: usize,
+    op: &Rc<CausalSelfAttention>,
+) -> Var<'t, T> {
+    let rows = qkv.with_value(|v| v.shape().first().copied().unwrap_or(0));
+    assert!(
+        batch > 0 && rows.is_multiple_of(batch),
+        "attention: {rows} rows of qkv do not split into {batch} equal sequences"
+    );
+    // The layout [B, T]: a constant with no numbers, whose shape tells the node where each
+    // sequence's rows are.
+    let layout = qkv
+        .tape()
+        .constant_from_slice(&[], &[batch, rows / batch, 0]);
+    let op: Rc<dyn CustomOp<T>> = op.clone();
+    qkv.tape().custom(op, &[qkv, layout])
+}
 /// The same attention composed from autograd's reference ops: the head split by `reshape` and
 /// `permute`, `bmm`, `causal_softmax`, and the merge back. Slower (16 nodes, 12 of them copies)
 /// but each step is an op with its own finite-difference property; the fused op is tested
@@ -218,7 +256,7 @@ pub fn causal_self_attention<'t, T: Element>(
 /// If `qkv` is not `[B, T, 3·D]` with D a multiple of `heads`.
 pub fn attention_reference<'t, T: Float>(qkv: Var<'t, T>, heads: usize) -> Var<'t, T> {
     let s = qkv.shape();
-    let dims = dims_of(heads, &[s.as_slice()], 1);
+    let dims = dims_of(heads, &[s.as_slice()]);
     let (b, t, dm, d) = (dims.batch, dims.len, dims.model, dims.head);
     // [B, T, 3·D] → [B, T, 3, H, d] → [3, B, H, T, d]: part, then one [T, d] matrix per head.
     let split = qkv.reshape(&[b, t, 3, heads, d]).permute(&[2, 0, 3, 1, 4]);
@@ -258,9 +296,9 @@ fn probabilities<T: Element>(dims: &Dims, qkv: &[T], b: usize, h: usize, p: &mut
     causal_softmax_rows(p, t);
 }
 
-impl<T: Element> CustomOp<T> for AttentionProbs {
+impl<T: Element> CustomOp<T> for CausalSelfAttention {
     fn name(&self) -> &str {
-        "attention_probs"
+        "causal_self_attention"
     }
 
     fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
@@ -269,184 +307,104 @@ impl<T: Element> CustomOp<T> for AttentionProbs {
         shape
     }
 
+    /// `[B, T, D]` for the sequences form, `[B·T, D]` for the rows form.
     fn output_shape_into(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
-        let dims = dims_of(self.heads, inputs, 1);
+        let dims = dims_of(self.heads, inputs);
         shape.clear();
-        shape.extend_from_slice(&[dims.batch, self.heads, dims.len, dims.len]);
+        if inputs.len() == 1 {
+            shape.extend_from_slice(&[dims.batch, dims.len, dims.model]);
+        } else {
+            shape.extend_from_slice(&[dims.batch * dims.len, dims.model]);
+        }
     }
 
-    /// P = causal_softmax(Q·Kᵀ/√d) of every sequence and head.
-    fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>, _saved: &mut Vec<T>) {
-        let dims = dims_of(self.heads, &[inputs[0].shape()], 1);
-        let qkv = inputs[0].data();
-        let blocks = [(out.data_mut(), dims.probs_per_seq())];
-        for_sequence_blocks(blocks, dims.batch, dims.product_macs(), |b0, [p]| {
-            for b in 0..p.len() / dims.probs_per_seq().max(1) {
+    /// P = causal_softmax(Q·Kᵀ/√d) into `saved`, then O = P·V into the output, head by head.
+    fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>, saved: &mut Vec<T>) {
+        let dims = dims_of_inputs(self.heads, inputs);
+        let (qkv, t) = (inputs[0].data(), dims.len);
+        // Only grown, never zero-filled: every number of P is written below.
+        saved.resize(dims.batch * dims.probs_per_seq(), <T as Scalar>::ZERO);
+        let per_seq = t * dims.model;
+        let blocks = [
+            (out.data_mut(), per_seq),
+            (&mut saved[..], dims.probs_per_seq()),
+        ];
+        let macs = 2 * dims.product_macs();
+        for_sequence_blocks(blocks, dims.batch, macs, |b0, [out, p]| {
+            for i in 0..out.len() / per_seq.max(1) {
                 for h in 0..self.heads {
-                    probabilities(&dims, qkv, b0 + b, h, &mut p[dims.probs_range(b, h)]);
+                    let p = &mut p[dims.probs_range(i, h)];
+                    probabilities(&dims, qkv, b0 + i, h, p);
+                    // O = P·V into head h's columns of the sequence's output (rows D apart).
+                    let o = MatMut::new(&mut out[dims.out_at(i, h)..], t, dims.head, dims.model, 1);
+                    let v = dims.part(qkv, b0 + i, 2, h);
+                    let p = MatRef::row_major(p, t, t);
+                    gemm(<T as Scalar>::ONE, p, v, <T as Scalar>::ZERO, o);
                 }
             }
         });
     }
 
-    /// From P̄: `S̄ᵢⱼ = Pᵢⱼ (P̄ᵢⱼ − Σₖ Pᵢₖ P̄ᵢₖ)`, then `Q̄ += S̄·K/√d`, `K̄ += S̄ᵀ·Q/√d`.
-    ///
-    /// The gradient of `qkv` is added into: the mixing node, which uses `qkv` too and comes
-    /// later on the tape, has already written it (its V part, with zeros in Q and K).
+    /// From Ō, head by head: `V̄ (+)= Pᵀ·Ō`, `P̄ = Ō·Vᵀ`, `S̄ᵢⱼ = Pᵢⱼ (P̄ᵢⱼ − Σₖ Pᵢₖ P̄ᵢₖ)`,
+    /// `Q̄ (+)= S̄·K/√d`, `K̄ (+)= S̄ᵀ·Q/√d`; `=` on the first write of the gradient of `qkv`.
     fn backward(
         &self,
         inputs: &[&Tensor<T>],
-        out: &Tensor<T>,
-        _saved: &[T],
+        _out: &Tensor<T>,
+        saved: &[T],
         grad_out: &Tensor<T>,
         grad_inputs: &mut [Option<GradSlot<'_, T>>],
     ) {
-        let Some(gqkv) = grad_inputs[0].as_mut().map(GradSlot::add_into) else {
+        let Some((gqkv, store)) = grad_inputs[0].as_mut().map(GradSlot::write) else {
             return;
         };
-        let dims = dims_of(self.heads, &[inputs[0].shape()], 1);
-        let (qkv, t, one) = (inputs[0].data(), dims.len, <T as Scalar>::ONE);
-        let (p, dp) = (out.data(), grad_out.data());
+        let dims = dims_of_inputs(self.heads, inputs);
+        let (qkv, t, one, beta) = (inputs[0].data(), dims.len, <T as Scalar>::ONE, beta(store));
+        let (p, dout) = (saved, grad_out.data());
         let blocks = [(gqkv.data_mut(), 3 * t * dims.model)];
-        let macs = 2 * dims.product_macs();
+        let macs = 4 * dims.product_macs();
         for_sequence_blocks(blocks, dims.batch, macs, |b0, [gqkv]| {
-            T::with_scratch(|ds| {
-                ds.resize(t * t, <T as Scalar>::ZERO);
+            T::with_scratch(|scratch| {
+                // Two [T, T] buffers: P̄, then S̄.
+                scratch.resize(2 * t * t, <T as Scalar>::ZERO);
+                let (dp, ds) = scratch.split_at_mut(t * t);
                 for i in 0..gqkv.len() / (3 * t * dims.model).max(1) {
+                    // gqkv holds this block only: its sequence index is i, not b.
                     let b = b0 + i;
                     for h in 0..self.heads {
-                        let block = dims.probs_range(b, h);
-                        softmax_rows_backward(&p[block.clone()], &dp[block], &mut ds[..t * t], t);
-                        // Q̄ += S̄·K/√d, K̄ += S̄ᵀ·Q/√d (gqkv holds this block only: i, not b)
-                        let s_bar = MatRef::row_major(&ds[..t * t], t, t);
-                        let (q, k) = (dims.part(qkv, b, 0, h), dims.part(qkv, b, 1, h));
-                        gemm(dims.scale(), s_bar, k, one, dims.part_mut(gqkv, i, 0, h));
+                        let p = &p[dims.probs_range(b, h)];
+                        let dout =
+                            MatRef::new(&dout[dims.out_at(b, h)..], t, dims.head, dims.model, 1);
+                        let (q, k, v) = (
+                            dims.part(qkv, b, 0, h),
+                            dims.part(qkv, b, 1, h),
+                            dims.part(qkv, b, 2, h),
+                        );
+                        // V̄ (+)= Pᵀ·Ō
+                        let pm = MatRef::row_major(p, t, t);
+                        gemm(one, pm.t(), dout, beta, dims.part_mut(gqkv, i, 2, h));
+                        // P̄ = Ō·Vᵀ, then S̄ from P and P̄
+                        gemm(
+                            one,
+                            dout,
+                            v.t(),
+                            <T as Scalar>::ZERO,
+                            MatMut::row_major(dp, t, t),
+                        );
+                        softmax_rows_backward(p, dp, ds, t);
+                        // Q̄ (+)= S̄·K/√d, K̄ (+)= S̄ᵀ·Q/√d
+                        let s_bar = MatRef::row_major(&*ds, t, t);
+                        gemm(dims.scale(), s_bar, k, beta, dims.part_mut(gqkv, i, 0, h));
                         gemm(
                             dims.scale(),
                             s_bar.t(),
                             q,
-                            one,
+                            beta,
                             dims.part_mut(gqkv, i, 1, h),
                         );
                     }
                 }
             });
-        });
-    }
-}
-
-impl<T: Element> CustomOp<T> for MixValues {
-    fn name(&self) -> &str {
-        "attention_mix"
-    }
-
-    fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
-        let mut shape = Vec::new();
-        CustomOp::<T>::output_shape_into(self, inputs, &mut shape);
-        shape
-    }
-
-    fn output_shape_into(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
-        let dims = dims_of(self.heads, inputs, 2);
-        let probs = [dims.batch, self.heads, dims.len, dims.len];
-        assert!(
-            inputs[1] == probs,
-            "attention_mix: probabilities of shape {:?}; expected {probs:?}",
-            inputs[1]
-        );
-        shape.clear();
-        shape.extend_from_slice(&[dims.batch, dims.len, dims.model]);
-    }
-
-    /// O = P·V of every head, into its columns of the output.
-    fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>, _saved: &mut Vec<T>) {
-        let dims = dims_of(self.heads, &[inputs[0].shape(), inputs[1].shape()], 2);
-        let (qkv, p, t) = (inputs[0].data(), inputs[1].data(), dims.len);
-        let per_seq = t * dims.model;
-        let blocks = [(out.data_mut(), per_seq)];
-        for_sequence_blocks(blocks, dims.batch, dims.product_macs(), |b0, [out]| {
-            for i in 0..out.len() / per_seq.max(1) {
-                let b = b0 + i;
-                for h in 0..self.heads {
-                    // O = P·V into head h's columns of the sequence's output (rows D apart).
-                    let at = dims.out_at(i, h);
-                    let o = MatMut::new(&mut out[at..], t, dims.head, dims.model, 1);
-                    let p = MatRef::row_major(&p[dims.probs_range(b, h)], t, t);
-                    gemm(
-                        <T as Scalar>::ONE,
-                        p,
-                        dims.part(qkv, b, 2, h),
-                        <T as Scalar>::ZERO,
-                        o,
-                    );
-                }
-            }
-        });
-    }
-
-    /// `V̄ += Pᵀ·Ō`, `P̄ += Ō·Vᵀ`.
-    ///
-    /// Each GEMM overwrites (`β = 0`) when this is the first write of its slot in the pass: P̄
-    /// always in a transformer (P feeds only this node), and the gradient of `qkv` too (this node
-    /// comes after the probabilities' node on the tape, so its backward runs first). Overwriting
-    /// `qkv`'s gradient means writing all of it: V̄, and zeros in the Q and K columns, which the
-    /// probabilities' backward then adds into.
-    fn backward(
-        &self,
-        inputs: &[&Tensor<T>],
-        _out: &Tensor<T>,
-        _saved: &[T],
-        grad_out: &Tensor<T>,
-        grad_inputs: &mut [Option<GradSlot<'_, T>>],
-    ) {
-        let dims = dims_of(self.heads, &[inputs[0].shape(), inputs[1].shape()], 2);
-        let (qkv, p, t, one) = (
-            inputs[0].data(),
-            inputs[1].data(),
-            dims.len,
-            <T as Scalar>::ONE,
-        );
-        let [gqkv, gp] = grad_inputs else {
-            unreachable!("attention_mix has two inputs");
-        };
-        // A missing gradient is an empty slice with no numbers per sequence.
-        let (gqkv, gqkv_per_seq, qkv_store) = match gqkv.as_mut().map(GradSlot::write) {
-            Some((g, store)) => (g.data_mut(), 3 * t * dims.model, store),
-            None => (&mut [][..], 0, Store::Accumulate),
-        };
-        let (gp, gp_per_seq, p_store) = match gp.as_mut().map(GradSlot::write) {
-            Some((g, store)) => (g.data_mut(), dims.probs_per_seq(), store),
-            None => (&mut [][..], 0, Store::Accumulate),
-        };
-        let blocks = [(gqkv, gqkv_per_seq), (gp, gp_per_seq)];
-        let dout = grad_out.data();
-        let macs = 2 * dims.product_macs();
-        for_sequence_blocks(blocks, dims.batch, macs, |b0, [gqkv, gp]| {
-            if qkv_store == Store::Overwrite {
-                // Q̄ and K̄ get no share from this node: zeros, for the probabilities' backward.
-                for row in gqkv.chunks_exact_mut((3 * dims.model).max(1)) {
-                    row[..2 * dims.model].fill(<T as Scalar>::ZERO);
-                }
-            }
-            let seqs = (gqkv.len() / gqkv_per_seq.max(1)).max(gp.len() / gp_per_seq.max(1));
-            for i in 0..seqs {
-                let b = b0 + i;
-                for h in 0..self.heads {
-                    let at = dims.out_at(b, h);
-                    let dout = MatRef::new(&dout[at..], t, dims.head, dims.model, 1);
-                    if gqkv_per_seq > 0 {
-                        // V̄ (+)= Pᵀ·Ō (gqkv holds this block only: its index is i, not b)
-                        let p = MatRef::row_major(&p[dims.probs_range(b, h)], t, t);
-                        let v_bar = dims.part_mut(gqkv, i, 2, h);
-                        gemm(one, p.t(), dout, beta(qkv_store), v_bar);
-                    }
-                    if gp_per_seq > 0 {
-                        // P̄ (+)= Ō·Vᵀ
-                        let dp = MatMut::row_major(&mut gp[dims.probs_range(i, h)], t, t);
-                        gemm(one, dout, dims.part(qkv, b, 2, h).t(), beta(p_store), dp);
-                    }
-                }
-            }
         });
     }
 }

@@ -7,6 +7,7 @@ use autograd::CustomOp;
 
 use crate::activation::Activation;
 use crate::linear::LinearOp;
+use crate::residual::ResidualLinearOp;
 use crate::scalar::Scalar;
 
 /// `f32` or `f64`: usable by the GEMM kernels and by the autograd tape.
@@ -18,6 +19,10 @@ pub trait Element: Scalar + autograd::Float {
     /// only bumps a reference count instead of allocating).
     #[doc(hidden)]
     fn linear_op(activation: Activation) -> Rc<dyn CustomOp<Self>>;
+
+    /// The shared [`ResidualLinearOp`] (one per thread, as [`Element::linear_op`]).
+    #[doc(hidden)]
+    fn residual_linear_op() -> Rc<dyn CustomOp<Self>>;
 
     /// Softmax of one row in place, `e^{xᵢ − max x} / Σⱼ e^{xⱼ − max x}`: the vectorised
     /// [`vmath::softmax_in_place`](crate::vmath::softmax_in_place) for `f32`, the same formula
@@ -43,6 +48,13 @@ macro_rules! impl_element {
                     Activation::Relu => 2,
                 };
                 OPS.with(|ops| ops[i].clone())
+            }
+
+            fn residual_linear_op() -> Rc<dyn CustomOp<Self>> {
+                thread_local! {
+                    static OP: Rc<dyn CustomOp<$t>> = Rc::new(ResidualLinearOp);
+                }
+                OP.with(Rc::clone)
             }
 
             fn softmax_row(row: &mut [Self]) {

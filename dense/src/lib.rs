@@ -149,18 +149,22 @@ pub mod linear;
 pub mod mlp;
 pub mod optim;
 pub mod paramfile;
+pub mod residual;
 pub mod scalar;
 pub mod threads;
 pub mod view;
 pub mod vmath;
 
 pub use activation::Activation;
-pub use attention::{CausalSelfAttention, attention_reference, causal_self_attention};
+pub use attention::{
+    CausalSelfAttention, attention_reference, causal_self_attention, causal_self_attention_rows,
+};
 pub use element::Element;
 pub use gemm::{Epilogue, gemm, gemm_fused, gemm_fused_with, gemm_reference, gemm_with};
 pub use init::Init;
 pub use kernel::Kernel;
 pub use linear::{LinearOp, linear};
 pub use mlp::{LentMlp, Mlp, MlpVars};
+pub use residual::{ResidualLinearOp, linear_residual};
 pub use scalar::Scalar;
 pub use view::{MatMut, MatRef};

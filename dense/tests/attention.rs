@@ -6,7 +6,9 @@
 use autograd::gradcheck::{GradcheckConfig, gradcheck};
 use autograd::{Tape, Tensor};
 use dense::Element;
-use dense::attention::{CausalSelfAttention, attention_reference, causal_self_attention};
+use dense::attention::{
+    CausalSelfAttention, attention_reference, causal_self_attention, causal_self_attention_rows,
+};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -97,6 +99,64 @@ proptest! {
         prop_assert_eq!(&a.data()[..keep], &b.data()[..keep]);
         prop_assert_ne!(&a.data()[keep..], &b.data()[keep..]);
     }
+}
+
+/// The rows form (`[B·T, 3·D]` in, `[B·T, D]` out) gives the sequences form's value and gradient
+/// bit for bit, whether its backward writes the gradient of `qkv` first (`β = 0`, no zero fill)
+/// or adds into a sum already there (here the zeros of a later `0 · Σ qkv`, whose backward runs
+/// first).
+#[test]
+fn rows_form_and_first_write_give_the_same_bits() {
+    let (b, t, heads, head) = (3, 5, 2, 4);
+    let width = 3 * heads * head;
+    let qkv = random::<f32>(&[b, t, width], 7);
+    let c = random::<f32>(&[b * t, heads * head], 8);
+    let op = CausalSelfAttention::new(heads);
+    let run = |rows: bool, zero_use: bool| {
+        let tape = Tape::<f32>::new();
+        let x = if rows {
+            tape.param_from_slice(qkv.data(), &[b * t, width])
+        } else {
+            tape.param(&qkv)
+        };
+        let y = if rows {
+            causal_self_attention_rows(x, b, &op)
+        } else {
+            causal_self_attention(x, &op).reshape(&[b * t, heads * head])
+        };
+        let mut loss = (y * tape.constant(&c)).sum();
+        if zero_use {
+            loss = loss + x.sum() * tape.scalar(0.0);
+        }
+        let g = loss.backward();
+        (y.value().into_vec(), g[x].data().to_vec())
+    };
+    let (y, g) = run(false, false);
+    for (rows, zero_use) in [(true, false), (false, true), (true, true)] {
+        let (y2, g2) = run(rows, zero_use);
+        assert_eq!(y, y2, "value, rows {rows}, zero use {zero_use}");
+        assert_eq!(g, g2, "gradient, rows {rows}, zero use {zero_use}");
+    }
+}
+
+#[test]
+fn rows_form_passes_gradcheck_in_f64() {
+    let op = CausalSelfAttention::new(2);
+    let qkv = random::<f64>(&[2 * 3, 12], 9);
+    let report = gradcheck(
+        |_, v| causal_self_attention_rows(v[0], 2, &op),
+        &[qkv],
+        &GradcheckConfig::default(),
+    );
+    assert!(report.passes(1e-6), "{report}");
+}
+
+#[test]
+#[should_panic(expected = "attention: 7 rows of qkv do not split into 2 equal sequences")]
+fn rows_form_names_rows_that_do_not_split_into_sequences() {
+    let tape = Tape::<f64>::new();
+    let x = tape.constant(&Tensor::zeros(&[7, 12]));
+    let _ = causal_self_attention_rows(x, 2, &CausalSelfAttention::new(2));
 }
 
 #[test]
@@ -197,13 +257,18 @@ fn f32_gradient_matches_the_f64_gradient() {
     }
 }
 
-/// What the module doc claims: the fused attention is two nodes (P, then P·V), the reference composition 16.
+/// What the module doc claims: the fused attention is one node (two in the rows form, with the
+/// layout constant), the reference composition 16.
 #[test]
-fn the_fused_op_is_two_nodes_where_the_reference_is_sixteen() {
+fn the_fused_op_is_one_node_where_the_reference_is_sixteen() {
     let tape = Tape::<f64>::new();
     let x = tape.param(&random::<f64>(&[1, 3, 12], 0));
     let before = tape.len();
     let _ = causal_self_attention(x, &CausalSelfAttention::new(2));
+    assert_eq!(tape.len() - before, 1);
+    let rows = tape.param(&random::<f64>(&[3, 12], 0));
+    let before = tape.len();
+    let _ = causal_self_attention_rows(rows, 1, &CausalSelfAttention::new(2));
     assert_eq!(tape.len() - before, 2);
     let before = tape.len();
     let _ = attention_reference(x, 2);

@@ -2,16 +2,17 @@
 //! `policy-gradient/src/lm`): token and position embeddings, one pre-norm block
 //! (LN → causal multi-head attention → residual, LN → MLP with GELU → residual), a final LN and
 //! an output head, trained on next-token log-likelihood. Its gradient with respect to every
-//! parameter passes autograd's finite-difference `gradcheck`, with the fused attention and GELU
-//! ops and with the reference compositions, and the two give the same loss and gradients to
+//! parameter passes autograd's finite-difference `gradcheck`, with the fused ops (attention on the
+//! rows, GELU, the projections landing on the residual stream) and with the reference
+//! compositions, and the two give the same loss and gradients to
 //! 1e-12. A tape reused from an earlier step (whose gradient slots the fused ops' backward rules
 //! overwrite on their first write) gives the bits of a fresh tape.
 
 use autograd::gradcheck::{GradcheckConfig, gradcheck};
 use autograd::{Tape, Tensor, Var};
-use dense::attention::{CausalSelfAttention, attention_reference, causal_self_attention};
+use dense::attention::{CausalSelfAttention, attention_reference, causal_self_attention_rows};
 use dense::gelu::{Gelu, gelu};
-use dense::{Activation, linear};
+use dense::{Activation, linear, linear_residual};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -72,6 +73,21 @@ fn params(seed: u64) -> Vec<Tensor<f64>> {
         .collect()
 }
 
+/// `r + (h·W + b)`: one fused node, or `linear` then autograd's `+`.
+fn residual<'t>(
+    h: Var<'t, f64>,
+    w: Var<'t, f64>,
+    b: Var<'t, f64>,
+    r: Var<'t, f64>,
+    fused: bool,
+) -> Var<'t, f64> {
+    if fused {
+        linear_residual(h, w, b, r)
+    } else {
+        r + linear(h, w, b, Activation::Identity)
+    }
+}
+
 /// Mean next-token negative log-likelihood of the tiny GPT.
 fn loss<'t>(p: &[Var<'t, f64>], fused: bool) -> Var<'t, f64> {
     loss_with(p, fused, false)
@@ -86,17 +102,19 @@ fn loss_with<'t>(p: &[Var<'t, f64>], fused: bool, zero_uses: bool) -> Var<'t, f6
     let positions: Vec<usize> = (0..b * t).map(|r| r % t).collect();
     let x = p[0].embed(&IDS) + p[1].embed(&positions); // [B·T, D]
 
-    // Attention sub-block: x + W_o · attention(LN₁(x) · W_qkv).
+    // Attention sub-block: x + W_o · attention(LN₁(x) · W_qkv). Fused: the attention reads the
+    // [B·T, 3·D] rows in place and the projection lands on x in one node (`linear_residual`);
+    // reference: reshapes, the composed attention, and `x + linear`.
     let ln1 = x.layer_norm(p[2], p[3], EPS);
     let qkv = linear(ln1, p[4], p[5], Activation::Identity);
-    let qkv = qkv.reshape(&[b, t, 3 * d]);
     let heads = if fused {
-        causal_self_attention(qkv, &CausalSelfAttention::new(HEADS))
+        causal_self_attention_rows(qkv, b, &CausalSelfAttention::new(HEADS))
     } else {
-        attention_reference(qkv, HEADS)
+        let heads = attention_reference(qkv.reshape(&[b, t, 3 * d]), HEADS);
+        heads.reshape(&[b * t, d])
     };
-    let heads = heads.reshape(&[b * t, d]);
-    let x = x + linear(heads, p[6], p[7], Activation::Identity);
+    let x1 = x;
+    let x = residual(heads, p[6], p[7], x1, fused);
 
     // MLP sub-block: x + W₂ · gelu(LN₂(x) · W₁).
     let ln2 = x.layer_norm(p[8], p[9], EPS);
@@ -106,12 +124,13 @@ fn loss_with<'t>(p: &[Var<'t, f64>], fused: bool, zero_uses: bool) -> Var<'t, f6
     } else {
         hidden.gelu()
     };
-    let x = x + linear(act, p[12], p[13], Activation::Identity);
+    let x2 = x;
+    let x = residual(act, p[12], p[13], x2, fused);
 
     let ln3 = x.layer_norm(p[14], p[15], EPS);
     let logits = linear(ln3, p[16], p[17], Activation::Identity);
     let nll = -logits.log_softmax(1).gather(1, &TARGETS).mean();
-    inputs.extend([ln1, qkv, heads, ln2, hidden, act, ln3]);
+    inputs.extend([ln1, qkv, heads, x1, ln2, hidden, act, x2, ln3]);
     match zero_uses {
         true => inputs.iter().fold(nll, |l, &v| l + (v * 0.0).sum()),
         false => nll,
@@ -173,7 +192,8 @@ fn a_reused_tape_gives_the_bits_of_a_fresh_one() {
 }
 
 /// Writing a fresh gradient slot (`β = 0`, `=`) gives the bits that adding into a zeroed one
-/// (`β = 1`, `+=`) gives, for every fused op: linear, attention, GELU, and layer norm.
+/// (`β = 1`, `+=`) gives, for every fused op: linear, attention, GELU, the residual layer, and
+/// layer norm.
 #[test]
 fn first_writes_give_the_bits_of_adding_into_zeros() {
     let inputs = params(5);

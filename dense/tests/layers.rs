@@ -5,7 +5,7 @@ use autograd::gradcheck::{GradcheckConfig, gradcheck};
 use autograd::{Gradients, Tape, Tensor, Var};
 use dense::optim::{Adam, AdamConfig, LinearSchedule, clip_grad_norm};
 use dense::paramfile::{ParamFile, ParamFileError};
-use dense::{Activation, Element, Init, Mlp, linear};
+use dense::{Activation, Element, Init, Mlp, linear, linear_residual};
 use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -88,6 +88,100 @@ proptest! {
             close(p, q, 1e-4 * (batch.max(fan_in).max(fan_out) as f64).sqrt(), &format!("f32 grad {i}"));
         }
     }
+}
+
+/// Value and gradients (x, W, b, r) of `Σ c ⊙ (r + (x·W + b))`, fused or composed from
+/// `linear` and autograd's `+`; with `zero_use`, a later `0 · Σ r` makes the gradient of r a
+/// sum already written when the fused op's backward reaches it (`+=` instead of `=`).
+fn run_residual(fused: bool, zero_use: bool, [x, w, b, r, c]: [&Tensor<f32>; 5]) -> Vec<Vec<u32>> {
+    let tape = Tape::new();
+    let (xv, wv, bv, rv) = (tape.param(x), tape.param(w), tape.param(b), tape.param(r));
+    let y = if fused {
+        linear_residual(xv, wv, bv, rv)
+    } else {
+        rv + linear(xv, wv, bv, Activation::Identity)
+    };
+    let mut loss = (y * tape.constant(c)).sum();
+    if zero_use {
+        loss = loss + rv.sum() * tape.scalar(0.0);
+    }
+    let g = loss.backward();
+    let bits = |t: &Tensor<f32>| t.data().iter().map(|v| v.to_bits()).collect();
+    vec![
+        bits(&y.value()),
+        bits(&g[xv]),
+        bits(&g[wv]),
+        bits(&g[bv]),
+        bits(&g[rv]),
+    ]
+}
+
+/// The fused residual layer against its composition, bit for bit, on `batch` rows.
+fn residual_matches_composition(batch: usize, fan_in: usize, fan_out: usize, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut draw = |shape: &[usize]| random::<f32>(shape, &mut rng);
+    let (x, w, b) = (
+        draw(&[batch, fan_in]),
+        draw(&[fan_in, fan_out]),
+        draw(&[fan_out]),
+    );
+    let (r, c) = (draw(&[batch, fan_out]), draw(&[batch, fan_out]));
+    for zero_use in [false, true] {
+        let fused = run_residual(true, zero_use, [&x, &w, &b, &r, &c]);
+        let composed = run_residual(false, zero_use, [&x, &w, &b, &r, &c]);
+        for (k, name) in ["y", "x̄", "W̄", "b̄", "r̄"].iter().enumerate() {
+            assert_eq!(
+                fused[k], composed[k],
+                "{name} of [{batch}, {fan_in}]·[{fan_in}, {fan_out}], zero use {zero_use}"
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// `linear_residual` is `r + linear(x, W, b)` bit for bit in f32, on every GEMM route (one
+    /// to four rows or columns: GEMV; more: the packed driver).
+    #[test]
+    fn linear_residual_equals_the_composition_bit_for_bit(
+        batch in 1usize..40, fan_in in 1usize..40, fan_out in 1usize..40, seed in any::<u64>(),
+    ) {
+        residual_matches_composition(batch, fan_in, fan_out, seed);
+    }
+}
+
+/// The same at a transformer's size, where the forward GEMM runs in row blocks on the thread
+/// pool (each block adding its own rows of the residual).
+#[test]
+fn linear_residual_equals_the_composition_on_the_thread_pool() {
+    residual_matches_composition(1024, 64, 64, 5);
+    residual_matches_composition(1000, 256, 64, 6);
+}
+
+#[test]
+fn linear_residual_passes_gradcheck_in_f64() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let inputs: Vec<Tensor<f64>> = [&[5, 3][..], &[3, 4], &[4], &[5, 4]]
+        .iter()
+        .map(|s| random(s, &mut rng))
+        .collect();
+    let report = gradcheck(
+        |_, p| linear_residual(p[0], p[1], p[2], p[3]),
+        &inputs,
+        &GradcheckConfig::default(),
+    );
+    assert!(report.passes(1e-6), "{report}");
+}
+
+#[test]
+#[should_panic(
+    expected = "linear_residual: the residual has shape [2, 3]; expected the layer's output [2, 4]"
+)]
+fn linear_residual_names_a_residual_of_the_wrong_shape() {
+    let tape = Tape::<f64>::new();
+    let v = |s: &[usize]| tape.param(&Tensor::zeros(s));
+    let _ = linear_residual(v(&[2, 3]), v(&[3, 4]), v(&[4]), v(&[2, 3]));
 }
 
 #[test]

@@ -13,8 +13,8 @@
 //!
 //! Why this is fast: the `MR×NR` tile of C lives in registers for the whole `KC` loop, so each
 //! step of the innermost loop loads `MR + NR` numbers and does `MR·NR` fused multiply-adds. The
-//! blocks are sized so what is reused most sits in the closest cache. Bias and activation are
-//! applied to each MC×NC block of C as soon as its last KC slice is done, while it is in cache.
+//! blocks are sized so what is reused most sits in the closest cache. Bias, activation and residual
+//! are applied to each MC×NC block of C as soon as its last KC slice is done, while it is in cache.
 //!
 //! When the row count is small (a few micro-panels) and B has unit column stride, packing B would
 //! cost as much as the multiply itself: the kernel then reads B in place (`ldb = rs_b`), and only a
@@ -24,7 +24,7 @@
 use std::cell::RefCell;
 
 use super::pack::{pack_a, pack_b};
-use super::{Epilogue, apply_epilogue};
+use super::{Epilogue, apply_epilogue_at};
 use crate::kernel::Kernel;
 use crate::scalar::Scalar;
 use crate::view::{MatMut, MatRef};
@@ -203,7 +203,8 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
                         // The fused epilogue: bias and activation on this MC×NC block of C right
                         // after its last update, while it is still in cache (one call per block,
                         // so the activation's constants are set up once, not once per tile).
-                        apply_epilogue(kernel, &mut c.sub(ic, jc, mc, nc), jc, epilogue);
+                        let mut block = c.sub(ic, jc, mc, nc);
+                        apply_epilogue_at(kernel, &mut block, ic, jc, epilogue);
                     }
                 }
             }

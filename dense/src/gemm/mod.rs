@@ -1,4 +1,4 @@
-//! General matrix multiply, `C = act(alpha·A·B + beta·C + bias)`, over strided views.
+//! General matrix multiply, `C = act(alpha·A·B + beta·C + bias) + residual`, over strided views.
 //!
 //! Entry points: [`gemm`] (fastest path, no epilogue), [`gemm_fused`] (with bias and
 //! activation applied as C is stored), and their `*_with` twins that force a [`Kernel`].
@@ -26,32 +26,66 @@ use crate::scalar::Scalar;
 use crate::threads;
 use crate::view::{MatMut, MatRef};
 
-/// What happens to each element of C as it is stored: `act(value + bias[j])`.
+/// What happens to each element of C as it is stored: `act(value + bias[j]) + residual[i, j]`,
+/// in that order (the residual is added to the rounded `act(value + bias[j])`, as a separate
+/// addition after the layer would add it).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Epilogue<'a, T> {
     /// A value per column of C added before the activation, or `None`.
     pub bias: Option<&'a [T]>,
-    /// The activation applied last.
+    /// The activation applied after the bias.
     pub activation: Activation,
+    /// A matrix of C's shape added last (a residual stream the product lands on), or `None`.
+    pub residual: Option<MatRef<'a, T>>,
 }
 
-impl<'a, T> Epilogue<'a, T> {
+impl<'a, T: Copy> Epilogue<'a, T> {
     /// No bias, identity activation: a plain GEMM.
     pub fn none() -> Self {
         Epilogue {
             bias: None,
             activation: Activation::Identity,
+            residual: None,
         }
     }
 
     /// Bias then activation.
     pub fn new(bias: Option<&'a [T]>, activation: Activation) -> Self {
-        Epilogue { bias, activation }
+        Epilogue {
+            bias,
+            activation,
+            residual: None,
+        }
+    }
+
+    /// The same epilogue, then `+ residual[i, j]` (a matrix of C's shape).
+    pub fn with_residual(self, residual: MatRef<'a, T>) -> Self {
+        Epilogue {
+            residual: Some(residual),
+            ..self
+        }
     }
 
     /// Whether the epilogue changes anything.
     pub fn is_identity(&self) -> bool {
-        self.bias.is_none() && self.activation == Activation::Identity
+        self.bias.is_none() && self.activation == Activation::Identity && self.residual.is_none()
+    }
+
+    /// The epilogue of C's rows `r0..r0 + rows` (the residual's matching rows), for a block of
+    /// rows computed on its own.
+    fn rows(&self, r0: usize, rows: usize) -> Self {
+        Epilogue {
+            residual: self.residual.map(|r| r.sub(r0, 0, rows, r.cols())),
+            ..*self
+        }
+    }
+
+    /// Without the residual (for a route that adds it itself).
+    fn without_residual(&self) -> Self {
+        Epilogue {
+            residual: None,
+            ..*self
+        }
     }
 }
 
@@ -81,6 +115,16 @@ pub(crate) fn check_shapes<T: Copy>(
             c.cols()
         );
     }
+    if let Some(r) = epilogue.residual {
+        assert!(
+            r.rows() == c.rows() && r.cols() == c.cols(),
+            "gemm: residual is {}x{}, C is {}x{}; expected the same shape",
+            r.rows(),
+            r.cols(),
+            c.rows(),
+            c.cols()
+        );
+    }
 }
 
 /// `C = alpha·A·B + beta·C` on the fastest kernel path.
@@ -100,7 +144,7 @@ pub fn gemm_with<T: Scalar>(
     gemm_fused_with(kernel, alpha, a, b, beta, c, Epilogue::none());
 }
 
-/// `C = act(alpha·A·B + beta·C + bias)` on the fastest kernel path.
+/// `C = act(alpha·A·B + beta·C + bias) + residual` on the fastest kernel path.
 pub fn gemm_fused<T: Scalar>(
     alpha: T,
     a: MatRef<'_, T>,
@@ -112,7 +156,8 @@ pub fn gemm_fused<T: Scalar>(
     gemm_fused_with(Kernel::selected(), alpha, a, b, beta, c, epilogue);
 }
 
-/// `C = act(alpha·A·B + beta·C + bias)` on a forced kernel path (panics if the CPU lacks it).
+/// `C = act(alpha·A·B + beta·C + bias) + residual` on a forced kernel path (panics if the CPU
+/// lacks it).
 #[track_caller]
 pub fn gemm_fused_with<T: Scalar>(
     kernel: Kernel,
@@ -140,7 +185,35 @@ fn scale_only<T: Scalar>(kernel: Kernel, beta: T, mut c: MatMut<'_, T>, epilogue
             c.set(i, j, v);
         }
     }
-    apply_epilogue(kernel, &mut c, 0, &epilogue);
+    apply_epilogue_at(kernel, &mut c, 0, 0, &epilogue);
+}
+
+/// The whole epilogue on the (sub-)view `c` of C that starts at row `row0`, column `col0`:
+/// `act(x + bias[col0 + j])` ([`apply_epilogue`]), then `+ residual[row0 + i, col0 + j]`.
+pub(crate) fn apply_epilogue_at<T: Scalar>(
+    kernel: Kernel,
+    c: &mut MatMut<'_, T>,
+    row0: usize,
+    col0: usize,
+    epilogue: &Epilogue<'_, T>,
+) {
+    apply_epilogue(kernel, c, col0, epilogue);
+    if let Some(r) = epilogue.residual {
+        add_residual(c, r.sub(row0, col0, c.rows(), c.cols()));
+    }
+}
+
+/// `c[i, j] += r[i, j]` (same shape), row by row.
+fn add_residual<T: Scalar>(c: &mut MatMut<'_, T>, r: MatRef<'_, T>) {
+    for i in 0..c.rows() {
+        match (c.row_mut(i), r.row(i)) {
+            (Some(row), Some(res)) => row.iter_mut().zip(res).for_each(|(x, &v)| *x += v),
+            _ => (0..r.cols()).for_each(|j| {
+                let v = c.get(i, j) + r.get(i, j);
+                c.set(i, j, v);
+            }),
+        }
+    }
 }
 
 /// Applies `act(x + bias[col0 + j])` to every element of the (sub-)view `c`, using the same
@@ -207,14 +280,14 @@ pub(crate) fn gemm_f32(
     }
     if k == 1 && (beta == 0.0 || beta == 1.0) {
         rank_one(kernel, alpha, a, b, beta, &mut c);
-        apply_epilogue(kernel, &mut c, 0, &epilogue);
+        apply_epilogue_at(kernel, &mut c, 0, 0, &epilogue);
         return;
     }
     if m <= SMALL && gemv_rows(kernel, alpha, a, b, beta, &mut c, epilogue) {
         return;
     }
     if n <= SMALL && gemv_cols(kernel, alpha, a, b, beta, &mut c) {
-        apply_epilogue(kernel, &mut c, 0, &epilogue);
+        apply_epilogue_at(kernel, &mut c, 0, 0, &epilogue);
         return;
     }
     let mk = micro::for_f32(kernel);
@@ -267,7 +340,8 @@ fn packed_in_row_blocks(
     });
     threads::for_each_part(blocks, |_, (r0, c_block): (usize, MatMut<'_, f32>)| {
         let a_block = a.sub(r0, 0, c_block.rows(), k);
-        driver::gemm_packed(kernel, mk, alpha, a_block, b, beta, c_block, epilogue);
+        let epilogue = epilogue.rows(r0, c_block.rows());
+        driver::gemm_packed(kernel, mk, alpha, a_block, b, beta, c_block, &epilogue);
     });
 }
 
@@ -386,8 +460,8 @@ fn rank_one_block(
 /// of 12×32 would mostly hold padding, and packing would cost more than the product.
 const SMALL: usize = 4;
 
-/// Row `i` of C is the one-row product `A[i, :]·B`; false (nothing done) if B's strides do not
-/// suit the GEMV kernels.
+/// Row `i` of C is the one-row product `A[i, :]·B`, then the residual's row `i` is added; false
+/// (nothing done) if B's strides do not suit the GEMV kernels.
 fn gemv_rows(
     kernel: Kernel,
     alpha: f32,
@@ -409,9 +483,12 @@ fn gemv_rows(
             b,
             beta,
             c.sub(i, 0, 1, n),
-            epilogue,
+            epilogue.without_residual(),
         );
         debug_assert!(done);
+    }
+    if let Some(r) = epilogue.residual {
+        add_residual(c, r);
     }
     true
 }

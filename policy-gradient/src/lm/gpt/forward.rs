@@ -1,8 +1,9 @@
 //! The GPT's forward pass on the tape: embeddings, blocks, head, one function each.
 //!
 //! Every piece is an autograd op with its backward rule beside its forward (`embed`,
-//! `layer_norm`, `log_softmax` in `autograd`; the fused layer `x·W + b`, the fused causal
-//! attention and GELU on the vectorised `tanh` in `dense`), so the whole model's gradient is their chain rule and nothing
+//! `layer_norm`, `log_softmax` in `autograd`; the fused layer `x·W + b`, the same layer landing on
+//! the residual stream `x + (h·W + b)`, the fused causal attention and GELU on the vectorised
+//! `tanh` in `dense`), so the whole model's gradient is their chain rule and nothing
 //! here is differentiated by hand. The parameters are read through a function from their index
 //! (in [`super::GptSpec::param_names`] order) to their handle on the tape, so the same code runs
 //! on parameters copied onto the tape ([`autograd::Tape::param`]) or lent to it
@@ -10,11 +11,18 @@
 
 use super::{BLOCK_TENSORS, GptArch};
 use autograd::Var;
-use dense::attention::causal_self_attention;
+use dense::attention::causal_self_attention_rows;
 use dense::gelu::{Gelu, gelu};
-use dense::{Activation, Element, linear};
+use dense::{Activation, Element, linear, linear_residual};
 use envs::tokens::Token;
+use std::cell::RefCell;
 use std::rc::Rc;
+
+thread_local! {
+    /// The position of every row of a batch, `0, 1, …, T − 1` once per sequence: rebuilt by each
+    /// forward pass in a buffer kept between calls (the embedding copies it onto the tape).
+    static ROW_POSITIONS: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
 
 /// ε of every layer norm (GPT-2's).
 pub const LN_EPS: f64 = 1e-5;
@@ -59,9 +67,10 @@ pub fn block<'t, T: Element>(
         b_proj,
     ] = p;
     let qkv = affine(norm(x, ln1_g, ln1_b), w_qkv, b_qkv);
-    let x = x + affine(attend(qkv), w_o, b_o);
+    // x + (heads·W_o + b_o) as one node: the GEMM adds the bias, then x (`linear_residual`).
+    let x = linear_residual(attend(qkv), w_o, b_o, x);
     let hidden = gelu(affine(norm(x, ln2_g, ln2_b), w_fc, b_fc), act);
-    x + affine(hidden, w_proj, b_proj)
+    linear_residual(hidden, w_proj, b_proj, x)
 }
 
 impl GptArch {
@@ -138,18 +147,22 @@ impl GptArch {
             "Gpt: {} tokens do not split into {batch} equal sequences",
             tokens.len()
         );
-        let (t, d) = (tokens.len() / batch, self.spec.width);
+        let t = tokens.len() / batch;
         assert!(
             t <= self.spec.context,
             "Gpt: sequences of {t} tokens exceed the context of {}",
             self.spec.context
         );
-        // x₀ = E_tok[tokens] + E_pos[0..T], the position rows broadcast over the sequences.
-        let tok = param(0).embed(tokens).reshape(&[batch, t, d]);
-        let x = (tok + param(1).embed(&self.positions[..t])).reshape(&[batch * t, d]);
+        // x₀ = E_tok[tokens] + E_pos[positions], row r at position r mod T: [B·T, D] directly,
+        // no reshape (a copy on the tape each way) and no broadcast.
+        let x = ROW_POSITIONS.with_borrow_mut(|positions| {
+            positions.clear();
+            positions.extend(self.positions[..t].iter().cycle().take(batch * t));
+            param(0).embed(tokens) + param(1).embed(positions)
+        });
+        // The attention reads the [B·T, 3·D] rows of qkv as B sequences in place (no reshape).
         let x = self.blocks(&param, x, |_, qkv| {
-            let heads = causal_self_attention(qkv.reshape(&[batch, t, 3 * d]), &self.attention);
-            heads.reshape(&[batch * t, d])
+            causal_self_attention_rows(qkv, batch, &self.attention)
         });
         let f = 2 + self.spec.layers * BLOCK_TENSORS;
         norm(x, param(f), param(f + 1))
