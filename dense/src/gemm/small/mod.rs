@@ -22,7 +22,8 @@
 //! Which products come here ([`fits`]): the AVX paths (on the portable path a plain-Rust
 //! unpacked loop measured slower than the packed kernel), B and C with unit column stride (a transposed B such as `Kᵀ` must be
 //! transposed into a copy anyway, which the packed driver does well), `k ≤ 64` and at most
-//! [`SMALL_MACS`] multiply-adds.
+//! [`SMALL_MACS`] multiply-adds, and on AVX-512 only a C narrower than the driver's 32-column
+//! tile (with a whole strip the driver's 12×32 tile is as fast or faster).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -52,7 +53,11 @@ pub(crate) fn fits(
     let avx = matches!(kernel, Kernel::Avx512 | Kernel::Avx2Fma);
     let small = k <= MAX_K && m * n * k <= SMALL_MACS;
     let rows_contiguous = b.cs() == 1 && c.cs() == 1;
-    avx && small && rows_contiguous && k <= mk.kc && m <= mk.mc && n <= mk.nc
+    // On AVX-512 the driver's 12×32 tile beats the 8×16 blocks here once C has a whole 32-wide
+    // strip (measured unpacked/packed: 32×32×16 1.08, 32×32×32 1.28); a narrower C (a head's
+    // 16 columns) fills half that tile, and skipping the packing pays (2.3-3× faster).
+    let whole_tile = kernel == Kernel::Avx512 && n >= mk.nr;
+    avx && small && rows_contiguous && !whole_tile && k <= mk.kc && m <= mk.mc && n <= mk.nc
 }
 
 /// One strip of W columns of C, all of its rows: what a kernel computes in one call.
