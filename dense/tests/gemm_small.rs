@@ -1,5 +1,6 @@
-//! Small products (an attention head's) skip packing, and must give exactly the packed driver's
-//! bits: the routed GEMM against `gemm_packed_f32` / `gemm_packed_f64` compared with `to_bits`,
+//! Small products (an attention head's) skip packing on the AVX paths, and must give exactly the
+//! packed driver's bits: the routed GEMM against `gemm_packed_f32` / `gemm_packed_f64` (f64 and
+//! the portable path keep the packed driver; the check guards that) compared with `to_bits`,
 //! on random shapes on both sides of the small-product limit, strided and transposed views of A,
 //! B and C, the alpha and beta the callers use (1, 1/√d, 0, 1) and random ones, for every kernel
 //! path this CPU has; and the six products of one attention head, in the views the attention
