@@ -37,9 +37,12 @@
 //! **Why GEMMs on strided views.** A head's Q is T rows of d numbers taken every `3·D` numbers
 //! of the input: a [`MatRef`] with row stride `3·D` reads it in place, `.t()` reads Kᵀ without a
 //! copy, and the output head is a [`MatMut`] with row stride D. So the six products per head
-//! (two forward, four backward) run on the packed GEMM with no copies of the activations, and
-//! the whole attention is one node. The reference composition, [`attention_reference`], records
-//! 16 nodes, 12 of which (reshape, permute, select) copy.
+//! (two forward, four backward) run on the GEMM with no copies of the activations, and the
+//! whole attention is one node. The reference composition, [`attention_reference`], records
+//! 16 nodes, 12 of which (reshape, permute, select) copy. A head's products are small (32×16·16×32
+//! at T = 32, d = 16): the four whose B has contiguous rows (P·V, Pᵀ·Ō, S̄·K, S̄ᵀ·Q) skip packing
+//! on the AVX paths (the GEMM's small-product route, same bits); Q·Kᵀ and Ō·Vᵀ read a transposed
+//! B, which the packed driver transposes as it packs.
 //!
 //! **Threads.** Sequences are independent, so forward and backward hand blocks of whole
 //! sequences (their rows of the output and of P, or of the gradient of `qkv`) to the thread pool

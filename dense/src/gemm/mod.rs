@@ -10,13 +10,15 @@
 //! Routing: an outer product (`k = 1`, the weight gradient at batch 1) is one multiply per
 //! element (`rank_one`); problems with at most four rows (one row: acting with one observation) run as one
 //! GEMV per row (`crate::gemv`); at most four columns (a policy or value head) run as one GEMV
-//! per column of the transposed problem `Cᵀ = Bᵀ·Aᵀ`; everything else goes through the packed,
-//! blocked driver in `driver.rs`.
+//! per column of the transposed problem `Cᵀ = Bᵀ·Aᵀ`; small products (an attention head's,
+//! `small::fits`) are read in place by `small.rs`, with the same bits as the packed driver;
+//! everything else goes through the packed, blocked driver in `driver.rs`.
 
 mod driver;
 mod micro;
 pub(crate) mod pack;
 mod reference;
+mod small;
 
 pub use reference::gemm_reference;
 
@@ -299,6 +301,10 @@ pub(crate) fn gemm_f32(
     };
     let work = m * n * (k + epilogue_work);
     let parts = threads::parts_for(work, threads::PARALLEL_MIN_MACS, m.div_ceil(mk.mr));
+    if parts <= 1 && small::fits(kernel, mk, &b, &c) {
+        small::gemm_small(kernel, mk, alpha, a, b, beta, c, &epilogue);
+        return;
+    }
     packed_in_row_blocks(kernel, mk, alpha, a, b, beta, c, &epilogue, parts);
 }
 
@@ -551,4 +557,51 @@ pub(crate) fn gemm_f64(
         c,
         &epilogue,
     );
+}
+
+/// The packed driver alone for `f32`, whatever the shape (none of the routes above): what the
+/// other routes are tested against for bit-identity. Panics as [`gemm_fused_with`] does.
+#[doc(hidden)]
+#[track_caller]
+pub fn gemm_packed_f32(
+    kernel: Kernel,
+    alpha: f32,
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    beta: f32,
+    c: MatMut<'_, f32>,
+    epilogue: Epilogue<'_, f32>,
+) {
+    check_shapes(&a, &b, &c, &epilogue);
+    kernel.assert_available();
+    if c.rows() > 0 && c.cols() > 0 && a.cols() > 0 {
+        driver::gemm_packed(
+            kernel,
+            micro::for_f32(kernel),
+            alpha,
+            a,
+            b,
+            beta,
+            c,
+            &epilogue,
+        );
+    }
+}
+
+/// The packed driver alone for `f64` (portable), as [`gemm_packed_f32`].
+#[doc(hidden)]
+#[track_caller]
+pub fn gemm_packed_f64(
+    alpha: f64,
+    a: MatRef<'_, f64>,
+    b: MatRef<'_, f64>,
+    beta: f64,
+    c: MatMut<'_, f64>,
+    epilogue: Epilogue<'_, f64>,
+) {
+    check_shapes(&a, &b, &c, &epilogue);
+    if c.rows() > 0 && c.cols() > 0 && a.cols() > 0 {
+        let mk = micro::for_f64();
+        driver::gemm_packed(Kernel::Portable, mk, alpha, a, b, beta, c, &epilogue);
+    }
 }
