@@ -25,7 +25,7 @@
 //! ```
 //!
 //! Each of V̄, Q̄, K̄ is written with `=` (GEMM `β = 0`) when this is the first rule to reach the
-//! gradient of `qkv` in the pass ([`Store::Overwrite`]), else added: no zero fill of the Q and K
+//! gradient of `qkv` in the pass ([`autograd::Store::Overwrite`]), else added: no zero fill of the Q and K
 //! columns, and P̄ never goes to the tape (one `[T, T]` scratch per head instead of `[B, H, T, T]`).
 //!
 //! **Rows or sequences.** `qkv` is `[B, T, 3·D]` ([`causal_self_attention`], output `[B, T, D]`)

@@ -12,7 +12,7 @@
 //! bits, as `2^⌊n/2⌋ · 2^(n-⌊n/2⌋)` so both factors stay normal for every `n` in `[-150, 129]`:
 //! results overflow to `+inf` above `x ≈ 88.72` and underflow gradually through the subnormals.
 //!
-//! **tanh.** One formula for every `x`, no branch: with `a = |x|` (capped at [`TANH_ONE`], where
+//! **tanh.** One formula for every `x`, no branch: with `a = |x|` (capped at `TANH_ONE` = 9.5, where
 //! tanh rounds to 1) and `m = e^{2a} − 1`, `tanh a = m / (m + 2)`, and the sign of `x` is copied
 //! back. `m` must be accurate even where it is tiny, so it is not `exp(2a) − 1` (which would
 //! cancel) but expm1 with the same range reduction as exp: `2a = n·ln2 + r`, `e^r − 1` by its
