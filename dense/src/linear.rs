@@ -64,6 +64,31 @@ impl LinearOp {
         );
         (x[0], w[0], w[1])
     }
+
+    /// `out = act(x·W + b)` for inputs `[x, W, b]`, then `+ r` when a residual `r` (the output's
+    /// shape) is given, added last in the GEMM's epilogue: this op's forward, and
+    /// [`crate::residual`]'s.
+    pub(crate) fn forward_into<T: Element>(
+        &self,
+        inputs: &[&Tensor<T>],
+        residual: Option<&Tensor<T>>,
+        out: &mut Tensor<T>,
+    ) {
+        let (batch, fan_in, fan_out) =
+            self.dims(&[inputs[0].shape(), inputs[1].shape(), inputs[2].shape()]);
+        let mut epilogue = Epilogue::new(Some(inputs[2].data()), self.activation);
+        if let Some(r) = residual {
+            epilogue = epilogue.with_residual(MatRef::row_major(r.data(), batch, fan_out));
+        }
+        gemm_fused(
+            <T as crate::Scalar>::ONE,
+            MatRef::row_major(inputs[0].data(), batch, fan_in),
+            MatRef::row_major(inputs[1].data(), fan_in, fan_out),
+            <T as crate::Scalar>::ZERO,
+            MatMut::row_major(out.data_mut(), batch, fan_out),
+            epilogue,
+        );
+    }
 }
 
 impl<T: Element> CustomOp<T> for LinearOp {
@@ -83,16 +108,7 @@ impl<T: Element> CustomOp<T> for LinearOp {
     }
 
     fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>, _saved: &mut Vec<T>) {
-        let (batch, fan_in, fan_out) =
-            self.dims(&[inputs[0].shape(), inputs[1].shape(), inputs[2].shape()]);
-        gemm_fused(
-            <T as crate::Scalar>::ONE,
-            MatRef::row_major(inputs[0].data(), batch, fan_in),
-            MatRef::row_major(inputs[1].data(), fan_in, fan_out),
-            <T as crate::Scalar>::ZERO,
-            MatMut::row_major(out.data_mut(), batch, fan_out),
-            Epilogue::new(Some(inputs[2].data()), self.activation),
-        );
+        self.forward_into(inputs, None, out);
     }
 
     fn backward(

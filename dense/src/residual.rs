@@ -31,9 +31,7 @@ use autograd::{CustomOp, GradSlot, Store, Tensor, Var};
 
 use crate::activation::Activation;
 use crate::element::Element;
-use crate::gemm::{Epilogue, gemm_fused};
 use crate::linear::LinearOp;
-use crate::view::{MatMut, MatRef};
 
 /// The fused `r + (x·W + b)` op; inputs `[x, W, b, r]`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -95,18 +93,7 @@ impl<T: Element> CustomOp<T> for ResidualLinearOp {
 
     /// `y = (x·W + b) + r`: the GEMM's epilogue adds b, then r.
     fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>, _saved: &mut Vec<T>) {
-        let (x, w, b, r) = (inputs[0], inputs[1], inputs[2], inputs[3]);
-        let (batch, fan_in, fan_out) = (x.shape()[0], x.shape()[1], w.shape()[1]);
-        let epilogue = Epilogue::new(Some(b.data()), Activation::Identity)
-            .with_residual(MatRef::row_major(r.data(), batch, fan_out));
-        gemm_fused(
-            <T as crate::Scalar>::ONE,
-            MatRef::row_major(x.data(), batch, fan_in),
-            MatRef::row_major(w.data(), fan_in, fan_out),
-            <T as crate::Scalar>::ZERO,
-            MatMut::row_major(out.data_mut(), batch, fan_out),
-            epilogue,
-        );
+        AFFINE.forward_into(&inputs[..3], Some(inputs[3]), out);
     }
 
     /// `r̄ (+)= ȳ`, then the identity layer's backward on `[x, W, b]` with `z̄ = ȳ`.
