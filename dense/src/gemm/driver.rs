@@ -200,9 +200,10 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
                         }
                     }
                     if last_k {
-                        // The fused epilogue: bias and activation on this MC×NC block of C right
-                        // after its last update, while it is still in cache (one call per block,
-                        // so the activation's constants are set up once, not once per tile).
+                        // The fused epilogue: bias, activation and residual on this MC×NC block
+                        // of C right after its last update, while it is still in cache (one call
+                        // per block, so the activation's constants are set up once, not once per
+                        // tile).
                         let mut block = c.sub(ic, jc, mc, nc);
                         apply_epilogue_at(kernel, &mut block, ic, jc, epilogue);
                     }
