@@ -32,6 +32,13 @@ use std::sync::{Condvar, Mutex, OnceLock};
 /// 512×64·64×64 one (2 M) gains clearly.
 pub const PARALLEL_MIN_MACS: usize = 1 << 21;
 
+/// One-row products (GEMVs: a layer with at most four outputs, or a weight gradient with at most
+/// four inputs) with fewer multiply-adds in all than this run on one thread; larger ones give
+/// each thread whole GEMVs or blocks of one GEMV's outputs. A GEMV reads its matrix once per
+/// multiply-add, so it runs at a fraction of the packed GEMM's rate and pays for a second thread
+/// at a quarter of [`PARALLEL_MIN_MACS`].
+pub const PARALLEL_MIN_GEMV_MACS: usize = 1 << 19;
+
 /// Element-wise passes (the fused layer's activation derivative and bias gradient) over fewer
 /// elements than this run on one thread. Such a pass does a few operations per element, so
 /// splitting it mostly moves data between the cores' caches: the rows were written by the
@@ -42,7 +49,7 @@ pub const PARALLEL_MIN_MACS: usize = 1 << 21;
 /// `TRAINING_RATIOS=1 cargo bench -p benches --bench training` (whole runs, best of 3
 /// interleaved): two threads 0.85× as fast as one with 2¹⁶, 0.97× and 0.92× (two runs) with
 /// 2²⁰ — a virtual machine whose speed drifts by about ±5% between runs.
-pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 20;
+pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 18;
 
 /// 0: the default (all cores); else the thread count set by [`set_threads`].
 static THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -106,8 +113,13 @@ struct Pool {
     /// Held by the one caller whose job is running; others run theirs on their own thread.
     busy: Mutex<()>,
     /// Parts published and not yet finished (a copy of `parts − next + running`, kept outside
-    /// the lock so that waiting threads can poll it without taking the lock).
+    /// the lock so that the caller can poll it without taking the lock).
     unfinished: AtomicUsize,
+    /// Parts published and not yet handed out (a copy of `parts − next`), which idle workers
+    /// poll. Not `unfinished`: a worker that has finished its part while the caller still runs
+    /// its own would see work that it cannot take, stop polling and fall asleep, and the next
+    /// job would have to wake it.
+    unclaimed: AtomicUsize,
 }
 
 /// How long a thread polls (yielding its CPU between looks) for new work (a worker) or for the
@@ -146,6 +158,7 @@ fn pool() -> &'static Pool {
             done: Condvar::new(),
             busy: Mutex::new(()),
             unfinished: AtomicUsize::new(0),
+            unclaimed: AtomicUsize::new(0),
         }));
         for i in 1..default_threads() {
             std::thread::Builder::new()
@@ -159,13 +172,14 @@ fn pool() -> &'static Pool {
 
 impl Pool {
     /// Takes the next part of the current job, if any is left: `(job, part)`.
-    fn take_part(state: &mut State) -> Option<(Job, usize)> {
+    fn take_part(&self, state: &mut State) -> Option<(Job, usize)> {
         let job = state.job?;
         if state.next >= state.parts {
             return None;
         }
         state.next += 1;
         state.running += 1;
+        self.unclaimed.fetch_sub(1, Ordering::Release);
         Some((job, state.next - 1))
     }
 
@@ -183,12 +197,12 @@ impl Pool {
 
     fn work_forever(&self) {
         loop {
-            // Parts not yet finished include the ones not yet handed out: poll for them first.
-            spin_until(|| self.unfinished.load(Ordering::Acquire) > 0);
+            // Poll for parts to take first; sleep only when none has come for a while.
+            spin_until(|| self.unclaimed.load(Ordering::Acquire) > 0);
             let taken = {
                 let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
                 loop {
-                    if let Some(t) = Self::take_part(&mut state) {
+                    if let Some(t) = self.take_part(&mut state) {
                         break t;
                     }
                     state = self.work.wait(state).unwrap_or_else(|e| e.into_inner());
@@ -228,9 +242,10 @@ pub(crate) fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         panicked: false,
     };
     pool.unfinished.store(parts, Ordering::Release);
+    pool.unclaimed.store(parts, Ordering::Release);
     pool.work.notify_all();
     loop {
-        if let Some((job, part)) = Pool::take_part(&mut state) {
+        if let Some((job, part)) = pool.take_part(&mut state) {
             drop(state);
             pool.run_part(job, part);
             state = pool.state.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,5 +1,5 @@
 //! Results are bit-identical for 1, 2 and 3 threads: GEMMs on shapes around the parallel
-//! threshold and every block boundary (register tile rows, the cache blocks MC, KC and NC) on every
+//! thresholds (the packed driver's and the GEMV routes') and every block boundary (register tile rows, the cache blocks MC, KC and NC) on every
 //! kernel path, and a whole fused-MLP training step (forward, the fused activation/bias backward,
 //! every GEMM) at a batch large enough to use the pool.
 //!
@@ -8,7 +8,9 @@
 use std::sync::Mutex;
 
 use autograd::{Tape, Tensor};
-use dense::threads::{PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_MACS, set_threads};
+use dense::threads::{
+    PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_GEMV_MACS, PARALLEL_MIN_MACS, set_threads,
+};
 use dense::{Activation, Epilogue, Init, Kernel, MatMut, MatRef, Mlp, gemm_fused_with};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -90,6 +92,17 @@ fn gemm_bits_do_not_depend_on_the_thread_count() {
         (6 * 3 * 60 - 1, 64, 70),  // one row short (AVX2 MR = 6, three parts)
     ];
     shapes.retain(|&(m, n, k)| m * n * k >= PARALLEL_MIN_MACS / 2);
+    // At most four rows or columns: the GEMV routes, split by rows of C from
+    // PARALLEL_MIN_GEMV_MACS on (A transposed turns the dot form into the axpy form).
+    let gemv_k = PARALLEL_MIN_GEMV_MACS / (4 * 64);
+    shapes.extend([
+        (4, 64, gemv_k - 1), // just under the threshold
+        (4, 64, gemv_k),     // a first layer's weight gradient at the threshold
+        (3, 100, 2000),      // three rows for three threads, ragged columns
+        (4099, 2, 64),       // a two-output head at a batch of 4099
+        (2000, 3, 131),      // ragged k
+        (1000, 4, 131),
+    ]);
     for kernel in Kernel::available() {
         for (i, &(m, n, k)) in shapes.iter().enumerate() {
             for (a_t, beta, fused) in [(false, 0.0, true), (true, 1.0, false), (false, 0.3, true)] {

@@ -299,7 +299,7 @@ pub(crate) fn gemm_f32(
     } else {
         0
     };
-    let work = m * n * (k + epilogue_work);
+    let work = m * n * (k + epilogue_work + 8);
     let parts = threads::parts_for(work, threads::PARALLEL_MIN_MACS, m.div_ceil(mk.mr));
     if parts <= 1 && small::fits(kernel, mk, &b, &c) {
         small::gemm_small(kernel, mk, alpha, a, b, beta, c, &epilogue);
@@ -325,26 +325,8 @@ fn packed_in_row_blocks(
     epilogue: &Epilogue<'_, f32>,
     parts: usize,
 ) {
-    if parts <= 1 || c.rows_interleave() {
-        driver::gemm_packed(kernel, mk, alpha, a, b, beta, c, epilogue);
-        return;
-    }
-    let (m, k) = (a.rows(), a.cols());
-    // Cut C into its parts' row blocks, first to last: (first row, block).
-    let mut rest = Some(c);
-    let mut part = 0;
-    let blocks = std::iter::from_fn(|| {
-        let c = rest.take()?;
-        let (r0, r1) = threads::part_range(m, mk.mr, parts, part);
-        part += 1;
-        if part == parts {
-            return Some((r0, c));
-        }
-        let (top, bottom) = c.split_rows(r1 - r0).ok()?;
-        rest = Some(bottom);
-        Some((r0, top))
-    });
-    threads::for_each_part(blocks, |_, (r0, c_block): (usize, MatMut<'_, f32>)| {
+    let k = a.cols();
+    for_each_row_block(c, a.rows(), mk.mr, parts, |r0, c_block| {
         let a_block = a.sub(r0, 0, c_block.rows(), k);
         let epilogue = epilogue.rows(r0, c_block.rows());
         driver::gemm_packed(kernel, mk, alpha, a_block, b, beta, c_block, &epilogue);
@@ -467,7 +449,9 @@ fn rank_one_block(
 const SMALL: usize = 4;
 
 /// Row `i` of C is the one-row product `A[i, :]·B`, then the residual's row `i` is added; false
-/// (nothing done) if B's strides do not suit the GEMV kernels.
+/// (nothing done) if B's strides do not suit the GEMV kernels. Large problems (at least
+/// [`threads::PARALLEL_MIN_GEMV_MACS`]) hand C's rows to the thread pool, one block of rows per
+/// thread; each row is still one GEMV, so the bits do not depend on the thread count.
 fn gemv_rows(
     kernel: Kernel,
     alpha: f32,
@@ -481,18 +465,24 @@ fn gemv_rows(
         return false;
     }
     let (m, n, k) = (a.rows(), b.cols(), a.cols());
-    for i in 0..m {
+    let one_row = |i: usize, c_row: MatMut<'_, f32>| {
         let done = crate::gemv::gemv_f32(
             kernel,
             alpha,
             a.sub(i, 0, 1, k),
             b,
             beta,
-            c.sub(i, 0, 1, n),
+            c_row,
             epilogue.without_residual(),
         );
         debug_assert!(done);
-    }
+    };
+    let parts = threads::parts_for(m * n * k, threads::PARALLEL_MIN_GEMV_MACS, m);
+    for_each_row_block(c.rb(), m, 1, parts, |r0, mut block| {
+        for i in 0..block.rows() {
+            one_row(r0 + i, block.sub(i, 0, 1, n));
+        }
+    });
     if let Some(r) = epilogue.residual {
         add_residual(c, r);
     }
@@ -501,7 +491,9 @@ fn gemv_rows(
 
 /// Column `j` of C is `A·B[:, j]`, i.e. the one-row product `(B[:, j])ᵀ·Aᵀ` written into the
 /// transposed column; false (nothing done) if A's strides do not suit the GEMV kernels. The
-/// caller applies the epilogue afterwards.
+/// caller applies the epilogue afterwards. Large problems hand blocks of C's rows (of A's rows,
+/// so of each GEMV's outputs) to the thread pool; every output is still computed by the same
+/// kernel in the same order, so the bits do not depend on the thread count.
 fn gemv_cols(
     kernel: Kernel,
     alpha: f32,
@@ -514,20 +506,62 @@ fn gemv_cols(
         return false;
     }
     let (m, n, k) = (a.rows(), b.cols(), a.cols());
-    for j in 0..n {
-        let col = c.sub(0, j, m, 1).t();
-        let done = crate::gemv::gemv_f32(
-            kernel,
-            alpha,
-            b.sub(0, j, k, 1).t(),
-            a.t(),
-            beta,
-            col,
-            Epilogue::none(),
-        );
-        debug_assert!(done);
-    }
+    // The dot form (A row-major) computes each output alone; the axpy form (A column-major) keeps
+    // 16 outputs per vector, so its blocks start at multiples of 16 and split no vector (the
+    // bits would not change if they did: each lane is its own chain of multiply-adds).
+    let align = if a.cs() == 1 { 1 } else { 16 };
+    let parts = threads::parts_for(
+        m * n * k,
+        threads::PARALLEL_MIN_GEMV_MACS,
+        m.div_ceil(align),
+    );
+    for_each_row_block(c.rb(), m, align, parts, |r0, mut block| {
+        let rows = block.rows();
+        let a_block = a.sub(r0, 0, rows, k);
+        for j in 0..n {
+            let done = crate::gemv::gemv_f32(
+                kernel,
+                alpha,
+                b.sub(0, j, k, 1).t(),
+                a_block.t(),
+                beta,
+                block.sub(0, j, rows, 1).t(),
+                Epilogue::none(),
+            );
+            debug_assert!(done);
+        }
+    });
     true
+}
+
+/// Calls `f(first_row, block)` for `parts` blocks of C's `m` rows (whole groups of `align`
+/// rows), on the thread pool when `parts > 1` and the rows can be cut apart in memory, else for
+/// all of C on this thread.
+fn for_each_row_block(
+    c: MatMut<'_, f32>,
+    m: usize,
+    align: usize,
+    parts: usize,
+    f: impl Fn(usize, MatMut<'_, f32>) + Sync,
+) {
+    if parts <= 1 || c.rows_interleave() {
+        f(0, c);
+        return;
+    }
+    let mut rest = Some(c);
+    let mut part = 0;
+    let blocks = std::iter::from_fn(|| {
+        let c = rest.take()?;
+        let (r0, r1) = threads::part_range(m, align, parts, part);
+        part += 1;
+        if part == parts {
+            return Some((r0, c));
+        }
+        let (top, bottom) = c.split_rows(r1 - r0).ok()?;
+        rest = Some(bottom);
+        Some((r0, top))
+    });
+    threads::for_each_part(blocks, |_, (r0, block)| f(r0, block));
 }
 
 /// The `f64` router: degenerate cases, else the portable packed driver.
