@@ -232,19 +232,60 @@ fn activation_backward<T: Element>(
 /// the thread pool in blocks of columns when `m` is large.
 fn add_column_sums<T: Element>(m: &[T], cols: usize, sums: &mut [T]) {
     let cols = cols.max(1);
+    let kernel = Kernel::selected();
     let parts = threads::parts_for(m.len(), threads::PARALLEL_MIN_ELEMENTS, cols.div_ceil(16));
-    let add_rows = |j0: usize, block: &mut [T]| {
-        for row in m.chunks_exact(cols) {
-            let row = &row[j0..j0 + block.len()];
-            block.iter_mut().zip(row).for_each(|(s, &v)| *s += v);
-        }
-    };
     if parts > 1 {
         let width = cols.div_ceil(parts).next_multiple_of(16);
         threads::for_each_part(sums.chunks_mut(width), |p, block| {
-            add_rows(p * width, block)
+            column_sums_window(kernel, m, cols, p * width, block)
         });
     } else {
-        add_rows(0, sums);
+        column_sums_window(kernel, m, cols, 0, sums);
+    }
+}
+
+/// `sums[j] += Σ_i m[i, j0 + j]` for the columns `j0 .. j0 + sums.len()`, rows in order: 16
+/// columns at a time, their sums held in a local array that the compiler keeps in vector
+/// registers (compiled for the kernel's vector width) while the rows go by. Plain additions, so
+/// the bits are the scalar loop's on every path.
+fn column_sums_window<T: Element>(kernel: Kernel, m: &[T], cols: usize, j0: usize, sums: &mut [T]) {
+    #[inline(always)]
+    fn body<T: Element>(m: &[T], cols: usize, j0: usize, sums: &mut [T]) {
+        let t0 = j0 + sums.len() / 16 * 16;
+        let mut strips = sums.chunks_exact_mut(16);
+        for (s, strip) in strips.by_ref().enumerate() {
+            let mut acc: [T; 16] = strip.try_into().expect("16 columns");
+            for row in m.chunks_exact(cols) {
+                let row = &row[j0 + 16 * s..j0 + 16 * s + 16];
+                acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+            }
+            strip.copy_from_slice(&acc);
+        }
+        let tail = strips.into_remainder();
+        let t1 = t0 + tail.len();
+        for row in m.chunks_exact(cols) {
+            tail.iter_mut()
+                .zip(&row[t0..t1])
+                .for_each(|(a, &v)| *a += v);
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    fn wide<T: Element>(m: &[T], cols: usize, j0: usize, sums: &mut [T]) {
+        body(m, cols, j0, sums)
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn narrow<T: Element>(m: &[T], cols: usize, j0: usize, sums: &mut [T]) {
+        body(m, cols, j0, sums)
+    }
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the selected kernel is one the CPU has (AVX-512F).
+        Kernel::Avx512 => unsafe { wide(m, cols, j0, sums) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: the selected kernel is one the CPU has (AVX2).
+        Kernel::Avx2Fma => unsafe { narrow(m, cols, j0, sums) },
+        _ => body(m, cols, j0, sums),
     }
 }
