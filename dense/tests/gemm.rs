@@ -374,3 +374,57 @@ fn outer_products_have_the_bits_of_the_general_route() {
         }
     }
 }
+
+/// Products with at most four rows run as one GEMV over all the rows at once (one pass over B),
+/// and products with at most four columns as one GEMV of the transposed problem; each row of C
+/// must get the bits of the one-row product of its row of A alone, for widths around every
+/// vector block and tail, with A read in place through a transposed (strided) view.
+#[test]
+fn several_rows_at_once_have_the_bits_of_one_row_at_a_time() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let bits = |c: &[f32]| c.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    for kernel in Kernel::available() {
+        for rows in 2..=4 {
+            for n in [1, 7, 8, 9, 15, 16, 17, 31, 33, 64, 65, 130] {
+                for k in [1, 2, 5, 64] {
+                    // A stored transposed (k × rows), so each row of A is strided.
+                    let at: Vec<f32> = (0..k * rows).map(|_| rng.gen_range(-2.0f32..2.0)).collect();
+                    let b: Vec<f32> = (0..k * n).map(|_| rng.gen_range(-2.0f32..2.0)).collect();
+                    let bias: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+                    let c0: Vec<f32> = (0..rows * n).map(|_| rng.gen_range(-1.0f32..1.0)).collect();
+                    let a = MatRef::row_major(&at, k, rows).t();
+                    let bv = MatRef::row_major(&b, k, n);
+                    let epi = Epilogue::new(Some(&bias), Activation::Tanh);
+                    let mut together = c0.clone();
+                    let c = MatMut::row_major(&mut together, rows, n);
+                    gemm_fused_with(kernel, 0.7, a, bv, 0.5, c, epi);
+                    let mut alone = c0.clone();
+                    for (i, row) in alone.chunks_exact_mut(n).enumerate() {
+                        let c = MatMut::row_major(row, 1, n);
+                        gemm_fused_with(kernel, 0.7, a.sub(i, 0, 1, k), bv, 0.5, c, epi);
+                    }
+                    assert!(
+                        bits(&together) == bits(&alone),
+                        "{kernel:?} {rows}x{k}·{k}x{n}: rows together differ from rows alone"
+                    );
+                    // The transposed problem: C (n × rows) = B' · A' with `rows` ≤ 4 columns.
+                    let mut cols_together = vec![0.0f32; n * rows];
+                    let c = MatMut::row_major(&mut cols_together, n, rows);
+                    gemm_fused_with(kernel, 0.7, bv.t(), a.t(), 0.0, c, Epilogue::none());
+                    let t_bits: Vec<u32> = (0..rows * n)
+                        .map(|e| cols_together[(e % n) * rows + e / n].to_bits())
+                        .collect();
+                    let mut plain = vec![0.0f32; rows * n];
+                    let c = MatMut::row_major(&mut plain, rows, n);
+                    gemm_fused_with(kernel, 0.7, a, bv, 0.0, c, Epilogue::none());
+                    if n > 4 {
+                        assert!(
+                            t_bits == bits(&plain),
+                            "{kernel:?} ({rows}x{k}·{k}x{n})ᵀ: the column route differs"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -446,12 +446,13 @@ fn rank_one_block(
 
 /// Problems with at most this many rows (or columns) run as that many GEMVs: a register tile
 /// of 12×32 would mostly hold padding, and packing would cost more than the product.
-const SMALL: usize = 4;
+const SMALL: usize = crate::gemv::MAX_ROWS;
 
-/// Row `i` of C is the one-row product `A[i, :]·B`, then the residual's row `i` is added; false
-/// (nothing done) if B's strides do not suit the GEMV kernels. Large problems (at least
-/// [`threads::PARALLEL_MIN_GEMV_MACS`]) hand C's rows to the thread pool, one block of rows per
-/// thread; each row is still one GEMV, so the bits do not depend on the thread count.
+/// Row `i` of C is the one-row product `A[i, :]·B` (all rows in one GEMV call, which reads B
+/// once for them), then the residual's row `i` is added; false (nothing done) if B's strides do
+/// not suit the GEMV kernels. Large problems (at least [`threads::PARALLEL_MIN_GEMV_MACS`]) hand
+/// C's rows to the thread pool, one block of rows per thread; each element is computed as on
+/// one thread, so the bits do not depend on the thread count.
 fn gemv_rows(
     kernel: Kernel,
     alpha: f32,
@@ -465,23 +466,20 @@ fn gemv_rows(
         return false;
     }
     let (m, n, k) = (a.rows(), b.cols(), a.cols());
-    let one_row = |i: usize, c_row: MatMut<'_, f32>| {
+    let parts = threads::parts_for(m * n * k, threads::PARALLEL_MIN_GEMV_MACS, m);
+    for_each_row_block(c.rb(), m, 1, parts, |r0, block| {
+        let rows = block.rows();
+        let x = a.sub(r0, 0, rows, k);
         let done = crate::gemv::gemv_f32(
             kernel,
             alpha,
-            a.sub(i, 0, 1, k),
+            x,
             b,
             beta,
-            c_row,
+            block,
             epilogue.without_residual(),
         );
         debug_assert!(done);
-    };
-    let parts = threads::parts_for(m * n * k, threads::PARALLEL_MIN_GEMV_MACS, m);
-    for_each_row_block(c.rb(), m, 1, parts, |r0, mut block| {
-        for i in 0..block.rows() {
-            one_row(r0 + i, block.sub(i, 0, 1, n));
-        }
     });
     if let Some(r) = epilogue.residual {
         add_residual(c, r);
@@ -490,7 +488,8 @@ fn gemv_rows(
 }
 
 /// Column `j` of C is `A·B[:, j]`, i.e. the one-row product `(B[:, j])ᵀ·Aᵀ` written into the
-/// transposed column; false (nothing done) if A's strides do not suit the GEMV kernels. The
+/// transposed column (all columns in one GEMV call: `Cᵀ = Bᵀ·Aᵀ`); false (nothing done) if A's
+/// strides do not suit the GEMV kernels. The
 /// caller applies the epilogue afterwards. Large problems hand blocks of C's rows (of A's rows,
 /// so of each GEMV's outputs) to the thread pool; every output is still computed by the same
 /// kernel in the same order, so the bits do not depend on the thread count.
@@ -506,30 +505,22 @@ fn gemv_cols(
         return false;
     }
     let (m, n, k) = (a.rows(), b.cols(), a.cols());
-    // The dot form (A row-major) computes each output alone; the axpy form (A column-major) keeps
-    // 16 outputs per vector, so its blocks start at multiples of 16 and split no vector (the
-    // bits would not change if they did: each lane is its own chain of multiply-adds).
+    // The dot form (A row-major) computes each output alone. The axpy form (A column-major)
+    // keeps 8 or 16 outputs per vector and sums the last `m % 8` in scalar code on AVX2 (a
+    // multiply and an add instead of one fused step), so its blocks start at multiples of 16:
+    // every output then lands in the same kind of lane as on one thread.
     let align = if a.cs() == 1 { 1 } else { 16 };
     let parts = threads::parts_for(
         m * n * k,
         threads::PARALLEL_MIN_GEMV_MACS,
         m.div_ceil(align),
     );
-    for_each_row_block(c.rb(), m, align, parts, |r0, mut block| {
+    for_each_row_block(c.rb(), m, align, parts, |r0, block| {
         let rows = block.rows();
         let a_block = a.sub(r0, 0, rows, k);
-        for j in 0..n {
-            let done = crate::gemv::gemv_f32(
-                kernel,
-                alpha,
-                b.sub(0, j, k, 1).t(),
-                a_block.t(),
-                beta,
-                block.sub(0, j, rows, 1).t(),
-                Epilogue::none(),
-            );
-            debug_assert!(done);
-        }
+        let (x, b_t, y) = (b.t(), a_block.t(), block.t());
+        let done = crate::gemv::gemv_f32(kernel, alpha, x, b_t, beta, y, Epilogue::none());
+        debug_assert!(done);
     });
     true
 }

@@ -2,60 +2,103 @@
 
 use std::arch::x86_64::*;
 
-/// Columns per register block in the axpy form: 8 vectors of 8.
-const BLOCK: usize = 8;
+/// Columns per register block in the axpy form: 8 vectors of 8 for one row of x, 2 for two to
+/// four rows (at most 8 accumulators and 2 loads of B among the 16 registers).
+const fn block_for(rows: usize) -> usize {
+    if rows == 1 { 8 } else { 2 }
+}
 
-/// `acc[j] = Σ_p x[p]·b[p·rs + j]`, j < n.
+/// `acc[r·n + j] = Σ_p x[r·xrs + p·xcs]·b[p·rs + j]` for the `R` rows of x at once (r < R,
+/// j < n, p < k): each row of B, once loaded, serves every row of x. Whole vectors use one fused
+/// multiply-add per term; the last `n % 8` columns are summed in scalar code, a multiply and
+/// an add per term.
 ///
 /// # Safety
-/// `b[p·rs + j]` readable for p < x.len(), j < n; `acc.len() == n`; CPU has AVX2 and FMA.
+/// `x[r·xrs + p·xcs]` readable for r < R, p < k; `b[p·rs + j]` readable for p < k, j < n;
+/// `acc.len() == R·n`; CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn axpy_rows(x: &[f32], b: *const f32, rs: usize, n: usize, acc: &mut [f32]) {
+pub(super) unsafe fn axpy_rows<const R: usize>(
+    x: (*const f32, usize, usize),
+    k: usize,
+    b: *const f32,
+    rs: usize,
+    n: usize,
+    acc: &mut [f32],
+) {
+    debug_assert_eq!(acc.len(), R * n);
+    let out = acc.as_mut_ptr();
+    // SAFETY (every call below): the block's columns j .. j + 8v lie below n; the rest is the
+    // forwarded contract.
+    let run = |j: usize, v: usize| unsafe {
+        let (b, out) = (b.add(j), out.add(j));
+        match v {
+            8 => block::<R, 8>(x, k, b, rs, out, n),
+            2 => block::<R, 2>(x, k, b, rs, out, n),
+            _ => block::<R, 1>(x, k, b, rs, out, n),
+        }
+    };
+    let wide = block_for(R);
     let mut j = 0;
-    while j + 8 * BLOCK <= n {
-        // SAFETY: columns j .. j + 64 are < n; forwarded contract.
-        unsafe { block::<BLOCK>(x, b.add(j), rs, acc.as_mut_ptr().add(j)) };
-        j += 8 * BLOCK;
+    while j + 8 * wide <= n {
+        run(j, wide);
+        j += 8 * wide;
     }
-    while j + 8 * 2 <= n {
-        // SAFETY: columns j .. j + 16 are < n.
-        unsafe { block::<2>(x, b.add(j), rs, acc.as_mut_ptr().add(j)) };
+    while j + 16 <= n {
+        run(j, 2);
         j += 16;
     }
     while j + 8 <= n {
-        // SAFETY: columns j .. j + 8 are < n.
-        unsafe { block::<1>(x, b.add(j), rs, acc.as_mut_ptr().add(j)) };
+        run(j, 1);
         j += 8;
     }
     // Fewer than 8 columns left: scalar.
-    for (jj, a) in acc.iter_mut().enumerate().skip(j) {
-        let mut s = 0.0;
-        for (p, &xp) in x.iter().enumerate() {
-            // SAFETY: p < x.len(), jj < n.
-            s += xp * unsafe { *b.add(p * rs + jj) };
+    let (x, xrs, xcs) = x;
+    for r in 0..R {
+        for jj in j..n {
+            let mut s = 0.0;
+            for p in 0..k {
+                // SAFETY: r < R, p < k, jj < n (contract).
+                s += unsafe { *x.add(r * xrs + p * xcs) * *b.add(p * rs + jj) };
+            }
+            acc[r * n + jj] = s;
         }
-        *a = s;
     }
 }
 
-/// V full vectors of columns.
+/// `V` full vectors of columns for `R` rows of x; row r's sums go to `acc[r·n ..]`.
 ///
 /// # Safety
-/// `b[p·rs + 8V)` readable for every row p < x.len(); `acc[..8V]` writable.
+/// `b[p·rs .. p·rs + 8V)` readable for every row p < k; `acc[r·n .. r·n + 8V)` writable for
+/// r < R; x as in [`axpy_rows`].
 #[target_feature(enable = "avx2,fma")]
-unsafe fn block<const V: usize>(x: &[f32], b: *const f32, rs: usize, acc: *mut f32) {
-    let mut r = [_mm256_setzero_ps(); V];
-    for (p, &xp) in x.iter().enumerate() {
-        let xv = _mm256_set1_ps(xp);
-        for (v, rv) in r.iter_mut().enumerate() {
+unsafe fn block<const R: usize, const V: usize>(
+    (x, xrs, xcs): (*const f32, usize, usize),
+    k: usize,
+    b: *const f32,
+    rs: usize,
+    acc: *mut f32,
+    n: usize,
+) {
+    let mut sums = [[_mm256_setzero_ps(); V]; R];
+    for p in 0..k {
+        let mut bv = [_mm256_setzero_ps(); V];
+        for (v, b_v) in bv.iter_mut().enumerate() {
             // SAFETY: row p, columns 8v .. 8v + 8 are in range.
-            let bv = unsafe { _mm256_loadu_ps(b.add(p * rs + 8 * v)) };
-            *rv = _mm256_fmadd_ps(xv, bv, *rv);
+            *b_v = unsafe { _mm256_loadu_ps(b.add(p * rs + 8 * v)) };
+        }
+        for (r, row) in sums.iter_mut().enumerate() {
+            // SAFETY: x[r, p] is readable (contract).
+            let xv = _mm256_set1_ps(unsafe { *x.add(r * xrs + p * xcs) });
+            for (s, &b_v) in row.iter_mut().zip(&bv) {
+                *s = _mm256_fmadd_ps(xv, b_v, *s);
+            }
         }
     }
-    for (v, rv) in r.iter().enumerate() {
-        // SAFETY: acc[8v .. 8v + 8] is in range.
-        unsafe { _mm256_storeu_ps(acc.add(8 * v), *rv) };
+    for (r, row) in sums.iter().enumerate() {
+        for (v, s) in row.iter().enumerate() {
+            // SAFETY: acc row r, columns 8v .. 8v + 8, are in range.
+            unsafe { _mm256_storeu_ps(acc.add(r * n + 8 * v), *s) };
+        }
     }
 }
 

@@ -2,66 +2,98 @@
 
 use std::arch::x86_64::*;
 
-/// Columns per register block in the axpy form: 8 vectors of 16.
-const BLOCK: usize = 8;
+/// Columns per register block in the axpy form: 8 vectors of 16 for one row of x, 4 for two
+/// to four rows (16 accumulators and 4 loads of B among the 32 registers).
+const fn block_for(rows: usize) -> usize {
+    if rows == 1 { 8 } else { 4 }
+}
 
-/// `acc[j] = Σ_p x[p]·b[p·rs + j]`, j < n.
+/// `acc[r·n + j] = Σ_p x[r·xrs + p·xcs]·b[p·rs + j]` for the `R` rows of x at once (r < R,
+/// j < n, p < k): each row of B, once loaded, serves every row of x.
 ///
 /// # Safety
-/// `b[p·rs + j]` readable for p < x.len(), j < n; `acc.len() == n`; CPU has AVX-512F.
+/// `x[r·xrs + p·xcs]` readable for r < R, p < k; `b[p·rs + j]` readable for p < k, j < n;
+/// `acc.len() == R·n`; CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn axpy_rows(x: &[f32], b: *const f32, rs: usize, n: usize, acc: &mut [f32]) {
+pub(super) unsafe fn axpy_rows<const R: usize>(
+    x: (*const f32, usize, usize),
+    k: usize,
+    b: *const f32,
+    rs: usize,
+    n: usize,
+    acc: &mut [f32],
+) {
+    debug_assert_eq!(acc.len(), R * n);
+    let out = acc.as_mut_ptr();
+    // SAFETY (every call below): the block's columns j .. (masked) lie below n; the rest is the
+    // forwarded contract.
+    let run = |j: usize, v: usize, mask: u16| unsafe {
+        let (b, out) = (b.add(j), out.add(j));
+        match v {
+            8 => block::<R, 8>(x, k, b, rs, out, n, mask),
+            4 => block::<R, 4>(x, k, b, rs, out, n, mask),
+            2 => block::<R, 2>(x, k, b, rs, out, n, mask),
+            _ => block::<R, 1>(x, k, b, rs, out, n, mask),
+        }
+    };
+    let wide = block_for(R);
     let mut j = 0;
-    while j + 16 * BLOCK <= n {
-        // SAFETY: columns j .. j + 128 are < n; forwarded contract.
-        unsafe { block::<BLOCK>(x, b.add(j), rs, acc.as_mut_ptr().add(j), 0xFFFF) };
-        j += 16 * BLOCK;
+    while j + 16 * wide <= n {
+        run(j, wide, 0xFFFF);
+        j += 16 * wide;
     }
-    while j + 16 * 2 <= n {
-        // SAFETY: columns j .. j + 32 are < n.
-        unsafe { block::<2>(x, b.add(j), rs, acc.as_mut_ptr().add(j), 0xFFFF) };
+    while j + 32 <= n {
+        run(j, 2, 0xFFFF);
         j += 32;
     }
     if j < n {
         // Up to 31 columns left: one or two vectors, the last one masked.
         let rem = n - j;
         if rem > 16 {
-            let mask = ((1u32 << (rem - 16)) - 1) as u16;
-            // SAFETY: 16 full columns then `rem - 16` masked ones, all < n.
-            unsafe { block::<2>(x, b.add(j), rs, acc.as_mut_ptr().add(j), mask) };
+            run(j, 2, ((1u32 << (rem - 16)) - 1) as u16);
         } else {
-            let mask = ((1u32 << rem) - 1) as u16;
-            // SAFETY: `rem` masked columns, all < n; masked-off lanes are never touched.
-            unsafe { block::<1>(x, b.add(j), rs, acc.as_mut_ptr().add(j), mask) };
+            run(j, 1, ((1u32 << rem) - 1) as u16);
         }
     }
 }
 
-/// V vectors of columns; the last vector's lanes are limited by `last_mask`.
+/// `V` vectors of columns for `R` rows of x; the last vector's lanes are limited by `last_mask`.
+/// Row r's sums go to `acc[r·n ..]`.
 ///
 /// # Safety
-/// Lanes selected by the masks are readable in every row p < x.len() and writable in `acc`.
+/// Lanes selected by the masks are readable in every row p < k of B and writable in each of
+/// the R rows of `acc`; x as in [`axpy_rows`].
 #[target_feature(enable = "avx512f")]
-unsafe fn block<const V: usize>(
-    x: &[f32],
+unsafe fn block<const R: usize, const V: usize>(
+    (x, xrs, xcs): (*const f32, usize, usize),
+    k: usize,
     b: *const f32,
     rs: usize,
     acc: *mut f32,
+    n: usize,
     last_mask: u16,
 ) {
-    let mut r = [_mm512_setzero_ps(); V];
+    let mut sums = [[_mm512_setzero_ps(); V]; R];
     let mask = |v: usize| if v + 1 == V { last_mask } else { 0xFFFF };
-    for (p, &xp) in x.iter().enumerate() {
-        let xv = _mm512_set1_ps(xp);
-        for (v, rv) in r.iter_mut().enumerate() {
+    for p in 0..k {
+        let mut bv = [_mm512_setzero_ps(); V];
+        for (v, b_v) in bv.iter_mut().enumerate() {
             // SAFETY: row p, lanes within the mask (masked loads never touch other lanes).
-            let bv = unsafe { _mm512_maskz_loadu_ps(mask(v), b.add(p * rs + 16 * v)) };
-            *rv = _mm512_fmadd_ps(xv, bv, *rv);
+            *b_v = unsafe { _mm512_maskz_loadu_ps(mask(v), b.add(p * rs + 16 * v)) };
+        }
+        for (r, row) in sums.iter_mut().enumerate() {
+            // SAFETY: x[r, p] is readable (contract).
+            let xv = _mm512_set1_ps(unsafe { *x.add(r * xrs + p * xcs) });
+            for (s, &b_v) in row.iter_mut().zip(&bv) {
+                *s = _mm512_fmadd_ps(xv, b_v, *s);
+            }
         }
     }
-    for (v, rv) in r.iter().enumerate() {
-        // SAFETY: acc lanes within the mask are in range.
-        unsafe { _mm512_mask_storeu_ps(acc.add(16 * v), mask(v), *rv) };
+    for (r, row) in sums.iter().enumerate() {
+        for (v, s) in row.iter().enumerate() {
+            // SAFETY: acc row r, lanes within the mask, are in range.
+            unsafe { _mm512_mask_storeu_ps(acc.add(r * n + 16 * v), mask(v), *s) };
+        }
     }
 }
 

@@ -1,11 +1,13 @@
 //! GEMV: the one-row product `y = act(alpha·x·B + beta·y + bias)` used when acting with one
-//! observation (batch 1). Packing would copy all of B to use it once, so this path reads B in
-//! place, in whichever order is contiguous:
+//! observation (batch 1), and up to [`MAX_ROWS`] of them sharing B (a layer's weight gradient
+//! `xᵀ·z̄` when the layer has at most four inputs). Packing would copy all of B to use it once,
+//! so this path reads B in place, in whichever order is contiguous:
 //!
 //! - B row-major (`cs == 1`, the forward `x·W`): *axpy form*, `acc += x[p] · B[p, :]`, a block of
-//!   columns held in vector registers while `p` runs down the rows;
+//!   columns held in vector registers while `p` runs down the rows, for every row of x at once
+//!   (one pass over B);
 //! - B column-major (`rs == 1`, e.g. `x·Wᵀ`): *dot form*, `acc[j] = ⟨x, B[:, j]⟩`, four columns at
-//!   a time so each load of `x` is used four times.
+//!   a time so each load of `x` is used four times; one row of x after another.
 //!
 //! Other strides return `false` and the caller uses the packed GEMM.
 
@@ -20,13 +22,18 @@ use crate::gemm::{Epilogue, apply_epilogue};
 use crate::kernel::Kernel;
 use crate::view::{MatMut, MatRef};
 
+/// The most rows of x one call takes (the GEMM routes products with at most this many rows of
+/// output here).
+pub(crate) const MAX_ROWS: usize = 4;
+
 thread_local! {
-    /// (contiguous copy of x, accumulator row): reused so batch-1 acting does not allocate.
+    /// (contiguous copy of a row of x, accumulator rows): reused so acting does not allocate.
     static SCRATCH: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
-/// One-row `f32` product; returns `false` (doing nothing) when B has neither unit stride.
-/// Shapes were checked by the caller: x is 1×k, B is k×n, y is 1×n, k ≥ 1.
+/// `f32` product of at most [`MAX_ROWS`] rows; returns `false` (doing nothing) when B has
+/// neither unit stride. Shapes were checked by the caller: x is r×k, B is k×n, y is r×n, k ≥ 1.
+/// Each element of y gets the same bits whatever the number of rows.
 pub(crate) fn gemv_f32(
     kernel: Kernel,
     alpha: f32,
@@ -36,39 +43,54 @@ pub(crate) fn gemv_f32(
     mut y: MatMut<'_, f32>,
     epilogue: Epilogue<'_, f32>,
 ) -> bool {
-    let (k, n) = (b.rows(), b.cols());
+    let (k, n, rows) = (b.rows(), b.cols(), x.rows());
+    assert!(
+        rows <= MAX_ROWS,
+        "gemv_f32: {rows} rows of x, at most {MAX_ROWS}"
+    );
     let row_form = b.cs() == 1;
     if !row_form && b.rs() != 1 {
         return false;
     }
     let (mut xs, mut acc) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    // x as a contiguous slice: itself when it is, else gathered into the scratch buffer.
-    let x_row = match x.row(0) {
-        Some(row) => row,
-        None => {
-            xs.clear();
-            xs.extend((0..k).map(|p| x.get(0, p)));
-            &xs[..]
-        }
-    };
     acc.clear();
-    acc.resize(n, 0.0);
+    acc.resize(rows * n, 0.0);
     if row_form {
-        axpy_rows(kernel, x_row, b, &mut acc);
+        axpy_rows(kernel, x, b, &mut acc);
     } else {
-        dot_cols(kernel, x_row, b, &mut acc);
+        for (i, acc_row) in acc.chunks_exact_mut(n).enumerate() {
+            // Row i of x as a contiguous slice: itself when it is, else gathered into `xs`.
+            let x_row = match x.row(i) {
+                Some(row) => row,
+                None => {
+                    xs.clear();
+                    xs.extend((0..k).map(|p| x.get(i, p)));
+                    &xs[..]
+                }
+            };
+            dot_cols(kernel, x_row, b, acc_row);
+        }
     }
-    // y = alpha·acc + beta·y (y not read when beta = 0).
+    for (i, acc_row) in acc.chunks_exact(n).enumerate() {
+        store_row(alpha, acc_row, beta, y.sub(i, 0, 1, n));
+    }
+    apply_epilogue(kernel, &mut y, 0, &epilogue);
+    SCRATCH.with(|s| *s.borrow_mut() = (xs, acc));
+    true
+}
+
+/// `y = alpha·acc + beta·y` for a one-row y (not read when `beta = 0`).
+fn store_row(alpha: f32, acc: &[f32], beta: f32, mut y: MatMut<'_, f32>) {
     if let Some(y_row) = y.row_mut(0) {
         if beta == 0.0 {
             y_row
                 .iter_mut()
-                .zip(&acc)
+                .zip(acc)
                 .for_each(|(yj, &s)| *yj = alpha * s);
         } else {
             y_row
                 .iter_mut()
-                .zip(&acc)
+                .zip(acc)
                 .for_each(|(yj, &s)| *yj = alpha * s + beta * *yj);
         }
     } else {
@@ -81,28 +103,48 @@ pub(crate) fn gemv_f32(
             y.set(0, j, v);
         }
     }
-    apply_epilogue(kernel, &mut y, 0, &epilogue);
-    SCRATCH.with(|s| *s.borrow_mut() = (xs, acc));
-    true
 }
 
-/// `acc[j] = Σ_p x[p]·B[p, j]` for row-major B (`cs == 1`).
-fn axpy_rows(kernel: Kernel, x: &[f32], b: MatRef<'_, f32>, acc: &mut [f32]) {
-    let (k, n, rs) = (b.rows(), b.cols(), b.rs());
+/// `acc[r·n + j] = Σ_p x[r, p]·B[p, j]` for every row r of x (at most [`MAX_ROWS`]) and
+/// row-major B (`cs == 1`), in one pass over B. x may have any strides (a column of a
+/// row-major matrix, say): its elements are read one at a time.
+fn axpy_rows(kernel: Kernel, x: MatRef<'_, f32>, b: MatRef<'_, f32>, acc: &mut [f32]) {
+    let (k, n, rs, rows) = (b.rows(), b.cols(), b.rs(), x.rows());
     let data = b.as_slice();
-    debug_assert!(data.len() >= (k - 1) * rs + n && x.len() == k && acc.len() == n);
+    let xd = x.as_slice();
+    debug_assert!(data.len() >= (k - 1) * rs + n && x.cols() == k && acc.len() == rows * n);
+    let xp = (xd.as_ptr(), x.rs(), x.cs());
     match kernel {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: the view guarantees B[p, j] = data[p·rs + j] is in range for p < k, j < n,
-        // x has k values and acc n; the caller checked that the CPU has AVX-512F.
-        Kernel::Avx512 => unsafe { avx512::axpy_rows(x, data.as_ptr(), rs, n, acc) },
+        // SAFETY: the views guarantee B[p, j] = data[p·rs + j] and x[r, p] are in range for
+        // r < rows, p < k, j < n; acc has rows·n values; the caller checked AVX-512F.
+        Kernel::Avx512 => unsafe {
+            match rows {
+                1 => avx512::axpy_rows::<1>(xp, k, data.as_ptr(), rs, n, acc),
+                2 => avx512::axpy_rows::<2>(xp, k, data.as_ptr(), rs, n, acc),
+                3 => avx512::axpy_rows::<3>(xp, k, data.as_ptr(), rs, n, acc),
+                _ => avx512::axpy_rows::<4>(xp, k, data.as_ptr(), rs, n, acc),
+            }
+        },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above, with AVX2+FMA checked by the caller.
-        Kernel::Avx2Fma => unsafe { avx2::axpy_rows(x, data.as_ptr(), rs, n, acc) },
+        Kernel::Avx2Fma => unsafe {
+            match rows {
+                1 => avx2::axpy_rows::<1>(xp, k, data.as_ptr(), rs, n, acc),
+                2 => avx2::axpy_rows::<2>(xp, k, data.as_ptr(), rs, n, acc),
+                3 => avx2::axpy_rows::<3>(xp, k, data.as_ptr(), rs, n, acc),
+                _ => avx2::axpy_rows::<4>(xp, k, data.as_ptr(), rs, n, acc),
+            }
+        },
         _ => {
-            for (p, &xp) in x.iter().enumerate() {
-                let row = &data[p * rs..p * rs + n];
-                acc.iter_mut().zip(row).for_each(|(a, &bv)| *a += xp * bv);
+            for (r, acc_row) in acc.chunks_exact_mut(n).enumerate() {
+                for p in 0..k {
+                    let (xv, row) = (x.get(r, p), &data[p * rs..p * rs + n]);
+                    acc_row
+                        .iter_mut()
+                        .zip(row)
+                        .for_each(|(a, &bv)| *a += xv * bv);
+                }
             }
         }
     }
