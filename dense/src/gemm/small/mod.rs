@@ -22,7 +22,7 @@
 //! Which products come here ([`fits`]): the AVX paths (on the portable path a plain-Rust unpacked
 //! loop measured slower than the packed kernel), B and C with unit column stride (a transposed B
 //! such as `Kᵀ` must be transposed into a copy anyway, which the packed driver does well), `k ≤ 64`
-//! and at most [`SMALL_MACS`] multiply-adds, and on AVX-512 only a C narrower than the driver's
+//! and at most [`SMALL_MACS`] multiply-adds ([`SMALL_MACS_AVX2`] on AVX2), and on AVX-512 only a C narrower than the driver's
 //! 32-column tile (with a whole strip the driver's 12×32 tile is as fast or faster).
 
 #[cfg(target_arch = "x86_64")]
@@ -35,8 +35,14 @@ use super::{Epilogue, apply_epilogue_at};
 use crate::kernel::Kernel;
 use crate::view::{MatMut, MatRef};
 
-/// Products of at most this many multiply-adds (and depth ≤ [`MAX_K`]) skip packing.
+/// Products of at most this many multiply-adds (and depth ≤ [`MAX_K`]) skip packing on
+/// AVX-512, where the 12×32 packed tile is fast once a product is large.
 pub(crate) const SMALL_MACS: usize = 1 << 15;
+/// The same limit on AVX2, where packing a 64×64 weight costs more than the 6×16 tile gains
+/// from it: a whole 4-64-64-2 training step at batch 64, whose 64×64·64×64 forward and
+/// 64×64ᵀ·64×64 weight gradient then skip packing, took 33.2 µs instead of 35.0 (best of
+/// 20,000 steps, alternated three times, on the 2-core Xeon with AVX2 forced).
+pub(crate) const SMALL_MACS_AVX2: usize = 1 << 18;
 /// The deepest product the small path takes.
 const MAX_K: usize = 64;
 
@@ -51,7 +57,12 @@ pub(crate) fn fits(
 ) -> bool {
     let (m, n, k) = (c.rows(), c.cols(), b.rows());
     let avx = matches!(kernel, Kernel::Avx512 | Kernel::Avx2Fma);
-    let small = k <= MAX_K && m * n * k <= SMALL_MACS;
+    let limit = if kernel == Kernel::Avx2Fma {
+        SMALL_MACS_AVX2
+    } else {
+        SMALL_MACS
+    };
+    let small = k <= MAX_K && m * n * k <= limit;
     let rows_contiguous = b.cs() == 1 && c.cs() == 1;
     // On AVX-512 the driver's 12×32 tile beats the 8×16 blocks here once C has a whole 32-wide
     // strip (measured unpacked/packed: 32×32×16 1.08, 32×32×32 1.28); a narrower C (a head's
