@@ -2,11 +2,12 @@
 //!
 //! One process-wide setting, [`set_threads`], read by [`threads`]; by default every core the
 //! operating system offers. Large GEMMs split their *output* into row blocks, one per thread
-//! (`gemm/mod.rs`), and the fused layer's backward splits its element-wise pass by columns; each
-//! output element is still computed by one thread with the same instructions in the same order
-//! (the reduction over `k` is never split), so **results are bit-identical for any thread count**.
-//! Products below [`PARALLEL_MIN_MACS`] multiply-adds stay on the calling thread: waking another
-//! thread costs a few microseconds, more than a small product takes.
+//! (`gemm/mod.rs`; the GEMV routes too, by rows of C), and the fused layer's backward splits its
+//! element-wise pass by rows and its bias-gradient sums by columns; each output element is still
+//! computed by one thread with the same instructions in the same order (the reduction over `k`,
+//! or over the rows of a column sum, is never split), so **results are bit-identical for any
+//! thread count**. Products below [`PARALLEL_MIN_MACS`] multiply-adds stay on the calling
+//! thread: waking another thread costs a few microseconds, more than a small product takes.
 //!
 //! The pool is a handful of worker threads started on first use and kept for the life of the
 //! process, so a training step pays no thread start-up .
@@ -34,21 +35,21 @@ pub const PARALLEL_MIN_MACS: usize = 1 << 21;
 
 /// One-row products (GEMVs: a layer with at most four outputs, or a weight gradient with at most
 /// four inputs) with fewer multiply-adds in all than this run on one thread; larger ones give
-/// each thread whole GEMVs or blocks of one GEMV's outputs. A GEMV reads its matrix once per
-/// multiply-add, so it runs at a fraction of the packed GEMM's rate and pays for a second thread
-/// at a quarter of [`PARALLEL_MIN_MACS`].
+/// each thread a block of C's rows. A GEMV reads its matrix once per multiply-add, so it runs at
+/// a fraction of the packed GEMM's rate and pays for a second thread at a quarter of
+/// [`PARALLEL_MIN_MACS`]: the batch-4096 step's head (4096·64·2), its weight gradient and the
+/// first layer's weight gradient (4·4096·64) split; the CartPole preset's 2,000-row ones do not.
 pub const PARALLEL_MIN_GEMV_MACS: usize = 1 << 19;
 
 /// Element-wise passes (the fused layer's activation derivative and bias gradient) over fewer
 /// elements than this run on one thread. Such a pass does a few operations per element, so
 /// splitting it mostly moves data between the cores' caches: the rows were written by the
-/// threads that computed them, and the bias gradient sums every row. With the earlier
-/// threshold of 2¹⁶ the CartPole preset's 2,000 × 64 activations were split, and the whole run
-/// was slower on two threads than on one; at 2²⁰ only batches of at least 16,384 rows of a
-/// 64-wide layer split. Measured on the 2-core AVX-512 machine with
-/// `TRAINING_RATIOS=1 cargo bench -p benches --bench training` (whole runs, best of 3
-/// interleaved): two threads 0.85× as fast as one with 2¹⁶, 0.97× and 0.92× (two runs) with
-/// 2²⁰ — a virtual machine whose speed drifts by about ±5% between runs.
+/// threads that computed them, and the bias gradient sums every row. At 2¹⁸ the batch-4096
+/// step's 4096 × 64 activations split and the CartPole preset's 2,000 × 64 do not. With the
+/// earlier threshold of 2¹⁶ those were split, and the whole CartPole run was 0.85× as fast on two
+/// threads as on one (`TRAINING_RATIOS=1 cargo bench -p benches --bench training`); with 2²⁰ the
+/// batch-4096 step ran its backward's element-wise passes on one thread. Measured on the 2-core
+/// AVX-512 machine, a virtual machine whose speed drifts by 5–10% between runs.
 pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 18;
 
 /// 0: the default (all cores); else the thread count set by [`set_threads`].

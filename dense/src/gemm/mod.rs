@@ -293,7 +293,9 @@ pub(crate) fn gemm_f32(
         return;
     }
     let mk = micro::for_f32(kernel);
-    // A tanh epilogue costs about as much per element as 16 multiply-adds; count it as work.
+    // Work in multiply-adds: a tanh epilogue costs about as much per element as 16 of them, and
+    // storing an element of C about 8, so a shallow product that mostly writes C (the
+    // batch-4096 `z̄·Wᵀ` of a 2-output head, k = 2) splits too.
     let epilogue_work = if epilogue.activation == Activation::Tanh {
         16
     } else {
