@@ -12,7 +12,7 @@
 //! timings (best of 61 rounds of ≈ 0.3 ms windows, every contender once per round, so a shared
 //! machine's load hits them alike): the training step fused and composed from reference ops,
 //! inference, one Adam step, and the step's FLOP count divided by the 64×64·64×64 GEMM rate
-//! measured in the same rounds, the yardstick for "overhead, not FLOPs". The table is printed for
+//! measured in the same rounds (the packed driver's), the yardstick for "overhead, not FLOPs". The table is printed for
 //! the AVX-512 path and again for the AVX2 path (forced), where the CPU has them, on one thread;
 //! after each, the batch-4096 step on one thread against every core.
 
@@ -235,13 +235,17 @@ fn ratios_on_selected_path() {
             infer_net.infer(x.data(), &mut out);
             black_box(&out);
         };
+        // The yardstick is the packed driver's rate, which no choice of route can move (on AVX2
+        // a 64×64·64×64 product may take the unpacked small-product path).
         let mut gemm = || {
-            dense::gemm(
+            dense::gemm::gemm_packed_f32(
+                dense::Kernel::selected(),
                 1.0,
                 dense::MatRef::row_major(&gemm_a, 64, 64),
                 dense::MatRef::row_major(&gemm_a, 64, 64),
                 0.0,
                 dense::MatMut::row_major(&mut gemm_c, 64, 64),
+                dense::Epilogue::none(),
             );
             black_box(&gemm_c);
         };

@@ -8,7 +8,7 @@
 //! `TRANSFORMER_RATIOS=1 cargo bench -p benches --bench transformer` instead prints interleaved
 //! timings (best of 41 rounds of ≈ 2 ms windows, every contender once per round, so a shared
 //! machine's load hits them alike): the step, the FLOPs of its matrix products (see
-//! [`step_flops`]), and two GEMMs measured in the same rounds: a square 64×64·64×64 and one of the
+//! [`step_flops`]), and two GEMMs (the packed driver) measured in the same rounds: a square 64×64·64×64 and one of the
 //! step's own shapes, `[B·T, 64]·[64, 256]` (the MLP's first layer). "FLOP time" is the step's
 //! FLOPs at that GEMM's rate; the goal is a step within 1.5× of it at 32×32 and 3× at
 //! 8×16, single-threaded. The table is printed for the AVX-512 path and again for the AVX2 path
@@ -111,17 +111,21 @@ fn train_step(c: &mut Criterion) {
 
 criterion_group!(benches, train_step);
 
-/// A GEMM `[m, k]·[k, n]` on fixed operands, and its FLOPs.
+/// A GEMM `[m, k]·[k, n]` on fixed operands through the packed driver (whose rate no choice of
+/// route can move: on AVX2 a 64×64·64×64 product may take the unpacked small-product path), and
+/// its FLOPs.
 fn gemm_of(m: usize, k: usize, n: usize) -> (impl FnMut(), f64) {
     let (a, b) = (vec![0.5f32; m * k], vec![0.25f32; k * n]);
     let mut c = vec![0.0f32; m * n];
     let f = move || {
-        dense::gemm(
+        dense::gemm::gemm_packed_f32(
+            dense::Kernel::selected(),
             1.0,
             MatRef::row_major(&a, m, k),
             MatRef::row_major(&b, k, n),
             0.0,
             MatMut::row_major(&mut c, m, n),
+            dense::Epilogue::none(),
         );
         black_box(&c);
     };
