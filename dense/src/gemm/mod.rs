@@ -491,10 +491,10 @@ fn gemv_rows(
 
 /// Column `j` of C is `A·B[:, j]`, i.e. the one-row product `(B[:, j])ᵀ·Aᵀ` written into the
 /// transposed column (all columns in one GEMV call: `Cᵀ = Bᵀ·Aᵀ`); false (nothing done) if A's
-/// strides do not suit the GEMV kernels. The
-/// caller applies the epilogue afterwards. Large problems hand blocks of C's rows (of A's rows,
-/// so of each GEMV's outputs) to the thread pool; every output is still computed by the same
-/// kernel in the same order, so the bits do not depend on the thread count.
+/// strides do not suit the GEMV kernels. The caller applies the epilogue afterwards. Large
+/// problems hand blocks of C's rows (of A's rows, so of each GEMV's outputs) to the thread pool;
+/// every output is still computed by the same kernel in the same order, so the bits do not
+/// depend on the thread count.
 fn gemv_cols(
     kernel: Kernel,
     alpha: f32,
