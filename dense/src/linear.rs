@@ -247,7 +247,10 @@ fn add_column_sums<T: Element>(m: &[T], cols: usize, sums: &mut [T]) {
 /// `sums[j] += Σ_i m[i, j0 + j]` for the columns `j0 .. j0 + sums.len()`, rows in order: 16
 /// columns at a time, their sums held in a local array that the compiler keeps in vector
 /// registers (compiled for the kernel's vector width) while the rows go by. Plain additions, so
-/// the bits are the scalar loop's on every path.
+/// the bits are the scalar loop's on every path. The `wide` / `narrow` wrappers are the pattern of
+/// `gemm::rank_one_block`: `body` must be called by name inside the `#[target_feature]`
+/// functions to be compiled there (a closure handed to a shared helper was compiled once, for
+/// the baseline instruction set, when tried).
 fn column_sums_window<T: Element>(kernel: Kernel, m: &[T], cols: usize, j0: usize, sums: &mut [T]) {
     #[inline(always)]
     fn body<T: Element>(m: &[T], cols: usize, j0: usize, sums: &mut [T]) {
