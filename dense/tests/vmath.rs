@@ -225,3 +225,75 @@ fn softmax_matches_f64() {
         assert!((*g as f64 - w).abs() <= 1e-6 * w + 1e-12, "{g} vs {w}");
     }
 }
+
+/// Inputs around the ties of the range reduction: `x` whose `x·log₂e` rounds (in f32) to
+/// `k + ½` for every `k` in exp's range, and the few floats either side of each.
+fn range_reduction_ties() -> Vec<f32> {
+    let mut xs = Vec::new();
+    for k in -151..=129 {
+        let centre = (k as f32 + 0.5) / std::f32::consts::LOG2_E;
+        for d in -3i32..=3 {
+            let x = f32::from_bits((centre.to_bits() as i32 + d) as u32);
+            for x in [x, 0.5 * x] {
+                xs.push(x);
+            }
+        }
+    }
+    assert!(
+        xs.iter()
+            .any(|&x| (x * std::f32::consts::LOG2_E).fract().abs() == 0.5),
+        "no exact tie among the inputs"
+    );
+    xs
+}
+
+/// The two SIMD paths compute exp with the same fused multiply-adds and one rounding of `p·2ⁿ`
+/// (AVX-512 by `scalef`, AVX2 by two exact power-of-two multiplies), so their bits agree, ties of
+/// the range reduction included. (The portable path rounds each product of the reduction and
+/// the polynomial separately, so it differs in the last bit at times.) Needs both paths.
+#[test]
+fn avx512_and_avx2_exp_have_the_same_bits() {
+    if !(Kernel::Avx512.is_available() && Kernel::Avx2Fma.is_available()) {
+        eprintln!("skipped: this CPU lacks AVX-512F or AVX2+FMA");
+        return;
+    }
+    let mut xs = sweep();
+    xs.extend(range_reduction_ties());
+    let (mut wide, mut narrow) = (xs.clone(), xs.clone());
+    exp_in_place_with(Kernel::Avx512, &mut wide);
+    exp_in_place_with(Kernel::Avx2Fma, &mut narrow);
+    for ((&x, &a), &b) in xs.iter().zip(&wide).zip(&narrow) {
+        assert_eq!(
+            a.to_bits(),
+            b.to_bits(),
+            "exp({x:e}): AVX-512 {a:e}, AVX2 {b:e}"
+        );
+    }
+}
+
+/// AVX2's tanh divides, as the portable code does, and rounds every step as it does, so the two
+/// have the same bits (AVX-512's reciprocal estimate makes its own).
+#[test]
+fn avx2_tanh_has_the_bits_of_the_portable_algorithm() {
+    let mut xs = sweep();
+    xs.extend(range_reduction_ties());
+    let want: Vec<u32> = xs
+        .iter()
+        .map(|&x| dense::vmath::tanh_approx(x).to_bits())
+        .collect();
+    for kernel in Kernel::available()
+        .into_iter()
+        .filter(|&k| k != Kernel::Avx512)
+    {
+        let mut ys = xs.clone();
+        tanh_in_place_with(kernel, &mut ys);
+        for ((&x, &y), &w) in xs.iter().zip(&ys).zip(&want) {
+            assert_eq!(
+                y.to_bits(),
+                w,
+                "{kernel:?}: tanh({x:e}) = {y:e}, portable {:e}",
+                f32::from_bits(w)
+            );
+        }
+    }
+}

@@ -24,14 +24,9 @@ fn exp16(x: __m512) -> __m512 {
     for &c in &EXP_POLY[1..] {
         p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(c));
     }
-    // 2ⁿ = 2^n1 · 2^n2 with n1 = n >> 1, built in the exponent field.
-    let ni = _mm512_cvtps_epi32(n);
-    let n1 = _mm512_srai_epi32::<1>(ni);
-    let n2 = _mm512_sub_epi32(ni, n1);
-    let bias = _mm512_set1_epi32(127);
-    let s1 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(n1, bias)));
-    let s2 = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(n2, bias)));
-    let y = _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+    // p·2ⁿ in one instruction: `scalef` rounds the exact product once, as the portable code's
+    // two multiplies by normal powers of two (2^⌊n/2⌋, then the rest) do.
+    let y = _mm512_scalef_ps(p, n);
     _mm512_mask_blend_ps(nan, y, x)
 }
 
@@ -50,8 +45,9 @@ fn expm1_16_tanh_range(y: __m512) -> __m512 {
         q = _mm512_fmadd_ps(q, r, _mm512_set1_ps(c));
     }
     let p = _mm512_fmadd_ps(q, _mm512_mul_ps(r, r), r);
-    let e = _mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127));
-    let s = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(e));
+    // 2ⁿ = 1·2ⁿ by `scalef` (one instruction instead of converting n and shifting it into the
+    // exponent field).
+    let s = _mm512_scalef_ps(_mm512_set1_ps(1.0), n);
     _mm512_fmadd_ps(s, p, _mm512_sub_ps(s, _mm512_set1_ps(1.0)))
 }
 
@@ -70,10 +66,12 @@ fn tanh16(x: __m512) -> __m512 {
     let rho = _mm512_rcp14_ps(d);
     let q = _mm512_mul_ps(m, rho);
     let t = _mm512_fmadd_ps(_mm512_fnmadd_ps(q, d, m), rho, q);
-    // Copy the sign of x back.
-    _mm512_castsi512_ps(_mm512_or_si512(
+    // Copy the sign of x back: t | (x & sign) in one three-input bitwise instruction (0xF8 is
+    // the truth table of `a | (b & c)`).
+    _mm512_castsi512_ps(_mm512_ternarylogic_epi32::<0xF8>(
         _mm512_castps_si512(t),
-        _mm512_and_si512(xi, sign),
+        xi,
+        sign,
     ))
 }
 
@@ -90,6 +88,23 @@ fn map16(xs: &mut [f32], bias: Option<&[f32]>, f: impl Fn(__m512) -> __m512) {
     // the last masked store is still writing, store forwarding fails, and the fused epilogue
     // got 2× slower.)
     let mut j = 0;
+    // Two vectors per step while they last: two independent evaluations in flight hide the
+    // latency of each one's long dependency chain.
+    while j + 32 <= n {
+        // SAFETY: j + 32 ≤ n for xs and bias.
+        unsafe {
+            let mut v0 = _mm512_loadu_ps(xs.as_ptr().add(j));
+            let mut v1 = _mm512_loadu_ps(xs.as_ptr().add(j + 16));
+            if let Some(b) = bias {
+                v0 = _mm512_add_ps(v0, _mm512_loadu_ps(b.as_ptr().add(j)));
+                v1 = _mm512_add_ps(v1, _mm512_loadu_ps(b.as_ptr().add(j + 16)));
+            }
+            let (y0, y1) = (f(v0), f(v1));
+            _mm512_storeu_ps(xs.as_mut_ptr().add(j), y0);
+            _mm512_storeu_ps(xs.as_mut_ptr().add(j + 16), y1);
+        }
+        j += 32;
+    }
     while j < n {
         let len = 16.min(n - j);
         let mask: u16 = if len == 16 {

@@ -11,6 +11,9 @@
 //! truncation error `r⁸/8! ≤ 5.3e-9` is far below one ulp. `2ⁿ` is built directly in the exponent
 //! bits, as `2^⌊n/2⌋ · 2^(n-⌊n/2⌋)` so both factors stay normal for every `n` in `[-150, 129]`:
 //! results overflow to `+inf` above `x ≈ 88.72` and underflow gradually through the subnormals.
+//! AVX-512 has one instruction for `p·2ⁿ` (`scalef`), which rounds the exact product once, as the
+//! second multiply does, so exp's two vector paths agree bit for bit. AVX2 rounds `x/ln2` by adding
+//! and subtracting `1.5·2²³` (cheaper than its `round` instruction, and the same result).
 //!
 //! **tanh.** One formula for every `x`, no branch: with `a = |x|` (capped at `TANH_ONE` = 9.5, where
 //! tanh rounds to 1) and `m = e^{2a} − 1`, `tanh a = m / (m + 2)`, and the sign of `x` is copied
