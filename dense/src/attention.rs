@@ -274,17 +274,6 @@ pub fn attention_reference<'t, T: Float>(qkv: Var<'t, T>, heads: usize) -> Var<'
         .reshape(&[b, t, dm])
 }
 
-/// Softmax of each row i of the `[T, T]` scores over its first i + 1 entries, in place; the
-/// masked entries become exactly 0. `pᵢⱼ = e^{sᵢⱼ − mᵢ} / Σₖ≤ᵢ e^{sᵢₖ − mᵢ}`, mᵢ the maximum of
-/// the visible scores (the vectorised `exp` for `f32`).
-fn causal_softmax_rows<T: Element>(s: &mut [T], t: usize) {
-    for (i, row) in s.chunks_exact_mut(t).enumerate() {
-        let (seen, masked) = row.split_at_mut(i + 1);
-        T::softmax_row(seen);
-        masked.fill(<T as Scalar>::ZERO);
-    }
-}
-
 /// P = causal_softmax(Q·Kᵀ/√d) for sequence b, head h, into `p` (`[T, T]`).
 fn probabilities<T: Element>(dims: &Dims, qkv: &[T], b: usize, h: usize, p: &mut [T]) {
     let t = dims.len;
@@ -296,7 +285,9 @@ fn probabilities<T: Element>(dims: &Dims, qkv: &[T], b: usize, h: usize, p: &mut
         <T as Scalar>::ZERO,
         MatMut::row_major(p, t, t),
     );
-    causal_softmax_rows(p, t);
+    // Row i: pᵢⱼ = e^{sᵢⱼ − mᵢ} / Σₖ≤ᵢ e^{sᵢₖ − mᵢ} for j ≤ i (mᵢ the maximum of the visible
+    // scores), and exactly 0 for the masked j > i.
+    T::causal_softmax_rows(p, t);
 }
 
 impl<T: Element> CustomOp<T> for CausalSelfAttention {

@@ -3,9 +3,10 @@
 
 use std::rc::Rc;
 
-use autograd::CustomOp;
+use autograd::{CustomOp, Store};
 
 use crate::activation::Activation;
+use crate::kernel::Kernel;
 use crate::linear::LinearOp;
 use crate::residual::ResidualLinearOp;
 use crate::scalar::Scalar;
@@ -29,10 +30,34 @@ pub trait Element: Scalar + autograd::Float {
     /// with the library `exp` for `f64`.
     #[doc(hidden)]
     fn softmax_row(row: &mut [Self]);
+
+    /// The causal softmax of a row-major `[t, t]` block of attention scores in place: row i is
+    /// [`Element::softmax_row`] of its first `i + 1` entries, and its other entries become 0
+    /// (for `f32`, [`vmath::causal_softmax_rows`](crate::vmath::causal_softmax_rows), several
+    /// rows side by side).
+    #[doc(hidden)]
+    fn causal_softmax_rows(s: &mut [Self], t: usize);
+
+    /// [`Gelu`](crate::gelu::Gelu)'s forward over a slice: `t = tanh u`, `y = ½x(1 + t)`; one
+    /// vectorised pass for `f32` ([`vmath`](crate::vmath)), element by element for `f64`.
+    #[doc(hidden)]
+    fn gelu_forward(kernel: Kernel, x: &[Self], t: &mut [Self], y: &mut [Self]);
+
+    /// [`Gelu`](crate::gelu::Gelu)'s backward over a slice: `x̄ = ȳ·gelu'(x)` from the saved `t`,
+    /// written or added as `store` says.
+    #[doc(hidden)]
+    fn gelu_backward(
+        kernel: Kernel,
+        g: &[Self],
+        x: &[Self],
+        t: &[Self],
+        gx: &mut [Self],
+        store: Store,
+    );
 }
 
 macro_rules! impl_element {
-    ($t:ty, $softmax_row:path) => {
+    ($t:ty, $softmax_row:path, $causal_softmax_rows:path, $gelu_forward:path, $gelu_backward:path) => {
         impl Element for $t {
             fn linear_op(activation: Activation) -> Rc<dyn CustomOp<Self>> {
                 thread_local! {
@@ -60,6 +85,25 @@ macro_rules! impl_element {
             fn softmax_row(row: &mut [Self]) {
                 $softmax_row(row)
             }
+
+            fn causal_softmax_rows(s: &mut [Self], t: usize) {
+                $causal_softmax_rows(s, t)
+            }
+
+            fn gelu_forward(kernel: Kernel, x: &[Self], t: &mut [Self], y: &mut [Self]) {
+                $gelu_forward(kernel, x, t, y)
+            }
+
+            fn gelu_backward(
+                kernel: Kernel,
+                g: &[Self],
+                x: &[Self],
+                t: &[Self],
+                gx: &mut [Self],
+                store: Store,
+            ) {
+                $gelu_backward(kernel, g, x, t, gx, store)
+            }
         }
     };
 }
@@ -75,5 +119,32 @@ fn softmax_row_f64(row: &mut [f64]) {
     row.iter_mut().for_each(|x| *x /= sum);
 }
 
-impl_element!(f32, crate::vmath::softmax_in_place);
-impl_element!(f64, softmax_row_f64);
+/// The `f64` causal softmax: [`softmax_row_f64`] on each row's visible entries, one row at a
+/// time, and zeros after them.
+fn causal_softmax_rows_f64(s: &mut [f64], t: usize) {
+    for (i, row) in s.chunks_exact_mut(t).enumerate() {
+        let (seen, masked) = row.split_at_mut(i + 1);
+        softmax_row_f64(seen);
+        masked.fill(0.0);
+    }
+}
+
+/// The `f64` GELU backward: element by element (the kernel path only matters for `f32`).
+fn gelu_backward_f64(_: Kernel, g: &[f64], x: &[f64], t: &[f64], gx: &mut [f64], store: Store) {
+    crate::gelu::backward_with(g, x, t, gx, store)
+}
+
+impl_element!(
+    f32,
+    crate::vmath::softmax_in_place,
+    crate::vmath::causal_softmax_rows,
+    crate::vmath::gelu_forward_with,
+    crate::vmath::gelu_backward_with
+);
+impl_element!(
+    f64,
+    softmax_row_f64,
+    causal_softmax_rows_f64,
+    crate::gelu::forward_with::<f64>,
+    gelu_backward_f64
+);

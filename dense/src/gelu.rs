@@ -27,9 +27,9 @@ use crate::element::Element;
 use crate::kernel::Kernel;
 
 /// √(2/π).
-const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
+pub(crate) const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
 /// The cubic coefficient of GELU's tanh form.
-const CUBIC: f64 = 0.044_715;
+pub(crate) const CUBIC: f64 = 0.044_715;
 
 /// The fused GELU op; keep it in an `Rc` across steps (recording then only bumps a count).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,15 +59,6 @@ pub fn gelu<'t, T: Element>(x: Var<'t, T>, op: &Rc<Gelu>) -> Var<'t, T> {
     x.tape().custom(op, &[x])
 }
 
-/// `t = tanh(√(2/π)(x + 0.044715 x³))` of every `x` into `t` (same length).
-fn tanh_of_u<T: Element>(x: &[T], t: &mut [T]) {
-    let (c, a) = (T::from_f64(SQRT_2_OVER_PI), T::from_f64(CUBIC));
-    for (u, &x) in t.iter_mut().zip(x) {
-        *u = c * (x + a * x * x * x);
-    }
-    T::activate_with(Kernel::selected(), Activation::Tanh, t);
-}
-
 impl<T: Element> CustomOp<T> for Gelu {
     fn name(&self) -> &str {
         "gelu"
@@ -90,14 +81,9 @@ impl<T: Element> CustomOp<T> for Gelu {
     /// `t = tanh u` into `saved`, then `y = ½ x (1 + t)`.
     fn forward(&self, inputs: &[&Tensor<T>], out: &mut Tensor<T>, saved: &mut Vec<T>) {
         let x = inputs[0].data();
-        // Only grown, never zero-filled: `tanh_of_u` overwrites every number.
+        // Only grown, never zero-filled: the forward overwrites every number.
         saved.resize(x.len(), T::zero());
-        tanh_of_u(x, saved);
-        let half = T::from_f64(0.5);
-        // gelu(x) = ½ x (1 + t)
-        for ((y, &x), &t) in out.data_mut().iter_mut().zip(x).zip(saved.iter()) {
-            *y = half * x * (T::one() + t);
-        }
+        T::gelu_forward(Kernel::selected(), x, saved, out.data_mut());
     }
 
     /// `x̄ = ȳ · gelu'(x)`, with the `t` the forward saved.
@@ -113,21 +99,50 @@ impl<T: Element> CustomOp<T> for Gelu {
             return;
         };
         let x = inputs[0].data();
-        let (half, c, a3) = (
-            T::from_f64(0.5),
-            T::from_f64(SQRT_2_OVER_PI),
-            T::from_f64(3.0 * CUBIC),
+        T::gelu_backward(
+            Kernel::selected(),
+            grad_out.data(),
+            x,
+            saved,
+            gx.data_mut(),
+            store,
         );
-        // gelu'(x) = ½ (1 + t) + ½ x (1 − t²) √(2/π) (1 + 3·0.044715 x²)
-        let derivative = |x: T, t: T| {
-            half * (T::one() + t) + half * x * (T::one() - t * t) * c * (T::one() + a3 * x * x)
-        };
-        let terms = gx.data_mut().iter_mut().zip(grad_out.data());
-        let rows = terms.zip(x.iter().zip(saved));
-        match store {
-            Store::Overwrite => rows.for_each(|((gx, &g), (&x, &t))| *gx = g * derivative(x, t)),
-            Store::Accumulate => rows.for_each(|((gx, &g), (&x, &t))| *gx += g * derivative(x, t)),
-        }
+    }
+}
+
+/// The forward over a slice, one element at a time: `t = tanh u` with
+/// `u = √(2/π)·(x + 0.044715·x·x·x)`, then `y = ½·x·(1 + t)`. This is the `f64` op, and the
+/// definition of the `f32` bits: the vectorised paths ([`crate::vmath`]) evaluate the same
+/// products and sums in the same order, each rounded once (no fused multiply-add), so they agree
+/// bit for bit with it on the same `tanh`.
+pub(crate) fn forward_with<T: Element>(kernel: Kernel, x: &[T], t: &mut [T], y: &mut [T]) {
+    let (c, a) = (T::from_f64(SQRT_2_OVER_PI), T::from_f64(CUBIC));
+    for (u, &x) in t.iter_mut().zip(x) {
+        *u = c * (x + a * x * x * x);
+    }
+    T::activate_with(kernel, Activation::Tanh, t);
+    let half = T::from_f64(0.5);
+    for ((y, &x), &t) in y.iter_mut().zip(x).zip(t.iter()) {
+        *y = half * x * (T::one() + t);
+    }
+}
+
+/// The backward over a slice, one element at a time: `x̄ = ȳ · gelu'(x)` from the saved `t`,
+/// written (`Store::Overwrite`) or added; the definition of the bits as [`forward_with`].
+pub(crate) fn backward_with<T: Element>(g: &[T], x: &[T], t: &[T], gx: &mut [T], store: Store) {
+    let (half, c, a3) = (
+        T::from_f64(0.5),
+        T::from_f64(SQRT_2_OVER_PI),
+        T::from_f64(3.0 * CUBIC),
+    );
+    // gelu'(x) = ½ (1 + t) + ½ x (1 − t²) √(2/π) (1 + 3·0.044715 x²)
+    let derivative = |x: T, t: T| {
+        half * (T::one() + t) + half * x * (T::one() - t * t) * c * (T::one() + a3 * x * x)
+    };
+    let rows = gx.iter_mut().zip(g).zip(x.iter().zip(t));
+    match store {
+        Store::Overwrite => rows.for_each(|((gx, &g), (&x, &t))| *gx = g * derivative(x, t)),
+        Store::Accumulate => rows.for_each(|((gx, &g), (&x, &t))| *gx += g * derivative(x, t)),
     }
 }
 
@@ -191,5 +206,35 @@ mod tests {
             &GradcheckConfig::default(),
         );
         assert!(report.passes(1e-6), "{report}");
+    }
+
+    #[test]
+    fn vector_paths_have_the_bits_of_the_element_by_element_code() {
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for kernel in Kernel::available() {
+            for n in (0..=40).chain([1000]) {
+                // Values from -12 to 12 (past tanh's saturation), and a few exact ones.
+                let mut x: Vec<f32> = (0..n).map(|i| (i as f32 * 0.77).sin() * 12.0).collect();
+                for (k, v) in [0.0, -0.0, 1e-30, -3.5].into_iter().enumerate() {
+                    if k < n {
+                        x[(7 * k) % n] = v;
+                    }
+                }
+                let g: Vec<f32> = (0..n).map(|i| (i as f32 * 0.31).cos()).collect();
+                let start: Vec<f32> = (0..n).map(|i| i as f32 * 0.01 - 0.2).collect();
+                let (mut t, mut y) = (vec![0.0f32; n], vec![0.0f32; n]);
+                let (mut t_want, mut y_want) = (vec![0.0f32; n], vec![0.0f32; n]);
+                crate::vmath::gelu_forward_with(kernel, &x, &mut t, &mut y);
+                forward_with(kernel, &x, &mut t_want, &mut y_want);
+                assert_eq!(bits(&t), bits(&t_want), "{kernel:?} n={n}: t");
+                assert_eq!(bits(&y), bits(&y_want), "{kernel:?} n={n}: y");
+                for store in [Store::Overwrite, Store::Accumulate] {
+                    let (mut gx, mut gx_want) = (start.clone(), start.clone());
+                    crate::vmath::gelu_backward_with(kernel, &g, &x, &t, &mut gx, store);
+                    backward_with(&g, &x, &t, &mut gx_want, store);
+                    assert_eq!(bits(&gx), bits(&gx_want), "{kernel:?} n={n} {store:?}");
+                }
+            }
+        }
     }
 }

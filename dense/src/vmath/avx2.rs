@@ -103,8 +103,10 @@ fn map8(xs: &mut [f32], bias: Option<&[f32]>, f: impl Fn(__m256) -> __m256) {
     }
     if full < n {
         let mut buf = [0.0f32; 8];
-        for (k, slot) in buf[..n - full].iter_mut().enumerate() {
-            *slot = xs[full + k] + bias.map_or(0.0, |b| b[full + k]);
+        buf[..n - full].copy_from_slice(&xs[full..]);
+        if let Some(b) = bias {
+            // (Only with a bias: adding 0.0 would turn -0.0 into +0.0.)
+            buf.iter_mut().zip(&b[full..]).for_each(|(x, &b)| *x += b);
         }
         // SAFETY: `buf` has exactly 8 values.
         unsafe { _mm256_storeu_ps(buf.as_mut_ptr(), f(_mm256_loadu_ps(buf.as_ptr()))) };
@@ -239,4 +241,137 @@ unsafe fn strip<const V: usize>(g: &[f32], y: &[f32], dz: &mut [f32], sums: &mut
     for (k, a) in acc.iter().enumerate() {
         unsafe { _mm256_storeu_ps(sums.as_mut_ptr().add(j0 + 8 * k), *a) };
     }
+}
+
+/// Runs `f` on every 8 consecutive elements of `N` input slices and one output slice (all of
+/// the same length); the ragged tail goes through 8-value scratch arrays (zeros past the end).
+#[target_feature(enable = "avx2,fma")]
+fn zip8<const N: usize>(
+    inputs: [&[f32]; N],
+    out: &mut [f32],
+    mut f: impl FnMut([__m256; N], __m256) -> __m256,
+) {
+    let n = out.len();
+    let full = n / 8 * 8;
+    for j in (0..full).step_by(8) {
+        // SAFETY: j + 8 ≤ n for every slice.
+        unsafe {
+            let v = inputs.map(|s| _mm256_loadu_ps(s.as_ptr().add(j)));
+            let o = _mm256_loadu_ps(out.as_ptr().add(j));
+            _mm256_storeu_ps(out.as_mut_ptr().add(j), f(v, o));
+        }
+    }
+    if full < n {
+        let mut bufs = [[0.0f32; 8]; N];
+        for (buf, s) in bufs.iter_mut().zip(inputs) {
+            buf[..n - full].copy_from_slice(&s[full..]);
+        }
+        let mut o = [0.0f32; 8];
+        o[..n - full].copy_from_slice(&out[full..]);
+        // SAFETY: every scratch array holds exactly 8 values.
+        unsafe {
+            let v = bufs.map(|b| _mm256_loadu_ps(b.as_ptr()));
+            _mm256_storeu_ps(o.as_mut_ptr(), f(v, _mm256_loadu_ps(o.as_ptr())));
+        }
+        out[full..].copy_from_slice(&o[..n - full]);
+    }
+}
+
+/// GELU's forward (see `super::gelu_forward_with`), 8 lanes at a time, the tail through scratch
+/// arrays: the element-by-element code's products and sums in its order, none fused into a
+/// multiply-add.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; the three slices have the same length.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn gelu_forward(x: &[f32], t: &mut [f32], y: &mut [f32]) {
+    let (c, a, _) = super::gelu_constants();
+    let (c, a) = (_mm256_set1_ps(c), _mm256_set1_ps(a));
+    let (half, one) = (_mm256_set1_ps(0.5), _mm256_set1_ps(1.0));
+    // From x: t = tanh(c·(x + ((a·x)·x)·x)) and y = (½·x)·(1 + t).
+    let step = |xv: __m256| {
+        let cube = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(a, xv), xv), xv);
+        let tv = tanh8(_mm256_mul_ps(c, _mm256_add_ps(xv, cube)));
+        let yv = _mm256_mul_ps(_mm256_mul_ps(half, xv), _mm256_add_ps(one, tv));
+        (tv, yv)
+    };
+    let n = x.len();
+    let full = n / 8 * 8;
+    for j in (0..full).step_by(8) {
+        // SAFETY: j + 8 ≤ n for the three slices.
+        unsafe {
+            let (tv, yv) = step(_mm256_loadu_ps(x.as_ptr().add(j)));
+            _mm256_storeu_ps(t.as_mut_ptr().add(j), tv);
+            _mm256_storeu_ps(y.as_mut_ptr().add(j), yv);
+        }
+    }
+    if full < n {
+        let (mut xb, mut tb, mut yb) = ([0.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
+        xb[..n - full].copy_from_slice(&x[full..]);
+        // SAFETY: the scratch arrays hold exactly 8 values.
+        unsafe {
+            let (tv, yv) = step(_mm256_loadu_ps(xb.as_ptr()));
+            _mm256_storeu_ps(tb.as_mut_ptr(), tv);
+            _mm256_storeu_ps(yb.as_mut_ptr(), yv);
+        }
+        t[full..].copy_from_slice(&tb[..n - full]);
+        y[full..].copy_from_slice(&yb[..n - full]);
+    }
+}
+
+/// GELU's backward (see `super::gelu_backward_with`), 8 lanes at a time:
+/// `x̄ = ȳ·(½(1 + t) + (((½x)(1 − t·t))·c)·(1 + (3a·x)·x))`, written, or added when `add`.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA; the four slices have the same length.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn gelu_backward(g: &[f32], x: &[f32], t: &[f32], gx: &mut [f32], add: bool) {
+    let (c, _, a3) = super::gelu_constants();
+    let (c, a3) = (_mm256_set1_ps(c), _mm256_set1_ps(a3));
+    let (half, one) = (_mm256_set1_ps(0.5), _mm256_set1_ps(1.0));
+    zip8([g, x, t], gx, |[gv, xv, tv], old| {
+        let outer = _mm256_mul_ps(half, _mm256_add_ps(one, tv));
+        let slope = _mm256_sub_ps(one, _mm256_mul_ps(tv, tv));
+        let inner = _mm256_add_ps(one, _mm256_mul_ps(_mm256_mul_ps(a3, xv), xv));
+        let chain = _mm256_mul_ps(
+            _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(half, xv), slope), c),
+            inner,
+        );
+        let r = _mm256_mul_ps(gv, _mm256_add_ps(outer, chain));
+        if add { _mm256_add_ps(old, r) } else { r }
+    });
+}
+
+/// The largest value of `row` that is not NaN, −∞ if none (see `super::row_max`), 8 lanes at a
+/// time.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn max(row: &[f32]) -> f32 {
+    let full = row.len() / 8 * 8;
+    let mut acc = _mm256_set1_ps(f32::NEG_INFINITY);
+    for j in (0..full).step_by(8) {
+        // SAFETY: j + 8 ≤ len.
+        let v = unsafe { _mm256_loadu_ps(row.as_ptr().add(j)) };
+        // `max` returns its second operand when either is NaN, so NaN lanes keep `acc`.
+        acc = _mm256_max_ps(v, acc);
+    }
+    let mut lanes = [0.0f32; 8];
+    // SAFETY: `lanes` holds exactly 8 values.
+    unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), acc) };
+    lanes
+        .into_iter()
+        .chain(row[full..].iter().copied())
+        .fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// `row[i] = exp(row[i] − max)`, the subtraction and the exponential in one pass.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn exp_shifted(row: &mut [f32], max: f32) {
+    let m = _mm256_set1_ps(max);
+    map8(row, None, |v| exp8(_mm256_sub_ps(v, m)));
 }

@@ -261,3 +261,99 @@ unsafe fn strip<const V: usize>(
         unsafe { _mm512_mask_storeu_ps(sums.as_mut_ptr().add(j0 + 16 * k), masks[k], acc[k]) };
     }
 }
+
+/// The lanes of a step of 16 that hold one of the `left` values still to do.
+fn lanes(left: usize) -> u16 {
+    if left >= 16 {
+        0xFFFF
+    } else {
+        ((1u32 << left) - 1) as u16
+    }
+}
+
+/// GELU's forward (see `super::gelu_forward_with`), 16 lanes at a time, the tail masked: the
+/// element-by-element code's products and sums in its order, none fused into a multiply-add.
+///
+/// # Safety
+/// The CPU must support AVX-512F; the three slices have the same length.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn gelu_forward(x: &[f32], t: &mut [f32], y: &mut [f32]) {
+    let (c, a, _) = super::gelu_constants();
+    let (c, a) = (_mm512_set1_ps(c), _mm512_set1_ps(a));
+    let (half, one) = (_mm512_set1_ps(0.5), _mm512_set1_ps(1.0));
+    for j in (0..x.len()).step_by(16) {
+        let mask = lanes(x.len() - j);
+        // SAFETY: only lanes j + l < len (selected by the mask) of the slices are touched.
+        unsafe {
+            let xv = _mm512_maskz_loadu_ps(mask, x.as_ptr().add(j));
+            // u = c·(x + ((a·x)·x)·x), t = tanh u
+            let cube = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(a, xv), xv), xv);
+            let tv = tanh16(_mm512_mul_ps(c, _mm512_add_ps(xv, cube)));
+            _mm512_mask_storeu_ps(t.as_mut_ptr().add(j), mask, tv);
+            // y = (½·x)·(1 + t)
+            let yv = _mm512_mul_ps(_mm512_mul_ps(half, xv), _mm512_add_ps(one, tv));
+            _mm512_mask_storeu_ps(y.as_mut_ptr().add(j), mask, yv);
+        }
+    }
+}
+
+/// GELU's backward (see `super::gelu_backward_with`), 16 lanes at a time, the tail masked:
+/// `x̄ = ȳ·(½(1 + t) + (((½x)(1 − t·t))·c)·(1 + (3a·x)·x))`, written, or added when `add`.
+///
+/// # Safety
+/// The CPU must support AVX-512F; the four slices have the same length.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn gelu_backward(g: &[f32], x: &[f32], t: &[f32], gx: &mut [f32], add: bool) {
+    let (c, _, a3) = super::gelu_constants();
+    let (c, a3) = (_mm512_set1_ps(c), _mm512_set1_ps(a3));
+    let (half, one) = (_mm512_set1_ps(0.5), _mm512_set1_ps(1.0));
+    for j in (0..gx.len()).step_by(16) {
+        let mask = lanes(gx.len() - j);
+        // SAFETY: only lanes j + l < len (selected by the mask) of the slices are touched.
+        unsafe {
+            let gv = _mm512_maskz_loadu_ps(mask, g.as_ptr().add(j));
+            let xv = _mm512_maskz_loadu_ps(mask, x.as_ptr().add(j));
+            let tv = _mm512_maskz_loadu_ps(mask, t.as_ptr().add(j));
+            let outer = _mm512_mul_ps(half, _mm512_add_ps(one, tv));
+            let slope = _mm512_sub_ps(one, _mm512_mul_ps(tv, tv));
+            let inner = _mm512_add_ps(one, _mm512_mul_ps(_mm512_mul_ps(a3, xv), xv));
+            let chain = _mm512_mul_ps(
+                _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(half, xv), slope), c),
+                inner,
+            );
+            let mut r = _mm512_mul_ps(gv, _mm512_add_ps(outer, chain));
+            if add {
+                r = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, gx.as_ptr().add(j)), r);
+            }
+            _mm512_mask_storeu_ps(gx.as_mut_ptr().add(j), mask, r);
+        }
+    }
+}
+
+/// The largest value of `row` that is not NaN, −∞ if none (see `super::row_max`), 16 lanes at a
+/// time.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn max(row: &[f32]) -> f32 {
+    let low = _mm512_set1_ps(f32::NEG_INFINITY);
+    let mut acc = low;
+    for j in (0..row.len()).step_by(16) {
+        // SAFETY: only lanes j + l < len (selected by the mask) are read; the others are −∞.
+        let v = unsafe { _mm512_mask_loadu_ps(low, lanes(row.len() - j), row.as_ptr().add(j)) };
+        // `max` returns its second operand when either is NaN, so NaN lanes keep `acc`.
+        acc = _mm512_max_ps(v, acc);
+    }
+    _mm512_reduce_max_ps(acc)
+}
+
+/// `row[i] = exp(row[i] − max)`, the subtraction and the exponential in one pass.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn exp_shifted(row: &mut [f32], max: f32) {
+    let m = _mm512_set1_ps(max);
+    map16(row, None, |v| exp16(_mm512_sub_ps(v, m)));
+}

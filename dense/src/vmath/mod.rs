@@ -243,6 +243,63 @@ pub(crate) fn tanh_grad_colsum_with(
     }
 }
 
+/// GELU's forward over a slice on `kernel`'s path (see [`crate::gelu`]): `t = tanh u` with
+/// `u = √(2/π)·(x + 0.044715·x·x·x)`, then `y = ½·x·(1 + t)`, in one pass on the vector paths.
+/// Their products and sums are rounded one by one in the element-by-element code's order, so
+/// the bits are those of [`crate::gelu::forward_with`] on the same path's `tanh`.
+pub(crate) fn gelu_forward_with(kernel: Kernel, x: &[f32], t: &mut [f32], y: &mut [f32]) {
+    kernel.assert_available();
+    assert!(
+        t.len() == x.len() && y.len() == x.len(),
+        "gelu_forward: slice lengths differ"
+    );
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX-512F availability was just asserted.
+        Kernel::Avx512 => unsafe { avx512::gelu_forward(x, t, y) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX2+FMA availability was just asserted.
+        Kernel::Avx2Fma => unsafe { avx2::gelu_forward(x, t, y) },
+        _ => crate::gelu::forward_with(kernel, x, t, y),
+    }
+}
+
+/// GELU's backward over a slice on `kernel`'s path: `x̄ = ȳ·gelu'(x)` from the saved `t`, written
+/// or added as `store` says; the bits of [`crate::gelu::backward_with`].
+pub(crate) fn gelu_backward_with(
+    kernel: Kernel,
+    g: &[f32],
+    x: &[f32],
+    t: &[f32],
+    gx: &mut [f32],
+    store: autograd::Store,
+) {
+    kernel.assert_available();
+    let n = gx.len();
+    assert!(
+        g.len() == n && x.len() == n && t.len() == n,
+        "gelu_backward: slice lengths differ"
+    );
+    let add = store == autograd::Store::Accumulate;
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX-512F availability was just asserted.
+        Kernel::Avx512 => unsafe { avx512::gelu_backward(g, x, t, gx, add) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX2+FMA availability was just asserted.
+        Kernel::Avx2Fma => unsafe { avx2::gelu_backward(g, x, t, gx, add) },
+        _ => crate::gelu::backward_with(g, x, t, gx, store),
+    }
+}
+
+/// GELU's constants as `f32`: `√(2/π)`, `0.044715` and `3·0.044715` (rounded from `f64` as the
+/// element-by-element code's `from_f64` does).
+#[cfg(target_arch = "x86_64")]
+fn gelu_constants() -> (f32, f32, f32) {
+    use crate::gelu::{CUBIC, SQRT_2_OVER_PI};
+    (SQRT_2_OVER_PI as f32, CUBIC as f32, (3.0 * CUBIC) as f32)
+}
+
 /// Softmax of one row in place: `y_i = exp(x_i - max x) / Σ_j exp(x_j - max x)`.
 ///
 /// Subtracting the maximum first keeps every exponent ≤ 0, so nothing overflows; the result is
@@ -252,9 +309,32 @@ pub fn softmax_in_place(row: &mut [f32]) {
     if row.is_empty() {
         return;
     }
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let kernel = Kernel::selected();
+    if exp_shifted(kernel, row, row_max(kernel, row)) {
+        let sum = row.iter().fold(0.0, |s, &x| s + x);
+        scale(row, sum);
+    }
+}
+
+/// The largest value in `row` that is not NaN, −∞ if there is none: `fold(−∞, f32::max)`, in
+/// vector registers on the SIMD paths (the order of a maximum does not change its value).
+fn row_max(kernel: Kernel, row: &[f32]) -> f32 {
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `kernel` is the selected path, which the CPU has.
+        Kernel::Avx512 => unsafe { avx512::max(row) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Kernel::Avx2Fma => unsafe { avx2::max(row) },
+        _ => row.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+    }
+}
+
+/// `row[i] = exp(row[i] − max)` where `max`, the row's maximum, is finite (or −∞, for a row of
+/// NaN and −∞), and true; for `max = +∞` the limit, all mass shared by the infinite entries
+/// (`exp(x − max)` would be NaN for them), and false: that row is final.
+fn exp_shifted(kernel: Kernel, row: &mut [f32], max: f32) -> bool {
     if max == f32::INFINITY {
-        // exp(x - max) would be NaN for the infinite entries; the limit puts all mass on them.
         let count = row.iter().filter(|&&x| x == f32::INFINITY).count() as f32;
         row.iter_mut().for_each(|x| {
             *x = if *x == f32::INFINITY {
@@ -263,13 +343,82 @@ pub fn softmax_in_place(row: &mut [f32]) {
                 0.0
             }
         });
-        return;
+        return false;
     }
-    row.iter_mut().for_each(|x| *x -= max);
-    exp_in_place(row);
-    let sum: f32 = row.iter().sum();
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `kernel` is the selected path, which the CPU has.
+        Kernel::Avx512 => unsafe { avx512::exp_shifted(row, max) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: as above.
+        Kernel::Avx2Fma => unsafe { avx2::exp_shifted(row, max) },
+        _ => {
+            row.iter_mut().for_each(|x| *x -= max);
+            exp_in_place_with(kernel, row);
+        }
+    }
+    true
+}
+
+/// `row[i] /= sum`, as a multiply by `1/sum`.
+fn scale(row: &mut [f32], sum: f32) {
     let inv = 1.0 / sum;
     row.iter_mut().for_each(|x| *x *= inv);
+}
+
+/// Rows that [`causal_softmax_rows`] takes side by side.
+const SIDE_BY_SIDE: usize = 4;
+
+/// The causal softmax of a row-major `[t, t]` block of attention scores, in place: row i
+/// becomes [`softmax_in_place`] of its first `i + 1` entries, bit for bit, and its masked
+/// entries (`j > i`) become exactly 0.
+///
+/// A row's sum is a chain of dependent additions (each `+` waits for the one before, so a row
+/// of 32 scores costs 32 latencies). Here four rows are summed together, element j
+/// of each in turn: as many independent chains, each row's own additions still in their order.
+pub fn causal_softmax_rows(s: &mut [f32], t: usize) {
+    assert_eq!(
+        s.len(),
+        t * t,
+        "causal_softmax_rows: {} scores for t = {t}",
+        s.len()
+    );
+    let kernel = Kernel::selected();
+    for first in (0..t).step_by(SIDE_BY_SIDE) {
+        let count = (t - first).min(SIDE_BY_SIDE);
+        let block = &mut s[first * t..(first + count) * t];
+        // Row k of the block (row first + k) sees its first `first + 1 + k` entries.
+        let seen = |k: usize| k * t..k * t + first + 1 + k;
+        let mut live = [false; SIDE_BY_SIDE];
+        for k in 0..count {
+            let row = &mut block[seen(k)];
+            live[k] = exp_shifted(kernel, row, row_max(kernel, row));
+        }
+        let sum = sums_side_by_side(block, t, first, count);
+        for k in 0..count {
+            if live[k] {
+                scale(&mut block[seen(k)], sum[k]);
+            }
+            block[seen(k).end..(k + 1) * t].fill(0.0);
+        }
+    }
+}
+
+/// The sums of `count` rows (`t` apart) of `block`, row k over its first `first + 1 + k`
+/// entries, each in order from zero; the rows advance together while all have entries left.
+fn sums_side_by_side(block: &[f32], t: usize, first: usize, count: usize) -> [f32; SIDE_BY_SIDE] {
+    let mut sums = [0.0f32; SIDE_BY_SIDE];
+    for j in 0..=first {
+        for (k, sum) in sums.iter_mut().enumerate().take(count) {
+            *sum += block[k * t + j];
+        }
+    }
+    for (k, sum) in sums.iter_mut().enumerate().take(count) {
+        for j in first + 1..first + 1 + k {
+            *sum += block[k * t + j];
+        }
+    }
+    sums
 }
 
 #[cfg(test)]
@@ -377,5 +526,28 @@ mod tests {
         let mut c = [f32::INFINITY, 0.0, f32::INFINITY];
         softmax_in_place(&mut c);
         assert_eq!(c, [0.5, 0.0, 0.5]);
+    }
+
+    #[test]
+    fn causal_softmax_rows_are_the_bits_of_each_row_alone() {
+        for t in (1..=13).chain([32]) {
+            let mut s: Vec<f32> = (0..t * t).map(|i| (i as f32 * 0.71).sin() * 6.0).collect();
+            // Special rows: an infinite score, a NaN, a row of −∞ but its first entry.
+            if t > 5 {
+                s[3 * t + 1] = f32::INFINITY;
+                s[4 * t + 2] = f32::NAN;
+                s[5 * t + 1..5 * t + 6].fill(f32::NEG_INFINITY);
+            }
+            let mut want = s.clone();
+            for (i, row) in want.chunks_exact_mut(t).enumerate() {
+                softmax_in_place(&mut row[..=i]);
+                row[i + 1..].fill(0.0);
+            }
+            let mut got = s.clone();
+            // Stale numbers in the masked part must be overwritten.
+            causal_softmax_rows(&mut got, t);
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&got), bits(&want), "t = {t}");
+        }
     }
 }
