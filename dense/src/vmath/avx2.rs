@@ -1,6 +1,6 @@
 //! AVX2+FMA `exp` and `tanh`, 8 lanes at a time; the algorithm is documented in the parent
-//! module and mirrors `exp_approx` / `tanh_approx` line by line. The ragged tail goes through
-//! an 8-value scratch array.
+//! module and mirrors `exp_approx` / `tanh_approx` line by line. The ragged tail of a slice is
+//! read and written with masked loads and stores.
 
 use std::arch::x86_64::*;
 
@@ -83,7 +83,7 @@ fn tanh8(x: __m256) -> __m256 {
 }
 
 /// Applies `f(x + bias)` to every element (bias optional, same length), 8 at a time, the tail
-/// through a scratch array.
+/// through masked loads and stores.
 #[target_feature(enable = "avx2,fma")]
 fn map8(xs: &mut [f32], bias: Option<&[f32]>, f: impl Fn(__m256) -> __m256) {
     let n = xs.len();
@@ -102,16 +102,27 @@ fn map8(xs: &mut [f32], bias: Option<&[f32]>, f: impl Fn(__m256) -> __m256) {
         }
     }
     if full < n {
-        let mut buf = [0.0f32; 8];
-        buf[..n - full].copy_from_slice(&xs[full..]);
-        if let Some(b) = bias {
-            // (Only with a bias: adding 0.0 would turn -0.0 into +0.0.)
-            buf.iter_mut().zip(&b[full..]).for_each(|(x, &b)| *x += b);
+        let mask = tail_mask(n - full);
+        // SAFETY: the mask selects lanes full + l < n only; masked-off lanes are neither read
+        // (they load as 0.0) nor written.
+        unsafe {
+            let mut v = _mm256_maskload_ps(xs.as_ptr().add(full), mask);
+            if let Some(b) = bias {
+                v = _mm256_add_ps(v, _mm256_maskload_ps(b.as_ptr().add(full), mask));
+            }
+            _mm256_maskstore_ps(xs.as_mut_ptr().add(full), mask, f(v));
         }
-        // SAFETY: `buf` has exactly 8 values.
-        unsafe { _mm256_storeu_ps(buf.as_mut_ptr(), f(_mm256_loadu_ps(buf.as_ptr()))) };
-        xs[full..].copy_from_slice(&buf[..n - full]);
     }
+}
+
+/// The mask of the first `len` of 8 lanes (`1 ≤ len ≤ 7`): all ones there, zeros after, read
+/// from a sliding window over 8 ones and 8 zeros.
+#[target_feature(enable = "avx2,fma")]
+fn tail_mask(len: usize) -> __m256i {
+    const WINDOW: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+    assert!(len <= 8, "tail of {len} lanes");
+    // SAFETY: 8 − len ≥ 0 and (8 − len) + 8 ≤ 16 values of WINDOW are read.
+    unsafe { _mm256_loadu_si256(WINDOW.as_ptr().add(8 - len).cast()) }
 }
 
 /// `row = tanh(row + bias)` for `rows` rows of `cols` values, `rs` apart, in one call.
