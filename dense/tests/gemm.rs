@@ -428,3 +428,52 @@ fn several_rows_at_once_have_the_bits_of_one_row_at_a_time() {
         }
     }
 }
+
+/// The packed driver reads a column-major A (a transposed matrix, as in a weight gradient
+/// `xᵀ·z̄`) in place; that must give the bits of the same A stored row-major (which the driver
+/// reads in place or packs, depending on n), on every path, across the tile edges (MR), the
+/// row blocks (MC up to 240), the depth blocks (KC = 256), both sides of the row-major in-place
+/// column limit and of the column-major stride limit (256), with beta 0 and 1 and a fused
+/// epilogue.
+#[test]
+fn column_major_a_in_place_has_the_bits_of_a_row_major_copy() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for kernel in Kernel::available() {
+        for &(m, k, n) in &[
+            (5, 3, 17),
+            (13, 7, 33),
+            (12, 256, 32),
+            (25, 300, 160),
+            (250, 64, 64),
+            (7, 513, 129),
+            (300, 20, 40),
+        ] {
+            let at: Vec<f32> = (0..k * m).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let bias: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let c0: Vec<f32> = (0..m * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            // A = atᵀ, once as a view of `at` (column-major) and once copied row-major.
+            let a_copy: Vec<f32> = (0..m * k).map(|x| at[(x % k) * m + x / k]).collect();
+            for (beta, act) in [(0.0, Activation::Identity), (1.0, Activation::Tanh)] {
+                let run = |a: MatRef<'_, f32>| {
+                    let mut c = c0.clone();
+                    dense::gemm::gemm_packed_f32(
+                        kernel,
+                        0.75,
+                        a,
+                        MatRef::row_major(&b, k, n),
+                        beta,
+                        MatMut::row_major(&mut c, m, n),
+                        Epilogue::new(Some(&bias), act),
+                    );
+                    c.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                };
+                assert_eq!(
+                    run(MatRef::row_major(&at, k, m).t()),
+                    run(MatRef::row_major(&a_copy, m, k)),
+                    "{kernel:?} {m}x{k}·{k}x{n}, beta {beta}"
+                );
+            }
+        }
+    }
+}

@@ -3,11 +3,15 @@
 //! Each step of `p` loads two 8-wide vectors of the B panel row, broadcasts each of the six A
 //! values, and issues twelve fused multiply-adds `acc[i][h] += a[i] · b[h]`.
 //!
-//! One source serves two ways of reading A (a const parameter, so each is compiled separately):
-//! packed (`a[p·MR + i]`, see `pack.rs`) and in place from a row-major block (`a[i·rs_a + p]`),
-//! which the driver uses when A's rows are reused too few times to repay packing them.
+//! One source serves three ways of reading A (a const parameter, so each is compiled
+//! separately; see `read_a`): packed (`a[p·MR + i]`, see `pack.rs`); in place from a row-major
+//! block (`a[i·rs_a + p]`), which the driver uses when A's rows are reused too few times to repay
+//! packing them; and in place from a column-major block (`a[i + p·rs_a]`, a transposed matrix
+//! such as the `xᵀ` of a weight gradient), whose MR values per step are already contiguous.
 
 use std::arch::x86_64::*;
+
+use super::read_a;
 
 /// Tile rows.
 pub(crate) const MR: usize = 6;
@@ -32,7 +36,7 @@ pub(crate) unsafe fn micro_packed(
     rows: usize,
 ) {
     // SAFETY: forwarded contract; the caller checked AVX2 and FMA.
-    unsafe { micro_impl::<true>(k, alpha, a, rs_a, b, ldb, beta, c, rs_c, rows) }
+    unsafe { micro_impl::<{ read_a::PACKED }>(k, alpha, a, rs_a, b, ldb, beta, c, rs_c, rows) }
 }
 
 /// Row-major-A kernel; see `driver::MicroFn`.
@@ -53,12 +57,33 @@ pub(crate) unsafe fn micro_rowa(
     rows: usize,
 ) {
     // SAFETY: forwarded contract; the caller checked AVX2 and FMA.
-    unsafe { micro_impl::<false>(k, alpha, a, rs_a, b, ldb, beta, c, rs_c, rows) }
+    unsafe { micro_impl::<{ read_a::ROWS }>(k, alpha, a, rs_a, b, ldb, beta, c, rs_c, rows) }
+}
+
+/// Column-major-A kernel (`rs_a` is A's column stride); see `driver::MicroFn`.
+///
+/// # Safety
+/// As `MicroFn`, and the CPU must support AVX2 and FMA.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn micro_cola(
+    k: usize,
+    alpha: f32,
+    a: *const f32,
+    rs_a: usize,
+    b: *const f32,
+    ldb: usize,
+    beta: f32,
+    c: *mut f32,
+    rs_c: usize,
+    rows: usize,
+) {
+    // SAFETY: forwarded contract; the caller checked AVX2 and FMA.
+    unsafe { micro_impl::<{ read_a::COLUMNS }>(k, alpha, a, rs_a, b, ldb, beta, c, rs_c, rows) }
 }
 
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn micro_impl<const PACKED_A: bool>(
+unsafe fn micro_impl<const READ_A: u8>(
     k: usize,
     alpha: f32,
     a: *const f32,
@@ -72,9 +97,13 @@ unsafe fn micro_impl<const PACKED_A: bool>(
 ) {
     // Where row i of A starts and how far one step of p moves. In place, rows past `rows` do not
     // exist, so they re-read row 0 (their results are never stored).
-    let (row_step, p_step) = if PACKED_A { (1, MR) } else { (rs_a, 1) };
+    let (row_step, p_step) = read_a::steps(READ_A, MR, rs_a);
     let arow: [*const f32; MR] = std::array::from_fn(|i| {
-        let i = if PACKED_A || i < rows { i } else { 0 };
+        let i = if READ_A == read_a::PACKED || i < rows {
+            i
+        } else {
+            0
+        };
         a.wrapping_add(i * row_step)
     });
     let mut acc0 = [_mm256_setzero_ps(); MR];

@@ -18,14 +18,37 @@ mod portable;
 use super::driver::MicroKernel;
 use crate::kernel::Kernel;
 
+/// How a micro-kernel reads its `MR×k` panel of A (a const parameter, so each way is compiled
+/// separately): value `(i, p)` is at `a[i·row_step + p·p_step]`.
+pub(crate) mod read_a {
+    /// Packed by `pack_a`: `a[p·MR + i]` (zero-padded to MR rows).
+    pub(crate) const PACKED: u8 = 0;
+    /// In place from a row-major block: `a[i·rs_a + p]`.
+    pub(crate) const ROWS: u8 = 1;
+    /// In place from a column-major block (a transposed row-major matrix): `a[i + p·rs_a]`, where
+    /// the `rs_a` argument carries A's column stride. The MR values of one step of `p` are then
+    /// contiguous, as in a packed panel.
+    pub(crate) const COLUMNS: u8 = 2;
+
+    /// `(row_step, p_step)` of a way of reading, with `stride` the `rs_a` argument.
+    pub(crate) const fn steps(how: u8, mr: usize, stride: usize) -> (usize, usize) {
+        match how {
+            PACKED => (1, mr),
+            ROWS => (stride, 1),
+            _ => (1, stride),
+        }
+    }
+}
+
 static PORTABLE_F32: MicroKernel<f32> = MicroKernel {
     mr: 4,
     nr: 8,
     kc: 256,
     mc: 64,
     nc: 4096,
-    run_packed: portable::micro::<f32, 4, 8, true>,
-    run_rowa: portable::micro::<f32, 4, 8, false>,
+    run_packed: portable::micro::<f32, 4, 8, { read_a::PACKED }>,
+    run_rowa: portable::micro::<f32, 4, 8, { read_a::ROWS }>,
+    run_cola: portable::micro::<f32, 4, 8, { read_a::COLUMNS }>,
 };
 
 static PORTABLE_F64: MicroKernel<f64> = MicroKernel {
@@ -34,8 +57,9 @@ static PORTABLE_F64: MicroKernel<f64> = MicroKernel {
     kc: 256,
     mc: 64,
     nc: 4096,
-    run_packed: portable::micro::<f64, 4, 4, true>,
-    run_rowa: portable::micro::<f64, 4, 4, false>,
+    run_packed: portable::micro::<f64, 4, 4, { read_a::PACKED }>,
+    run_rowa: portable::micro::<f64, 4, 4, { read_a::ROWS }>,
+    run_cola: portable::micro::<f64, 4, 4, { read_a::COLUMNS }>,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -47,6 +71,7 @@ static AVX2_F32: MicroKernel<f32> = MicroKernel {
     nc: 4096,
     run_packed: avx2::micro_packed,
     run_rowa: avx2::micro_rowa,
+    run_cola: avx2::micro_cola,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -58,6 +83,7 @@ static AVX512_F32: MicroKernel<f32> = MicroKernel {
     nc: 4096,
     run_packed: avx512::micro_packed,
     run_rowa: avx512::micro_rowa,
+    run_cola: avx512::micro_cola,
 };
 
 /// The `f32` micro-kernel of a path (whose availability the caller checked).

@@ -1,7 +1,8 @@
 //! The portable micro-kernel: plain Rust over fixed-size arrays, which the compiler unrolls and
-//! keeps in (SSE) registers. Generic over the element type, the tile size, and whether A is
-//! packed (`a[p·MR + i]`) or read in place from a row-major block (`a[i·rs_a + p]`).
+//! keeps in (SSE) registers. Generic over the element type, the tile size, and how A is read
+//! (packed, or in place from a row-major or a column-major block: see `read_a`).
 
+use super::read_a;
 use crate::scalar::Scalar;
 
 /// `C[i, j] = alpha·Σ_p A[i, p]·b[p·ldb + j] + beta·C[i, j]`, `i < rows` (see `driver::MicroFn`).
@@ -9,7 +10,7 @@ use crate::scalar::Scalar;
 /// # Safety
 /// As `MicroFn`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn micro<T: Scalar, const MR: usize, const NR: usize, const PACKED_A: bool>(
+pub(crate) unsafe fn micro<T: Scalar, const MR: usize, const NR: usize, const READ_A: u8>(
     k: usize,
     alpha: T,
     a: *const T,
@@ -21,7 +22,7 @@ pub(crate) unsafe fn micro<T: Scalar, const MR: usize, const NR: usize, const PA
     rs_c: usize,
     rows: usize,
 ) {
-    let (row_step, p_step) = if PACKED_A { (1, MR) } else { (rs_a, 1) };
+    let (row_step, p_step) = read_a::steps(READ_A, MR, rs_a);
     let mut acc = [[T::ZERO; NR]; MR];
     for p in 0..k {
         // SAFETY: p < k, so b[p·ldb .. p·ldb + NR] is inside the range the caller guarantees.
@@ -29,7 +30,7 @@ pub(crate) unsafe fn micro<T: Scalar, const MR: usize, const NR: usize, const PA
         let mut ap = [T::ZERO; MR];
         for (i, v) in ap.iter_mut().enumerate() {
             // In place, rows past `rows` do not exist; they stay zero (never stored anyway).
-            if PACKED_A || i < rows {
+            if READ_A == read_a::PACKED || i < rows {
                 // SAFETY: row i exists (packed panels are zero-padded to MR rows) and p < k.
                 *v = unsafe { *a.add(i * row_step + p * p_step) };
             }
