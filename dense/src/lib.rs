@@ -101,7 +101,9 @@
 //!   stride whatever the original strides (transposed views included), and ragged edges are
 //!   zero-padded instead of special-cased. When a block is reused only a few times (a batch of
 //!   64 rows, a 64-wide layer) packing costs more than it saves, and the kernel reads A or B in
-//!   place instead.
+//!   place instead. A transposed A with short columns (the `xᵀ` of a weight gradient `xᵀ·z̄`)
+//!   is read in place too: the 12 values one step of the kernel needs are already side by side
+//!   in memory, exactly as packing would lay them out.
 //! - **Cache blocking.** `KC×32` of B fits L1, `MC×KC` of A fits L2, `KC×NC` of B fits L3; the
 //!   loop nest in `gemm/driver.rs` visits them so each level is reused before it is evicted.
 //! - **Fused epilogue.** Bias and activation are applied to each cache block of C (MC×NC) right

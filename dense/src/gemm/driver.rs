@@ -18,7 +18,10 @@
 //!
 //! When the row count is small (a few micro-panels) and B has unit column stride, packing B would
 //! cost as much as the multiply itself: the kernel then reads B in place (`ldb = rs_b`), and only a
-//! ragged last column strip is packed. Edge tiles (fewer than `MR` rows or `NR` columns) and C
+//! ragged last column strip is packed. A is read in place when it is row-major and C has few
+//! column strips, or when it is column-major with a short column stride (a transposed matrix,
+//! like the `xᵀ` of a weight gradient): there the MR values of each step already lie side by
+//! side, as a packed panel holds them. Edge tiles (fewer than `MR` rows or `NR` columns) and C
 //! views without unit column stride go through a small scratch tile.
 
 use std::cell::RefCell;
