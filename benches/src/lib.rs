@@ -1,6 +1,11 @@
 //! criterion benchmarks of the workspace's hot paths live in `benches/benches/`; this library holds
 //! what more than one of them needs.
 
+/// Every benchmark runs with the allocator the `pg` command uses: large buffers start on a cache
+/// line (`dense::aligned_alloc`), so the figures are those of the command.
+#[global_allocator]
+static ALLOC: dense::CacheLineAlloc = dense::CacheLineAlloc;
+
 /// Best time per call (seconds) of each contender over `rounds` interleaved rounds. Each
 /// contender gets its own call count per round, calibrated to a window of about `window`
 /// seconds: short windows are the ones a loaded machine's scheduler is least likely to

@@ -140,6 +140,7 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod aligned_alloc;
 pub mod attention;
 mod element;
 pub mod gelu;
@@ -158,6 +159,7 @@ pub mod view;
 pub mod vmath;
 
 pub use activation::Activation;
+pub use aligned_alloc::CacheLineAlloc;
 pub use attention::{
     CausalSelfAttention, attention_reference, causal_self_attention, causal_self_attention_rows,
 };
