@@ -118,17 +118,6 @@ const NO_PACK_A_PANELS: usize = 4;
 /// was as fast or faster).
 const COLUMN_MAJOR_A_MAX_STRIDE: usize = 256;
 
-/// Where the micro-kernel reads A from (see `micro::read_a`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ReadA {
-    /// Packed panels (`pack_a`).
-    Packed,
-    /// A row-major A, in place.
-    Rows,
-    /// A column-major A, in place.
-    Columns,
-}
-
 /// The blocked loop nest; shapes were checked by the caller and `k > 0`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
@@ -149,19 +138,15 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
     // column-major (a transposed matrix) with short columns: then the MR values of each step
     // already lie side by side, as packing would place them, and the copy would only transpose
     // it.
-    let read_a = if a.cs() == 1 && n.div_ceil(nr) <= NO_PACK_A_PANELS {
-        ReadA::Rows
+    // (The kernel, and for an A read in place the stride its `rs_a` argument carries.)
+    let (run, in_place_stride) = if a.cs() == 1 && n.div_ceil(nr) <= NO_PACK_A_PANELS {
+        (mk.run_rowa, Some(a.rs()))
     } else if a.rs() == 1 && a.cs() != 1 && a.cs() <= COLUMN_MAJOR_A_MAX_STRIDE {
-        ReadA::Columns
+        (mk.run_cola, Some(a.cs()))
     } else {
-        ReadA::Packed
+        (mk.run_packed, None)
     };
-    let in_place_a = read_a != ReadA::Packed;
-    let (run, a_stride) = match read_a {
-        ReadA::Rows => (mk.run_rowa, a.rs()),
-        ReadA::Columns => (mk.run_cola, a.cs()),
-        ReadA::Packed => (mk.run_packed, 0),
-    };
+    let in_place_a = in_place_stride.is_some();
     T::with_buffers(|abuf, bbuf| {
         let mut tile = [T::ZERO; 16 * 32];
         debug_assert!(mr * nr <= tile.len());
@@ -202,10 +187,11 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
                         for ir in (0..mc).step_by(mr) {
                             let mrr = mr.min(mc - ir);
                             // (pointer to the A panel, its row stride when read in place)
-                            let (aptr, rs_a) = if in_place_a {
-                                (ablock.sub(ir, 0, mrr, kc).as_slice().as_ptr(), a_stride)
-                            } else {
-                                (abuf[a0 + (ir / mr) * kc * mr..].as_ptr(), 0)
+                            let (aptr, rs_a) = match in_place_stride {
+                                Some(stride) => {
+                                    (ablock.sub(ir, 0, mrr, kc).as_slice().as_ptr(), stride)
+                                }
+                                None => (abuf[a0 + (ir / mr) * kc * mr..].as_ptr(), 0),
                             };
                             let (i, j) = (ic + ir, jc + jr);
                             let mut ctile = c.sub(i, j, mrr, nrr);

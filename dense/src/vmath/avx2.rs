@@ -115,8 +115,8 @@ fn map8(xs: &mut [f32], bias: Option<&[f32]>, f: impl Fn(__m256) -> __m256) {
     }
 }
 
-/// The mask of the first `len` of 8 lanes (`1 ≤ len ≤ 7`): all ones there, zeros after, read
-/// from a sliding window over 8 ones and 8 zeros.
+/// The mask of the first `len` of 8 lanes (`len ≤ 8`): all ones there, zeros after, read from
+/// a sliding window over 8 ones and 8 zeros.
 #[target_feature(enable = "avx2,fma")]
 fn tail_mask(len: usize) -> __m256i {
     const WINDOW: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
@@ -255,7 +255,8 @@ unsafe fn strip<const V: usize>(g: &[f32], y: &[f32], dz: &mut [f32], sums: &mut
 }
 
 /// Runs `f` on every 8 consecutive elements of `N` input slices and one output slice (all of
-/// the same length); the ragged tail goes through 8-value scratch arrays (zeros past the end).
+/// the same length; `f` also receives the output's old values); the ragged tail is read and
+/// written with masked loads and stores (zeros past the end).
 #[target_feature(enable = "avx2,fma")]
 fn zip8<const N: usize>(
     inputs: [&[f32]; N],
@@ -273,24 +274,18 @@ fn zip8<const N: usize>(
         }
     }
     if full < n {
-        let mut bufs = [[0.0f32; 8]; N];
-        for (buf, s) in bufs.iter_mut().zip(inputs) {
-            buf[..n - full].copy_from_slice(&s[full..]);
-        }
-        let mut o = [0.0f32; 8];
-        o[..n - full].copy_from_slice(&out[full..]);
-        // SAFETY: every scratch array holds exactly 8 values.
+        let mask = tail_mask(n - full);
+        // SAFETY: the mask selects lanes full + l < n only, inside every slice.
         unsafe {
-            let v = bufs.map(|b| _mm256_loadu_ps(b.as_ptr()));
-            _mm256_storeu_ps(o.as_mut_ptr(), f(v, _mm256_loadu_ps(o.as_ptr())));
+            let v = inputs.map(|s| _mm256_maskload_ps(s.as_ptr().add(full), mask));
+            let o = _mm256_maskload_ps(out.as_ptr().add(full), mask);
+            _mm256_maskstore_ps(out.as_mut_ptr().add(full), mask, f(v, o));
         }
-        out[full..].copy_from_slice(&o[..n - full]);
     }
 }
 
-/// GELU's forward (see `super::gelu_forward_with`), 8 lanes at a time, the tail through scratch
-/// arrays: the element-by-element code's products and sums in its order, none fused into a
-/// multiply-add.
+/// GELU's forward (see `super::gelu_forward_with`), 8 lanes at a time, the tail masked: the
+/// element-by-element code's products and sums in its order, none fused into a multiply-add.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA; the three slices have the same length.
@@ -317,16 +312,13 @@ pub(super) unsafe fn gelu_forward(x: &[f32], t: &mut [f32], y: &mut [f32]) {
         }
     }
     if full < n {
-        let (mut xb, mut tb, mut yb) = ([0.0f32; 8], [0.0f32; 8], [0.0f32; 8]);
-        xb[..n - full].copy_from_slice(&x[full..]);
-        // SAFETY: the scratch arrays hold exactly 8 values.
+        let mask = tail_mask(n - full);
+        // SAFETY: the mask selects lanes full + l < n only, inside the three slices.
         unsafe {
-            let (tv, yv) = step(_mm256_loadu_ps(xb.as_ptr()));
-            _mm256_storeu_ps(tb.as_mut_ptr(), tv);
-            _mm256_storeu_ps(yb.as_mut_ptr(), yv);
+            let (tv, yv) = step(_mm256_maskload_ps(x.as_ptr().add(full), mask));
+            _mm256_maskstore_ps(t.as_mut_ptr().add(full), mask, tv);
+            _mm256_maskstore_ps(y.as_mut_ptr().add(full), mask, yv);
         }
-        t[full..].copy_from_slice(&tb[..n - full]);
-        y[full..].copy_from_slice(&yb[..n - full]);
     }
 }
 

@@ -75,6 +75,15 @@ fn tanh16(x: __m512) -> __m512 {
     ))
 }
 
+/// The lanes of a step of 16 that hold one of the `left` values still to do.
+fn lanes(left: usize) -> u16 {
+    if left >= 16 {
+        0xFFFF
+    } else {
+        ((1u32 << left) - 1) as u16
+    }
+}
+
 /// Applies `f(x + bias)` to every element (bias optional, same length), 16 at a time, the tail
 /// masked.
 #[target_feature(enable = "avx512f")]
@@ -106,12 +115,7 @@ fn map16(xs: &mut [f32], bias: Option<&[f32]>, f: impl Fn(__m512) -> __m512) {
         j += 32;
     }
     while j < n {
-        let len = 16.min(n - j);
-        let mask: u16 = if len == 16 {
-            0xFFFF
-        } else {
-            ((1u32 << len) - 1) as u16
-        };
+        let (len, mask) = (16.min(n - j), lanes(n - j));
         // SAFETY: only lanes j + l < j + len ≤ n (selected by the mask) of xs and bias are read
         // or written.
         unsafe {
@@ -234,11 +238,7 @@ unsafe fn strip<const V: usize>(
     width: usize,
 ) {
     let cols = sums.len();
-    let mut masks = [0u16; V];
-    for (k, m) in masks.iter_mut().enumerate() {
-        let len = (width - 16 * k).min(16);
-        *m = ((1u32 << len) - 1) as u16;
-    }
+    let masks: [u16; V] = std::array::from_fn(|k| lanes(width - 16 * k));
     // SAFETY (every access below): a lane is read or written only where its mask bit is set,
     // i.e. at column j0 + 16k + l < j0 + width ≤ cols of a row inside the slices.
     let mut acc = [_mm512_setzero_ps(); V];
@@ -259,15 +259,6 @@ unsafe fn strip<const V: usize>(
     }
     for k in 0..V {
         unsafe { _mm512_mask_storeu_ps(sums.as_mut_ptr().add(j0 + 16 * k), masks[k], acc[k]) };
-    }
-}
-
-/// The lanes of a step of 16 that hold one of the `left` values still to do.
-fn lanes(left: usize) -> u16 {
-    if left >= 16 {
-        0xFFFF
-    } else {
-        ((1u32 << left) - 1) as u16
     }
 }
 
