@@ -7,6 +7,7 @@ use autograd::{CustomOp, Store};
 
 use crate::activation::Activation;
 use crate::kernel::Kernel;
+use crate::layer_norm::{Grads, Rows};
 use crate::linear::LinearOp;
 use crate::residual::ResidualLinearOp;
 use crate::scalar::Scalar;
@@ -54,10 +55,39 @@ pub trait Element: Scalar + autograd::Float {
         gx: &mut [Self],
         store: Store,
     );
+
+    /// [`LayerNorm`](crate::layer_norm::LayerNorm)'s forward: `y = γ ⊙ x̂ + β` and each row's
+    /// `(μ, r)`; the vector kernels for `f32`, one row at a time for `f64`.
+    #[doc(hidden)]
+    fn layer_norm_forward(
+        kernel: Kernel,
+        rows: Rows<'_, Self, &mut [Self]>,
+        bias: &[Self],
+        eps: Self,
+        y: &mut [Self],
+    );
+
+    /// [`LayerNorm`](crate::layer_norm::LayerNorm)'s backward: x̄, γ̄ and β̄ from ȳ and the saved
+    /// `(μ, r)`.
+    #[doc(hidden)]
+    fn layer_norm_backward(
+        kernel: Kernel,
+        rows: Rows<'_, Self, &[Self]>,
+        g: &[Self],
+        grads: Grads<'_, Self>,
+    );
 }
 
 macro_rules! impl_element {
-    ($t:ty, $softmax_row:path, $causal_softmax_rows:path, $gelu_forward:path, $gelu_backward:path) => {
+    (
+        $t:ty,
+        $softmax_row:path,
+        $causal_softmax_rows:path,
+        $gelu_forward:path,
+        $gelu_backward:path,
+        $layer_norm_forward:path,
+        $layer_norm_backward:path
+    ) => {
         impl Element for $t {
             fn linear_op(activation: Activation) -> Rc<dyn CustomOp<Self>> {
                 thread_local! {
@@ -104,6 +134,25 @@ macro_rules! impl_element {
             ) {
                 $gelu_backward(kernel, g, x, t, gx, store)
             }
+
+            fn layer_norm_forward(
+                kernel: Kernel,
+                rows: Rows<'_, Self, &mut [Self]>,
+                bias: &[Self],
+                eps: Self,
+                y: &mut [Self],
+            ) {
+                $layer_norm_forward(kernel, rows, bias, eps, y)
+            }
+
+            fn layer_norm_backward(
+                kernel: Kernel,
+                rows: Rows<'_, Self, &[Self]>,
+                g: &[Self],
+                grads: Grads<'_, Self>,
+            ) {
+                $layer_norm_backward(kernel, rows, g, grads)
+            }
         }
     };
 }
@@ -134,17 +183,42 @@ fn gelu_backward_f64(_: Kernel, g: &[f64], x: &[f64], t: &[f64], gx: &mut [f64],
     crate::gelu::backward_with(g, x, t, gx, store)
 }
 
+/// The `f64` layer-norm forward: one row at a time (the kernel path only matters for `f32`).
+fn layer_norm_forward_f64(
+    _: Kernel,
+    rows: Rows<'_, f64, &mut [f64]>,
+    bias: &[f64],
+    eps: f64,
+    y: &mut [f64],
+) {
+    crate::layer_norm::forward_rows(rows, bias, eps, y)
+}
+
+/// The `f64` layer-norm backward: one row at a time.
+fn layer_norm_backward_f64(
+    _: Kernel,
+    rows: Rows<'_, f64, &[f64]>,
+    g: &[f64],
+    grads: Grads<'_, f64>,
+) {
+    crate::layer_norm::backward_rows(rows, g, grads)
+}
+
 impl_element!(
     f32,
     crate::vmath::softmax_in_place,
     crate::vmath::causal_softmax_rows,
     crate::vmath::gelu_forward_with,
-    crate::vmath::gelu_backward_with
+    crate::vmath::gelu_backward_with,
+    crate::layer_norm::forward_f32,
+    crate::layer_norm::backward_f32
 );
 impl_element!(
     f64,
     softmax_row_f64,
     causal_softmax_rows_f64,
     crate::gelu::forward_with::<f64>,
-    gelu_backward_f64
+    gelu_backward_f64,
+    layer_norm_forward_f64,
+    layer_norm_backward_f64
 );

@@ -148,6 +148,7 @@ pub mod gemm;
 mod gemv;
 pub mod init;
 pub mod kernel;
+pub mod layer_norm;
 pub mod linear;
 pub mod mlp;
 pub mod optim;

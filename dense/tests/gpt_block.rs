@@ -3,7 +3,7 @@
 //! (LN → causal multi-head attention → residual, LN → MLP with GELU → residual), a final LN and
 //! an output head, trained on next-token log-likelihood. Its gradient with respect to every
 //! parameter passes autograd's finite-difference `gradcheck`, with the fused ops (attention on the
-//! rows, GELU, the projections landing on the residual stream) and with the reference
+//! rows, layer norm, GELU, the projections landing on the residual stream) and with the reference
 //! compositions, and the two give the same loss and gradients to
 //! 1e-12. A tape reused from an earlier step (whose gradient slots the fused ops' backward rules
 //! overwrite on their first write) gives the bits of a fresh tape.
@@ -12,6 +12,7 @@ use autograd::gradcheck::{GradcheckConfig, gradcheck};
 use autograd::{Tape, Tensor, Var};
 use dense::attention::{CausalSelfAttention, attention_reference, causal_self_attention_rows};
 use dense::gelu::{Gelu, gelu};
+use dense::layer_norm::{LayerNorm, layer_norm};
 use dense::{Activation, linear, linear_residual};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -97,15 +98,22 @@ fn loss<'t>(p: &[Var<'t, f64>], fused: bool) -> Var<'t, f64> {
 /// terms are recorded last, so their backward runs first and fills each input's gradient slot
 /// with zeros: the fused ops then add into it (`β = 1`) instead of writing it (`β = 0`).
 fn loss_with<'t>(p: &[Var<'t, f64>], fused: bool, zero_uses: bool) -> Var<'t, f64> {
-    let mut inputs = vec![p[4], p[6], p[10], p[12], p[16]];
+    let mut inputs = vec![
+        p[2], p[3], p[4], p[6], p[8], p[9], p[10], p[12], p[14], p[15], p[16],
+    ];
     let (b, t, d) = (BATCH, LEN, WIDTH);
     let positions: Vec<usize> = (0..b * t).map(|r| r % t).collect();
+    // LN(x): one fused node with vectorised kernels, or autograd's reference op.
+    let norm = |x: Var<'t, f64>, gain: Var<'t, f64>, bias: Var<'t, f64>| match fused {
+        true => layer_norm(x, gain, bias, &LayerNorm::new(EPS)),
+        false => x.layer_norm(gain, bias, EPS),
+    };
     let x = p[0].embed(&IDS) + p[1].embed(&positions); // [B·T, D]
 
     // Attention sub-block: x + W_o · attention(LN₁(x) · W_qkv). Fused: the attention reads the
     // [B·T, 3·D] rows in place and the projection lands on x in one node (`linear_residual`);
     // reference: reshapes, the composed attention, and `x + linear`.
-    let ln1 = x.layer_norm(p[2], p[3], EPS);
+    let ln1 = norm(x, p[2], p[3]);
     let qkv = linear(ln1, p[4], p[5], Activation::Identity);
     let heads = if fused {
         causal_self_attention_rows(qkv, b, &CausalSelfAttention::new(HEADS))
@@ -117,7 +125,7 @@ fn loss_with<'t>(p: &[Var<'t, f64>], fused: bool, zero_uses: bool) -> Var<'t, f6
     let x = residual(heads, p[6], p[7], x1, fused);
 
     // MLP sub-block: x + W₂ · gelu(LN₂(x) · W₁).
-    let ln2 = x.layer_norm(p[8], p[9], EPS);
+    let ln2 = norm(x, p[8], p[9]);
     let hidden = linear(ln2, p[10], p[11], Activation::Identity);
     let act = if fused {
         gelu(hidden, &Gelu::new())
@@ -127,10 +135,11 @@ fn loss_with<'t>(p: &[Var<'t, f64>], fused: bool, zero_uses: bool) -> Var<'t, f6
     let x2 = x;
     let x = residual(act, p[12], p[13], x2, fused);
 
-    let ln3 = x.layer_norm(p[14], p[15], EPS);
+    let x3 = x;
+    let ln3 = norm(x3, p[14], p[15]);
     let logits = linear(ln3, p[16], p[17], Activation::Identity);
     let nll = -logits.log_softmax(1).gather(1, &TARGETS).mean();
-    inputs.extend([ln1, qkv, heads, x1, ln2, hidden, act, x2, ln3]);
+    inputs.extend([ln1, qkv, heads, x1, ln2, hidden, act, x2, x3, ln3]);
     match zero_uses {
         true => inputs.iter().fold(nll, |l, &v| l + (v * 0.0).sum()),
         false => nll,

@@ -118,7 +118,7 @@ fn map8(xs: &mut [f32], bias: Option<&[f32]>, f: impl Fn(__m256) -> __m256) {
 /// The mask of the first `len` of 8 lanes (`len ≤ 8`): all ones there, zeros after, read from
 /// a sliding window over 8 ones and 8 zeros.
 #[target_feature(enable = "avx2,fma")]
-fn tail_mask(len: usize) -> __m256i {
+pub(crate) fn tail_mask(len: usize) -> __m256i {
     const WINDOW: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
     assert!(len <= 8, "tail of {len} lanes");
     // SAFETY: 8 − len ≥ 0 and (8 − len) + 8 ≤ 16 values of WINDOW are read.

@@ -76,7 +76,7 @@ fn tanh16(x: __m512) -> __m512 {
 }
 
 /// The lanes of a step of 16 that hold one of the `left` values still to do.
-fn lanes(left: usize) -> u16 {
+pub(crate) fn lanes(left: usize) -> u16 {
     if left >= 16 {
         0xFFFF
     } else {

@@ -30,9 +30,9 @@
 //! [`TANH_MAX_REL_ERROR`]. NaN in gives NaN out; `exp(-inf) = 0`, `exp(+inf) = +inf`.
 
 #[cfg(target_arch = "x86_64")]
-mod avx2;
+pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
-mod avx512;
+pub(crate) mod avx512;
 
 use crate::kernel::Kernel;
 

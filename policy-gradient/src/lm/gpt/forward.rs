@@ -1,9 +1,9 @@
 //! The GPT's forward pass on the tape: embeddings, blocks, head, one function each.
 //!
-//! Every piece is an autograd op with its backward rule beside its forward (`embed`,
-//! `layer_norm`, `log_softmax` in `autograd`; the fused layer `x·W + b`, the same layer landing on
-//! the residual stream `x + (h·W + b)`, the fused causal attention and GELU on the vectorised
-//! `tanh` in `dense`), so the whole model's gradient is their chain rule and nothing
+//! Every piece is an autograd op with its backward rule beside its forward (`embed` and
+//! `log_softmax` in `autograd`; the fused layer `x·W + b`, the same layer landing on the residual
+//! stream `x + (h·W + b)`, the fused causal attention, layer norm (the bits of autograd's
+//! `layer_norm`) and GELU on the vectorised `tanh` in `dense`), so the whole model's gradient is their chain rule and nothing
 //! here is differentiated by hand. The parameters are read through a function from their index
 //! (in [`super::GptSpec::param_names`] order) to their handle on the tape, so the same code runs
 //! on parameters copied onto the tape ([`autograd::Tape::param`]) or lent to it
@@ -12,11 +12,11 @@
 use super::{BLOCK_TENSORS, GptArch};
 use autograd::Var;
 use dense::attention::causal_self_attention_rows;
-use dense::gelu::{Gelu, gelu};
+use dense::gelu::gelu;
+use dense::layer_norm::layer_norm;
 use dense::{Activation, Element, linear, linear_residual};
 use envs::tokens::Token;
 use std::cell::RefCell;
-use std::rc::Rc;
 
 thread_local! {
     /// The position of every row of a batch, `0, 1, …, T − 1` once per sequence: rebuilt by each
@@ -32,48 +32,52 @@ fn affine<'t, T: Element>(x: Var<'t, T>, w: Var<'t, T>, b: Var<'t, T>) -> Var<'t
     linear(x, w, b, Activation::Identity)
 }
 
-/// `LN(x) = γ ⊙ (x − μ)/√(σ² + ε) + β`, row by row.
-fn norm<'t, T: Element>(x: Var<'t, T>, gain: Var<'t, T>, bias: Var<'t, T>) -> Var<'t, T> {
-    x.layer_norm(gain, bias, T::from_f64(LN_EPS))
-}
-
-/// One pre-norm block on the residual stream `x` (`[N, D]`), its 12 parameters in
-/// [`super::GptSpec::param_names`] order; `attend` maps the `[N, 3·D]` queries, keys and values to
-/// the `[N, D]` heads' outputs (the fused op in training, the cache in sampling); `act` is the
-/// fused GELU op.
-///
-/// ```text
-/// x ← x + (attend(LN₁(x)·W_qkv + b_qkv))·W_o + b_o
-/// x ← x + gelu(LN₂(x)·W₁ + b₁)·W₂ + b₂
-/// ```
-pub fn block<'t, T: Element>(
-    x: Var<'t, T>,
-    p: [Var<'t, T>; BLOCK_TENSORS],
-    act: &Rc<Gelu>,
-    attend: impl FnOnce(Var<'t, T>) -> Var<'t, T>,
-) -> Var<'t, T> {
-    let [
-        ln1_g,
-        ln1_b,
-        w_qkv,
-        b_qkv,
-        w_o,
-        b_o,
-        ln2_g,
-        ln2_b,
-        w_fc,
-        b_fc,
-        w_proj,
-        b_proj,
-    ] = p;
-    let qkv = affine(norm(x, ln1_g, ln1_b), w_qkv, b_qkv);
-    // x + (heads·W_o + b_o) as one node: the GEMM adds the bias, then x (`linear_residual`).
-    let x = linear_residual(attend(qkv), w_o, b_o, x);
-    let hidden = gelu(affine(norm(x, ln2_g, ln2_b), w_fc, b_fc), act);
-    linear_residual(hidden, w_proj, b_proj, x)
-}
-
 impl GptArch {
+    /// `LN(x) = γ ⊙ (x − μ)/√(σ² + ε) + β`, row by row (the fused op, ε = [`LN_EPS`]).
+    fn norm<'t, T: Element>(
+        &self,
+        x: Var<'t, T>,
+        gain: Var<'t, T>,
+        bias: Var<'t, T>,
+    ) -> Var<'t, T> {
+        layer_norm(x, gain, bias, &self.layer_norm)
+    }
+
+    /// One pre-norm block on the residual stream `x` (`[N, D]`), its 12 parameters in
+    /// [`super::GptSpec::param_names`] order; `attend` maps the `[N, 3·D]` queries, keys and values
+    /// to the `[N, D]` heads' outputs (the fused op in training, the cache in sampling).
+    ///
+    /// ```text
+    /// x ← x + (attend(LN₁(x)·W_qkv + b_qkv))·W_o + b_o
+    /// x ← x + gelu(LN₂(x)·W₁ + b₁)·W₂ + b₂
+    /// ```
+    pub fn block<'t, T: Element>(
+        &self,
+        x: Var<'t, T>,
+        p: [Var<'t, T>; BLOCK_TENSORS],
+        attend: impl FnOnce(Var<'t, T>) -> Var<'t, T>,
+    ) -> Var<'t, T> {
+        let [
+            ln1_g,
+            ln1_b,
+            w_qkv,
+            b_qkv,
+            w_o,
+            b_o,
+            ln2_g,
+            ln2_b,
+            w_fc,
+            b_fc,
+            w_proj,
+            b_proj,
+        ] = p;
+        let qkv = affine(self.norm(x, ln1_g, ln1_b), w_qkv, b_qkv);
+        // x + (heads·W_o + b_o) as one node: the GEMM adds the bias, then x (`linear_residual`).
+        let x = linear_residual(attend(qkv), w_o, b_o, x);
+        let hidden = gelu(affine(self.norm(x, ln2_g, ln2_b), w_fc, b_fc), &self.gelu);
+        linear_residual(hidden, w_proj, b_proj, x)
+    }
+
     /// The 12 parameters of block `l`.
     fn block_params<'t, T: Element>(
         &self,
@@ -90,7 +94,11 @@ impl GptArch {
         x: Var<'t, T>,
     ) -> Var<'t, T> {
         let f = 2 + self.spec.layers * BLOCK_TENSORS;
-        affine(norm(x, param(f), param(f + 1)), param(f + 2), param(f + 3))
+        affine(
+            self.norm(x, param(f), param(f + 1)),
+            param(f + 2),
+            param(f + 3),
+        )
     }
 
     /// Runs every block on `x`, with `attend(l, qkv)` as block `l`'s attention.
@@ -101,9 +109,7 @@ impl GptArch {
         mut attend: impl FnMut(usize, Var<'t, T>) -> Var<'t, T>,
     ) -> Var<'t, T> {
         for l in 0..self.spec.layers {
-            x = block(x, self.block_params(param, l), &self.gelu, |qkv| {
-                attend(l, qkv)
-            });
+            x = self.block(x, self.block_params(param, l), |qkv| attend(l, qkv));
         }
         x
     }
@@ -165,6 +171,6 @@ impl GptArch {
             causal_self_attention_rows(qkv, batch, &self.attention)
         });
         let f = 2 + self.spec.layers * BLOCK_TENSORS;
-        norm(x, param(f), param(f + 1))
+        self.norm(x, param(f), param(f + 1))
     }
 }

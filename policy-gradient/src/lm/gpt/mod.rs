@@ -39,6 +39,8 @@ use autograd::Tensor;
 use dense::Element;
 use dense::attention::CausalSelfAttention;
 use dense::gelu::Gelu;
+use dense::layer_norm::LayerNorm;
+use forward::LN_EPS;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
@@ -171,12 +173,13 @@ impl GptSpec {
 }
 
 /// A GPT's architecture without its parameters: what the forward pass needs besides them (the
-/// sizes, the shared attention and GELU ops, the position ids `0, 1, …, C − 1`).
+/// sizes, the shared attention, layer-norm and GELU ops, the position ids `0, 1, …, C − 1`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct GptArch {
     spec: GptSpec,
     attention: Rc<CausalSelfAttention>,
     gelu: Rc<Gelu>,
+    layer_norm: Rc<LayerNorm>,
     positions: Vec<usize>,
 }
 
@@ -187,6 +190,7 @@ impl GptArch {
             spec,
             attention: CausalSelfAttention::new(spec.heads),
             gelu: Gelu::new(),
+            layer_norm: LayerNorm::new(LN_EPS),
             positions: (0..spec.context).collect(),
         }
     }
