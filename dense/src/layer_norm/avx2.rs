@@ -1,5 +1,5 @@
-//! AVX2 layer norm: as the AVX-512 file, with 8 rows side by side and rows taken 8 elements at a
-//! time (a ragged tail through masked loads and stores). The same products and sums in the same
+//! AVX2 layer norm: as the AVX-512 file, with 8 rows side by side (an 8×8 transpose) and rows
+//! taken 8 elements at a time (a ragged tail through masked loads and stores). The same products and sums in the same
 //! order as the one-row code: the same bits.
 
 use std::arch::x86_64::*;
@@ -12,47 +12,88 @@ use crate::vmath::avx2::tail_mask;
 /// Rows summed side by side, one per lane.
 const LANES: usize = 8;
 
-/// True when the offsets of 8 rows of length n fit the gather's 32-bit indices.
-pub(super) fn fits(n: usize) -> bool {
-    n.checked_mul(LANES)
-        .is_some_and(|span| span <= i32::MAX as usize)
+/// The 8×8 transpose: `out[l]` lane k is `rows[k]` lane l. Pairs of rows interleave their
+/// 32-bit elements, then 64-bit ones (rows 4g…4g+3 of column `4q + c` now share 128-bit lane q
+/// of `u[4g + c]`), then the 128-bit halves are exchanged.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn transpose8(rows: [__m256; LANES]) -> [__m256; LANES] {
+    let t: [__m256; LANES] = std::array::from_fn(|i| {
+        let (a, b) = (rows[i / 2 * 2], rows[i / 2 * 2 + 1]);
+        match i % 2 {
+            0 => _mm256_unpacklo_ps(a, b),
+            _ => _mm256_unpackhi_ps(a, b),
+        }
+    });
+    let u: [__m256; LANES] = std::array::from_fn(|i| {
+        let (g, c) = (i / 4, i % 4);
+        let (a, b) = (t[4 * g + c / 2], t[4 * g + c / 2 + 2]);
+        match c % 2 {
+            0 => _mm256_shuffle_ps::<0x44>(a, b),
+            _ => _mm256_shuffle_ps::<0xEE>(a, b),
+        }
+    });
+    // out[4q + c] = [u[c] half q, u[4 + c] half q]
+    std::array::from_fn(|i| {
+        let (q, c) = (i / 4, i % 4);
+        match q {
+            0 => _mm256_permute2f128_ps::<0x20>(u[c], u[4 + c]),
+            _ => _mm256_permute2f128_ps::<0x31>(u[c], u[4 + c]),
+        }
+    })
 }
 
-/// Offsets of element 0 of 8 consecutive rows of length n: `0, n, 2n, …, 7n`.
+/// Elements `j … j + 7` of a block's rows (`block`: up to 8 rows of n, row-major) as 8 vectors:
+/// vector l holds element j + l of every row, row k in lane k; 0 past the block's last row or a
+/// row's end.
+#[inline]
 #[target_feature(enable = "avx2,fma")]
-fn row_offsets(n: usize) -> __m256i {
-    let k = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    _mm256_mullo_epi32(k, _mm256_set1_epi32(n as i32))
+fn columns(block: &[f32], n: usize, j: usize) -> [__m256; LANES] {
+    let (present, step) = (
+        block.len() / n,
+        Step::along(n).nth(j / LANES).expect("j < n"),
+    );
+    transpose8(std::array::from_fn(|k| match k < present {
+        true => step.load(&block[k * n..(k + 1) * n]),
+        false => _mm256_setzero_ps(),
+    }))
 }
 
-/// `at[offsets[k]]` in lane k for the lanes of `mask`, 0 in the others.
-///
-/// # Safety
-/// Every selected `at + offsets[k]` must be readable.
+/// `Σ_l f(l, x_l)` in 8 lanes, l = 0, 1, …, n − 1 in order, from zero, where `x_l` holds
+/// element l of each of the block's rows (see [`columns`]).
+#[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn gather(mask: __m256i, offsets: __m256i, at: *const f32) -> __m256 {
-    let mask = _mm256_castsi256_ps(mask);
-    // SAFETY: the caller guarantees the selected lanes' addresses; the others are not read.
-    unsafe { _mm256_mask_i32gather_ps::<4>(_mm256_setzero_ps(), at, offsets, mask) }
+fn sum_along(block: &[f32], n: usize, mut f: impl FnMut(usize, __m256) -> __m256) -> __m256 {
+    let mut sum = _mm256_setzero_ps();
+    for j in (0..n).step_by(LANES) {
+        for (l, &column) in columns(block, n, j).iter().enumerate().take(n - j) {
+            sum = _mm256_add_ps(sum, f(j + l, column));
+        }
+    }
+    sum
+}
+
+/// Lane k: `stats[SAVED_PER_ROW·(i0 + k) + which]` (μ for `which` = 0, r for 1) of the block's
+/// `present` rows, 0 past them.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn saved(stats: &[f32], i0: usize, present: usize, which: usize) -> __m256 {
+    let a: [f32; LANES] = std::array::from_fn(|k| match k < present {
+        true => stats[SAVED_PER_ROW * (i0 + k) + which],
+        false => 0.0,
+    });
+    // SAFETY: `a` holds 8 floats.
+    unsafe { _mm256_loadu_ps(a.as_ptr()) }
 }
 
 /// The lanes of `v` as an array.
+#[inline]
 #[target_feature(enable = "avx2,fma")]
 fn to_array(v: __m256) -> [f32; LANES] {
     let mut a = [0.0; LANES];
     // SAFETY: `a` holds 8 floats.
     unsafe { _mm256_storeu_ps(a.as_mut_ptr(), v) };
     a
-}
-
-/// `Σ_l f(l)` in 8 lanes, l = 0, 1, …, n − 1 in order, from zero.
-#[target_feature(enable = "avx2,fma")]
-fn sum_steps(n: usize, mut f: impl FnMut(usize) -> __m256) -> __m256 {
-    let mut sum = _mm256_setzero_ps();
-    for l in 0..n {
-        sum = _mm256_add_ps(sum, f(l));
-    }
-    sum
 }
 
 /// One 8-element step along a row: where it starts and, for the ragged tail, its mask.
@@ -63,13 +104,17 @@ struct Step {
 }
 
 impl Step {
+    /// The step starting at element `at` of a row of n elements (`at < n`).
+    #[target_feature(enable = "avx2,fma")]
+    fn at(n: usize, at: usize) -> Step {
+        let tail = (n - at < LANES).then(|| tail_mask(n - at));
+        Step { at, tail }
+    }
+
     /// The steps along a row of n elements: whole vectors, then a masked tail if any.
     #[target_feature(enable = "avx2,fma")]
     fn along(n: usize) -> impl Iterator<Item = Step> {
-        (0..n).step_by(LANES).map(move |at| Step {
-            at,
-            tail: (n - at < LANES).then(|| tail_mask(n - at)),
-        })
+        (0..n).step_by(LANES).map(move |at| Step::at(n, at))
     }
 
     /// The step's 8 values of `row` (masked-off lanes 0).
@@ -101,8 +146,7 @@ impl Step {
 /// `y = γ ⊙ ((x − μ)·r) + β` along each row.
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA; the lengths were checked (`super::check_forward`) and
-/// [`fits`] holds for the row length.
+/// The CPU must support AVX2 and FMA; the lengths were checked (`super::check_forward`).
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn forward(
     rows: Rows<'_, f32, &mut [f32]>,
@@ -115,17 +159,15 @@ pub(super) unsafe fn forward(
     if n == 0 {
         return;
     }
-    let (count, offsets) = (x.len() / n, row_offsets(n));
+    let count = x.len() / n;
     let len = _mm256_set1_ps(super::length(n));
     let (one, eps) = (_mm256_set1_ps(1.0), _mm256_set1_ps(eps));
     for i0 in (0..count).step_by(LANES) {
-        let mask = tail_mask(LANES.min(count - i0));
-        // SAFETY: lane k reads x[(i0 + k)·n + l], l < n, for rows i0 + k < count only.
-        let column = |l: usize| unsafe { gather(mask, offsets, x.as_ptr().add(i0 * n + l)) };
+        let block = &x[i0 * n..(i0 + LANES).min(count) * n];
         // μ = (Σ x)/n; σ² = (Σ (x − μ)²)/n; r = 1/√(σ² + ε)
-        let mean = _mm256_div_ps(sum_steps(n, &column), len);
-        let squares = sum_steps(n, |l| {
-            let d = _mm256_sub_ps(column(l), mean);
+        let mean = _mm256_div_ps(sum_along(block, n, |_, x| x), len);
+        let squares = sum_along(block, n, |_, x| {
+            let d = _mm256_sub_ps(x, mean);
             _mm256_mul_ps(d, d)
         });
         let r = _mm256_div_ps(
@@ -172,39 +214,25 @@ pub(super) unsafe fn backward(rows: Rows<'_, f32, &[f32]>, g: &[f32], grads: Gra
     if n == 0 {
         return;
     }
-    let (count, offsets) = (x.len() / n, row_offsets(n));
-    let stat_offsets = row_offsets(SAVED_PER_ROW);
+    let count = x.len() / n;
     let inv_n = _mm256_set1_ps(1.0 / super::length(n));
     for i0 in (0..count).step_by(LANES) {
-        let mask = tail_mask(LANES.min(count - i0));
-        // SAFETY: lane k reads the (μ, r) of row i0 + k < count.
-        let (mean, r) = unsafe {
-            let at = stats.as_ptr().add(SAVED_PER_ROW * i0);
-            (
-                gather(mask, stat_offsets, at),
-                gather(mask, stat_offsets, at.add(1)),
-            )
-        };
+        let present = LANES.min(count - i0);
+        let (mean, r) = (saved(stats, i0, present, 0), saved(stats, i0, present, 1));
         let means = dx.is_some().then(|| {
-            // SAFETY: lane k reads g and x at (i0 + k)·n + l, l < n, for rows < count only.
-            let (g_at, x_at) = unsafe { (g.as_ptr().add(i0 * n), x.as_ptr().add(i0 * n)) };
+            let block = i0 * n..(i0 + present) * n;
+            let (g_block, x_block) = (&g[block.clone()], &x[block]);
             // mean(ĝ) = (Σ ĝ)·(1/n), mean(ĝ ⊙ x̂) = (Σ (ĝ·(x − μ))·r)·(1/n): two chains of
             // sums in one loop, each in its order.
             let (mut sum_g, mut sum_gx) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-            for (l, &gamma) in gain.iter().enumerate() {
-                // SAFETY: as above.
-                let (gl, xl) = unsafe {
-                    (
-                        gather(mask, offsets, g_at.add(l)),
-                        gather(mask, offsets, x_at.add(l)),
-                    )
-                };
-                let gh = _mm256_mul_ps(gl, _mm256_set1_ps(gamma));
-                sum_g = _mm256_add_ps(sum_g, gh);
-                sum_gx = _mm256_add_ps(
-                    sum_gx,
-                    _mm256_mul_ps(_mm256_mul_ps(gh, _mm256_sub_ps(xl, mean)), r),
-                );
+            for j in (0..n).step_by(LANES) {
+                let (gs, xs) = (columns(g_block, n, j), columns(x_block, n, j));
+                for l in 0..LANES.min(n - j) {
+                    let gh = _mm256_mul_ps(gs[l], _mm256_set1_ps(gain[j + l]));
+                    sum_g = _mm256_add_ps(sum_g, gh);
+                    let term = _mm256_mul_ps(_mm256_mul_ps(gh, _mm256_sub_ps(xs[l], mean)), r);
+                    sum_gx = _mm256_add_ps(sum_gx, term);
+                }
             }
             let (mean_g, mean_gx) = (_mm256_mul_ps(sum_g, inv_n), _mm256_mul_ps(sum_gx, inv_n));
             (to_array(mean_g), to_array(mean_gx))

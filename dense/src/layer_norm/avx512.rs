@@ -1,5 +1,6 @@
-//! AVX-512F layer norm: the per-row sums with one row per lane (16 rows side by side, element l
-//! of each read by one gather), the rest along each row, 16 elements at a time. Every product and
+//! AVX-512F layer norm: the per-row sums with one row per lane (16 rows side by side: 16
+//! elements of each row loaded, then transposed in registers so that one vector holds element l
+//! of every row), the rest along each row, 16 elements at a time. Every product and
 //! sum is the one-row code's (`super::forward_rows`, `super::backward_rows`), rounded one by one
 //! in its order: the same bits.
 
@@ -13,30 +14,91 @@ use crate::vmath::avx512::lanes;
 /// Rows summed side by side, one per lane.
 const LANES: usize = 16;
 
-/// True when the offsets of 16 rows of length n fit the gather's 32-bit indices.
-pub(super) fn fits(n: usize) -> bool {
-    n.checked_mul(LANES)
-        .is_some_and(|span| span <= i32::MAX as usize)
+/// The 16×16 transpose: `out[l]` lane k is `rows[k]` lane l. Four rounds of 16 shuffles, each
+/// round pairing lanes twice as far apart: 32-bit elements, then 64-bit ones (rows 4g…4g+3 of
+/// column `4q + c` now share 128-bit lane q of `u[4g + c]`), then 128-bit lanes twice.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn transpose16(rows: [__m512; LANES]) -> [__m512; LANES] {
+    let pairs = |f: fn(__m512, __m512) -> __m512, k: usize| f(rows[2 * k], rows[2 * k + 1]);
+    let t: [__m512; LANES] = std::array::from_fn(|i| match i % 2 {
+        0 => pairs(|a, b| _mm512_unpacklo_ps(a, b), i / 2),
+        _ => pairs(|a, b| _mm512_unpackhi_ps(a, b), i / 2),
+    });
+    let u: [__m512; LANES] = std::array::from_fn(|i| {
+        let (g, c) = (i / 4, i % 4);
+        let (a, b) = (
+            _mm512_castps_pd(t[4 * g + c / 2]),
+            _mm512_castps_pd(t[4 * g + c / 2 + 2]),
+        );
+        _mm512_castpd_ps(match c % 2 {
+            0 => _mm512_unpacklo_pd(a, b),
+            _ => _mm512_unpackhi_pd(a, b),
+        })
+    });
+    // out[4q + c] = [u[c] lane q, u[4 + c] lane q, u[8 + c] lane q, u[12 + c] lane q]
+    std::array::from_fn(|i| {
+        let (q, c) = (i / 4, i % 4);
+        let (low, high) = match q / 2 {
+            0 => (
+                _mm512_shuffle_f32x4::<0x44>(u[c], u[4 + c]),
+                _mm512_shuffle_f32x4::<0x44>(u[8 + c], u[12 + c]),
+            ),
+            _ => (
+                _mm512_shuffle_f32x4::<0xEE>(u[c], u[4 + c]),
+                _mm512_shuffle_f32x4::<0xEE>(u[8 + c], u[12 + c]),
+            ),
+        };
+        match q % 2 {
+            0 => _mm512_shuffle_f32x4::<0x88>(low, high),
+            _ => _mm512_shuffle_f32x4::<0xDD>(low, high),
+        }
+    })
 }
 
-/// Offsets of element 0 of 16 consecutive rows of length n: `0, n, 2n, …, 15n`.
+/// Elements `j … j + 15` of a block's rows (`block`: up to 16 rows of n, row-major) as 16
+/// vectors: vector l holds element j + l of every row, row k in lane k; 0 past the block's last
+/// row or a row's end.
+#[inline]
 #[target_feature(enable = "avx512f")]
-fn row_offsets(n: usize) -> __m512i {
-    let k = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    _mm512_mullo_epi32(k, _mm512_set1_epi32(n as i32))
+fn columns(block: &[f32], n: usize, j: usize) -> [__m512; LANES] {
+    let (present, mask) = (block.len() / n, lanes(n - j));
+    transpose16(std::array::from_fn(|k| match k < present {
+        // SAFETY: row k is in the block, and the mask selects its elements j + l < n only.
+        true => unsafe { _mm512_maskz_loadu_ps(mask, block.as_ptr().add(k * n + j)) },
+        false => _mm512_setzero_ps(),
+    }))
 }
 
-/// `at[offsets[k]]` in lane k for the lanes of `mask`, 0 in the others.
-///
-/// # Safety
-/// Every selected `at + offsets[k]` must be readable.
+/// `Σ_l f(l, x_l)` in 16 lanes, l = 0, 1, …, n − 1 in order, from zero, where `x_l` holds
+/// element l of each of the block's rows (see [`columns`]).
+#[inline]
 #[target_feature(enable = "avx512f")]
-unsafe fn gather(mask: u16, offsets: __m512i, at: *const f32) -> __m512 {
-    // SAFETY: the caller guarantees the selected lanes' addresses; the others are not read.
-    unsafe { _mm512_mask_i32gather_ps::<4>(_mm512_setzero_ps(), mask, offsets, at) }
+fn sum_along(block: &[f32], n: usize, mut f: impl FnMut(usize, __m512) -> __m512) -> __m512 {
+    let mut sum = _mm512_setzero_ps();
+    for j in (0..n).step_by(LANES) {
+        for (l, &column) in columns(block, n, j).iter().enumerate().take(n - j) {
+            sum = _mm512_add_ps(sum, f(j + l, column));
+        }
+    }
+    sum
+}
+
+/// Lane k: `stats[SAVED_PER_ROW·(i0 + k) + which]` (μ for `which` = 0, r for 1) of the block's
+/// `present` rows, 0 past them.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn saved(stats: &[f32], i0: usize, present: usize, which: usize) -> __m512 {
+    let a: [f32; LANES] = std::array::from_fn(|k| match k < present {
+        true => stats[SAVED_PER_ROW * (i0 + k) + which],
+        false => 0.0,
+    });
+    // SAFETY: `a` holds 16 floats.
+    unsafe { _mm512_loadu_ps(a.as_ptr()) }
 }
 
 /// The lanes of `v` as an array.
+#[inline]
 #[target_feature(enable = "avx512f")]
 fn to_array(v: __m512) -> [f32; LANES] {
     let mut a = [0.0; LANES];
@@ -45,22 +107,11 @@ fn to_array(v: __m512) -> [f32; LANES] {
     a
 }
 
-/// `Σ_l f(l)` in 16 lanes, l = 0, 1, …, n − 1 in order, from zero.
-#[target_feature(enable = "avx512f")]
-fn sum_steps(n: usize, mut f: impl FnMut(usize) -> __m512) -> __m512 {
-    let mut sum = _mm512_setzero_ps();
-    for l in 0..n {
-        sum = _mm512_add_ps(sum, f(l));
-    }
-    sum
-}
-
 /// The forward (see `super::forward_f32`): per block of 16 rows, μ and σ² as 16 lanes, then
 /// `y = γ ⊙ ((x − μ)·r) + β` along each row.
 ///
 /// # Safety
-/// The CPU must support AVX-512F; the lengths were checked (`super::check_forward`) and
-/// [`fits`] holds for the row length.
+/// The CPU must support AVX-512F; the lengths were checked (`super::check_forward`).
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn forward(
     rows: Rows<'_, f32, &mut [f32]>,
@@ -73,17 +124,15 @@ pub(super) unsafe fn forward(
     if n == 0 {
         return;
     }
-    let (count, offsets) = (x.len() / n, row_offsets(n));
+    let count = x.len() / n;
     let len = _mm512_set1_ps(super::length(n));
     let (one, eps) = (_mm512_set1_ps(1.0), _mm512_set1_ps(eps));
     for i0 in (0..count).step_by(LANES) {
-        let mask = lanes(count - i0);
-        // SAFETY: lane k reads x[(i0 + k)·n + l], l < n, for rows i0 + k < count only.
-        let column = |l: usize| unsafe { gather(mask, offsets, x.as_ptr().add(i0 * n + l)) };
+        let block = &x[i0 * n..(i0 + LANES).min(count) * n];
         // μ = (Σ x)/n; σ² = (Σ (x − μ)²)/n; r = 1/√(σ² + ε)
-        let mean = _mm512_div_ps(sum_steps(n, &column), len);
-        let squares = sum_steps(n, |l| {
-            let d = _mm512_sub_ps(column(l), mean);
+        let mean = _mm512_div_ps(sum_along(block, n, |_, x| x), len);
+        let squares = sum_along(block, n, |_, x| {
+            let d = _mm512_sub_ps(x, mean);
             _mm512_mul_ps(d, d)
         });
         let r = _mm512_div_ps(
@@ -135,39 +184,25 @@ pub(super) unsafe fn backward(rows: Rows<'_, f32, &[f32]>, g: &[f32], grads: Gra
     if n == 0 {
         return;
     }
-    let (count, offsets) = (x.len() / n, row_offsets(n));
-    let stat_offsets = row_offsets(SAVED_PER_ROW);
+    let count = x.len() / n;
     let inv_n = _mm512_set1_ps(1.0 / super::length(n));
     for i0 in (0..count).step_by(LANES) {
-        let mask = lanes(count - i0);
-        // SAFETY: lane k reads the (μ, r) of row i0 + k < count.
-        let (mean, r) = unsafe {
-            let at = stats.as_ptr().add(SAVED_PER_ROW * i0);
-            (
-                gather(mask, stat_offsets, at),
-                gather(mask, stat_offsets, at.add(1)),
-            )
-        };
+        let present = LANES.min(count - i0);
+        let (mean, r) = (saved(stats, i0, present, 0), saved(stats, i0, present, 1));
         let means = dx.is_some().then(|| {
-            // SAFETY: lane k reads g and x at (i0 + k)·n + l, l < n, for rows < count only.
-            let (g_at, x_at) = unsafe { (g.as_ptr().add(i0 * n), x.as_ptr().add(i0 * n)) };
+            let block = i0 * n..(i0 + present) * n;
+            let (g_block, x_block) = (&g[block.clone()], &x[block]);
             // mean(ĝ) = (Σ ĝ)·(1/n), mean(ĝ ⊙ x̂) = (Σ (ĝ·(x − μ))·r)·(1/n): two chains of
             // sums in one loop, each in its order.
             let (mut sum_g, mut sum_gx) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-            for (l, &gamma) in gain.iter().enumerate() {
-                // SAFETY: as above.
-                let (gl, xl) = unsafe {
-                    (
-                        gather(mask, offsets, g_at.add(l)),
-                        gather(mask, offsets, x_at.add(l)),
-                    )
-                };
-                let gh = _mm512_mul_ps(gl, _mm512_set1_ps(gamma));
-                sum_g = _mm512_add_ps(sum_g, gh);
-                sum_gx = _mm512_add_ps(
-                    sum_gx,
-                    _mm512_mul_ps(_mm512_mul_ps(gh, _mm512_sub_ps(xl, mean)), r),
-                );
+            for j in (0..n).step_by(LANES) {
+                let (gs, xs) = (columns(g_block, n, j), columns(x_block, n, j));
+                for l in 0..LANES.min(n - j) {
+                    let gh = _mm512_mul_ps(gs[l], _mm512_set1_ps(gain[j + l]));
+                    sum_g = _mm512_add_ps(sum_g, gh);
+                    let term = _mm512_mul_ps(_mm512_mul_ps(gh, _mm512_sub_ps(xs[l], mean)), r);
+                    sum_gx = _mm512_add_ps(sum_gx, term);
+                }
             }
             let (mean_g, mean_gx) = (_mm512_mul_ps(sum_g, inv_n), _mm512_mul_ps(sum_gx, inv_n));
             (to_array(mean_g), to_array(mean_gx))

@@ -197,14 +197,10 @@ pub(crate) fn forward_f32(
     match kernel {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: AVX-512F availability was just asserted; the lengths were checked.
-        Kernel::Avx512 if avx512::fits(rows.gain.len()) => unsafe {
-            avx512::forward(rows, bias, eps, y)
-        },
+        Kernel::Avx512 => unsafe { avx512::forward(rows, bias, eps, y) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: AVX2+FMA availability was just asserted; the lengths were checked.
-        Kernel::Avx2Fma if avx2::fits(rows.gain.len()) => unsafe {
-            avx2::forward(rows, bias, eps, y)
-        },
+        Kernel::Avx2Fma => unsafe { avx2::forward(rows, bias, eps, y) },
         _ => forward_rows(rows, bias, eps, y),
     }
 }
@@ -221,12 +217,10 @@ pub(crate) fn backward_f32(
     match kernel {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: AVX-512F availability was just asserted; the lengths were checked.
-        Kernel::Avx512 if avx512::fits(rows.gain.len()) => unsafe {
-            avx512::backward(rows, g, grads)
-        },
+        Kernel::Avx512 => unsafe { avx512::backward(rows, g, grads) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: AVX2+FMA availability was just asserted; the lengths were checked.
-        Kernel::Avx2Fma if avx2::fits(rows.gain.len()) => unsafe { avx2::backward(rows, g, grads) },
+        Kernel::Avx2Fma => unsafe { avx2::backward(rows, g, grads) },
         _ => backward_rows(rows, g, grads),
     }
 }
