@@ -25,6 +25,7 @@ use autograd::{CustomOp, GradSlot, Store, Tensor, Var};
 use crate::activation::Activation;
 use crate::element::Element;
 use crate::kernel::Kernel;
+use crate::threads;
 
 /// √(2/π).
 pub(crate) const SQRT_2_OVER_PI: f64 = 0.797_884_560_802_865_4;
@@ -83,7 +84,10 @@ impl<T: Element> CustomOp<T> for Gelu {
         let x = inputs[0].data();
         // Only grown, never zero-filled: the forward overwrites every number.
         saved.resize(x.len(), T::zero());
-        T::gelu_forward(Kernel::selected(), x, saved, out.data_mut());
+        let (kernel, chunk) = (Kernel::selected(), parallel_chunk(x.len()));
+        let parts = x.chunks(chunk).zip(saved.chunks_mut(chunk));
+        let parts = parts.zip(out.data_mut().chunks_mut(chunk));
+        threads::for_each_part(parts, |_, ((x, t), y)| T::gelu_forward(kernel, x, t, y));
     }
 
     /// `x̄ = ȳ · gelu'(x)`, with the `t` the forward saved.
@@ -98,16 +102,24 @@ impl<T: Element> CustomOp<T> for Gelu {
         let Some((gx, store)) = grad_inputs[0].as_mut().map(GradSlot::write) else {
             return;
         };
-        let x = inputs[0].data();
-        T::gelu_backward(
-            Kernel::selected(),
-            grad_out.data(),
-            x,
-            saved,
-            gx.data_mut(),
-            store,
-        );
+        let (kernel, chunk) = (Kernel::selected(), parallel_chunk(gx.data().len()));
+        let inputs = grad_out
+            .data()
+            .chunks(chunk)
+            .zip(inputs[0].data().chunks(chunk));
+        let parts = inputs.zip(saved.chunks(chunk).zip(gx.data_mut().chunks_mut(chunk)));
+        threads::for_each_part(parts, |_, ((g, x), (t, gx))| {
+            T::gelu_backward(kernel, g, x, t, gx, store)
+        });
     }
+}
+
+/// The slice length each thread takes in a pass over `len` elements (whole vectors but the
+/// last): all of it below [`threads::PARALLEL_MIN_HEAVY_ELEMENTS`]. Each element is computed by
+/// one thread with the same instructions, so the bits do not depend on the thread count.
+fn parallel_chunk(len: usize) -> usize {
+    let parts = threads::parts_for(len, threads::PARALLEL_MIN_HEAVY_ELEMENTS, len.div_ceil(64));
+    threads::chunk_len(len, 64, parts)
 }
 
 /// The forward over a slice, one element at a time: `t = tanh u` with

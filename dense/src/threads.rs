@@ -52,6 +52,15 @@ pub const PARALLEL_MIN_GEMV_MACS: usize = 1 << 19;
 /// AVX-512 machine, a virtual machine whose speed drifts by 5–10% between runs.
 pub const PARALLEL_MIN_ELEMENTS: usize = 1 << 18;
 
+/// The same for passes that do tens of operations per element: GELU (a `tanh` each) and the
+/// layer norm (two sums per row and the normalisation; work counted as the input's elements).
+/// At 2¹⁶ the transformer's `[1024, 64]` layer norms split, as well as its `[1024, 256]` GELUs.
+/// Measured on the 2-core AVX-512 machine (a scratch program timing the 32 × 32 GPT training step
+/// of `benches/benches/transformer.rs` on two threads, best of 300 steps, three alternations):
+/// 5,505–5,648 µs with this threshold against 5,721–5,866 µs with 2¹⁷ (the GELUs alone split) on
+/// AVX-512, 7,517–7,704 against 7,861–7,978 µs on AVX2.
+pub const PARALLEL_MIN_HEAVY_ELEMENTS: usize = 1 << 16;
+
 /// 0: the default (all cores); else the thread count set by [`set_threads`].
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
@@ -83,6 +92,14 @@ pub(crate) fn parts_for(work: usize, min_work: usize, max_parts: usize) -> usize
         return 1;
     }
     threads().min(max_parts).max(1)
+}
+
+/// The length of each part when `len` items are cut into `parts` nearly equal parts in whole
+/// multiples of `align` (the last part shorter); at least 1, so that `chunks` accepts it.
+pub(crate) fn chunk_len(len: usize, align: usize, parts: usize) -> usize {
+    len.div_ceil(parts.max(1))
+        .next_multiple_of(align.max(1))
+        .max(1)
 }
 
 /// At most this many parts per job (more threads than this are not used).

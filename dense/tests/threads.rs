@@ -1,15 +1,19 @@
 //! Results are bit-identical for 1, 2 and 3 threads: GEMMs on shapes around the parallel
 //! thresholds (the packed driver's and the GEMV routes') and every block boundary (register tile rows, the cache blocks MC, KC and NC) on every
-//! kernel path, and a whole fused-MLP training step (forward, the fused activation/bias backward,
-//! every GEMM) at a batch large enough to use the pool.
+//! kernel path, a whole fused-MLP training step (forward, the fused activation/bias backward,
+//! every GEMM) at a batch large enough to use the pool, and the fused layer norm and GELU on
+//! both sides of their threshold.
 //!
 //! The thread count is process-wide, so the tests of this file take turns through a lock.
 
 use std::sync::Mutex;
 
 use autograd::{Tape, Tensor};
+use dense::gelu::{Gelu, gelu};
+use dense::layer_norm::{LayerNorm, layer_norm};
 use dense::threads::{
-    PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_GEMV_MACS, PARALLEL_MIN_MACS, set_threads,
+    PARALLEL_MIN_ELEMENTS, PARALLEL_MIN_GEMV_MACS, PARALLEL_MIN_HEAVY_ELEMENTS, PARALLEL_MIN_MACS,
+    set_threads,
 };
 use dense::{Activation, Epilogue, Init, Kernel, MatMut, MatRef, Mlp, gemm_fused_with};
 use rand::{Rng, SeedableRng};
@@ -177,4 +181,51 @@ fn a_training_step_has_the_same_bits_on_any_thread_count() {
         }
     }
     Kernel::force(None);
+}
+
+/// Value and every gradient of `Σ w ⊙ gelu(LN(x)) + Σ x` on an `[rows, n]` input (`Σ x`
+/// recorded last, so its rule writes x̄ first and LN's adds to it), with the fused layer norm
+/// and GELU, at each thread count: their bits.
+fn norm_gelu_bits(rows: usize, n: usize) -> Vec<Vec<Vec<u32>>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(rows as u64 * 31 + n as u64);
+    let x = Tensor::from_vec(random(rows * n, &mut rng), &[rows, n]);
+    let gain = Tensor::from_vec(random(n, &mut rng), &[n]);
+    let bias = Tensor::from_vec(random(n, &mut rng), &[n]);
+    let w = Tensor::from_vec(random(rows * n, &mut rng), &[rows, n]);
+    let (norm, act) = (LayerNorm::new(1e-5), Gelu::new());
+    THREAD_COUNTS
+        .iter()
+        .map(|&threads| {
+            set_threads(threads);
+            let tape = Tape::<f32>::new();
+            let [xv, gv, bv] = [&x, &gain, &bias].map(|t| tape.param(t));
+            let y = gelu(layer_norm(xv, gv, bv, &norm), &act);
+            let g = ((y * tape.constant(&w)).sum() + xv.sum()).backward();
+            let bits = |t: &Tensor<f32>| t.data().iter().map(|v| v.to_bits()).collect();
+            vec![bits(&y.value()), bits(&g[xv]), bits(&g[gv]), bits(&g[bv])]
+        })
+        .collect()
+}
+
+#[test]
+fn layer_norm_and_gelu_have_the_same_bits_on_any_thread_count() {
+    let _turn = THREAD_SETTING.lock().unwrap_or_else(|e| e.into_inner());
+    for kernel in Kernel::available() {
+        Kernel::force(Some(kernel));
+        // Below the threshold, at it (the transformer's [1024, 64]), and ragged rows and blocks
+        // above it.
+        for (rows, n) in [(100, 64), (1024, 64), (1037, 67), (3001, 33)] {
+            let split = rows * n >= PARALLEL_MIN_HEAVY_ELEMENTS;
+            assert_eq!(split, rows >= 1024, "{rows}×{n} is on the intended side");
+            let results = norm_gelu_bits(rows, n);
+            for (t, r) in THREAD_COUNTS.iter().zip(&results).skip(1) {
+                assert!(
+                    *r == results[0],
+                    "{kernel:?} {rows}×{n}, {t} threads: value or gradients differ from 1 thread"
+                );
+            }
+        }
+    }
+    Kernel::force(None);
+    set_threads(0);
 }

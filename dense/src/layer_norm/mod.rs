@@ -38,6 +38,7 @@ use autograd::{CustomOp, GradSlot, Store, Tensor, Var};
 
 use crate::element::Element;
 use crate::kernel::Kernel;
+use crate::threads;
 
 /// The fused layer-norm op, with its ε; keep it in an `Rc` across steps (recording then only
 /// bumps a count).
@@ -123,13 +124,20 @@ impl<T: Element> CustomOp<T> for LayerNorm {
         let rows = x.len().checked_div(gain.len()).unwrap_or(0);
         // Only grown, never zero-filled: the forward writes every number.
         saved.resize(rows * SAVED_PER_ROW, T::zero());
-        let eps = <T as autograd::Float>::from_f64(self.eps);
-        let rows = Rows {
-            x,
-            gain,
-            stats: saved.as_mut_slice(),
-        };
-        T::layer_norm_forward(Kernel::selected(), rows, bias, eps, out.data_mut());
+        let (eps, kernel) = (
+            <T as autograd::Float>::from_f64(self.eps),
+            Kernel::selected(),
+        );
+        // Blocks of whole rows, one per thread: x, its stats and y cut at the same rows.
+        let n = gain.len().max(1);
+        let block = parallel_rows(x.len(), n);
+        let inputs = x
+            .chunks(block * n)
+            .zip(saved.chunks_mut(block * SAVED_PER_ROW));
+        let parts = inputs.zip(out.data_mut().chunks_mut(block * n));
+        threads::for_each_part(parts, |_, ((x, stats), y)| {
+            T::layer_norm_forward(kernel, Rows { x, gain, stats }, bias, eps, y)
+        });
     }
 
     /// x̄ (written or added), γ̄ and β̄ (added), from the saved `(μ, r)`.
@@ -152,13 +160,68 @@ impl<T: Element> CustomOp<T> for LayerNorm {
             gain: dgain.as_mut().map(|s| s.add_into().data_mut()),
             bias: dbias.as_mut().map(|s| s.add_into().data_mut()),
         };
-        let rows = Rows {
-            x: inputs[0].data(),
-            gain: inputs[1].data(),
-            stats: saved,
+        let (x, gain, g) = (inputs[0].data(), inputs[1].data(), grad_out.data());
+        let (kernel, n) = (Kernel::selected(), gain.len().max(1));
+        let block = parallel_rows(x.len(), n);
+        if block * n >= x.len() {
+            T::layer_norm_backward(
+                kernel,
+                Rows {
+                    x,
+                    gain,
+                    stats: saved,
+                },
+                g,
+                grads,
+            );
+            return;
+        }
+        // On the pool: x̄ in blocks of whole rows, one per thread; then γ̄ and β̄ on this thread,
+        // each column summed over the rows in order as on one thread.
+        let Grads {
+            x: dx,
+            gain: dgain,
+            bias: dbias,
+        } = grads;
+        if let Some((dx, store)) = dx {
+            let inputs = x.chunks(block * n).zip(g.chunks(block * n));
+            let rows = inputs.zip(saved.chunks(block * SAVED_PER_ROW));
+            let parts = rows.zip(dx.chunks_mut(block * n));
+            threads::for_each_part(parts, |_, (((x, g), stats), dx)| {
+                let grads = Grads {
+                    x: Some((dx, store)),
+                    gain: None,
+                    bias: None,
+                };
+                T::layer_norm_backward(kernel, Rows { x, gain, stats }, g, grads)
+            });
+        }
+        let grads = Grads {
+            x: None,
+            gain: dgain,
+            bias: dbias,
         };
-        T::layer_norm_backward(Kernel::selected(), rows, grad_out.data(), grads);
+        T::layer_norm_backward(
+            kernel,
+            Rows {
+                x,
+                gain,
+                stats: saved,
+            },
+            g,
+            grads,
+        );
     }
+}
+
+/// Rows each thread takes of `len` numbers in rows of n (a multiple of 16, the widest kernel's
+/// block of rows): all of them below [`threads::PARALLEL_MIN_HEAVY_ELEMENTS`]. Each row's
+/// numbers are computed by one thread with the same instructions, so the bits do not depend on
+/// the thread count.
+fn parallel_rows(len: usize, n: usize) -> usize {
+    let rows = len / n;
+    let parts = threads::parts_for(len, threads::PARALLEL_MIN_HEAVY_ELEMENTS, rows.div_ceil(16));
+    threads::chunk_len(rows, 16, parts)
 }
 
 /// What both directions read: the input rows (`x`, row-major, rows of `gain.len()`), γ, and
