@@ -1,7 +1,8 @@
 //! SIMD dense layers for small policy networks: a packed GEMM with AVX-512 / AVX2+FMA /
 //! portable kernels chosen once at run time, a GEMV path for batch 1, vectorised `tanh`/`exp`,
 //! the fused layer `act(x·W + b)` as one autograd node, an [`Mlp`] that owns its parameters,
-//! initialisers, optimisers (SGD, Adam, AdamW) with gradient clipping and a learning-rate
+//! the transformer's fused ops (causal attention, layer norm, GELU, a layer landing on the
+//! residual stream), initialisers, optimisers (SGD, Adam, AdamW) with gradient clipping and a learning-rate
 //! schedule, and a checksummed parameter-file format for checkpoints that resume bit for bit.
 //!
 //! # Training an MLP: the whole loop
@@ -135,6 +136,10 @@
 //!   reference ops (`x.matmul(w) + b`, `.tanh()`, `.relu()`) for values and all three
 //!   gradients, in `f64` (to 1e-12) and `f32`, for random shapes; its `f64` version and a whole
 //!   `Mlp` pass autograd's finite-difference `gradcheck` (`tests/layers.rs`).
+//! - The fused layer norm has the bits of autograd's `layer_norm` (value and every gradient) on
+//!   every path, and GELU and the layer norm the same bits on 1, 2 and 3 threads
+//!   (`tests/layer_norm.rs`, `tests/threads.rs`); the attention and GELU ops are held to
+//!   autograd's compositions, and a whole GPT block passes `gradcheck` (`tests/gpt_block.rs`).
 //! - Optimiser steps are compared with values worked by hand from PyTorch's update rules; a
 //!   training run interrupted by a checkpoint resumes to the same bits.
 #![warn(missing_docs)]
