@@ -152,38 +152,18 @@ impl<T: Element> CustomOp<T> for LayerNorm {
         let [dx, dgain, dbias] = grad_inputs else {
             unreachable!("layer_norm has 3 inputs");
         };
-        let grads = Grads {
-            x: dx.as_mut().map(|s| {
-                let (buf, store) = s.write();
-                (buf.data_mut(), store)
-            }),
-            gain: dgain.as_mut().map(|s| s.add_into().data_mut()),
-            bias: dbias.as_mut().map(|s| s.add_into().data_mut()),
-        };
         let (x, gain, g) = (inputs[0].data(), inputs[1].data(), grad_out.data());
         let (kernel, n) = (Kernel::selected(), gain.len().max(1));
+        let mut dx = dx.as_mut().map(|s| {
+            let (buf, store) = s.write();
+            (buf.data_mut(), store)
+        });
         let block = parallel_rows(x.len(), n);
-        if block * n >= x.len() {
-            T::layer_norm_backward(
-                kernel,
-                Rows {
-                    x,
-                    gain,
-                    stats: saved,
-                },
-                g,
-                grads,
-            );
-            return;
-        }
-        // On the pool: x̄ in blocks of whole rows, one per thread; then γ̄ and β̄ on this thread,
-        // each column summed over the rows in order as on one thread.
-        let Grads {
-            x: dx,
-            gain: dgain,
-            bias: dbias,
-        } = grads;
-        if let Some((dx, store)) = dx {
+        if block * n < x.len()
+            && let Some((dx, store)) = dx.take()
+        {
+            // On the pool: x̄ in blocks of whole rows, one per thread; γ̄ and β̄ below, on this
+            // thread, each column summed over the rows in order as on one thread.
             let inputs = x.chunks(block * n).zip(g.chunks(block * n));
             let rows = inputs.zip(saved.chunks(block * SAVED_PER_ROW));
             let parts = rows.zip(dx.chunks_mut(block * n));
@@ -197,20 +177,16 @@ impl<T: Element> CustomOp<T> for LayerNorm {
             });
         }
         let grads = Grads {
-            x: None,
-            gain: dgain,
-            bias: dbias,
+            x: dx,
+            gain: dgain.as_mut().map(|s| s.add_into().data_mut()),
+            bias: dbias.as_mut().map(|s| s.add_into().data_mut()),
         };
-        T::layer_norm_backward(
-            kernel,
-            Rows {
-                x,
-                gain,
-                stats: saved,
-            },
-            g,
-            grads,
-        );
+        let rows = Rows {
+            x,
+            gain,
+            stats: saved,
+        };
+        T::layer_norm_backward(kernel, rows, g, grads);
     }
 }
 
