@@ -14,6 +14,10 @@
 //! `tanh` a second time. Backward writes `x̄` with `=` when it is the first rule to reach x's
 //! gradient slot in the pass ([`autograd::Store::Overwrite`]: no zero fill), else adds.
 //!
+//! Slices of at least [`crate::threads::PARALLEL_MIN_HEAVY_ELEMENTS`] are cut into one part per
+//! thread, each element computed by one thread with the same instructions, so the bits do not
+//! depend on the thread count.
+//!
 //! For `f32`, `tanh` is [`crate::vmath`]'s approximation (its documented error); for `f64` the
 //! library's. The test holds value and gradient to autograd's [`Var::gelu`] (the reference) and
 //! checks the `f64` op with `gradcheck`.

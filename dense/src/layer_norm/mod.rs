@@ -19,13 +19,20 @@
 //! latency however wide the vectors. Vectorising along the row would add in another order and
 //! change the bits. So the vector paths give each *row* a lane instead: lane k of a register
 //! holds row k's running sum, and step l adds element l of 16 rows (AVX-512) or 8 (AVX2) at
-//! once, read with one gather. Every row still adds its elements in order, from zero, with no
-//! fused multiply-add: the same roundings, the same bits as the reference on every path. The
-//! passes that need no sum (y, x̄, γ̄, β̄ of one row) run along the row, 16 or 8 elements at a time.
+//! once. To get there the kernels load 16 (or 8) consecutive elements of each row and transpose
+//! that square in registers, so that vector l holds element l of every row. Every row still adds
+//! its elements in order, from zero, with no fused multiply-add: the same roundings, the same
+//! bits as the reference on every path. The passes that need no sum (y, x̄, γ̄, β̄ of one row) run
+//! along the row, 16 or 8 elements at a time.
+//!
+//! Large inputs (from [`threads::PARALLEL_MIN_HEAVY_ELEMENTS`]) are cut into blocks of whole rows,
+//! one per thread; γ̄ and β̄, which sum over the rows, are then added on the calling thread, rows
+//! in order, so the bits do not depend on the thread count either.
 //!
 //! How we know it is right: `tests/layer_norm.rs` holds value and every gradient to autograd's
 //! op bit for bit in `f32` on every kernel path (row counts around the lane width, ragged rows,
-//! overwritten and accumulated x̄), and checks the `f64` op with `gradcheck`.
+//! overwritten and accumulated x̄), and checks the `f64` op with `gradcheck`; `tests/threads.rs`
+//! holds the bits at 1, 2 and 3 threads.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
