@@ -122,8 +122,7 @@ impl<T: Element> CustomOp<T> for Gelu {
 /// last): all of it below [`threads::PARALLEL_MIN_HEAVY_ELEMENTS`]. Each element is computed by
 /// one thread with the same instructions, so the bits do not depend on the thread count.
 fn parallel_chunk(len: usize) -> usize {
-    let parts = threads::parts_for(len, threads::PARALLEL_MIN_HEAVY_ELEMENTS, len.div_ceil(64));
-    threads::chunk_len(len, 64, parts)
+    threads::part_len(len, 64, len, threads::PARALLEL_MIN_HEAVY_ELEMENTS)
 }
 
 /// The forward over a slice, one element at a time: `t = tanh u` with

@@ -94,12 +94,13 @@ pub(crate) fn parts_for(work: usize, min_work: usize, max_parts: usize) -> usize
     threads().min(max_parts).max(1)
 }
 
-/// The length of each part when `len` items are cut into `parts` nearly equal parts in whole
-/// multiples of `align` (the last part shorter); at least 1, so that `chunks` accepts it.
-pub(crate) fn chunk_len(len: usize, align: usize, parts: usize) -> usize {
-    len.div_ceil(parts.max(1))
-        .next_multiple_of(align.max(1))
-        .max(1)
+/// How many of `items` (elements, rows…) each part takes when a job of `work` units over them
+/// is cut as [`parts_for`] says (one part below `min_work`): nearly equal parts in whole
+/// multiples of `align` items, the last one shorter; at least 1, so that `chunks` accepts it.
+pub(crate) fn part_len(items: usize, align: usize, work: usize, min_work: usize) -> usize {
+    let align = align.max(1);
+    let parts = parts_for(work, min_work, items.div_ceil(align)).max(1);
+    items.div_ceil(parts).next_multiple_of(align).max(1)
 }
 
 /// At most this many parts per job (more threads than this are not used).

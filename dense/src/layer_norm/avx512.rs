@@ -8,7 +8,7 @@ use std::arch::x86_64::*;
 
 use autograd::Store;
 
-use super::{Grads, Rows, SAVED_PER_ROW};
+use super::{Grads, Rows, SAVED_PER_ROW, saved};
 use crate::vmath::avx512::lanes;
 
 /// Rows summed side by side, one per lane.
@@ -70,29 +70,24 @@ fn columns(block: &[f32], n: usize, j: usize) -> [__m512; LANES] {
     }))
 }
 
-/// `Σ_l f(l, x_l)` in 16 lanes, l = 0, 1, …, n − 1 in order, from zero, where `x_l` holds
-/// element l of each of the block's rows (see [`columns`]).
+/// `Σ_l f(x_l)` in 16 lanes, l = 0, 1, …, n − 1 in order, from zero, where `x_l` holds element
+/// l of each of the block's rows (see [`columns`]).
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn sum_along(block: &[f32], n: usize, mut f: impl FnMut(usize, __m512) -> __m512) -> __m512 {
+fn sum_along(block: &[f32], n: usize, mut f: impl FnMut(__m512) -> __m512) -> __m512 {
     let mut sum = _mm512_setzero_ps();
     for j in (0..n).step_by(LANES) {
-        for (l, &column) in columns(block, n, j).iter().enumerate().take(n - j) {
-            sum = _mm512_add_ps(sum, f(j + l, column));
+        for &column in columns(block, n, j).iter().take(n - j) {
+            sum = _mm512_add_ps(sum, f(column));
         }
     }
     sum
 }
 
-/// Lane k: `stats[SAVED_PER_ROW·(i0 + k) + which]` (μ for `which` = 0, r for 1) of the block's
-/// `present` rows, 0 past them.
+/// The vector of lanes `a`.
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn saved(stats: &[f32], i0: usize, present: usize, which: usize) -> __m512 {
-    let a: [f32; LANES] = std::array::from_fn(|k| match k < present {
-        true => stats[SAVED_PER_ROW * (i0 + k) + which],
-        false => 0.0,
-    });
+fn from_array(a: &[f32; LANES]) -> __m512 {
     // SAFETY: `a` holds 16 floats.
     unsafe { _mm512_loadu_ps(a.as_ptr()) }
 }
@@ -128,10 +123,11 @@ pub(super) unsafe fn forward(
     let len = _mm512_set1_ps(super::length(n));
     let (one, eps) = (_mm512_set1_ps(1.0), _mm512_set1_ps(eps));
     for i0 in (0..count).step_by(LANES) {
-        let block = &x[i0 * n..(i0 + LANES).min(count) * n];
+        let present = LANES.min(count - i0);
+        let block = &x[i0 * n..(i0 + present) * n];
         // μ = (Σ x)/n; σ² = (Σ (x − μ)²)/n; r = 1/√(σ² + ε)
-        let mean = _mm512_div_ps(sum_along(block, n, |_, x| x), len);
-        let squares = sum_along(block, n, |_, x| {
+        let mean = _mm512_div_ps(sum_along(block, n, |x| x), len);
+        let squares = sum_along(block, n, |x| {
             let d = _mm512_sub_ps(x, mean);
             _mm512_mul_ps(d, d)
         });
@@ -140,7 +136,7 @@ pub(super) unsafe fn forward(
             _mm512_sqrt_ps(_mm512_add_ps(_mm512_div_ps(squares, len), eps)),
         );
         let (mean, r) = (to_array(mean), to_array(r));
-        for k in 0..LANES.min(count - i0) {
+        for k in 0..present {
             let i = i0 + k;
             (stats[SAVED_PER_ROW * i], stats[SAVED_PER_ROW * i + 1]) = (mean[k], r[k]);
             let row = i * n..(i + 1) * n;
@@ -190,6 +186,7 @@ pub(super) unsafe fn backward(rows: Rows<'_, f32, &[f32]>, g: &[f32], grads: Gra
         let present = LANES.min(count - i0);
         let (mean, r) = (saved(stats, i0, present, 0), saved(stats, i0, present, 1));
         let means = dx.is_some().then(|| {
+            let (mean, r) = (from_array(&mean), from_array(&r));
             let block = i0 * n..(i0 + present) * n;
             let (g_block, x_block) = (&g[block.clone()], &x[block]);
             // mean(ĝ) = (Σ ĝ)·(1/n), mean(ĝ ⊙ x̂) = (Σ (ĝ·(x − μ))·r)·(1/n): two chains of
@@ -207,8 +204,7 @@ pub(super) unsafe fn backward(rows: Rows<'_, f32, &[f32]>, g: &[f32], grads: Gra
             let (mean_g, mean_gx) = (_mm512_mul_ps(sum_g, inv_n), _mm512_mul_ps(sum_gx, inv_n));
             (to_array(mean_g), to_array(mean_gx))
         });
-        let (mean, r) = (to_array(mean), to_array(r));
-        for k in 0..LANES.min(count - i0) {
+        for k in 0..present {
             let row = (i0 + k) * n..(i0 + k + 1) * n;
             let (xr, gr) = (&x[row.clone()], &g[row.clone()]);
             if let (Some((dx, store)), Some((mean_g, mean_gx))) = (dx.as_mut(), means) {

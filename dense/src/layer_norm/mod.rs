@@ -202,9 +202,7 @@ impl<T: Element> CustomOp<T> for LayerNorm {
 /// numbers are computed by one thread with the same instructions, so the bits do not depend on
 /// the thread count.
 fn parallel_rows(len: usize, n: usize) -> usize {
-    let rows = len / n;
-    let parts = threads::parts_for(len, threads::PARALLEL_MIN_HEAVY_ELEMENTS, rows.div_ceil(16));
-    threads::chunk_len(rows, 16, parts)
+    threads::part_len(len / n, 16, len, threads::PARALLEL_MIN_HEAVY_ELEMENTS)
 }
 
 /// What both directions read: the input rows (`x`, row-major, rows of `gain.len()`), γ, and
@@ -304,6 +302,16 @@ fn check_backward<T>(rows: &Rows<'_, T, &[T]>, g: &[T], grads: &Grads<'_, T>) {
     );
 }
 
+/// `stats[SAVED_PER_ROW·(i0 + k) + which]` at k (μ for `which` = 0, r for 1) for the `present`
+/// rows of a block of `L` rows from row `i0`, 0 past them: one vector's lanes.
+#[cfg(target_arch = "x86_64")]
+fn saved<const L: usize>(stats: &[f32], i0: usize, present: usize, which: usize) -> [f32; L] {
+    std::array::from_fn(|k| match k < present {
+        true => stats[SAVED_PER_ROW * (i0 + k) + which],
+        false => 0.0,
+    })
+}
+
 /// n as an `f32`, rounded as autograd's `from_usize` rounds it (through `f64`).
 #[cfg(target_arch = "x86_64")]
 fn length(n: usize) -> f32 {
@@ -362,14 +370,14 @@ pub(crate) fn backward_rows<T: Element>(rows: Rows<'_, T, &[T]>, g: &[T], grads:
         let (mean, r) = (s[0], s[1]);
         let (xr, gr) = (&x[i * n..(i + 1) * n], &g[i * n..(i + 1) * n]);
         if let Some((dx, store)) = dx.as_mut() {
-            // mean(ĝ) and mean(ĝ ⊙ x̂), each summed in order, then scaled by 1/n.
-            let (mut mean_g, mut mean_gx) = (T::zero(), T::zero());
+            // mean(ĝ) = (Σ ĝ)·(1/n), mean(ĝ ⊙ x̂) = (Σ (ĝ·(x − μ))·r)·(1/n), each sum in order.
+            let (mut sum_g, mut sum_gx) = (T::zero(), T::zero());
             for l in 0..n {
                 let gh = gr[l] * gain[l];
-                mean_g += gh;
-                mean_gx += gh * (xr[l] - mean) * r;
+                sum_g += gh;
+                sum_gx += gh * (xr[l] - mean) * r;
             }
-            let means = (mean_g * inv_n, mean_gx * inv_n);
+            let means = (sum_g * inv_n, sum_gx * inv_n);
             store_input_grad(
                 xr,
                 gr,
@@ -381,11 +389,13 @@ pub(crate) fn backward_rows<T: Element>(rows: Rows<'_, T, &[T]>, g: &[T], grads:
             );
         }
         if let Some(dgain) = dgain.as_deref_mut() {
+            // γ̄ += ȳ ⊙ x̂, as (ȳ·(x − μ))·r
             for l in 0..n {
                 dgain[l] += gr[l] * (xr[l] - mean) * r;
             }
         }
         if let Some(dbias) = dbias.as_deref_mut() {
+            // β̄ += ȳ
             for (d, &gl) in dbias.iter_mut().zip(gr) {
                 *d += gl;
             }
