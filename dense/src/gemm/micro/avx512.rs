@@ -19,72 +19,14 @@ pub(crate) const MR: usize = 12;
 /// Tile columns (two vectors of 16).
 pub(crate) const NR: usize = 32;
 
-/// Packed-A kernel; see `driver::MicroFn` (`rs_a` is unused).
+/// The micro-kernel reading A as `READ_A` says (`read_a::PACKED`, `ROWS` or `COLUMNS`; with
+/// `COLUMNS`, `rs_a` is A's column stride, with `PACKED` it is unused); see `driver::MicroFn`.
 ///
 /// # Safety
 /// As `MicroFn`, and the CPU must support AVX-512F.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn micro_packed(
-    k: usize,
-    alpha: f32,
-    a: *const f32,
-    rs_a: usize,
-    b: *const f32,
-    ldb: usize,
-    beta: f32,
-    c: *mut f32,
-    rs_c: usize,
-    rows: usize,
-) {
-    // SAFETY: forwarded contract; the caller checked AVX-512F.
-    unsafe { micro_impl::<{ read_a::PACKED }>(k, alpha, a, rs_a, b, ldb, beta, c, rs_c, rows) }
-}
-
-/// Row-major-A kernel; see `driver::MicroFn`.
-///
-/// # Safety
-/// As `MicroFn`, and the CPU must support AVX-512F.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn micro_rowa(
-    k: usize,
-    alpha: f32,
-    a: *const f32,
-    rs_a: usize,
-    b: *const f32,
-    ldb: usize,
-    beta: f32,
-    c: *mut f32,
-    rs_c: usize,
-    rows: usize,
-) {
-    // SAFETY: forwarded contract; the caller checked AVX-512F.
-    unsafe { micro_impl::<{ read_a::ROWS }>(k, alpha, a, rs_a, b, ldb, beta, c, rs_c, rows) }
-}
-
-/// Column-major-A kernel (`rs_a` is A's column stride); see `driver::MicroFn`.
-///
-/// # Safety
-/// As `MicroFn`, and the CPU must support AVX-512F.
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn micro_cola(
-    k: usize,
-    alpha: f32,
-    a: *const f32,
-    rs_a: usize,
-    b: *const f32,
-    ldb: usize,
-    beta: f32,
-    c: *mut f32,
-    rs_c: usize,
-    rows: usize,
-) {
-    // SAFETY: forwarded contract; the caller checked AVX-512F.
-    unsafe { micro_impl::<{ read_a::COLUMNS }>(k, alpha, a, rs_a, b, ldb, beta, c, rs_c, rows) }
-}
-
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn micro_impl<const READ_A: u8>(
+pub(crate) unsafe fn micro<const READ_A: u8>(
     k: usize,
     alpha: f32,
     a: *const f32,

@@ -69,9 +69,9 @@ static AVX2_F32: MicroKernel<f32> = MicroKernel {
     kc: 256,
     mc: 120,
     nc: 4096,
-    run_packed: avx2::micro_packed,
-    run_rowa: avx2::micro_rowa,
-    run_cola: avx2::micro_cola,
+    run_packed: avx2::micro::<{ read_a::PACKED }>,
+    run_rowa: avx2::micro::<{ read_a::ROWS }>,
+    run_cola: avx2::micro::<{ read_a::COLUMNS }>,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -81,9 +81,9 @@ static AVX512_F32: MicroKernel<f32> = MicroKernel {
     kc: 256,
     mc: 240,
     nc: 4096,
-    run_packed: avx512::micro_packed,
-    run_rowa: avx512::micro_rowa,
-    run_cola: avx512::micro_cola,
+    run_packed: avx512::micro::<{ read_a::PACKED }>,
+    run_rowa: avx512::micro::<{ read_a::ROWS }>,
+    run_cola: avx512::micro::<{ read_a::COLUMNS }>,
 };
 
 /// The `f32` micro-kernel of a path (whose availability the caller checked).
