@@ -477,3 +477,66 @@ fn column_major_a_in_place_has_the_bits_of_a_row_major_copy() {
         }
     }
 }
+
+/// The packed driver reads B in place (no copy) when C has few micro-panels of rows, more of
+/// them when B's rows are at most 256 elements apart; otherwise it packs B. Either way the bits
+/// must be the same: the same B stored with its rows side by side (read in place up to 40
+/// panels), with rows 300 apart (in place up to 8 panels) and column-major (always packed), on
+/// every path, on both sides of both panel limits (MR = 12, 6 and 4), across the depth block
+/// (KC = 256) and a ragged last column strip, with beta 0 and 1 and a fused epilogue.
+#[test]
+fn b_in_place_has_the_bits_of_b_packed() {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    for kernel in Kernel::available() {
+        let mr = match kernel {
+            Kernel::Avx512 => 12,
+            Kernel::Avx2Fma => 6,
+            Kernel::Portable => 4,
+        };
+        for m in [8 * mr, 8 * mr + 1, 40 * mr, 40 * mr + 1] {
+            for (k, n) in [(300, 40), (64, 64)] {
+                let a: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let b: Vec<f32> = (0..k * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let bias: Vec<f32> = (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let c0: Vec<f32> = (0..m * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+                let padded: Vec<f32> = (0..k * 300)
+                    .map(|x| {
+                        if x % 300 < n {
+                            b[x / 300 * n + x % 300]
+                        } else {
+                            f32::NAN
+                        }
+                    })
+                    .collect();
+                let col_major: Vec<f32> = (0..n * k).map(|x| b[(x % k) * n + x / k]).collect();
+                for (beta, act) in [(0.0, Activation::Identity), (1.0, Activation::Tanh)] {
+                    let run = |b: MatRef<'_, f32>| {
+                        let mut c = c0.clone();
+                        dense::gemm::gemm_packed_f32(
+                            kernel,
+                            0.75,
+                            MatRef::row_major(&a, m, k),
+                            b,
+                            beta,
+                            MatMut::row_major(&mut c, m, n),
+                            Epilogue::new(Some(&bias), act),
+                        );
+                        c.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                    };
+                    let contiguous = run(MatRef::row_major(&b, k, n));
+                    let shape = format!("{kernel:?} {m}x{k}·{k}x{n}, beta {beta}");
+                    assert_eq!(
+                        contiguous,
+                        run(MatRef::new(&padded, k, n, 300, 1)),
+                        "{shape}: rows 300 apart"
+                    );
+                    assert_eq!(
+                        contiguous,
+                        run(MatRef::col_major(&col_major, k, n)),
+                        "{shape}: column-major"
+                    );
+                }
+            }
+        }
+    }
+}

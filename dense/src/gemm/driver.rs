@@ -16,9 +16,9 @@
 //! blocks are sized so what is reused most sits in the closest cache. Bias, activation and residual
 //! are applied to each MC×NC block of C as soon as its last KC slice is done, while it is in cache.
 //!
-//! When the row count is small (a few micro-panels) and B has unit column stride, packing B would
-//! cost as much as the multiply itself: the kernel then reads B in place (`ldb = rs_b`), and only a
-//! ragged last column strip is packed. A is read in place when it is row-major and C has few
+//! When the row count is small (a few micro-panels, more when B's rows are short) and B has unit
+//! column stride, packing B would cost more than it saves: the kernel then reads B in place
+//! (`ldb = rs_b`), and only a ragged last column strip is packed. A is read in place when it is row-major and C has few
 //! column strips, or when it is column-major with a short column stride (a transposed matrix,
 //! like the `xᵀ` of a weight gradient): there the MR values of each step already lie side by
 //! side, as a packed panel holds them. Edge tiles (fewer than `MR` rows or `NR` columns) and C
@@ -107,6 +107,32 @@ impl_pack_buffers!(f64, BUF_F64);
 /// Row counts up to this many micro-panels read B in place instead of packing it (B is then
 /// reused at most this many times, and its rows are read where they are).
 const NO_PACK_B_PANELS: usize = 8;
+/// When B's rows lie at most [`SHORT_B_ROW_STRIDE`] elements apart, row counts up to this many
+/// micro-panels read B in place too. A weight gradient `xᵀ·z̄` over a batch has as many rows as
+/// the layer has inputs (64 is 11 AVX2 panels of 6) and thousands of steps of depth, so packing
+/// B copies the whole `z̄`, a megabyte at batch 4096, for 11 uses of each panel. Reading it in
+/// place measured 1.07–1.10× as fast on AVX2 at `64×1024ᵀ·1024×64` and `64×4096ᵀ·4096×64`, and
+/// 1.04–1.06× on AVX-512 at `128×1024ᵀ·1024×64` and `480×1024ᵀ·1024×64`; from about 40 panels
+/// on, packing is as fast or faster (best of 1,000, scratch program, both paths).
+const NO_PACK_B_PANELS_SHORT_ROWS: usize = 40;
+/// The longest row stride of B, in elements (1 KiB of `f32`), that [`NO_PACK_B_PANELS_SHORT_ROWS`]
+/// applies to. With longer strides the `KC` rows of one in-place micro-panel fall on few cache
+/// sets (at 1,024 elements, 4 KiB apart, all on the same ones) and evict each other: reading in
+/// place ran `64×1024ᵀ·1024×1024` 0.91× and `128×1024ᵀ·1024×1024` 0.85× as fast as packing on
+/// AVX2.
+const SHORT_B_ROW_STRIDE: usize = 256;
+
+/// Whether the micro-kernels read B where it lies (`ldb = rs_b`) instead of packing it: its rows
+/// must be contiguous, and C must have few enough micro-panels of rows that a packed copy of B
+/// would not be reused enough to repay the copy.
+fn read_b_in_place<T: Copy>(b: &MatRef<'_, T>, m: usize, mr: usize) -> bool {
+    let panel_limit = if b.rs() <= SHORT_B_ROW_STRIDE {
+        NO_PACK_B_PANELS_SHORT_ROWS
+    } else {
+        NO_PACK_B_PANELS
+    };
+    b.cs() == 1 && m.div_ceil(mr) <= panel_limit
+}
 /// Column counts up to this many micro-panels read a row-major A in place instead of packing it
 /// (each row panel of A is then used at most this many times, too few to repay a copy).
 const NO_PACK_A_PANELS: usize = 4;
@@ -132,7 +158,7 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
 ) {
     let (m, n, k) = (a.rows(), b.cols(), a.cols());
     let (mr, nr) = (mk.mr, mk.nr);
-    let pack_all_b = !(b.cs() == 1 && m.div_ceil(mr) <= NO_PACK_B_PANELS);
+    let pack_all_b = !read_b_in_place(&b, m, mr);
     let direct_c = c.cs() == 1;
     // A is read in place when its rows are reused too few times to repay a copy, or when it is
     // column-major (a transposed matrix) with short columns: then the MR values of each step

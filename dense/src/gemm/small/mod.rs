@@ -38,11 +38,16 @@ use crate::view::{MatMut, MatRef};
 /// Products of at most this many multiply-adds (and depth ≤ [`MAX_K`]) skip packing on
 /// AVX-512, where the 12×32 packed tile is fast once a product is large.
 pub(crate) const SMALL_MACS: usize = 1 << 15;
-/// The same limit on AVX2, where packing a 64×64 weight costs more than the 6×16 tile gains
-/// from it: a whole 4-64-64-2 training step at batch 64, whose 64×64·64×64 forward and
-/// 64×64ᵀ·64×64 weight gradient then skip packing, took 33.2 µs instead of 35.0 (best of
-/// 20,000 steps, alternated three times, on the 2-core Xeon with AVX2 forced).
-pub(crate) const SMALL_MACS_AVX2: usize = 1 << 18;
+/// The same limit on AVX2, where the packed driver's 6×16 tile gains little over the blocks
+/// here on small products. It was 2¹⁸ while the driver packed B for a 64-row product: then a
+/// whole 4-64-64-2 training step at batch 64 took 33.2 µs here instead of 35.0 through the
+/// driver. Since the driver reads such a B in place (`driver::NO_PACK_B_PANELS_SHORT_ROWS`), it
+/// runs `64×64·64×64` at 79–80 GFLOP/s against 74 here, and `48×64·64×64` at 82 against 74,
+/// while `32×64·64×64` (73.5 against 72), `64×16·16×64` (66 both) and `64×4·4×64` (41.5 against
+/// 35) still do as well or better here: the same step took 32.5–32.7 µs with this limit and
+/// 32.4–33.4 µs with 2¹⁸ (best of 20,000 steps, alternated four times; scratch programs on the
+/// 2-core Xeon with AVX2 forced).
+pub(crate) const SMALL_MACS_AVX2: usize = 1 << 17;
 /// The deepest product the small path takes.
 const MAX_K: usize = 64;
 
