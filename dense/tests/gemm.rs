@@ -433,8 +433,8 @@ fn several_rows_at_once_have_the_bits_of_one_row_at_a_time() {
 /// `xᵀ·z̄`) in place; that must give the bits of the same A stored row-major (which the driver
 /// reads in place or packs, depending on n), on every path, across the tile edges (MR), the
 /// row blocks (MC up to 240), the depth blocks (KC = 256), both sides of the row-major in-place
-/// column limit and of the column-major stride limit (256), with beta 0 and 1 and a fused
-/// epilogue.
+/// column limit (256 columns) and of the column-major stride limit (256), with beta 0 and 1 and a
+/// fused epilogue.
 #[test]
 fn column_major_a_in_place_has_the_bits_of_a_row_major_copy() {
     let mut rng = ChaCha8Rng::seed_from_u64(12);
@@ -447,6 +447,9 @@ fn column_major_a_in_place_has_the_bits_of_a_row_major_copy() {
             (250, 64, 64),
             (7, 513, 129),
             (300, 20, 40),
+            (25, 40, 256),
+            (25, 40, 257),
+            (13, 300, 290),
         ] {
             let at: Vec<f32> = (0..k * m).map(|_| rng.gen_range(-1.0..1.0)).collect();
             let b: Vec<f32> = (0..k * n).map(|_| rng.gen_range(-1.0..1.0)).collect();

@@ -18,10 +18,10 @@
 //!
 //! When the row count is small (a few micro-panels, more when B's rows are short) and B has unit
 //! column stride, packing B would cost more than it saves: the kernel then reads B in place
-//! (`ldb = rs_b`), and only a ragged last column strip is packed. A is read in place when it is row-major and C has few
-//! column strips, or when it is column-major with a short column stride (a transposed matrix,
-//! like the `xᵀ` of a weight gradient): there the MR values of each step already lie side by
-//! side, as a packed panel holds them. Edge tiles (fewer than `MR` rows or `NR` columns) and C
+//! (`ldb = rs_b`), and only a ragged last column strip is packed. A is read in place when it is
+//! row-major and C has at most 256 columns, or when it is column-major with a short column stride
+//! (a transposed matrix, like the `xᵀ` of a weight gradient): there the MR values of each step
+//! already lie side by side, as a packed panel holds them. Edge tiles (fewer than `MR` rows or `NR` columns) and C
 //! views without unit column stride go through a small scratch tile.
 
 use std::cell::RefCell;
@@ -133,9 +133,13 @@ fn read_b_in_place<T: Copy>(b: &MatRef<'_, T>, m: usize, mr: usize) -> bool {
     };
     b.cs() == 1 && m.div_ceil(mr) <= panel_limit
 }
-/// Column counts up to this many micro-panels read a row-major A in place instead of packing it
-/// (each row panel of A is then used at most this many times, too few to repay a copy).
-const NO_PACK_A_PANELS: usize = 4;
+/// A row-major A is read in place instead of packed when C has at most this many columns (each
+/// row panel of A is then used by at most 256/NR column strips: 8 on AVX-512, 16 on AVX2). It
+/// was 4 strips (128 and 64 columns). With 256 columns, `1024×64·64×256` (a transformer's MLP
+/// layer) ran 1.05× as fast on AVX-512 and 1.02× on AVX2, `1024×1024·1024×256` 1.08× on AVX-512,
+/// `1024×64·64×128` 1.05× on AVX2 (best of 1,000, scratch program). Beyond it packing pays: at
+/// 16 strips of 32 (`2048×64·64×512`) the in-place read ran 0.94× as fast on AVX-512.
+const NO_PACK_A_MAX_COLS: usize = 256;
 
 /// A column-major A is read in place (not packed) up to this column stride, in elements: one
 /// micro-panel's `KC` steps then span at most 256 KiB, 64 pages of 4 KiB. Longer strides spread
@@ -165,7 +169,7 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
     // already lie side by side, as packing would place them, and the copy would only transpose
     // it.
     // (The kernel, and for an A read in place the stride its `rs_a` argument carries.)
-    let (run, in_place_stride) = if a.cs() == 1 && n.div_ceil(nr) <= NO_PACK_A_PANELS {
+    let (run, in_place_stride) = if a.cs() == 1 && n.div_ceil(nr) * nr <= NO_PACK_A_MAX_COLS {
         (mk.run_rowa, Some(a.rs()))
     } else if a.rs() == 1 && a.cs() != 1 && a.cs() <= COLUMN_MAJOR_A_MAX_STRIDE {
         (mk.run_cola, Some(a.cs()))
