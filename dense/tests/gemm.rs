@@ -429,6 +429,30 @@ fn several_rows_at_once_have_the_bits_of_one_row_at_a_time() {
     }
 }
 
+/// The bits of `C = 0.75·A·B + beta·C0`, then `act(C + bias)`, through the packed driver on
+/// `kernel` (the two tests below compare the same product with its operands laid out otherwise).
+fn packed_bits(
+    kernel: Kernel,
+    a: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    beta: f32,
+    c0: &[f32],
+    bias: &[f32],
+    act: Activation,
+) -> Vec<u32> {
+    let mut c = c0.to_vec();
+    dense::gemm::gemm_packed_f32(
+        kernel,
+        0.75,
+        a,
+        b,
+        beta,
+        MatMut::row_major(&mut c, a.rows(), b.cols()),
+        Epilogue::new(Some(bias), act),
+    );
+    c.iter().map(|x| x.to_bits()).collect()
+}
+
 /// The packed driver reads a column-major A (a transposed matrix, as in a weight gradient
 /// `xᵀ·z̄`) in place; that must give the bits of the same A stored row-major (which the driver
 /// reads in place or packs, depending on n), on every path, across the tile edges (MR), the
@@ -458,18 +482,16 @@ fn column_major_a_in_place_has_the_bits_of_a_row_major_copy() {
             // A = atᵀ, once as a view of `at` (column-major) and once copied row-major.
             let a_copy: Vec<f32> = (0..m * k).map(|x| at[(x % k) * m + x / k]).collect();
             for (beta, act) in [(0.0, Activation::Identity), (1.0, Activation::Tanh)] {
-                let run = |a: MatRef<'_, f32>| {
-                    let mut c = c0.clone();
-                    dense::gemm::gemm_packed_f32(
+                let run = |a| {
+                    packed_bits(
                         kernel,
-                        0.75,
                         a,
                         MatRef::row_major(&b, k, n),
                         beta,
-                        MatMut::row_major(&mut c, m, n),
-                        Epilogue::new(Some(&bias), act),
-                    );
-                    c.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                        &c0,
+                        &bias,
+                        act,
+                    )
                 };
                 assert_eq!(
                     run(MatRef::row_major(&at, k, m).t()),
@@ -513,18 +535,16 @@ fn b_in_place_has_the_bits_of_b_packed() {
                     .collect();
                 let col_major: Vec<f32> = (0..n * k).map(|x| b[(x % k) * n + x / k]).collect();
                 for (beta, act) in [(0.0, Activation::Identity), (1.0, Activation::Tanh)] {
-                    let run = |b: MatRef<'_, f32>| {
-                        let mut c = c0.clone();
-                        dense::gemm::gemm_packed_f32(
+                    let run = |b| {
+                        packed_bits(
                             kernel,
-                            0.75,
                             MatRef::row_major(&a, m, k),
                             b,
                             beta,
-                            MatMut::row_major(&mut c, m, n),
-                            Epilogue::new(Some(&bias), act),
-                        );
-                        c.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                            &c0,
+                            &bias,
+                            act,
+                        )
                     };
                     let contiguous = run(MatRef::row_major(&b, k, n));
                     let shape = format!("{kernel:?} {m}x{k}·{k}x{n}, beta {beta}");
