@@ -116,6 +116,19 @@ pub trait Scalar:
     /// passes do not allocate once warmed up).
     #[doc(hidden)]
     fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R;
+    /// Packs 8 columns of a column-major (transposed) B into a B micro-panel,
+    /// `out[p·nr + j + q] = cols[q][p]`, with `kernel`'s vector instructions; `false` when there
+    /// are none for this type and kernel, and the caller copies the values one by one. Packing
+    /// only moves values, so every path packs the same panel.
+    fn pack_columns8(
+        _kernel: Kernel,
+        _cols: [&[Self]; 8],
+        _out: &mut [Self],
+        _nr: usize,
+        _j: usize,
+    ) -> bool {
+        false
+    }
 }
 
 /// `sums[j] += m[i, j]` for every row `i` of the row-major `m` (`sums.len()` wide), in row order.
@@ -133,6 +146,23 @@ thread_local! {
 impl Scalar for f32 {
     const ZERO: Self = 0.0;
     const ONE: Self = 1.0;
+    fn pack_columns8(
+        kernel: Kernel,
+        cols: [&[Self]; 8],
+        out: &mut [Self],
+        nr: usize,
+        j: usize,
+    ) -> bool {
+        match kernel {
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 | Kernel::Avx2Fma if Kernel::Avx2Fma.is_available() => {
+                // SAFETY: this CPU has AVX2 and FMA (checked just above).
+                unsafe { crate::gemm::pack::x86::pack_columns8(cols, out, nr, j) };
+                true
+            }
+            _ => false,
+        }
+    }
     fn lib_tanh(self) -> Self {
         self.tanh()
     }

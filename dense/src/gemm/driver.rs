@@ -188,11 +188,11 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
                 let last_k = pc + kc == k;
                 let bsub = b.sub(pc, jc, kc, nc);
                 let b0 = if pack_all_b {
-                    pack_b(bsub, nr, bbuf).start
+                    pack_b(kernel, bsub, nr, bbuf).start
                 } else if nc % nr != 0 {
                     // Only the ragged last strip needs zero padding.
                     let j_last = nc - nc % nr;
-                    pack_b(bsub.sub(0, j_last, kc, nc - j_last), nr, bbuf).start
+                    pack_b(kernel, bsub.sub(0, j_last, kc, nc - j_last), nr, bbuf).start
                 } else {
                     0
                 };

@@ -19,6 +19,7 @@
 
 use std::ops::Range;
 
+use crate::kernel::Kernel;
 use crate::scalar::Scalar;
 use crate::view::MatRef;
 
@@ -117,7 +118,12 @@ fn copy_runs<T: Scalar, const N: usize>(data: &[T], start: usize, step: usize, o
 
 /// Packs `b` (kc × nc) into `ceil(nc/nr)` panels of `kc × nr`, zero-padded; returns the range of
 /// `dst` that holds them (64-byte aligned).
-pub(crate) fn pack_b<T: Scalar>(b: MatRef<'_, T>, nr: usize, dst: &mut Vec<T>) -> Range<usize> {
+pub(crate) fn pack_b<T: Scalar>(
+    kernel: Kernel,
+    b: MatRef<'_, T>,
+    nr: usize,
+    dst: &mut Vec<T>,
+) -> Range<usize> {
     let (k, n) = (b.rows(), b.cols());
     let panels = n.div_ceil(nr);
     let region = aligned_region(dst, panels * nr * k);
@@ -154,10 +160,12 @@ pub(crate) fn pack_b<T: Scalar>(b: MatRef<'_, T>, nr: usize, dst: &mut Vec<T>) -
                     let s = (j0 + j + q) * cs;
                     &data[s..s + k]
                 });
-                for (p, o) in out.chunks_exact_mut(nr).enumerate() {
-                    let o = &mut o[j..j + 8];
-                    for q in 0..8 {
-                        o[q] = src[q][p];
+                if !T::pack_columns8(kernel, src, out, nr, j) {
+                    for (p, o) in out.chunks_exact_mut(nr).enumerate() {
+                        let o = &mut o[j..j + 8];
+                        for q in 0..8 {
+                            o[q] = src[q][p];
+                        }
                     }
                 }
                 j += 8;
@@ -177,6 +185,44 @@ pub(crate) fn pack_b<T: Scalar>(b: MatRef<'_, T>, nr: usize, dst: &mut Vec<T>) -
         }
     }
     region
+}
+
+/// The vectorised packing of a transposed B.
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86 {
+    use std::arch::x86_64::*;
+
+    use crate::vmath::avx2::transpose8;
+
+    /// `out[p·nr + j + q] = cols[q][p]` for the 8 columns `q` and every `p`: 8 values of each
+    /// column loaded side by side, transposed in registers (`transpose8`), and stored as 8 rows
+    /// of the panel; the last `k mod 8` rows one value at a time.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 and FMA; the columns have the same length `k`, and
+    /// `out` holds `k` rows of `nr ≥ j + 8` values.
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) unsafe fn pack_columns8(cols: [&[f32]; 8], out: &mut [f32], nr: usize, j: usize) {
+        let k = cols[0].len();
+        assert!(
+            cols.iter().all(|c| c.len() == k) && j + 8 <= nr && out.len() >= k * nr,
+            "pack_columns8: columns of unequal length or a panel too small"
+        );
+        let full = k / 8 * 8;
+        for p in (0..full).step_by(8) {
+            // SAFETY: p + 8 ≤ k values of each column are read.
+            let rows = std::array::from_fn(|q| unsafe { _mm256_loadu_ps(cols[q][p..].as_ptr()) });
+            for (r, row) in transpose8(rows).into_iter().enumerate() {
+                // SAFETY: (p + r)·nr + j + 8 ≤ k·nr ≤ out.len().
+                unsafe { _mm256_storeu_ps(out[(p + r) * nr + j..].as_mut_ptr(), row) };
+            }
+        }
+        for p in full..k {
+            for (q, col) in cols.iter().enumerate() {
+                out[p * nr + j + q] = col[p];
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -202,11 +248,35 @@ mod tests {
         // 2x3 B, NR = 2: panel 0 = cols 0,1; panel 1 = col 2 + a zero column.
         let d = [1.0f64, 2.0, 3.0, 4.0, 5.0, 6.0];
         let mut out = Vec::new();
-        let r = pack_b(MatRef::row_major(&d, 2, 3), 2, &mut out);
+        let r = pack_b(Kernel::Portable, MatRef::row_major(&d, 2, 3), 2, &mut out);
         assert_eq!(&out[r.clone()], &[1.0, 2.0, 4.0, 5.0, 3.0, 0.0, 6.0, 0.0]);
         let dt = [1.0f64, 4.0, 2.0, 5.0, 3.0, 6.0];
         let mut out2 = Vec::new();
-        let r2 = pack_b(MatRef::col_major(&dt, 2, 3), 2, &mut out2);
+        let r2 = pack_b(Kernel::Portable, MatRef::col_major(&dt, 2, 3), 2, &mut out2);
         assert_eq!(&out2[r2], &out[r]);
+    }
+
+    /// A transposed B (column-major) packs into the panels of its definition on every path,
+    /// whose vector instructions move 8 columns × 8 rows at a time: rows past the last whole 8
+    /// (19 = 8 + 8 + 3), columns past the last whole 8 and a ragged last panel (37 = 32 + 5).
+    #[test]
+    fn transposed_b_packs_alike_on_every_path() {
+        let (k, n) = (19, 37);
+        let d: Vec<f32> = (0..k * n).map(|x| x as f32).collect();
+        let b = MatRef::col_major(&d, k, n);
+        for nr in [8, 16, 32] {
+            for kernel in Kernel::available() {
+                let mut out = Vec::new();
+                let r = pack_b(kernel, b, nr, &mut out);
+                let packed = &out[r];
+                for j in 0..n.div_ceil(nr) * nr {
+                    for p in 0..k {
+                        let expect = if j < n { d[j * k + p] } else { 0.0 };
+                        let at = (j / nr) * k * nr + p * nr + j % nr;
+                        assert_eq!(packed[at], expect, "{kernel:?} nr {nr}: B[{p}, {j}]");
+                    }
+                }
+            }
+        }
     }
 }

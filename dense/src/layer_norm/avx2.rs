@@ -7,41 +7,10 @@ use std::arch::x86_64::*;
 use autograd::Store;
 
 use super::{Grads, Rows, SAVED_PER_ROW, saved};
-use crate::vmath::avx2::tail_mask;
+use crate::vmath::avx2::{tail_mask, transpose8};
 
 /// Rows summed side by side, one per lane.
 const LANES: usize = 8;
-
-/// The 8×8 transpose: `out[l]` lane k is `rows[k]` lane l. Pairs of rows interleave their
-/// 32-bit elements, then 64-bit ones (rows 4g…4g+3 of column `4q + c` now share 128-bit lane q
-/// of `u[4g + c]`), then the 128-bit halves are exchanged.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn transpose8(rows: [__m256; LANES]) -> [__m256; LANES] {
-    let t: [__m256; LANES] = std::array::from_fn(|i| {
-        let (a, b) = (rows[i / 2 * 2], rows[i / 2 * 2 + 1]);
-        match i % 2 {
-            0 => _mm256_unpacklo_ps(a, b),
-            _ => _mm256_unpackhi_ps(a, b),
-        }
-    });
-    let u: [__m256; LANES] = std::array::from_fn(|i| {
-        let (g, c) = (i / 4, i % 4);
-        let (a, b) = (t[4 * g + c / 2], t[4 * g + c / 2 + 2]);
-        match c % 2 {
-            0 => _mm256_shuffle_ps::<0x44>(a, b),
-            _ => _mm256_shuffle_ps::<0xEE>(a, b),
-        }
-    });
-    // out[4q + c] = [u[c] half q, u[4 + c] half q]
-    std::array::from_fn(|i| {
-        let (q, c) = (i / 4, i % 4);
-        match q {
-            0 => _mm256_permute2f128_ps::<0x20>(u[c], u[4 + c]),
-            _ => _mm256_permute2f128_ps::<0x31>(u[c], u[4 + c]),
-        }
-    })
-}
 
 /// Elements `j … j + 7` of a block's rows (`block`: up to 8 rows of n, row-major) as 8 vectors:
 /// vector l holds element j + l of every row, row k in lane k; 0 past the block's last row or a

@@ -125,6 +125,38 @@ pub(crate) fn tail_mask(len: usize) -> __m256i {
     unsafe { _mm256_loadu_si256(WINDOW.as_ptr().add(8 - len).cast()) }
 }
 
+/// The 8×8 transpose (the layer norm's rows side by side, the GEMM's packing of a transposed B):
+/// `out[l]` lane k is `rows[k]` lane l. Pairs of rows interleave their
+/// 32-bit elements, then 64-bit ones (rows 4g…4g+3 of column `4q + c` now share 128-bit lane q
+/// of `u[4g + c]`), then the 128-bit halves are exchanged.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) fn transpose8(rows: [__m256; 8]) -> [__m256; 8] {
+    let t: [__m256; 8] = std::array::from_fn(|i| {
+        let (a, b) = (rows[i / 2 * 2], rows[i / 2 * 2 + 1]);
+        match i % 2 {
+            0 => _mm256_unpacklo_ps(a, b),
+            _ => _mm256_unpackhi_ps(a, b),
+        }
+    });
+    let u: [__m256; 8] = std::array::from_fn(|i| {
+        let (g, c) = (i / 4, i % 4);
+        let (a, b) = (t[4 * g + c / 2], t[4 * g + c / 2 + 2]);
+        match c % 2 {
+            0 => _mm256_shuffle_ps::<0x44>(a, b),
+            _ => _mm256_shuffle_ps::<0xEE>(a, b),
+        }
+    });
+    // out[4q + c] = [u[c] half q, u[4 + c] half q]
+    std::array::from_fn(|i| {
+        let (q, c) = (i / 4, i % 4);
+        match q {
+            0 => _mm256_permute2f128_ps::<0x20>(u[c], u[4 + c]),
+            _ => _mm256_permute2f128_ps::<0x31>(u[c], u[4 + c]),
+        }
+    })
+}
+
 /// `row = tanh(row + bias)` for `rows` rows of `cols` values, `rs` apart, in one call.
 ///
 /// # Safety
