@@ -120,6 +120,7 @@ pub trait Scalar:
     /// `out[p·nr + j + q] = cols[q][p]`, with `kernel`'s vector instructions; `false` when there
     /// are none for this type and kernel, and the caller copies the values one by one. Packing
     /// only moves values, so every path packs the same panel.
+    #[doc(hidden)]
     fn pack_columns8(
         _kernel: Kernel,
         _cols: [&[Self]; 8],
