@@ -2,8 +2,9 @@
 //! portable kernels chosen once at run time, a GEMV path for batch 1, vectorised `tanh`/`exp`,
 //! the fused layer `act(x·W + b)` as one autograd node, an [`Mlp`] that owns its parameters,
 //! the transformer's fused ops (causal attention, layer norm, GELU, a layer landing on the
-//! residual stream), initialisers, optimisers (SGD, Adam, AdamW) with gradient clipping and a learning-rate
-//! schedule, and a checksummed parameter-file format for checkpoints that resume bit for bit.
+//! residual stream), initialisers, optimisers (SGD, Adam, AdamW) with gradient clipping and a
+//! learning-rate schedule, and a checksummed parameter-file format for checkpoints that resume bit
+//! for bit.
 //!
 //! # Training an MLP: the whole loop
 //!
@@ -118,9 +119,9 @@
 //!
 //! **Determinism.** Every element is summed in a fixed order, so the same inputs give the same
 //! bits on every run on one machine, whatever the thread count ([`threads`]: large products are
-//! split over blocks of output rows, never over the reduction). Different kernel paths (an AVX2-only CPU
-//! against an AVX-512 one) sum in different orders and may differ in the last bits; the dev
-//! machines and CI both select AVX-512.
+//! split over blocks of output rows, never over the reduction). Different kernel paths (an
+//! AVX2-only CPU against an AVX-512 one) sum in different orders and may differ in the last bits;
+//! the dev machines and CI both select AVX-512.
 //!
 //! # How the fast paths are proven equal to the reference
 //!

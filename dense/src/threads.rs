@@ -142,9 +142,9 @@ struct Pool {
 }
 
 /// How long a thread polls (yielding its CPU between looks) for new work (a worker) or for the
-/// other parts to finish (the caller) before it sleeps on a condition variable. Waking a sleeping thread costs tens of
-/// microseconds on a virtual machine, as much as a whole part of a mid-sized product, while the
-/// jobs of a training step follow each other within microseconds.
+/// other parts to finish (the caller) before it sleeps on a condition variable. Waking a sleeping
+/// thread costs tens of microseconds on a virtual machine, as much as a whole part of a mid-sized
+/// product, while the jobs of a training step follow each other within microseconds.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 
 /// Polls `ready` until it returns true or [`SPIN`] has passed; returns its last answer.

@@ -1,8 +1,8 @@
-//! Results are bit-identical for 1, 2 and 3 threads: GEMMs on shapes around the parallel
-//! thresholds (the packed driver's and the GEMV routes') and every block boundary (register tile rows, the cache blocks MC, KC and NC) on every
-//! kernel path, a whole fused-MLP training step (forward, the fused activation/bias backward,
-//! every GEMM) at a batch large enough to use the pool, and the fused layer norm and GELU on
-//! both sides of their threshold.
+//! Results are bit-identical for 1, 2 and 3 threads: GEMMs on shapes around the parallel thresholds
+//! (the packed driver's and the GEMV routes') and every block boundary (register tile rows, the
+//! cache blocks MC, KC and NC) on every kernel path, a whole fused-MLP training step (forward, the
+//! fused activation/bias backward, every GEMM) at a batch large enough to use the pool, and the
+//! fused layer norm and GELU on both sides of their threshold.
 //!
 //! The thread count is process-wide, so the tests of this file take turns through a lock.
 

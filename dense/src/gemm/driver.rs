@@ -21,8 +21,8 @@
 //! (`ldb = rs_b`), and only a ragged last column strip is packed. A is read in place when it is
 //! row-major and C has at most 256 columns, or when it is column-major with a short column stride
 //! (a transposed matrix, like the `xᵀ` of a weight gradient): there the MR values of each step
-//! already lie side by side, as a packed panel holds them. Edge tiles (fewer than `MR` rows or `NR` columns) and C
-//! views without unit column stride go through a small scratch tile.
+//! already lie side by side, as a packed panel holds them. Edge tiles (fewer than `MR` rows or `NR`
+//! columns) and C views without unit column stride go through a small scratch tile.
 
 use std::cell::RefCell;
 

@@ -1,6 +1,6 @@
-//! AVX2 layer norm: as the AVX-512 file, with 8 rows side by side (an 8×8 transpose) and rows
-//! taken 8 elements at a time (a ragged tail through masked loads and stores). The same products and sums in the same
-//! order as the one-row code: the same bits.
+//! AVX2 layer norm: as the AVX-512 file, with 8 rows side by side (an 8×8 transpose) and rows taken
+//! 8 elements at a time (a ragged tail through masked loads and stores). The same products and sums
+//! in the same order as the one-row code: the same bits.
 
 use std::arch::x86_64::*;
 

@@ -22,8 +22,9 @@
 //! Which products come here ([`fits`]): the AVX paths (on the portable path a plain-Rust unpacked
 //! loop measured slower than the packed kernel), B and C with unit column stride (a transposed B
 //! such as `Kᵀ` must be transposed into a copy anyway, which the packed driver does well), `k ≤ 64`
-//! and at most [`SMALL_MACS`] multiply-adds ([`SMALL_MACS_AVX2`] on AVX2), and on AVX-512 only a C narrower than the driver's
-//! 32-column tile (with a whole strip the driver's 12×32 tile is as fast or faster).
+//! and at most [`SMALL_MACS`] multiply-adds ([`SMALL_MACS_AVX2`] on AVX2), and on AVX-512 only a C
+//! narrower than the driver's 32-column tile (with a whole strip the driver's 12×32 tile is as fast
+//! or faster).
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;

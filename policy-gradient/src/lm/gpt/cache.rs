@@ -14,9 +14,9 @@
 //! ```
 //!
 //! Everything else in the block (the norms, the projections, the MLP) is the same code as in
-//! training ([`GptArch::block`](super::GptArch::block)) run on a tape that records no gradients, so the cached
-//! logits equal a full recomputation up to the order of floating-point sums (the test holds
-//! them to 1e-5 at every position).
+//! training ([`GptArch::block`](super::GptArch::block)) run on a tape that records no gradients, so
+//! the cached logits equal a full recomputation up to the order of floating-point sums (the test
+//! holds them to 1e-5 at every position).
 
 use super::{Gpt, GptSpec};
 use crate::lm::generate::Completion;

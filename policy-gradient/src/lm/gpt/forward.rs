@@ -4,10 +4,10 @@
 //! `log_softmax` in `autograd`; the fused layer `x·W + b`, the same layer landing on the residual
 //! stream `x + (h·W + b)`, the fused causal attention, layer norm (the bits of autograd's
 //! `layer_norm`) and GELU on the vectorised `tanh` in `dense`), so the whole model's gradient is
-//! their chain rule and nothing here is differentiated by hand. The parameters are read through a function from their index
-//! (in [`super::GptSpec::param_names`] order) to their handle on the tape, so the same code runs
-//! on parameters copied onto the tape ([`autograd::Tape::param`]) or lent to it
-//! ([`autograd::Tape::lend_params`]).
+//! their chain rule and nothing here is differentiated by hand. The parameters are read through a
+//! function from their index (in [`super::GptSpec::param_names`] order) to their handle on the
+//! tape, so the same code runs on parameters copied onto the tape ([`autograd::Tape::param`]) or
+//! lent to it ([`autograd::Tape::lend_params`]).
 
 use super::{BLOCK_TENSORS, GptArch};
 use autograd::Var;
