@@ -1,10 +1,10 @@
-//! AVX2+FMA `exp` and `tanh`, 8 lanes at a time; the algorithm is documented in the parent
-//! module and mirrors `exp_approx` / `tanh_approx` line by line. The ragged tail of a slice is
+//! AVX2+FMA `exp` and `tanh`, 8 lanes at a time; the algorithms are documented in the parent
+//! module and mirror `exp_approx` / `tanh_approx` line by line. The ragged tail of a slice is
 //! read and written with masked loads and stores.
 
 use std::arch::x86_64::*;
 
-use super::{EXP_HI, EXP_LO, EXP_POLY, EXPM1_POLY, LN2_HI, LN2_LO, LOG2_E, TANH_ONE};
+use super::{EXP_HI, EXP_LO, EXP_POLY, LN2_HI, LN2_LO, LOG2_E, TANH_CAP, TANH_DEN, TANH_NUM};
 
 /// `v` rounded to the nearest integer (ties to even), as a float and as an integer, for
 /// `|v| < 2²²`: adding `M = 1.5·2²³`, where the spacing of floats is exactly 1, rounds `v` once in
@@ -49,36 +49,30 @@ fn exp8(x: __m256) -> __m256 {
     _mm256_blendv_ps(y, x, nan)
 }
 
-/// `e^y − 1` for lanes `y` in `[0, 2·TANH_ONE]` (or NaN, which propagates through the
-/// arithmetic): the range reduction of `exp8`, the polynomial of `e^r − 1`, then
-/// `2ⁿ(e^r − 1) + (2ⁿ − 1)` (`n ≤ 28` here, so one scale factor suffices).
+/// `c[0]·sᵏ + … + c[k]` by Horner's rule, one multiply-add per coefficient after the first.
 #[target_feature(enable = "avx2,fma")]
-fn expm1_8_tanh_range(y: __m256) -> __m256 {
-    let (n, ni) = round_to_integer(_mm256_mul_ps(y, _mm256_set1_ps(LOG2_E)));
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_HI), y);
-    let r = _mm256_fnmadd_ps(n, _mm256_set1_ps(LN2_LO), r);
-    let mut q = _mm256_set1_ps(EXPM1_POLY[0]);
-    for &c in &EXPM1_POLY[1..] {
-        q = _mm256_fmadd_ps(q, r, _mm256_set1_ps(c));
-    }
-    let p = _mm256_fmadd_ps(q, _mm256_mul_ps(r, r), r);
-    let e = _mm256_add_epi32(ni, _mm256_set1_epi32(127));
-    let s = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(e));
-    _mm256_fmadd_ps(s, p, _mm256_sub_ps(s, _mm256_set1_ps(1.0)))
+fn horner8(c: &[f32], s: __m256) -> __m256 {
+    c[1..].iter().fold(_mm256_set1_ps(c[0]), |acc, &k| {
+        _mm256_fmadd_ps(acc, s, _mm256_set1_ps(k))
+    })
 }
 
-/// tanh for 8 lanes: `m / (m + 2)` with `m = e^{2|x|} − 1`, the sign of `x` copied back.
+/// tanh for 8 lanes: `a·P(a²)/Q(a²)` with `a = |x|` capped at `TANH_CAP`, at most 1, the sign
+/// of `x` copied back (see the parent module: 16 instructions where the `e^{2|x|}` route takes
+/// about 24).
 #[target_feature(enable = "avx2,fma")]
 fn tanh8(x: __m256) -> __m256 {
     let sign = _mm256_set1_ps(-0.0);
-    let a = _mm256_andnot_ps(sign, x);
-    // |x| is capped at TANH_ONE (where tanh rounds to 1) so m stays finite (`min` returns its
-    // second operand, `a`, when that is NaN). AVX2's reciprocal estimate has only 12 bits, so
-    // this path divides.
-    let ac = _mm256_min_ps(_mm256_set1_ps(TANH_ONE), a);
-    let m = expm1_8_tanh_range(_mm256_add_ps(ac, ac));
-    let t = _mm256_div_ps(m, _mm256_add_ps(m, _mm256_set1_ps(2.0)));
-    // Copy the sign of x back.
+    let one = _mm256_set1_ps(1.0);
+    // `min` returns its second operand when either is NaN, so a NaN `a` (and then the quotient)
+    // stays NaN through both.
+    let a = _mm256_min_ps(_mm256_set1_ps(TANH_CAP), _mm256_andnot_ps(sign, x));
+    let s = _mm256_mul_ps(a, a);
+    let ratio = _mm256_div_ps(
+        _mm256_mul_ps(a, horner8(&TANH_NUM, s)),
+        horner8(&TANH_DEN, s),
+    );
+    let t = _mm256_min_ps(one, ratio);
     _mm256_or_ps(t, _mm256_and_ps(x, sign))
 }
 

@@ -1,6 +1,7 @@
-//! AVX-512F `exp` and `tanh`, 16 lanes at a time; the algorithm is documented in the parent
-//! module and mirrors `exp_approx` / `tanh_approx` line by line. The ragged tail is handled with
-//! masked loads and stores.
+//! AVX-512F `exp` and `tanh`, 16 lanes at a time; the algorithms are documented in the parent
+//! module. `exp` mirrors `exp_approx` line by line; `tanh` takes the `e^{2|x|}` route, which has
+//! no scalar twin (the portable and AVX2 `tanh` are the rational one). The ragged tail is handled
+//! with masked loads and stores.
 
 use std::arch::x86_64::*;
 
