@@ -27,8 +27,8 @@ impl CustomOp<f64> for Tanh {
         "tanh"
     }
 
-    fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
-        inputs[0].to_vec()
+    fn output_shape(&self, inputs: &[&[usize]], out: &mut Vec<usize>) {
+        out.extend_from_slice(inputs[0]);
     }
 
     fn forward(&self, inputs: &[&Tensor<f64>], out: &mut Tensor<f64>, _saved: &mut Vec<f64>) {

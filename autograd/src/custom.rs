@@ -5,9 +5,11 @@
 //! fast code in both directions. The tape calls `output_shape`, then `forward` into a reused
 //! buffer; backward calls `backward` with the output's gradient.
 //!
-//! Two things make a custom op cheap in a training loop, both owned by the tape and reused every
+//! Three things make a custom op cheap in a training loop, all owned by the tape and reused every
 //! step:
 //!
+//! - **The output's shape and value.** `output_shape` writes the shape into the node's shape
+//!   buffer and `forward` writes the value into its value buffer, both kept from step to step.
 //! - **Saved values.** `forward` may keep numbers it computed for `backward` (GELU keeps its
 //!   `tanh`, so backward computes none) in the node's `saved` buffer; `backward` reads them back.
 //!   The buffer belongs to the node's slot on the tape, like its value, so a loop that records the
@@ -99,9 +101,9 @@ impl<'a, T: Float> GradSlot<'a, T> {
 ///
 /// impl CustomOp<f64> for ScaledCube {
 ///     fn name(&self) -> &str { "scaled_cube" }
-///     fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
+///     fn output_shape(&self, inputs: &[&[usize]], out: &mut Vec<usize>) {
 ///         assert_eq!(inputs.len(), 1, "scaled_cube: expected 1 input, got {}", inputs.len());
-///         inputs[0].to_vec()
+///         out.extend_from_slice(inputs[0]);
 ///     }
 ///     fn forward(&self, inputs: &[&Tensor<f64>], out: &mut Tensor<f64>, saved: &mut Vec<f64>) {
 ///         saved.clear();
@@ -134,20 +136,11 @@ pub trait CustomOp<T: Float> {
     /// A short name, used in panic messages.
     fn name(&self) -> &str;
 
-    /// The output shape for these input shapes.
+    /// Writes the output shape for these input shapes into `out`, which arrives empty (the
+    /// node's shape buffer, whose capacity the tape keeps: a warm step allocates nothing).
     ///
     /// Panics with a message naming the op and the shapes when they do not fit.
-    fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize>;
-
-    /// Writes the output shape into `out` (cleared first), reusing its buffer. The tape calls
-    /// this one; the default forwards to [`output_shape`](CustomOp::output_shape), which
-    /// allocates a `Vec` per call. Override it in an op recorded every training step, so a warm
-    /// step allocates nothing.
-    fn output_shape_into(&self, inputs: &[&[usize]], out: &mut Vec<usize>) {
-        let shape = self.output_shape(inputs);
-        out.clear();
-        out.extend_from_slice(&shape);
-    }
+    fn output_shape(&self, inputs: &[&[usize]], out: &mut Vec<usize>);
 
     /// Writes the result into `out`, which already has the shape from
     /// [`output_shape`](CustomOp::output_shape) (its contents are unspecified: overwrite them).

@@ -125,7 +125,8 @@ impl<T: Float> Tape<T> {
             |values, out, saved| {
                 crate::custom::with_inputs(values, inputs.iter().map(|v| v.index as usize), |ins| {
                     crate::custom::with_shapes(ins, |shapes| {
-                        op.output_shape_into(shapes, &mut out.shape);
+                        out.shape.clear();
+                        op.output_shape(shapes, &mut out.shape);
                         let numel = crate::tensor::numel_of(&out.shape);
                         out.data.resize(numel, T::zero());
                     });

@@ -145,12 +145,12 @@ impl CustomOp<f64> for Product {
     fn name(&self) -> &str {
         "product"
     }
-    fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
+    fn output_shape(&self, inputs: &[&[usize]], out: &mut Vec<usize>) {
         assert!(
             inputs.len() == 2 && inputs[0] == inputs[1],
             "product: expected two equal shapes, got {inputs:?}"
         );
-        inputs[0].to_vec()
+        out.extend_from_slice(inputs[0]);
     }
     fn forward(&self, inputs: &[&Tensor<f64>], out: &mut Tensor<f64>, _saved: &mut Vec<f64>) {
         for ((y, a), b) in out

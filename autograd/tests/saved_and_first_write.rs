@@ -24,8 +24,8 @@ impl CustomOp<f64> for SavedSin {
     fn name(&self) -> &str {
         "saved_sin"
     }
-    fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
-        inputs[0].to_vec()
+    fn output_shape(&self, inputs: &[&[usize]], out: &mut Vec<usize>) {
+        out.extend_from_slice(inputs[0]);
     }
     fn forward(&self, inputs: &[&Tensor<f64>], out: &mut Tensor<f64>, saved: &mut Vec<f64>) {
         saved.clear();
@@ -65,8 +65,8 @@ impl CustomOp<f64> for First {
     fn name(&self) -> &str {
         "first"
     }
-    fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
-        inputs[0].to_vec()
+    fn output_shape(&self, inputs: &[&[usize]], out: &mut Vec<usize>) {
+        out.extend_from_slice(inputs[0]);
     }
     fn forward(&self, inputs: &[&Tensor<f64>], out: &mut Tensor<f64>, _saved: &mut Vec<f64>) {
         out.copy_from(inputs[0]);

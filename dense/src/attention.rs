@@ -295,16 +295,9 @@ impl<T: Element> CustomOp<T> for CausalSelfAttention {
         "causal_self_attention"
     }
 
-    fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
-        let mut shape = Vec::new();
-        CustomOp::<T>::output_shape_into(self, inputs, &mut shape);
-        shape
-    }
-
     /// `[B, T, D]` for the sequences form, `[B·T, D]` for the rows form.
-    fn output_shape_into(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
+    fn output_shape(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
         let dims = dims_of(self.heads, inputs);
-        shape.clear();
         if inputs.len() == 1 {
             shape.extend_from_slice(&[dims.batch, dims.len, dims.model]);
         } else {

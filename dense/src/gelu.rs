@@ -69,17 +69,12 @@ impl<T: Element> CustomOp<T> for Gelu {
         "gelu"
     }
 
-    fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
-        inputs[0].to_vec()
-    }
-
-    fn output_shape_into(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
+    fn output_shape(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
         assert!(
             inputs.len() == 1,
             "gelu: expected 1 input, got {}",
             inputs.len()
         );
-        shape.clear();
         shape.extend_from_slice(inputs[0]);
     }
 

@@ -96,14 +96,8 @@ impl<T: Element> CustomOp<T> for LinearOp {
         "linear"
     }
 
-    fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
+    fn output_shape(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
         let (batch, _, out) = self.dims(inputs);
-        vec![batch, out]
-    }
-
-    fn output_shape_into(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
-        let (batch, _, out) = self.dims(inputs);
-        shape.clear();
         shape.extend_from_slice(&[batch, out]);
     }
 

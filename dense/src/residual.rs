@@ -70,20 +70,14 @@ impl<T: Element> CustomOp<T> for ResidualLinearOp {
         "linear_residual"
     }
 
-    fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
-        let mut shape = Vec::new();
-        CustomOp::<T>::output_shape_into(self, inputs, &mut shape);
-        shape
-    }
-
     /// The layer's `[batch, out]` (its shapes checked by [`LinearOp`]), which r must have.
-    fn output_shape_into(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
+    fn output_shape(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
         assert!(
             inputs.len() == 4,
             "linear_residual: expected 4 inputs (x, W, b, r), got {}",
             inputs.len()
         );
-        CustomOp::<T>::output_shape_into(&AFFINE, &inputs[..3], shape);
+        CustomOp::<T>::output_shape(&AFFINE, &inputs[..3], shape);
         assert!(
             inputs[3] == shape.as_slice(),
             "linear_residual: the residual has shape {:?}; expected the layer's output {shape:?}",

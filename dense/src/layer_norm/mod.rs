@@ -102,14 +102,8 @@ impl<T: Element> CustomOp<T> for LayerNorm {
         "layer_norm"
     }
 
-    fn output_shape(&self, inputs: &[&[usize]]) -> Vec<usize> {
-        let mut shape = Vec::new();
-        CustomOp::<T>::output_shape_into(self, inputs, &mut shape);
-        shape
-    }
-
     /// x's shape; γ and β must be `[n]`, n the last axis of x.
-    fn output_shape_into(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
+    fn output_shape(&self, inputs: &[&[usize]], shape: &mut Vec<usize>) {
         assert!(
             inputs.len() == 3,
             "layer_norm: expected 3 inputs (x, gain, bias), got {}",
@@ -121,7 +115,6 @@ impl<T: Element> CustomOp<T> for LayerNorm {
             !x.is_empty() && gain == [n] && bias == [n],
             "layer_norm: x {x:?}, gain {gain:?}, bias {bias:?}; expected x [.., n], gain [n], bias [n]"
         );
-        shape.clear();
         shape.extend_from_slice(x);
     }
 
