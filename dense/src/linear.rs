@@ -238,25 +238,37 @@ fn add_column_sums<T: Element>(m: &[T], cols: usize, sums: &mut [T]) {
     }
 }
 
-/// `sums[j] += Σ_i m[i, j0 + j]` for the columns `j0 .. j0 + sums.len()`, rows in order: 16
-/// columns at a time, their sums held in a local array that the compiler keeps in vector
-/// registers (compiled for the kernel's vector width) while the rows go by. Plain additions, so
-/// the bits are the scalar loop's on every path. The `wide` / `narrow` wrappers are the pattern of
-/// `gemm::rank_one_block`: `body` must be called by name inside the `#[target_feature]`
-/// functions to be compiled there (a closure handed to a shared helper was compiled once, for
-/// the baseline instruction set, when tried).
+/// `sums[j] += Σ_i m[i, j0 + j]` for the columns `j0 .. j0 + sums.len()`, rows in order: 64
+/// columns at a time, then 16, their sums held in a local array that the compiler keeps in
+/// vector registers (compiled for the kernel's vector width) while the rows go by. A column's sum
+/// is a chain of dependent additions, so a strip of 64 (four AVX-512 vectors, eight AVX2 ones)
+/// keeps several chains going where a strip of one vector waits for each addition. Plain
+/// additions, so the bits are the scalar loop's on every path. The `wide` / `narrow` wrappers are
+/// the pattern of `gemm::rank_one_block`: `body` must be called by name inside the
+/// `#[target_feature]` functions to be compiled there (a closure handed to a shared helper was
+/// compiled once, for the baseline instruction set, when tried).
 fn column_sums_window<T: Element>(kernel: Kernel, m: &[T], cols: usize, j0: usize, sums: &mut [T]) {
+    /// Columns `j0 + c .. j0 + c + W` of every row into `strip` (their sums so far).
+    #[inline(always)]
+    fn strip<T: Element, const W: usize>(m: &[T], cols: usize, c: usize, strip: &mut [T]) {
+        let mut acc: [T; W] = strip.try_into().expect("W columns");
+        for row in m.chunks_exact(cols) {
+            acc.iter_mut()
+                .zip(&row[c..c + W])
+                .for_each(|(a, &v)| *a += v);
+        }
+        strip.copy_from_slice(&acc);
+    }
     #[inline(always)]
     fn body<T: Element>(m: &[T], cols: usize, j0: usize, sums: &mut [T]) {
-        let t0 = j0 + sums.len() / 16 * 16;
-        let mut strips = sums.chunks_exact_mut(16);
-        for (s, strip) in strips.by_ref().enumerate() {
-            let mut acc: [T; 16] = strip.try_into().expect("16 columns");
-            for row in m.chunks_exact(cols) {
-                let row = &row[j0 + 16 * s..j0 + 16 * s + 16];
-                acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
-            }
-            strip.copy_from_slice(&acc);
+        let (wide, rest) = sums.split_at_mut(sums.len() / 64 * 64);
+        for (s, block) in wide.chunks_exact_mut(64).enumerate() {
+            strip::<T, 64>(m, cols, j0 + 64 * s, block);
+        }
+        let t0 = j0 + wide.len() + rest.len() / 16 * 16;
+        let mut strips = rest.chunks_exact_mut(16);
+        for (s, block) in strips.by_ref().enumerate() {
+            strip::<T, 16>(m, cols, j0 + wide.len() + 16 * s, block);
         }
         let tail = strips.into_remainder();
         let t1 = t0 + tail.len();
@@ -284,5 +296,38 @@ fn column_sums_window<T: Element>(kernel: Kernel, m: &[T], cols: usize, j0: usiz
         // SAFETY: the selected kernel is one the CPU has (AVX2).
         Kernel::Avx2Fma => unsafe { narrow(m, cols, j0, sums) },
         _ => body(m, cols, j0, sums),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every strip width (64, 16, the last few columns) and every window start gives the sums of
+    /// the plain loop, rows in order, bit for bit, on every path.
+    #[test]
+    fn column_sums_have_the_bits_of_the_row_by_row_loop() {
+        for kernel in Kernel::available() {
+            for (rows, cols, j0, width) in [(7, 85, 0, 85), (33, 150, 0, 150), (5, 200, 64, 136)] {
+                let m: Vec<f32> = (0..rows * cols)
+                    .map(|k| ((k as f32) * 0.37).sin() * (1.0 + (k % 7) as f32))
+                    .collect();
+                let start: Vec<f32> = (0..width).map(|j| j as f32 * 0.01 - 0.5).collect();
+                let mut want = start.clone();
+                for row in m.chunks_exact(cols) {
+                    for (s, &v) in want.iter_mut().zip(&row[j0..j0 + width]) {
+                        *s += v;
+                    }
+                }
+                let mut got = start.clone();
+                column_sums_window(kernel, &m, cols, j0, &mut got);
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&got),
+                    bits(&want),
+                    "{kernel:?} {rows}×{cols} from {j0}"
+                );
+            }
+        }
     }
 }
