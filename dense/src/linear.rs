@@ -239,10 +239,12 @@ fn add_column_sums<T: Element>(m: &[T], cols: usize, sums: &mut [T]) {
 }
 
 /// `sums[j] += Σ_i m[i, j0 + j]` for the columns `j0 .. j0 + sums.len()`, rows in order: 64
-/// columns at a time, then 16, their sums held in a local array that the compiler keeps in
-/// vector registers (compiled for the kernel's vector width) while the rows go by. A column's sum
-/// is a chain of dependent additions, so a strip of 64 (four AVX-512 vectors, eight AVX2 ones)
-/// keeps several chains going where a strip of one vector waits for each addition. Plain
+/// columns at a time, then 16, then fewer, their sums held in a local array that the compiler
+/// keeps in vector registers (compiled for the kernel's vector width) while the rows go by. A
+/// column's sum is a chain of dependent additions, so a strip of 64 (four AVX-512 vectors, eight
+/// AVX2 ones) keeps several chains going where a strip of one vector waits for each addition; and
+/// a narrow layer's few columns (a policy's 2 logits) are summed in registers instead of in
+/// memory, row after row. Plain
 /// additions, so the bits are the scalar loop's on every path. The `wide` / `narrow` wrappers are
 /// the pattern of `gemm::rank_one_block`: `body` must be called by name inside the
 /// `#[target_feature]` functions to be compiled there (a closure handed to a shared helper was
@@ -260,22 +262,23 @@ fn column_sums_window<T: Element>(kernel: Kernel, m: &[T], cols: usize, j0: usiz
         strip.copy_from_slice(&acc);
     }
     #[inline(always)]
-    fn body<T: Element>(m: &[T], cols: usize, j0: usize, sums: &mut [T]) {
-        let (wide, rest) = sums.split_at_mut(sums.len() / 64 * 64);
-        for (s, block) in wide.chunks_exact_mut(64).enumerate() {
-            strip::<T, 64>(m, cols, j0 + 64 * s, block);
-        }
-        let t0 = j0 + wide.len() + rest.len() / 16 * 16;
-        let mut strips = rest.chunks_exact_mut(16);
-        for (s, block) in strips.by_ref().enumerate() {
-            strip::<T, 16>(m, cols, j0 + wide.len() + 16 * s, block);
-        }
-        let tail = strips.into_remainder();
-        let t1 = t0 + tail.len();
-        for row in m.chunks_exact(cols) {
-            tail.iter_mut()
-                .zip(&row[t0..t1])
-                .for_each(|(a, &v)| *a += v);
+    fn body<T: Element>(m: &[T], cols: usize, j0: usize, mut sums: &mut [T]) {
+        // Strips of 64 while 64 columns are left, then of 16, then the last 8, 4, 2 and 1: every
+        // strip's sums stay in registers for the whole walk down the rows.
+        let mut c = j0;
+        for w in [64, 16, 8, 4, 2, 1] {
+            while sums.len() >= w {
+                let (block, rest) = std::mem::take(&mut sums).split_at_mut(w);
+                match w {
+                    64 => strip::<T, 64>(m, cols, c, block),
+                    16 => strip::<T, 16>(m, cols, c, block),
+                    8 => strip::<T, 8>(m, cols, c, block),
+                    4 => strip::<T, 4>(m, cols, c, block),
+                    2 => strip::<T, 2>(m, cols, c, block),
+                    _ => strip::<T, 1>(m, cols, c, block),
+                }
+                (sums, c) = (rest, c + w);
+            }
         }
     }
     #[cfg(target_arch = "x86_64")]
@@ -308,7 +311,13 @@ mod tests {
     #[test]
     fn column_sums_have_the_bits_of_the_row_by_row_loop() {
         for kernel in Kernel::available() {
-            for (rows, cols, j0, width) in [(7, 85, 0, 85), (33, 150, 0, 150), (5, 200, 64, 136)] {
+            for (rows, cols, j0, width) in [
+                (7, 85, 0, 85),
+                (33, 150, 0, 150),
+                (5, 200, 64, 136),
+                (9, 2, 0, 2),
+                (4, 15, 0, 15),
+            ] {
                 let m: Vec<f32> = (0..rows * cols)
                     .map(|k| ((k as f32) * 0.37).sin() * (1.0 + (k % 7) as f32))
                     .collect();
