@@ -178,6 +178,20 @@ pub(crate) fn log_softmax_backward<T: Float>(
     gx: &mut [T],
     (outer, len, inner): Dims,
 ) {
+    if inner == 1 && len > 0 {
+        // Rows side by side: the same operations in the same order, on slices.
+        let rows = y.chunks_exact(len).zip(g.chunks_exact(len));
+        for ((yr, gr), gxr) in rows.zip(gx.chunks_exact_mut(len)) {
+            let mut sum_g = T::zero();
+            for &gv in gr {
+                sum_g += gv;
+            }
+            for ((d, &yv), &gv) in gxr.iter_mut().zip(yr).zip(gr) {
+                *d += gv - yv.exp() * sum_g;
+            }
+        }
+        return;
+    }
     for o in 0..outer {
         for i in 0..inner {
             let mut sum_g = T::zero();
@@ -273,6 +287,32 @@ mod tests {
                     "row {r}, entry {l}, log {log}"
                 );
             }
+        }
+        // The log_softmax backward, from finite log-probabilities and a gradient with a NaN.
+        let y: Vec<T> = (0..n * len)
+            .map(|k| T::from_f64(-((k as f64 * 0.31).sin().abs() * 5.0)))
+            .collect();
+        let mut g: Vec<T> = (0..n * len)
+            .map(|k| T::from_f64((k as f64 * 0.53).cos()))
+            .collect();
+        g[3 * len + 2] = specials[0];
+        let t = |v: &[T]| {
+            (0..len * n)
+                .map(|k| v[(k % n) * len + k / n])
+                .collect::<Vec<T>>()
+        };
+        let (yt, gt) = (t(&y), t(&g));
+        let start: Vec<T> = (0..n * len).map(|k| T::from_f64(k as f64 * 0.01)).collect();
+        let (mut gx, mut gxt) = (start.clone(), t(&start));
+        log_softmax_backward(&y, &g, &mut gx, (n, len, 1));
+        log_softmax_backward(&yt, &gt, &mut gxt, (1, len, n));
+        for (k, &v) in gx.iter().enumerate() {
+            let (r, l) = (k / len, k % len);
+            assert_eq!(
+                bits(v),
+                bits(gxt[l * n + r]),
+                "backward: row {r}, entry {l}"
+            );
         }
     }
 
