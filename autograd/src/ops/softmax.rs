@@ -273,20 +273,31 @@ mod tests {
         rows[4][7] = specials[4];
         rows[5][32] = T::from_f64(1e30); // one entry far above the rest
         let n = rows.len();
+        // The n rows of `v` stored as the columns of its transpose, and back.
+        let t = |v: &[T], rows: usize, cols: usize| {
+            (0..rows * cols)
+                .map(|k| v[(k % rows) * cols + k / rows])
+                .collect::<Vec<T>>()
+        };
+        // `rowwise` (rows side by side) has the bits of `strided` (the same rows as columns).
+        let same_bits = |rowwise: &[T], strided: &[T], what: &str| {
+            for (k, (&a, &b)) in rowwise.iter().zip(&t(strided, len, n)).enumerate() {
+                assert_eq!(
+                    bits(a),
+                    bits(b),
+                    "{what}: row {}, entry {}",
+                    k / len,
+                    k % len
+                );
+            }
+        };
         let x: Vec<T> = rows.concat();
-        let xt: Vec<T> = (0..len * n).map(|k| rows[k % n][k / n]).collect();
+        let xt = t(&x, n, len);
         for log in [false, true] {
             let (mut y, mut yt) = (vec![T::zero(); x.len()], vec![T::zero(); x.len()]);
             softmax_forward(&x, &mut y, (n, len, 1), log);
             softmax_forward(&xt, &mut yt, (1, len, n), log);
-            for (k, &v) in y.iter().enumerate() {
-                let (r, l) = (k / len, k % len);
-                assert_eq!(
-                    bits(v),
-                    bits(yt[l * n + r]),
-                    "row {r}, entry {l}, log {log}"
-                );
-            }
+            same_bits(&y, &yt, if log { "log_softmax" } else { "softmax" });
         }
         // The log_softmax backward, from finite log-probabilities and a gradient with a NaN.
         let y: Vec<T> = (0..n * len)
@@ -296,24 +307,11 @@ mod tests {
             .map(|k| T::from_f64((k as f64 * 0.53).cos()))
             .collect();
         g[3 * len + 2] = specials[0];
-        let t = |v: &[T]| {
-            (0..len * n)
-                .map(|k| v[(k % n) * len + k / n])
-                .collect::<Vec<T>>()
-        };
-        let (yt, gt) = (t(&y), t(&g));
         let start: Vec<T> = (0..n * len).map(|k| T::from_f64(k as f64 * 0.01)).collect();
-        let (mut gx, mut gxt) = (start.clone(), t(&start));
+        let (mut gx, mut gxt) = (start.clone(), t(&start, n, len));
         log_softmax_backward(&y, &g, &mut gx, (n, len, 1));
-        log_softmax_backward(&yt, &gt, &mut gxt, (1, len, n));
-        for (k, &v) in gx.iter().enumerate() {
-            let (r, l) = (k / len, k % len);
-            assert_eq!(
-                bits(v),
-                bits(gxt[l * n + r]),
-                "backward: row {r}, entry {l}"
-            );
-        }
+        log_softmax_backward(&t(&y, n, len), &t(&g, n, len), &mut gxt, (1, len, n));
+        same_bits(&gx, &gxt, "log_softmax backward");
     }
 
     #[test]
