@@ -244,11 +244,10 @@ fn add_column_sums<T: Element>(m: &[T], cols: usize, sums: &mut [T]) {
 /// column's sum is a chain of dependent additions, so a strip of 64 (four AVX-512 vectors, eight
 /// AVX2 ones) keeps several chains going where a strip of one vector waits for each addition; and
 /// a narrow layer's few columns (a policy's 2 logits) are summed in registers instead of in
-/// memory, row after row. Plain
-/// additions, so the bits are the scalar loop's on every path. The `wide` / `narrow` wrappers are
-/// the pattern of `gemm::rank_one_block`: `body` must be called by name inside the
-/// `#[target_feature]` functions to be compiled there (a closure handed to a shared helper was
-/// compiled once, for the baseline instruction set, when tried).
+/// memory, row after row. Plain additions, so the bits are the scalar loop's on every path. The
+/// `wide` / `narrow` wrappers are the pattern of `gemm::rank_one_block`: `body` must be called by
+/// name inside the `#[target_feature]` functions to be compiled there (a closure handed to a
+/// shared helper was compiled once, for the baseline instruction set, when tried).
 fn column_sums_window<T: Element>(kernel: Kernel, m: &[T], cols: usize, j0: usize, sums: &mut [T]) {
     /// Columns `j0 + c .. j0 + c + W` of every row into `strip` (their sums so far).
     #[inline(always)]

@@ -123,6 +123,14 @@ pub(crate) fn logsumexp_backward<T: Float>(
     }
 }
 
+/// `log_softmax(x)ₗ = xₗ − lse` when `log`, else `softmax(x)ₗ = e^{xₗ − lse}`, from the row's
+/// `lse = logsumexp(x)`.
+#[inline]
+fn from_logsumexp<T: Float>(x: T, lse: T, log: bool) -> T {
+    let ls = x - lse;
+    if log { ls } else { ls.exp() }
+}
+
 /// y = log_softmax(x) (when `log`) or softmax(x) along the axis: `xₗ − logsumexp(x)`, then `e^`.
 pub(crate) fn softmax_forward<T: Float>(x: &[T], y: &mut [T], dims: Dims, log: bool) {
     let (outer, len, inner) = dims;
@@ -131,8 +139,7 @@ pub(crate) fn softmax_forward<T: Float>(x: &[T], y: &mut [T], dims: Dims, log: b
         for (xr, yr) in x.chunks_exact(len).zip(y.chunks_exact_mut(len)) {
             let lse = contiguous_logsumexp(xr, yr);
             for (yv, &xv) in yr.iter_mut().zip(xr) {
-                let ls = xv - lse;
-                *yv = if log { ls } else { ls.exp() };
+                *yv = from_logsumexp(xv, lse, log);
             }
         }
         return;
@@ -142,8 +149,7 @@ pub(crate) fn softmax_forward<T: Float>(x: &[T], y: &mut [T], dims: Dims, log: b
             let lse = row_logsumexp(x, o, i, dims);
             for l in 0..len {
                 let k = at(o, l, i, len, inner);
-                let ls = x[k] - lse;
-                y[k] = if log { ls } else { ls.exp() };
+                y[k] = from_logsumexp(x[k], lse, log);
             }
         }
     }
@@ -171,6 +177,12 @@ pub(crate) fn softmax_backward<T: Float>(
     }
 }
 
+/// One element of log_softmax's backward: `ȳₗ − pₗ Σₖ ȳₖ` with `pₗ = e^{yₗ}`.
+#[inline]
+fn log_softmax_grad<T: Float>(g: T, y: T, sum_g: T) -> T {
+    g - y.exp() * sum_g
+}
+
 /// x̄ₗ += ȳₗ − pₗ Σₖ ȳₖ, with pₗ = e^{yₗ} recovered from the log_softmax output y.
 pub(crate) fn log_softmax_backward<T: Float>(
     y: &[T],
@@ -187,7 +199,7 @@ pub(crate) fn log_softmax_backward<T: Float>(
                 sum_g += gv;
             }
             for ((d, &yv), &gv) in gxr.iter_mut().zip(yr).zip(gr) {
-                *d += gv - yv.exp() * sum_g;
+                *d += log_softmax_grad(gv, yv, sum_g);
             }
         }
         return;
@@ -200,7 +212,7 @@ pub(crate) fn log_softmax_backward<T: Float>(
             }
             for l in 0..len {
                 let k = at(o, l, i, len, inner);
-                gx[k] += g[k] - y[k].exp() * sum_g;
+                gx[k] += log_softmax_grad(g[k], y[k], sum_g);
             }
         }
     }

@@ -120,9 +120,9 @@ pub(crate) fn tail_mask(len: usize) -> __m256i {
 }
 
 /// The 8×8 transpose (the layer norm's rows side by side, the GEMM's packing of a transposed B):
-/// `out[l]` lane k is `rows[k]` lane l. Pairs of rows interleave their
-/// 32-bit elements, then 64-bit ones (rows 4g…4g+3 of column `4q + c` now share 128-bit lane q
-/// of `u[4g + c]`), then the 128-bit halves are exchanged.
+/// `out[l]` lane k is `rows[k]` lane l. Pairs of rows interleave their 32-bit elements, then
+/// 64-bit ones (rows 4g…4g+3 of column `4q + c` now share 128-bit lane q of `u[4g + c]`), then
+/// the 128-bit halves are exchanged.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 pub(crate) fn transpose8(rows: [__m256; 8]) -> [__m256; 8] {
