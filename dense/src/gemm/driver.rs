@@ -204,42 +204,47 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
                     } else {
                         pack_a(ablock, mr, abuf).start
                     };
-                    for jr in (0..nc).step_by(nr) {
+                    // Tile pointers by offset from each operand's first element (`sub` per tile,
+                    // with its bounds check, cost several percent of a thin product's time).
+                    let a_first = ablock.as_slice().as_ptr();
+                    for (q, jr) in (0..nc).step_by(nr).enumerate() {
                         let nrr = nr.min(nc - jr);
                         // (pointer to the B panel, its row stride)
                         let (bptr, ldb) = if pack_all_b {
-                            (bbuf[b0 + (jr / nr) * kc * nr..].as_ptr(), nr)
+                            (bbuf[b0 + q * kc * nr..].as_ptr(), nr)
                         } else if nrr == nr {
                             (bsub.sub(0, jr, kc, nr).as_slice().as_ptr(), b.rs())
                         } else {
                             (bbuf[b0..].as_ptr(), nr)
                         };
-                        for ir in (0..mc).step_by(mr) {
+                        for (p, ir) in (0..mc).step_by(mr).enumerate() {
                             let mrr = mr.min(mc - ir);
                             // (pointer to the A panel, its row stride when read in place)
                             let (aptr, rs_a) = match in_place_stride {
-                                Some(stride) => {
-                                    (ablock.sub(ir, 0, mrr, kc).as_slice().as_ptr(), stride)
-                                }
-                                None => (abuf[a0 + (ir / mr) * kc * mr..].as_ptr(), 0),
+                                // SAFETY: row ir < mc of the A block lies inside its view.
+                                Some(stride) => (unsafe { a_first.add(ir * ablock.rs()) }, stride),
+                                None => (abuf[a0 + p * kc * mr..].as_ptr(), 0),
                             };
                             let (i, j) = (ic + ir, jc + jr);
-                            let mut ctile = c.sub(i, j, mrr, nrr);
                             if direct_c && nrr == nr {
-                                let rs_c = ctile.rs();
-                                let cptr = ctile.as_mut_slice().as_mut_ptr();
+                                let rs_c = c.rs();
+                                // SAFETY: element (i, j) lies inside C's view (i < m, j < n).
+                                let cptr =
+                                    unsafe { c.as_mut_slice().as_mut_ptr().add(i * rs_c + j) };
                                 // SAFETY: the A panel holds kc·mr packed values (or is the
                                 // mrr×kc block in place, row- or column-major, inside A's view,
                                 // rows past mrr reading row 0) and the B panel kc rows of
                                 // stride ldb with nr readable values each (packed, or in place
-                                // because this strip has all nr columns); the C tile is an mrr×nr
-                                // sub-view with unit column stride, so its (mrr-1)·rs_c + nr
-                                // elements are inside the view's slice; `mk` was chosen for
-                                // `kernel`, whose availability the caller checked.
+                                // because this strip has all nr columns); the C tile is the
+                                // mrr×nr block at (i, j) of C, whose column stride is 1, so its
+                                // (mrr-1)·rs_c + nr elements from `cptr` are inside C's slice;
+                                // `mk` was chosen for `kernel`, whose availability the caller
+                                // checked.
                                 unsafe {
                                     run(kc, alpha, aptr, rs_a, bptr, ldb, beta_eff, cptr, rs_c, mrr)
                                 };
                             } else {
+                                let mut ctile = c.sub(i, j, mrr, nrr);
                                 let scratch = tile.as_mut_ptr();
                                 // SAFETY: same operands; C is the local scratch tile of
                                 // mr·nr ≥ mrr·nr values with row stride nr.
