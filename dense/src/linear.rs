@@ -115,7 +115,6 @@ impl<T: Element> CustomOp<T> for LinearOp {
     ) {
         let (batch, fan_in, fan_out) =
             self.dims(&[inputs[0].shape(), inputs[1].shape(), inputs[2].shape()]);
-        let one = <T as crate::Scalar>::ONE;
         T::with_scratch(|dz| {
             let gb = grad_inputs[2]
                 .as_mut()
@@ -144,29 +143,64 @@ impl<T: Element> CustomOp<T> for LinearOp {
                 dz
             };
             let dz_view = MatRef::row_major(dz, batch, fan_out);
-            if let Some((gx, store)) = grad_inputs[0].as_mut().map(GradSlot::write) {
-                // x̄ (+)= z̄·Wᵀ: Wᵀ is W's memory read with swapped strides.
-                let wt = MatRef::row_major(inputs[1].data(), fan_in, fan_out).t();
-                gemm(
-                    one,
-                    dz_view,
-                    wt,
-                    beta(store),
-                    MatMut::row_major(gx.data_mut(), batch, fan_in),
-                );
-            }
-            if let Some((gw, store)) = grad_inputs[1].as_mut().map(GradSlot::write) {
-                // W̄ (+)= xᵀ·z̄.
-                let xt = MatRef::row_major(inputs[0].data(), batch, fan_in).t();
-                gemm(
-                    one,
-                    xt,
-                    dz_view,
-                    beta(store),
-                    MatMut::row_major(gw.data_mut(), fan_in, fan_out),
-                );
-            }
+            let (gx, rest) = grad_inputs.split_at_mut(1);
+            let gx = gx[0].as_mut().map(GradSlot::write);
+            let gw = rest[0].as_mut().map(GradSlot::write);
+            // x̄ (+)= z̄·Wᵀ: Wᵀ is W's memory read with swapped strides.
+            let wt = MatRef::row_major(inputs[1].data(), fan_in, fan_out).t();
+            let input_grad = gx.map(|(gx, store)| Product {
+                a: dz_view,
+                b: wt,
+                beta: beta(store),
+                c: MatMut::row_major(gx.data_mut(), batch, fan_in),
+            });
+            // W̄ (+)= xᵀ·z̄.
+            let xt = MatRef::row_major(inputs[0].data(), batch, fan_in).t();
+            let weight_grad = gw.map(|(gw, store)| Product {
+                a: xt,
+                b: dz_view,
+                beta: beta(store),
+                c: MatMut::row_major(gw.data_mut(), fan_in, fan_out),
+            });
+            run_side_by_side(input_grad, weight_grad);
         });
+    }
+}
+
+/// One product `C = A·B + β·C` to run.
+struct Product<'a, T> {
+    a: MatRef<'a, T>,
+    b: MatRef<'a, T>,
+    beta: T,
+    c: MatMut<'a, T>,
+}
+
+impl<T: Element> Product<'_, T> {
+    fn run(self) {
+        gemm(<T as crate::Scalar>::ONE, self.a, self.b, self.beta, self.c);
+    }
+
+    fn multiply_adds(&self) -> usize {
+        self.a.rows() * self.a.cols() * self.b.cols()
+    }
+}
+
+/// Runs the backward's two products, `x̄` and `W̄`. They read the same `z̄` and write different
+/// buffers, so when both are wanted, several threads are allowed and each is large enough to
+/// split ([`threads::PARALLEL_MIN_MACS`]), they run at the same time, one per thread: each
+/// product whole on one thread reads `z̄` where the other would have split it by rows, and the
+/// two threads meet once instead of once per product. Each product runs the code it runs alone
+/// (a product inside a pool job runs its row blocks on its own thread, in order), so the bits
+/// are those of one thread. Otherwise they run one after the other, each split by rows.
+fn run_side_by_side<T: Element>(first: Option<Product<'_, T>>, second: Option<Product<'_, T>>) {
+    let large = |p: &Option<Product<'_, T>>| {
+        p.as_ref()
+            .is_some_and(|p| p.multiply_adds() >= threads::PARALLEL_MIN_MACS)
+    };
+    if threads::threads() > 1 && large(&first) && large(&second) {
+        threads::for_each_part([first, second].into_iter().flatten(), |_, p| p.run());
+    } else {
+        first.into_iter().chain(second).for_each(Product::run);
     }
 }
 
