@@ -16,6 +16,8 @@
 //! The two GEMMs compute `C = z̄·Wᵀ + β·C`: with `β = 1` they add into the gradient, and when this
 //! rule is the first to write x̄ or W̄ in the pass ([`Store::Overwrite`]) they run with `β = 0`,
 //! which writes the product without reading the slot, so the tape skips zero-filling it first.
+//! On two or more threads the two run at the same time, one per thread, when both are large
+//! (`run_side_by_side`); each still runs the code it runs alone, so the bits do not change.
 //!
 //! How we know it is right: `tests/layers.rs` checks, for every activation, that value and
 //! gradients equal the same network composed from autograd's reference ops

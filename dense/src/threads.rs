@@ -3,7 +3,8 @@
 //! One process-wide setting, [`set_threads`], read by [`threads`]; by default every core the
 //! operating system offers. Large GEMMs split their *output* into row blocks, one per thread
 //! (`gemm/mod.rs`; the GEMV routes too, by rows of C), and the fused layer's backward splits its
-//! element-wise pass by rows and its bias-gradient sums by columns; each output element is still
+//! element-wise pass by rows and its bias-gradient sums by columns, then runs its two products
+//! (x̄ and W̄) side by side, each whole on one thread (`linear.rs`); each output element is still
 //! computed by one thread with the same instructions in the same order (the reduction over `k`,
 //! or over the rows of a column sum, is never split), so **results are bit-identical for any
 //! thread count**. Products below [`PARALLEL_MIN_MACS`] multiply-adds stay on the calling
