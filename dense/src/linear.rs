@@ -150,20 +150,10 @@ impl<T: Element> CustomOp<T> for LinearOp {
             let gw = rest[0].as_mut().map(GradSlot::write);
             // x̄ (+)= z̄·Wᵀ: Wᵀ is W's memory read with swapped strides.
             let wt = MatRef::row_major(inputs[1].data(), fan_in, fan_out).t();
-            let input_grad = gx.map(|(gx, store)| Product {
-                a: dz_view,
-                b: wt,
-                beta: beta(store),
-                c: MatMut::row_major(gx.data_mut(), batch, fan_in),
-            });
+            let input_grad = gx.map(|slot| Product::into_slot(dz_view, wt, slot, batch, fan_in));
             // W̄ (+)= xᵀ·z̄.
             let xt = MatRef::row_major(inputs[0].data(), batch, fan_in).t();
-            let weight_grad = gw.map(|(gw, store)| Product {
-                a: xt,
-                b: dz_view,
-                beta: beta(store),
-                c: MatMut::row_major(gw.data_mut(), fan_in, fan_out),
-            });
+            let weight_grad = gw.map(|slot| Product::into_slot(xt, dz_view, slot, fan_in, fan_out));
             run_side_by_side(input_grad, weight_grad);
         });
     }
@@ -177,7 +167,23 @@ struct Product<'a, T> {
     c: MatMut<'a, T>,
 }
 
-impl<T: Element> Product<'_, T> {
+impl<'a, T: Element> Product<'a, T> {
+    /// `A·B` into a gradient slot of `rows × cols`: written (`β = 0`) or added, as the slot says.
+    fn into_slot(
+        a: MatRef<'a, T>,
+        b: MatRef<'a, T>,
+        (grad, store): (&'a mut Tensor<T>, Store),
+        rows: usize,
+        cols: usize,
+    ) -> Self {
+        Product {
+            a,
+            b,
+            beta: beta(store),
+            c: MatMut::row_major(grad.data_mut(), rows, cols),
+        }
+    }
+
     fn run(self) {
         gemm(<T as crate::Scalar>::ONE, self.a, self.b, self.beta, self.c);
     }
