@@ -184,10 +184,12 @@ impl<'a, T: Element> Product<'a, T> {
         }
     }
 
+    /// `C = A·B + β·C`, split over the threads as the GEMM decides.
     fn run(self) {
         gemm(<T as crate::Scalar>::ONE, self.a, self.b, self.beta, self.c);
     }
 
+    /// `m·k·n`: the product's size in multiply-adds.
     fn multiply_adds(&self) -> usize {
         self.a.rows() * self.a.cols() * self.b.cols()
     }
@@ -201,11 +203,13 @@ impl<'a, T: Element> Product<'a, T> {
 /// (a product inside a pool job runs its row blocks on its own thread, in order), so the bits
 /// are those of one thread. Otherwise they run one after the other, each split by rows.
 fn run_side_by_side<T: Element>(first: Option<Product<'_, T>>, second: Option<Product<'_, T>>) {
-    let large = |p: &Option<Product<'_, T>>| {
-        p.as_ref()
-            .is_some_and(|p| p.multiply_adds() >= threads::PARALLEL_MIN_MACS)
+    // Whether a product would split over the threads on its own (the GEMM's rule).
+    let would_split = |p: &Option<Product<'_, T>>| {
+        p.as_ref().is_some_and(|p| {
+            threads::parts_for(p.multiply_adds(), threads::PARALLEL_MIN_MACS, 2) > 1
+        })
     };
-    if threads::threads() > 1 && large(&first) && large(&second) {
+    if would_split(&first) && would_split(&second) {
         threads::for_each_part([first, second].into_iter().flatten(), |_, p| p.run());
     } else {
         first.into_iter().chain(second).for_each(Product::run);
@@ -291,7 +295,7 @@ fn add_column_sums<T: Element>(m: &[T], cols: usize, sums: &mut [T]) {
 /// name inside the `#[target_feature]` functions to be compiled there (a closure handed to a
 /// shared helper was compiled once, for the baseline instruction set, when tried).
 fn column_sums_window<T: Element>(kernel: Kernel, m: &[T], cols: usize, j0: usize, sums: &mut [T]) {
-    /// Columns `j0 + c .. j0 + c + W` of every row into `strip` (their sums so far).
+    /// Columns `c .. c + W` of every row added into `strip` (their sums so far).
     #[inline(always)]
     fn strip<T: Element, const W: usize>(m: &[T], cols: usize, c: usize, strip: &mut [T]) {
         let mut acc: [T; W] = strip.try_into().expect("W columns");
