@@ -49,62 +49,98 @@ fn exp8(x: __m256) -> __m256 {
     _mm256_blendv_ps(y, x, nan)
 }
 
-/// `c[0]·sᵏ + … + c[k]` by Horner's rule, one multiply-add per coefficient after the first.
-#[target_feature(enable = "avx2,fma")]
-fn horner8(c: &[f32], s: __m256) -> __m256 {
-    c[1..].iter().fold(_mm256_set1_ps(c[0]), |acc, &k| {
-        _mm256_fmadd_ps(acc, s, _mm256_set1_ps(k))
-    })
-}
-
 /// tanh for 8 lanes: `a·P(a²)/Q(a²)` with `a = |x|` capped at `TANH_CAP`, at most 1, the sign
 /// of `x` copied back (see the parent module: 16 instructions where the `e^{2|x|}` route takes
 /// about 24).
 #[target_feature(enable = "avx2,fma")]
 fn tanh8(x: __m256) -> __m256 {
+    let [t] = tanh8s([x]);
+    t
+}
+
+/// [`tanh8`] for `U` vectors at once, each step done for all `U` before the next. One vector's
+/// steps form a chain of dependent instructions about 45 cycles long (six multiply-adds for `P`,
+/// a division); written step by step across `U` independent vectors, the chains reach the
+/// scheduler side by side and overlap. Every lane goes through the same operations as in
+/// [`tanh8`], so the bits are the same.
+#[target_feature(enable = "avx2,fma")]
+fn tanh8s<const U: usize>(x: [__m256; U]) -> [__m256; U] {
     let sign = _mm256_set1_ps(-0.0);
     let one = _mm256_set1_ps(1.0);
     // `min` returns its second operand when either is NaN, so a NaN `a` (and then the quotient)
     // stays NaN through both.
-    let a = _mm256_min_ps(_mm256_set1_ps(TANH_CAP), _mm256_andnot_ps(sign, x));
-    let s = _mm256_mul_ps(a, a);
-    let ratio = _mm256_div_ps(
-        _mm256_mul_ps(a, horner8(&TANH_NUM, s)),
-        horner8(&TANH_DEN, s),
-    );
-    let t = _mm256_min_ps(one, ratio);
-    _mm256_or_ps(t, _mm256_and_ps(x, sign))
+    let a = x.map(|v| _mm256_min_ps(_mm256_set1_ps(TANH_CAP), _mm256_andnot_ps(sign, v)));
+    let s = a.map(|v| _mm256_mul_ps(v, v));
+    let (p, q) = (horner8s(&TANH_NUM, s), horner8s(&TANH_DEN, s));
+    std::array::from_fn(|u| {
+        let ratio = _mm256_div_ps(_mm256_mul_ps(a[u], p[u]), q[u]);
+        _mm256_or_ps(_mm256_min_ps(one, ratio), _mm256_and_ps(x[u], sign))
+    })
 }
 
-/// Applies `f(x + bias)` to every element (bias optional, same length), 8 at a time, the tail
-/// through masked loads and stores.
+/// `c[0]·sᵏ + … + c[k]` by Horner's rule, one multiply-add per coefficient after the first, for
+/// `U` vectors: each coefficient for all of them before the next.
 #[target_feature(enable = "avx2,fma")]
-fn map8(xs: &mut [f32], bias: Option<&[f32]>, f: impl Fn(__m256) -> __m256) {
+fn horner8s<const U: usize>(c: &[f32], s: [__m256; U]) -> [__m256; U] {
+    let mut acc = [_mm256_set1_ps(c[0]); U];
+    for &k in &c[1..] {
+        for (a, &v) in acc.iter_mut().zip(&s) {
+            *a = _mm256_fmadd_ps(*a, v, _mm256_set1_ps(k));
+        }
+    }
+    acc
+}
+
+/// Applies `f(x + bias)` to every element (bias optional, same length), `8U` at a time while
+/// they last (`f` works on `U` vectors), then 8 at a time, the tail through masked loads and
+/// stores; a step of fewer than `U` vectors fills `f`'s other inputs with copies of its first
+/// and stores only its own results.
+#[target_feature(enable = "avx2,fma")]
+fn map8<const U: usize>(
+    xs: &mut [f32],
+    bias: Option<&[f32]>,
+    f: impl Fn([__m256; U]) -> [__m256; U],
+) {
     let n = xs.len();
     if let Some(b) = bias {
         assert_eq!(b.len(), n, "bias length");
     }
-    let full = n / 8 * 8;
-    for j in (0..full).step_by(8) {
-        // SAFETY: j + 8 ≤ n for xs and bias.
+    let ptr = xs.as_mut_ptr();
+    let load = |j: usize| {
+        // SAFETY (for every caller below): j + 8 ≤ n for xs and bias.
         unsafe {
-            let mut v = _mm256_loadu_ps(xs.as_ptr().add(j));
-            if let Some(b) = bias {
-                v = _mm256_add_ps(v, _mm256_loadu_ps(b.as_ptr().add(j)));
+            let v = _mm256_loadu_ps(ptr.add(j));
+            match bias {
+                Some(b) => _mm256_add_ps(v, _mm256_loadu_ps(b.as_ptr().add(j))),
+                None => v,
             }
-            _mm256_storeu_ps(xs.as_mut_ptr().add(j), f(v));
         }
+    };
+    let mut j = 0;
+    while j + 8 * U <= n {
+        let y = f(std::array::from_fn(|u| load(j + 8 * u)));
+        for (u, yv) in y.into_iter().enumerate() {
+            // SAFETY: j + 8u + 8 ≤ j + 8U ≤ n.
+            unsafe { _mm256_storeu_ps(ptr.add(j + 8 * u), yv) };
+        }
+        j += 8 * U;
     }
-    if full < n {
-        let mask = tail_mask(n - full);
-        // SAFETY: the mask selects lanes full + l < n only; masked-off lanes are neither read
+    while j + 8 <= n {
+        let y = f([load(j); U])[0];
+        // SAFETY: j + 8 ≤ n.
+        unsafe { _mm256_storeu_ps(ptr.add(j), y) };
+        j += 8;
+    }
+    if j < n {
+        let mask = tail_mask(n - j);
+        // SAFETY: the mask selects lanes j + l < n only; masked-off lanes are neither read
         // (they load as 0.0) nor written.
         unsafe {
-            let mut v = _mm256_maskload_ps(xs.as_ptr().add(full), mask);
+            let mut v = _mm256_maskload_ps(ptr.add(j), mask);
             if let Some(b) = bias {
-                v = _mm256_add_ps(v, _mm256_maskload_ps(b.as_ptr().add(full), mask));
+                v = _mm256_add_ps(v, _mm256_maskload_ps(b.as_ptr().add(j), mask));
             }
-            _mm256_maskstore_ps(xs.as_mut_ptr().add(full), mask, f(v));
+            _mm256_maskstore_ps(ptr.add(j), mask, f([v; U])[0]);
         }
     }
 }
@@ -164,7 +200,9 @@ pub(super) unsafe fn bias_tanh_rows(
     bias: Option<&[f32]>,
 ) {
     for i in 0..rows {
-        map8(&mut data[i * rs..i * rs + cols], bias, |v| tanh8(v));
+        map8(&mut data[i * rs..i * rs + cols], bias, |v: [__m256; 4]| {
+            tanh8s(v)
+        });
     }
 }
 
@@ -175,7 +213,7 @@ pub(super) unsafe fn bias_tanh_rows(
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn exp_in_place(xs: &mut [f32]) {
     // The closure inherits this function's target features, so the kernel inlines.
-    map8(xs, None, |v| exp8(v));
+    map8(xs, None, |[v]| [exp8(v)]);
 }
 
 /// `xs[i] = tanh(xs[i])`.
@@ -185,7 +223,7 @@ pub(super) unsafe fn exp_in_place(xs: &mut [f32]) {
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn tanh_in_place(xs: &mut [f32]) {
     // The closure inherits this function's target features, so the kernel inlines.
-    map8(xs, None, |v| tanh8(v));
+    map8(xs, None, |v: [__m256; 4]| tanh8s(v));
 }
 
 /// `dz[i] = g[i]·(1 − y[i]²)`, the tanh backward rule from the output `y`, as `g − (g·y)·y`.
@@ -402,5 +440,5 @@ pub(super) unsafe fn max(row: &[f32]) -> f32 {
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn exp_shifted(row: &mut [f32], max: f32) {
     let m = _mm256_set1_ps(max);
-    map8(row, None, |v| exp8(_mm256_sub_ps(v, m)));
+    map8(row, None, |[v]| [exp8(_mm256_sub_ps(v, m))]);
 }
