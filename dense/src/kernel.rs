@@ -5,7 +5,10 @@
 //! benchmarks can force a path; forcing a path the CPU lacks panics with a message.
 //! [`Kernel::force`] switches the path of everything that uses [`Kernel::selected`] (layers,
 //! whole training runs) for the process, so a benchmark can time the AVX2 path on an AVX-512
-//! machine.
+//! machine. From outside the program, the environment variable `DENSE_KERNEL` (`avx512`,
+//! `avx2fma` or `portable`) chooses the path before the first use: the paths sum in different
+//! orders, so a run's bits depend on its path, and `DENSE_KERNEL=avx2fma` on an AVX-512 machine
+//! reproduces, bit for bit, what an AVX2 machine prints.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -20,6 +23,9 @@ pub enum Kernel {
     /// Plain Rust, no intrinsics (the compiler may still vectorise it): micro-kernel 4×8.
     Portable,
 }
+
+/// The environment variable that chooses the path for a process (see [`Kernel::from_env`]).
+pub const ENV_VAR: &str = "DENSE_KERNEL";
 
 static SELECTED: OnceLock<Kernel> = OnceLock::new();
 /// 0: no override; else 1 + the forced path's index in [`Kernel::ALL`].
@@ -59,12 +65,62 @@ impl Kernel {
     }
 
     /// The path every non-`_with` entry point uses: the one set by [`Kernel::force`] if any,
-    /// else the fastest available path, detected on first use and cached for the process.
+    /// else the one `DENSE_KERNEL` names, else the fastest available path; read on first use
+    /// and cached for the process. A `DENSE_KERNEL` that names no path this CPU can run is
+    /// reported on standard error, once, and the fastest path is used (a program that would
+    /// rather stop checks [`Kernel::from_env`] first, as `pg` does).
     #[inline]
     pub fn selected() -> Kernel {
         match FORCED.load(Ordering::Relaxed) {
-            0 => *SELECTED.get_or_init(Kernel::detect),
+            0 => *SELECTED.get_or_init(|| match Kernel::from_env() {
+                Ok(chosen) => chosen.unwrap_or_else(Kernel::detect),
+                Err(message) => {
+                    let fastest = Kernel::detect();
+                    eprintln!("warning: {message}; using {}", fastest.name());
+                    fastest
+                }
+            }),
             i => Self::ALL[i as usize - 1],
+        }
+    }
+
+    /// The path called `name` (as [`Kernel::name`] spells it) if this CPU can run it, else an
+    /// error that names the value and what was expected.
+    ///
+    /// ```
+    /// use dense::Kernel;
+    /// assert_eq!(Kernel::from_name("portable"), Ok(Kernel::Portable));
+    /// assert!(Kernel::from_name("avx1024").is_err());
+    /// ```
+    pub fn from_name(name: &str) -> Result<Kernel, String> {
+        let Some(kernel) = Self::ALL.into_iter().find(|k| k.name() == name) else {
+            let names: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
+            return Err(format!(
+                "{name:?} is not a kernel path (expected one of {})",
+                names.join(", ")
+            ));
+        };
+        if !kernel.is_available() {
+            let names: Vec<&str> = Self::available().iter().map(|k| k.name()).collect();
+            return Err(format!(
+                "{name:?}: this CPU cannot run that path (it can run {})",
+                names.join(", ")
+            ));
+        }
+        Ok(kernel)
+    }
+
+    /// The path `DENSE_KERNEL` asks for: `Ok(None)` when it is unset or empty, an error (from
+    /// [`Kernel::from_name`]) when it names no path or one this CPU cannot run.
+    pub fn from_env() -> Result<Option<Kernel>, String> {
+        match std::env::var(ENV_VAR) {
+            Ok(name) if !name.is_empty() => Self::from_name(&name)
+                .map(Some)
+                .map_err(|e| format!("{ENV_VAR}={e}")),
+            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(raw)) => Err(format!(
+                "{ENV_VAR}={raw:?} is not a kernel path (expected one of avx512, avx2fma, portable)"
+            )),
         }
     }
 
@@ -120,7 +176,29 @@ mod tests {
         let k = Kernel::selected();
         assert!(k.is_available());
         assert_eq!(k, Kernel::selected());
-        assert_eq!(k, Kernel::detect());
+        let chosen = Kernel::from_env().ok().flatten();
+        assert_eq!(k, chosen.unwrap_or_else(Kernel::detect));
         assert!(Kernel::available().contains(&Kernel::Portable));
+    }
+
+    /// Every path's name leads back to it (or, for a path this CPU lacks, to an error naming
+    /// it); any other name is an error that names the value and the expected ones.
+    #[test]
+    fn names_lead_to_their_paths() {
+        for kernel in Kernel::ALL {
+            match Kernel::from_name(kernel.name()) {
+                Ok(k) => assert_eq!(k, kernel),
+                Err(e) => {
+                    assert!(!kernel.is_available());
+                    assert!(e.contains(kernel.name()) && e.contains("cannot run"), "{e}");
+                }
+            }
+        }
+        let e = Kernel::from_name("avx1024").unwrap_err();
+        assert!(e.contains("\"avx1024\"") && e.contains("avx2fma"), "{e}");
+        assert!(
+            Kernel::from_name("AVX2FMA").is_err(),
+            "names are lower case"
+        );
     }
 }

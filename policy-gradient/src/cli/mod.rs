@@ -21,7 +21,9 @@ pub mod train;
 #[command(name = "pg", version, about, long_about = None)]
 pub struct Cli {
     /// Threads the dense kernels may use (0: every core); default: the PG_THREADS environment
-    /// variable, else every core. Results are the same for any count.
+    /// variable, else every core. Results are the same for any count. (The kernels' path is
+    /// chosen by DENSE_KERNEL: avx512, avx2fma or portable; default the fastest the CPU has.
+    /// Results depend on the path.)
     #[arg(long, global = true, value_name = "N")]
     pub threads: Option<usize>,
     /// What to do.
@@ -86,6 +88,12 @@ pub fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     if let Err(e) = crate::run::threads::configure(cli.threads) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    // A `DENSE_KERNEL` that names no path this CPU runs stops the command here, before any
+    // number is computed on a path the user did not ask for.
+    if let Err(e) = dense::Kernel::from_env() {
         eprintln!("error: {e}");
         return ExitCode::FAILURE;
     }

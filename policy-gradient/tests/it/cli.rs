@@ -167,6 +167,39 @@ fn the_reinforce_preset_trains_on_whole_episodes_with_sgd() {
     std::fs::remove_dir_all(out).unwrap();
 }
 
+/// `DENSE_KERNEL` chooses the kernel path; a name that is no path stops `pg` with one line
+/// that names it, and a path every CPU has (`portable`) trains.
+#[test]
+fn the_kernel_path_is_checked() {
+    let with_kernel = |value: &str, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pg"))
+            .args(args)
+            .env("DENSE_KERNEL", value)
+            .output()
+            .expect("pg runs")
+    };
+    clean_failure(
+        &with_kernel("avx1024", &["envs"]),
+        "DENSE_KERNEL=\"avx1024\"",
+    );
+    let out = tmp("kernel-portable");
+    let run = with_kernel(
+        "portable",
+        &[
+            "train",
+            "CartPole-v1",
+            "--set",
+            "total_env_steps=2000",
+            "-q",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(out.join("metrics.csv").exists());
+    std::fs::remove_dir_all(out).unwrap();
+}
+
 #[test]
 fn the_thread_count_is_checked_and_changes_no_result() {
     let with_env = |value: &str, args: &[&str]| {
