@@ -2,9 +2,9 @@
 //! panic or a backtrace; a small run trains, evaluates, renders and plots.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use crate::common::{clean_failure, pg, scratch};
+use crate::common::{clean_failure, pg, pg_with_env, scratch};
 
 fn tmp(name: &str) -> PathBuf {
     scratch("cli", name)
@@ -171,13 +171,7 @@ fn the_reinforce_preset_trains_on_whole_episodes_with_sgd() {
 /// that names it, and a path every CPU has (`portable`) trains.
 #[test]
 fn the_kernel_path_is_checked() {
-    let with_kernel = |value: &str, args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_pg"))
-            .args(args)
-            .env("DENSE_KERNEL", value)
-            .output()
-            .expect("pg runs")
-    };
+    let with_kernel = |value: &str, args: &[&str]| pg_with_env("DENSE_KERNEL", value, args);
     clean_failure(
         &with_kernel("avx1024", &["envs"]),
         "DENSE_KERNEL=\"avx1024\"",
@@ -202,13 +196,7 @@ fn the_kernel_path_is_checked() {
 
 #[test]
 fn the_thread_count_is_checked_and_changes_no_result() {
-    let with_env = |value: &str, args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_pg"))
-            .args(args)
-            .env("PG_THREADS", value)
-            .output()
-            .expect("pg runs")
-    };
+    let with_env = |value: &str, args: &[&str]| pg_with_env("PG_THREADS", value, args);
     clean_failure(&with_env("many", &["envs"]), "PG_THREADS `many`");
     clean_failure(&pg(&["--threads", "99999", "envs"]), "--threads `99999`");
     // The same short run on one thread (flag) and on three (environment): the same numbers.

@@ -20,6 +20,15 @@ pub fn pg(args: &[&str]) -> Output {
     pg_in(&std::env::temp_dir(), args)
 }
 
+/// Runs `pg args` with the environment variable `var` set to `value`.
+pub fn pg_with_env(var: &str, value: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_pg"))
+        .args(args)
+        .env(var, value)
+        .output()
+        .expect("pg runs")
+}
+
 /// The path `pg-MODULE-PID-NAME` in the temporary directory, emptied: unique to one test of one
 /// test process (the tests of all modules run in one process, in parallel).
 pub fn scratch(module: &str, name: &str) -> PathBuf {
