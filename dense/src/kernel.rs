@@ -93,18 +93,23 @@ impl Kernel {
     /// assert!(Kernel::from_name("avx1024").is_err());
     /// ```
     pub fn from_name(name: &str) -> Result<Kernel, String> {
+        let names = |kernels: &[Kernel]| {
+            kernels
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let Some(kernel) = Self::ALL.into_iter().find(|k| k.name() == name) else {
-            let names: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
+            let expected = names(&Self::ALL);
             return Err(format!(
-                "{name:?} is not a kernel path (expected one of {})",
-                names.join(", ")
+                "{name:?} is not a kernel path (expected one of {expected})"
             ));
         };
         if !kernel.is_available() {
-            let names: Vec<&str> = Self::available().iter().map(|k| k.name()).collect();
+            let runnable = names(&Self::available());
             return Err(format!(
-                "{name:?}: this CPU cannot run that path (it can run {})",
-                names.join(", ")
+                "{name:?}: this CPU cannot run that path (it can run {runnable})"
             ));
         }
         Ok(kernel)
@@ -113,14 +118,11 @@ impl Kernel {
     /// The path `DENSE_KERNEL` asks for: `Ok(None)` when it is unset or empty, an error (from
     /// [`Kernel::from_name`]) when it names no path or one this CPU cannot run.
     pub fn from_env() -> Result<Option<Kernel>, String> {
-        match std::env::var(ENV_VAR) {
-            Ok(name) if !name.is_empty() => Self::from_name(&name)
+        match std::env::var_os(ENV_VAR) {
+            Some(name) if !name.is_empty() => Self::from_name(&name.to_string_lossy())
                 .map(Some)
                 .map_err(|e| format!("{ENV_VAR}={e}")),
-            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(raw)) => Err(format!(
-                "{ENV_VAR}={raw:?} is not a kernel path (expected one of avx512, avx2fma, portable)"
-            )),
+            _ => Ok(None),
         }
     }
 

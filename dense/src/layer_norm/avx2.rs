@@ -7,7 +7,7 @@ use std::arch::x86_64::*;
 use autograd::Store;
 
 use super::{Grads, Rows, SAVED_PER_ROW, saved};
-use crate::vmath::avx2::{tail_mask, transpose8};
+use crate::vmath::avx2::{load8, store8, tail_mask, transpose8};
 
 /// Rows summed side by side, one per lane.
 const LANES: usize = 8;
@@ -83,24 +83,14 @@ impl Step {
     #[target_feature(enable = "avx2,fma")]
     fn load(self, row: &[f32]) -> __m256 {
         // SAFETY: a whole step has at + 8 ≤ len; a tail's mask selects lanes < len only.
-        unsafe {
-            match self.tail {
-                None => _mm256_loadu_ps(row.as_ptr().add(self.at)),
-                Some(mask) => _mm256_maskload_ps(row.as_ptr().add(self.at), mask),
-            }
-        }
+        unsafe { load8(row.as_ptr().add(self.at), self.tail) }
     }
 
     /// Writes `v` over the step's values of `row` (masked-off lanes untouched).
     #[target_feature(enable = "avx2,fma")]
     fn store(self, row: &mut [f32], v: __m256) {
         // SAFETY: as `load`.
-        unsafe {
-            match self.tail {
-                None => _mm256_storeu_ps(row.as_mut_ptr().add(self.at), v),
-                Some(mask) => _mm256_maskstore_ps(row.as_mut_ptr().add(self.at), mask, v),
-            }
-        }
+        unsafe { store8(row.as_mut_ptr().add(self.at), self.tail, v) }
     }
 }
 

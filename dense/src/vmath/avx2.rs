@@ -155,6 +155,42 @@ pub(crate) fn tail_mask(len: usize) -> __m256i {
     unsafe { _mm256_loadu_si256(WINDOW.as_ptr().add(8 - len).cast()) }
 }
 
+/// The 8 values at `p`, or with `Some(mask)` only the lanes the mask selects (the others read
+/// as 0.0). Masked loads and stores cost little on Intel cores but are slow on AMD's, so callers
+/// pass a mask only for a ragged tail.
+///
+/// # Safety
+/// The lanes read lie inside one allocation, and the CPU supports AVX2.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn load8(p: *const f32, mask: Option<__m256i>) -> __m256 {
+    // SAFETY: forwarded.
+    unsafe {
+        match mask {
+            None => _mm256_loadu_ps(p),
+            Some(mask) => _mm256_maskload_ps(p, mask),
+        }
+    }
+}
+
+/// Writes `v` to the 8 values at `p`, or with `Some(mask)` to the lanes the mask selects (the
+/// others untouched); see [`load8`].
+///
+/// # Safety
+/// The lanes written lie inside one allocation that no one else accesses meanwhile, and the CPU
+/// supports AVX2.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+pub(crate) unsafe fn store8(p: *mut f32, mask: Option<__m256i>, v: __m256) {
+    // SAFETY: forwarded.
+    unsafe {
+        match mask {
+            None => _mm256_storeu_ps(p, v),
+            Some(mask) => _mm256_maskstore_ps(p, mask, v),
+        }
+    }
+}
+
 /// The 8×8 transpose (the layer norm's rows side by side, the GEMM's packing of a transposed B):
 /// `out[l]` lane k is `rows[k]` lane l. Pairs of rows interleave their 32-bit elements, then
 /// 64-bit ones (rows 4g…4g+3 of column `4q + c` now share 128-bit lane q of `u[4g + c]`), then

@@ -5,14 +5,19 @@ use policy_gradient::metrics::Table;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Runs `pg args` in `dir` with backtraces on (so a panic, which no test allows, would show).
-pub fn pg_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pg"))
+/// `pg args` in `dir` with backtraces on (so a panic, which no test allows, would show).
+fn pg_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pg"));
+    command
         .args(args)
         .current_dir(dir)
-        .env("RUST_BACKTRACE", "1")
-        .output()
-        .expect("pg runs")
+        .env("RUST_BACKTRACE", "1");
+    command
+}
+
+/// Runs `pg args` in `dir`.
+pub fn pg_in(dir: &Path, args: &[&str]) -> Output {
+    pg_command(dir, args).output().expect("pg runs")
 }
 
 /// Runs `pg args` in the system's temporary directory.
@@ -20,10 +25,10 @@ pub fn pg(args: &[&str]) -> Output {
     pg_in(&std::env::temp_dir(), args)
 }
 
-/// Runs `pg args` with the environment variable `var` set to `value`.
+/// Runs `pg args` in the system's temporary directory with the environment variable `var` set
+/// to `value`.
 pub fn pg_with_env(var: &str, value: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pg"))
-        .args(args)
+    pg_command(&std::env::temp_dir(), args)
         .env(var, value)
         .output()
         .expect("pg runs")

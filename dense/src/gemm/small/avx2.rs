@@ -8,6 +8,7 @@
 use std::arch::x86_64::*;
 
 use super::Strip;
+use crate::vmath::avx2::{load8, store8};
 
 /// Columns per strip.
 pub(super) const W: usize = 16;
@@ -97,92 +98,42 @@ unsafe fn store(s: &Strip, i0: usize, rows: usize, mask: Masks, acc: &[[__m256; 
             // SAFETY: row i0 + r < m of the strip has `cols` writable values (the mask touches
             // no others; a wholly masked half is never accessed).
             unsafe {
+                // Whole half-rows plainly, only the ragged ones through the mask: on an EPYC a
+                // batch-64 MLP step spent 5.7% of its time in this kernel's masked stores when
+                // every half-row took them, and ran in 28–29 µs instead of 30–32 without.
+                let whole = s.cols >= 8 * (h + 1);
                 let cp = s.c.wrapping_add((i0 + r) * s.rs_c + 8 * h);
-                if s.cols >= 8 * (h + 1) {
-                    store_half(s, cp, Whole, sum, va, vb)
-                } else {
-                    store_half(s, cp, Masked(mask), sum, va, vb)
-                }
+                store_half(s, cp, (!whole).then_some(mask), sum, va, vb)
             };
         }
     }
 }
 
-/// How a half-row of C is read and written: all 8 lanes with plain loads and stores, or the
-/// lanes of a mask. Masked stores cost little on Intel cores but are slow on AMD's: on an EPYC,
-/// a batch-64 MLP step spent 5.7% of its time in the masked stores of its first layer's product,
-/// and took 28–29 µs instead of 30–32 once whole half-rows were stored plainly. So only a strip's
-/// ragged last columns go through masks.
-trait HalfRow {
-    /// The old values (the masked-off lanes read as 0.0).
-    ///
-    /// # Safety
-    /// The lanes written of `cp` are inside the strip's row, and the CPU supports AVX2.
-    unsafe fn load(&self, cp: *const f32) -> __m256;
-    /// Stores `v`.
-    ///
-    /// # Safety
-    /// As `load`.
-    unsafe fn store(&self, cp: *mut f32, v: __m256);
-}
-
-/// All 8 lanes.
-struct Whole;
-/// The lanes whose mask is set.
-struct Masked(__m256i);
-
-impl HalfRow for Whole {
-    #[inline(always)]
-    unsafe fn load(&self, cp: *const f32) -> __m256 {
-        // SAFETY: forwarded: all 8 lanes of `cp` are inside the strip's row.
-        unsafe { _mm256_loadu_ps(cp) }
-    }
-    #[inline(always)]
-    unsafe fn store(&self, cp: *mut f32, v: __m256) {
-        // SAFETY: as `load`.
-        unsafe { _mm256_storeu_ps(cp, v) }
-    }
-}
-
-impl HalfRow for Masked {
-    #[inline(always)]
-    unsafe fn load(&self, cp: *const f32) -> __m256 {
-        // SAFETY: forwarded: the mask's lanes of `cp` are inside the strip's row.
-        unsafe { _mm256_maskload_ps(cp, self.0) }
-    }
-    #[inline(always)]
-    unsafe fn store(&self, cp: *mut f32, v: __m256) {
-        // SAFETY: as `load`.
-        unsafe { _mm256_maskstore_ps(cp, self.0, v) }
-    }
-}
-
 /// One half-row of C at `cp`: `alpha·sum`, merged with the old values as the packed driver
-/// merges them, written as `half` says.
+/// merges them; all 8 lanes, or with `Some(mask)` the lanes the mask selects.
 ///
 /// # Safety
-/// The lanes `half` touches of `cp` are inside the strip's row, and the CPU supports AVX2 and
-/// FMA.
+/// The lanes touched of `cp` are inside the strip's row, and the CPU supports AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
 unsafe fn store_half(
     s: &Strip,
     cp: *mut f32,
-    half: impl HalfRow,
+    mask: Option<__m256i>,
     sum: __m256,
     va: __m256,
     vb: __m256,
 ) {
     let mut v = _mm256_mul_ps(va, sum);
-    // SAFETY: forwarded: the lanes `half` touches of `cp` are inside the strip's row.
+    // SAFETY: forwarded: the lanes touched of `cp` are inside the strip's row.
     unsafe {
         if s.beta != 0.0 {
-            let old = half.load(cp);
+            let old = load8(cp, mask);
             v = if s.fused_beta {
                 _mm256_fmadd_ps(vb, old, v)
             } else {
                 _mm256_add_ps(v, _mm256_mul_ps(vb, old))
             };
         }
-        half.store(cp, v);
+        store8(cp, mask, v);
     }
 }
