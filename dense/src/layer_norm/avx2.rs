@@ -40,14 +40,6 @@ fn sum_along(block: &[f32], n: usize, mut f: impl FnMut(__m256) -> __m256) -> __
     sum
 }
 
-/// The vector of lanes `a`.
-#[inline]
-#[target_feature(enable = "avx2,fma")]
-fn from_array(a: &[f32; LANES]) -> __m256 {
-    // SAFETY: `a` holds 8 floats.
-    unsafe { _mm256_loadu_ps(a.as_ptr()) }
-}
-
 /// The lanes of `v` as an array.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
@@ -150,8 +142,9 @@ fn normalise_row(x: &[f32], gain: &[f32], bias: &[f32], (mean, r): (f32, f32), y
     }
 }
 
-/// The backward (see `super::backward_f32`): per block of 8 rows, mean(ĝ) and mean(ĝ ⊙ x̂) as
-/// 8 lanes (when x̄ is wanted), then x̄, γ̄ and β̄ along each row.
+/// The backward (see `super::backward_f32`), per block of 8 rows: one walk along the block
+/// ([`walk_block`]) gives mean(ĝ) and mean(ĝ ⊙ x̂) as 8 lanes and adds the rows' terms into γ̄
+/// and β̄; then x̄ along each row.
 ///
 /// # Safety
 /// As [`forward`] (`super::check_backward` checked the lengths).
@@ -172,40 +165,100 @@ pub(super) unsafe fn backward(rows: Rows<'_, f32, &[f32]>, g: &[f32], grads: Gra
     for i0 in (0..count).step_by(LANES) {
         let present = LANES.min(count - i0);
         let (mean, r) = (saved(stats, i0, present, 0), saved(stats, i0, present, 1));
-        let means = dx.is_some().then(|| {
-            let (mean, r) = (from_array(&mean), from_array(&r));
-            let block = i0 * n..(i0 + present) * n;
-            let (g_block, x_block) = (&g[block.clone()], &x[block]);
-            // mean(ĝ) = (Σ ĝ)·(1/n), mean(ĝ ⊙ x̂) = (Σ (ĝ·(x − μ))·r)·(1/n): two chains of
-            // sums in one loop, each in its order.
-            let (mut sum_g, mut sum_gx) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-            for j in (0..n).step_by(LANES) {
-                let (gs, xs) = (columns(g_block, n, j), columns(x_block, n, j));
-                for l in 0..LANES.min(n - j) {
-                    let gh = _mm256_mul_ps(gs[l], _mm256_set1_ps(gain[j + l]));
-                    sum_g = _mm256_add_ps(sum_g, gh);
-                    let term = _mm256_mul_ps(_mm256_mul_ps(gh, _mm256_sub_ps(xs[l], mean)), r);
-                    sum_gx = _mm256_add_ps(sum_gx, term);
-                }
-            }
-            let (mean_g, mean_gx) = (_mm256_mul_ps(sum_g, inv_n), _mm256_mul_ps(sum_gx, inv_n));
-            (to_array(mean_g), to_array(mean_gx))
-        });
+        let block = Block {
+            x: &x[i0 * n..(i0 + present) * n],
+            g: &g[i0 * n..(i0 + present) * n],
+            gain,
+            mean,
+            r,
+        };
+        let (sum_g, sum_gx) = walk_block(&block, dgain.as_deref_mut(), dbias.as_deref_mut());
+        let Some((dx, store)) = dx.as_mut() else {
+            continue;
+        };
+        let (mean_g, mean_gx) = (_mm256_mul_ps(sum_g, inv_n), _mm256_mul_ps(sum_gx, inv_n));
+        let (mean_g, mean_gx) = (to_array(mean_g), to_array(mean_gx));
         for k in 0..present {
             let row = (i0 + k) * n..(i0 + k + 1) * n;
+            let means = (mean_g[k], mean_gx[k]);
             let (xr, gr) = (&x[row.clone()], &g[row.clone()]);
-            if let (Some((dx, store)), Some((mean_g, mean_gx))) = (dx.as_mut(), means) {
-                let means = (mean_g[k], mean_gx[k]);
-                input_grad_row(xr, gr, gain, (mean[k], r[k]), means, &mut dx[row], *store);
+            input_grad_row(xr, gr, gain, (mean[k], r[k]), means, &mut dx[row], *store);
+        }
+    }
+}
+
+/// Up to 8 rows of the backward's input: x and ȳ (row-major, rows of `gain.len()`), γ, and each
+/// row's μ and r.
+struct Block<'a> {
+    x: &'a [f32],
+    g: &'a [f32],
+    gain: &'a [f32],
+    mean: [f32; LANES],
+    r: [f32; LANES],
+}
+
+/// One walk along a block's rows, 8 elements at a time. Each step computes, for every row k
+/// (row-major, as the one-row code does, so the same products):
+///
+/// ```text
+/// ĝ = ȳ·γ        t = (ĝ·(x − μ))·r       for mean(ĝ), mean(ĝ ⊙ x̂)
+/// γ̄ += (ȳ·(x − μ))·r                     β̄ += ȳ            (rows in order)
+/// ```
+///
+/// then turns ĝ and t side by side (an 8×8 transpose: lane k is row k) and adds element after
+/// element into the two sums, each row's sum in its order. Returns (Σ ĝ, Σ t), row k in lane k.
+/// γ̄ and β̄ stay in registers across the block's rows: the additions of the row-by-row code, in its
+/// order, with one load and one store per block instead of per row.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn walk_block(
+    block: &Block<'_>,
+    mut dgain: Option<&mut [f32]>,
+    mut dbias: Option<&mut [f32]>,
+) -> (__m256, __m256) {
+    let n = block.gain.len();
+    let present = block.x.len() / n;
+    let (mut sum_g, mut sum_gx) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+    for s in Step::along(n) {
+        let gain = s.load(block.gain);
+        let mut dg = dgain.as_deref().map(|d| s.load(d));
+        let mut db = dbias.as_deref().map(|d| s.load(d));
+        let (mut gh, mut t) = ([_mm256_setzero_ps(); LANES], [_mm256_setzero_ps(); LANES]);
+        for k in 0..present {
+            let row = k * n..(k + 1) * n;
+            let (gv, xv) = (s.load(&block.g[row.clone()]), s.load(&block.x[row]));
+            let (m, r) = (_mm256_set1_ps(block.mean[k]), _mm256_set1_ps(block.r[k]));
+            let d = _mm256_sub_ps(xv, m);
+            gh[k] = _mm256_mul_ps(gv, gain);
+            t[k] = _mm256_mul_ps(_mm256_mul_ps(gh[k], d), r);
+            if let Some(dg) = dg.as_mut() {
+                *dg = _mm256_add_ps(*dg, _mm256_mul_ps(_mm256_mul_ps(gv, d), r));
             }
-            if let Some(dgain) = dgain.as_deref_mut() {
-                gain_grad_row(xr, gr, (mean[k], r[k]), dgain);
+            if let Some(db) = db.as_mut() {
+                *db = _mm256_add_ps(*db, gv);
             }
-            if let Some(dbias) = dbias.as_deref_mut() {
-                add_row(gr, dbias);
+        }
+        if let (Some(d), Some(v)) = (dgain.as_deref_mut(), dg) {
+            s.store(d, v);
+        }
+        if let (Some(d), Some(v)) = (dbias.as_deref_mut(), db) {
+            s.store(d, v);
+        }
+        // Elements past a row's end are 0 in ĝ and t: only the step's own columns are added.
+        let (gh, t) = (transpose8(gh), transpose8(t));
+        if s.tail.is_none() {
+            for l in 0..LANES {
+                sum_g = _mm256_add_ps(sum_g, gh[l]);
+                sum_gx = _mm256_add_ps(sum_gx, t[l]);
+            }
+        } else {
+            for l in 0..n - s.at {
+                sum_g = _mm256_add_ps(sum_g, gh[l]);
+                sum_gx = _mm256_add_ps(sum_gx, t[l]);
             }
         }
     }
+    (sum_g, sum_gx)
 }
 
 /// `x̄ = r · ((ȳ·γ − mean(ĝ)) − ((x − μ)·r)·mean(ĝ ⊙ x̂))` for one row, written or added.
@@ -232,23 +285,5 @@ fn input_grad_row(
             v = _mm256_add_ps(s.load(dx), v);
         }
         s.store(dx, v);
-    }
-}
-
-/// `γ̄ += (ȳ·(x − μ))·r` for one row.
-#[target_feature(enable = "avx2,fma")]
-fn gain_grad_row(x: &[f32], g: &[f32], (mean, r): (f32, f32), dgain: &mut [f32]) {
-    let (m, r) = (_mm256_set1_ps(mean), _mm256_set1_ps(r));
-    for s in Step::along(x.len()) {
-        let v = _mm256_mul_ps(_mm256_mul_ps(s.load(g), _mm256_sub_ps(s.load(x), m)), r);
-        s.store(dgain, _mm256_add_ps(s.load(dgain), v));
-    }
-}
-
-/// `sums += row`.
-#[target_feature(enable = "avx2,fma")]
-fn add_row(row: &[f32], sums: &mut [f32]) {
-    for s in Step::along(row.len()) {
-        s.store(sums, _mm256_add_ps(s.load(sums), s.load(row)));
     }
 }
