@@ -159,29 +159,84 @@ impl Adam {
         let bc2 = 1.0 - (c.beta2 as f64).powi(t);
         let step_size = (c.lr as f64 / bc1) as f32;
         let bc2_sqrt = bc2.sqrt() as f32;
-        let shrink = 1.0 - c.lr * c.weight_decay;
+        let rule = Rule {
+            config: c,
+            step_size,
+            bc2_sqrt,
+            shrink: 1.0 - c.lr * c.weight_decay,
+        };
+        let kernel = crate::Kernel::selected();
         for (i, (p, g)) in params.iter_mut().zip(grads).enumerate() {
-            let (m, v) = (&mut self.m[i], &mut self.v[i]);
-            let p = p.values_mut();
-            for (((pj, &gj), mj), vj) in p
-                .iter_mut()
-                .zip(g.values())
-                .zip(m.iter_mut())
-                .zip(v.iter_mut())
-            {
-                let mut gj = gj;
-                if c.weight_decay != 0.0 {
-                    if c.decoupled {
-                        *pj *= shrink;
-                    } else {
-                        gj += c.weight_decay * *pj;
-                    }
-                }
-                *mj = c.beta1 * *mj + (1.0 - c.beta1) * gj;
-                *vj = c.beta2 * *vj + (1.0 - c.beta2) * gj * gj;
-                let denom = vj.sqrt() / bc2_sqrt + c.eps;
-                *pj -= step_size * *mj / denom;
-            }
+            rule.apply(
+                kernel,
+                p.values_mut(),
+                g.values(),
+                &mut self.m[i],
+                &mut self.v[i],
+            );
+        }
+    }
+}
+
+/// One step's per-element rule (see [`Adam`]): the hyper-parameters and this step's constants.
+#[derive(Clone, Copy)]
+struct Rule {
+    config: AdamConfig,
+    step_size: f32,
+    bc2_sqrt: f32,
+    shrink: f32,
+}
+
+impl Rule {
+    /// The rule on one parameter tensor `p` with its gradient `g` and moments `m`, `v`, compiled
+    /// for the kernel's vector width: plain Rust that the compiler vectorises (eight or sixteen
+    /// elements an instruction instead of the baseline's four). Square root and division are
+    /// correctly rounded at every width, and the compiler never fuses a multiply and an add, so
+    /// the bits are those of the element-by-element loop on every path. The pattern of
+    /// `gemm::rank_one_block`.
+    fn apply(self, kernel: crate::Kernel, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        fn wide(rule: Rule, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+            rule.body(p, g, m, v)
+        }
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        fn narrow(rule: Rule, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+            rule.body(p, g, m, v)
+        }
+        match kernel {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the selected kernel is one the CPU has (AVX-512F).
+            crate::Kernel::Avx512 => unsafe { wide(self, p, g, m, v) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: the selected kernel is one the CPU has (AVX2).
+            crate::Kernel::Avx2Fma => unsafe { narrow(self, p, g, m, v) },
+            _ => self.body(p, g, m, v),
+        }
+    }
+
+    /// The element-by-element loop; the weight-decay choice is made once per tensor, outside it.
+    #[inline(always)]
+    fn body(self, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) {
+        let c = self.config;
+        let update = |pj: &mut f32, gj: f32, mj: &mut f32, vj: &mut f32| {
+            *mj = c.beta1 * *mj + (1.0 - c.beta1) * gj;
+            *vj = c.beta2 * *vj + (1.0 - c.beta2) * gj * gj;
+            let denom = vj.sqrt() / self.bc2_sqrt + c.eps;
+            *pj -= self.step_size * *mj / denom;
+        };
+        let elements = p.iter_mut().zip(g).zip(m.iter_mut().zip(v.iter_mut()));
+        match (c.weight_decay != 0.0, c.decoupled) {
+            (false, _) => elements.for_each(|((pj, &gj), (mj, vj))| update(pj, gj, mj, vj)),
+            (true, true) => elements.for_each(|((pj, &gj), (mj, vj))| {
+                *pj *= self.shrink;
+                update(pj, gj, mj, vj)
+            }),
+            (true, false) => elements.for_each(|((pj, &gj), (mj, vj))| {
+                let gj = gj + c.weight_decay * *pj;
+                update(pj, gj, mj, vj)
+            }),
         }
     }
 }
@@ -252,5 +307,58 @@ mod tests {
     fn mismatched_gradient_is_named() {
         let mut adam = Adam::new(AdamConfig::default());
         adam.step(&mut [vec![0.0f32; 2]], &[vec![0.0f32]]);
+    }
+
+    /// Every path's vector code gives the bits of the plain element-by-element rule, for each
+    /// weight-decay mode, on lengths that leave a ragged tail after the vectors.
+    #[test]
+    fn every_path_has_the_bits_of_the_element_by_element_rule() {
+        let decays = [(0.0, false), (0.01, true), (0.01, false)];
+        for (weight_decay, decoupled) in decays {
+            let config = AdamConfig {
+                lr: 3e-3,
+                weight_decay,
+                decoupled,
+                ..AdamConfig::default()
+            };
+            let rule = Rule {
+                config,
+                step_size: 0.0316,
+                bc2_sqrt: 0.0447,
+                shrink: 1.0 - config.lr * config.weight_decay,
+            };
+            let n = 45;
+            let start = |k: f32| (0..n).map(|i| (i as f32 * k).sin()).collect::<Vec<f32>>();
+            let g = start(0.7);
+            let one_by_one = |p: &mut [f32], m: &mut [f32], v: &mut [f32]| {
+                for j in 0..n {
+                    let mut gj = g[j];
+                    if weight_decay != 0.0 {
+                        if decoupled {
+                            p[j] *= rule.shrink;
+                        } else {
+                            gj += weight_decay * p[j];
+                        }
+                    }
+                    m[j] = config.beta1 * m[j] + (1.0 - config.beta1) * gj;
+                    v[j] = config.beta2 * v[j] + (1.0 - config.beta2) * gj * gj;
+                    let denom = v[j].sqrt() / rule.bc2_sqrt + config.eps;
+                    p[j] -= rule.step_size * m[j] / denom;
+                }
+            };
+            let (mut p, mut m, mut v) = (start(0.3), start(0.5), start(0.9));
+            v.iter_mut().for_each(|x| *x = x.abs());
+            let (p0, m0, v0) = (p.clone(), m.clone(), v.clone());
+            one_by_one(&mut p, &mut m, &mut v);
+            for kernel in crate::Kernel::available() {
+                let (mut q, mut mq, mut vq) = (p0.clone(), m0.clone(), v0.clone());
+                rule.apply(kernel, &mut q, &g, &mut mq, &mut vq);
+                let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                let what = format!("{kernel:?}, decay {weight_decay}, decoupled {decoupled}");
+                assert_eq!(bits(&q), bits(&p), "p: {what}");
+                assert_eq!(bits(&mq), bits(&m), "m: {what}");
+                assert_eq!(bits(&vq), bits(&v), "v: {what}");
+            }
+        }
     }
 }
