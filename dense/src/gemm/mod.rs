@@ -307,6 +307,10 @@ pub(crate) fn gemm_f32(
         small::gemm_small(kernel, mk, alpha, a, b, beta, c, &epilogue);
         return;
     }
+    if parts <= 1 && small::fits_after_transposing_b(kernel, mk, &b, &c) {
+        small::gemm_small_transposed_b(kernel, mk, alpha, a, b, beta, c, &epilogue);
+        return;
+    }
     packed_in_row_blocks(kernel, mk, alpha, a, b, beta, c, &epilogue, parts);
 }
 
