@@ -147,6 +147,16 @@ const NO_PACK_A_MAX_COLS: usize = 256;
 /// 512³ product 10% slower than packing on AVX-512 and 15% slower on AVX2 (at 64 and 256 it
 /// was as fast or faster).
 const COLUMN_MAJOR_A_MAX_STRIDE: usize = 256;
+/// On AVX2, a column-major A is read in place only when C has at most this many columns (8
+/// strips of NR = 16): every strip re-reads the whole A block, and when A is read in place each
+/// of its micro-panels touches a cache line per step of depth, 256 lines per `KC`, which the L1
+/// cannot keep for the next strip. A wider C packs A once per block instead. The weight
+/// gradients of a transformer block: `64×1024ᵀ·1024×192` ran at 85.5 and 88.3 GFLOP/s packed
+/// against 79.4 and 81.7 in place, `64×1024ᵀ·1024×256` at 79.3–85.1 against 78.3–83.4 (two runs
+/// each, a scratch program); the GPT training step of `benches/benches/transformer.rs`, 32 × 32
+/// on one thread, took 10.49–10.72 ms against 10.64–10.81 in six alternated runs, faster in five
+/// (the 2-core AMD EPYC, 1 Dec). AVX-512 was not measured, and keeps reading such an A in place.
+const COLUMN_MAJOR_A_MAX_COLS_AVX2: usize = 128;
 
 /// The blocked loop nest; shapes were checked by the caller and `k > 0`.
 #[allow(clippy::too_many_arguments)]
@@ -167,11 +177,15 @@ pub(crate) fn gemm_packed<T: Scalar + PackBuffers>(
     // A is read in place when its rows are reused too few times to repay a copy, or when it is
     // column-major (a transposed matrix) with short columns: then the MR values of each step
     // already lie side by side, as packing would place them, and the copy would only transpose
-    // it.
+    // it (on AVX2 only while C is narrow, `COLUMN_MAJOR_A_MAX_COLS_AVX2`).
     // (The kernel, and for an A read in place the stride its `rs_a` argument carries.)
     let (run, in_place_stride) = if a.cs() == 1 && n.div_ceil(nr) * nr <= NO_PACK_A_MAX_COLS {
         (mk.run_rowa, Some(a.rs()))
-    } else if a.rs() == 1 && a.cs() != 1 && a.cs() <= COLUMN_MAJOR_A_MAX_STRIDE {
+    } else if a.rs() == 1
+        && a.cs() != 1
+        && a.cs() <= COLUMN_MAJOR_A_MAX_STRIDE
+        && (kernel != Kernel::Avx2Fma || n <= COLUMN_MAJOR_A_MAX_COLS_AVX2)
+    {
         (mk.run_cola, Some(a.cs()))
     } else {
         (mk.run_packed, None)
