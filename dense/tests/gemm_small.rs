@@ -2,9 +2,9 @@
 //! packed driver's bits: the routed GEMM against `gemm_packed_f32` / `gemm_packed_f64` (f64 and
 //! the portable path keep the packed driver; the check guards that) compared with `to_bits`,
 //! on random shapes on both sides of the small-product limit, strided and transposed views of A,
-//! B (on AVX2 a small product copies a transposed B into row-major order first) and C, the alpha and beta the callers use (1, 1/√d, 0, 1) and random ones, for every kernel
-//! path this CPU has; and the six products of one attention head, in the views the attention
-//! passes.
+//! B (on AVX2 a small product copies a transposed B into row-major order first) and C, the alpha
+//! and beta the callers use (1, 1/√d, 0, 1) and random ones, for every kernel path this CPU has;
+//! and the six products of one attention head, in the views the attention passes.
 
 use dense::gemm::{gemm_packed_f32, gemm_packed_f64};
 use dense::{Activation, Epilogue, Kernel, MatMut, MatRef, gemm_fused_with};

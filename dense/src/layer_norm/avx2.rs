@@ -207,8 +207,8 @@ struct Block<'a> {
 ///
 /// then turns ĝ and t side by side (an 8×8 transpose: lane k is row k) and adds element after
 /// element into the two sums, each row's sum in its order. Returns (Σ ĝ, Σ t), row k in lane k.
-/// γ̄ and β̄ stay in registers across the block's rows: the additions of the row-by-row code, in its
-/// order, with one load and one store per block instead of per row.
+/// γ̄ and β̄ stay in registers across the block's rows: the additions of the row-by-row code, in
+/// its order, with one load and one store per block instead of per row.
 #[inline]
 #[target_feature(enable = "avx2,fma")]
 fn walk_block(

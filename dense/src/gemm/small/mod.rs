@@ -70,8 +70,8 @@ pub(crate) fn fits(
 /// an attention head's `Kᵀ` or `Vᵀ`), is copied into row-major order
 /// ([`gemm_small_transposed_b`]): on AVX2, where the `[32×16]·[16×32]` product `Q·Kᵀ` of an
 /// attention head then ran at 58.8 GFLOP/s instead of the packed driver's 47.5, copy included
-/// (0.56 µs instead of 0.69; best of 400 calls, a scratch program alternating the two builds on
-/// the 2-core AMD EPYC). AVX-512, not measured, keeps the driver (see [`fits`]).
+/// (0.56 µs instead of 0.69; best of 4,000 rounds of five calls, a scratch program alternating the
+/// two builds on the 2-core AMD EPYC). AVX-512, not measured, keeps the driver (see [`fits`]).
 pub(crate) fn fits_after_transposing_b(
     kernel: Kernel,
     mk: &MicroKernel<f32>,
