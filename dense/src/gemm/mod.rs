@@ -303,12 +303,10 @@ pub(crate) fn gemm_f32(
     };
     let work = m * n * (k + epilogue_work + 8);
     let parts = threads::parts_for(work, threads::PARALLEL_MIN_MACS, m.div_ceil(mk.mr));
-    if parts <= 1 && small::fits(kernel, mk, &b, &c) {
+    let unpacked =
+        small::fits(kernel, mk, &b, &c) || small::fits_after_transposing_b(kernel, mk, &b, &c);
+    if parts <= 1 && unpacked {
         small::gemm_small(kernel, mk, alpha, a, b, beta, c, &epilogue);
-        return;
-    }
-    if parts <= 1 && small::fits_after_transposing_b(kernel, mk, &b, &c) {
-        small::gemm_small_transposed_b(kernel, mk, alpha, a, b, beta, c, &epilogue);
         return;
     }
     packed_in_row_blocks(kernel, mk, alpha, a, b, beta, c, &epilogue, parts);

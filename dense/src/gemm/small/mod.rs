@@ -22,7 +22,7 @@
 //! Which products come here ([`fits`]): the AVX paths (on the portable path a plain-Rust unpacked
 //! loop measured slower than the packed kernel), B and C with unit column stride (on AVX2 a
 //! transposed B such as an attention head's `Kᵀ` is first copied into row-major order,
-//! [`gemm_small_transposed_b`]; on AVX-512 the packed driver takes it), `k ≤ 64`
+//! [`fits_after_transposing_b`]; on AVX-512 the packed driver takes it), `k ≤ 64`
 //! and at most [`SMALL_MACS`] multiply-adds ([`SMALL_MACS_AVX2`] on AVX2), and on AVX-512 only a C
 //! narrower than the driver's 32-column tile (with a whole strip the driver's 12×32 tile is as fast
 //! or faster).
@@ -68,7 +68,7 @@ pub(crate) fn fits(
 
 /// Whether the small path takes the product after B, read transposed (unit row stride, such as
 /// an attention head's `Kᵀ` or `Vᵀ`), is copied into row-major order
-/// ([`gemm_small_transposed_b`]): on AVX2, where the `[32×16]·[16×32]` product `Q·Kᵀ` of an
+/// (in [`gemm_small`]): on AVX2, where the `[32×16]·[16×32]` product `Q·Kᵀ` of an
 /// attention head then ran at 58.8 GFLOP/s instead of the packed driver's 47.5, copy included
 /// (0.56 µs instead of 0.69; best of 4,000 rounds of five calls, a scratch program alternating the
 /// two builds on the 2-core AMD EPYC). AVX-512, not measured, keeps the driver (see [`fits`]).
@@ -132,8 +132,12 @@ struct Strip {
     rs_c: usize,
 }
 
-/// `C = act(alpha·A·B + beta·C + bias) + residual` for a product that [`fits`], with the bits of
-/// the packed driver on `kernel`'s path (`mk`, the micro-kernel chosen for it).
+/// `C = act(alpha·A·B + beta·C + bias) + residual` for a product that [`fits`] or
+/// [`fits_after_transposing_b`], with the bits of the packed driver on `kernel`'s path (`mk`, the
+/// micro-kernel chosen for it). A transposed B is first copied into row-major order in this
+/// thread's packing buffer (the driver's B packing with one panel as wide as B, whose layout is
+/// then B's row-major one; eight columns at a time through an 8×8 transpose on AVX2), and the
+/// kernels read the copy: the same values, the same arithmetic.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_small(
     kernel: Kernel,
@@ -146,6 +150,13 @@ pub(crate) fn gemm_small(
     epilogue: &Epilogue<'_, f32>,
 ) {
     let (m, n, k) = (a.rows(), b.cols(), a.cols());
+    if b.cs() != 1 {
+        return <f32 as PackBuffers>::with_buffers(|_, copy| {
+            let region = pack_b(kernel, b, n, copy);
+            let b = MatRef::row_major(&copy[region], k, n);
+            gemm_small(kernel, mk, alpha, a, b, beta, c, epilogue);
+        });
+    }
     let w = strip_width(kernel);
     // Columns before this one lie in whole NR-wide strips, which the driver stores in place.
     let direct_end = n - n % mk.nr;
@@ -175,30 +186,6 @@ pub(crate) fn gemm_small(
         unsafe { run_strip(kernel, &strip) };
     }
     apply_epilogue_at(kernel, &mut c, 0, 0, epilogue);
-}
-
-/// [`gemm_small`] for a product that [`fits_after_transposing_b`]: B is first copied into
-/// row-major order in this thread's packing buffer (the driver's B packing with one panel as wide
-/// as B, whose layout is then B's row-major one; eight columns at a time through an 8×8
-/// transpose on AVX2), and the small kernels read the copy. Same values, same arithmetic: the
-/// bits of the packed driver.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_small_transposed_b(
-    kernel: Kernel,
-    mk: &MicroKernel<f32>,
-    alpha: f32,
-    a: MatRef<'_, f32>,
-    b: MatRef<'_, f32>,
-    beta: f32,
-    c: MatMut<'_, f32>,
-    epilogue: &Epilogue<'_, f32>,
-) {
-    let (k, n) = (b.rows(), b.cols());
-    <f32 as PackBuffers>::with_buffers(|_, copy| {
-        let region = pack_b(kernel, b, n, copy);
-        let b = MatRef::row_major(&copy[region], k, n);
-        gemm_small(kernel, mk, alpha, a, b, beta, c, epilogue);
-    });
 }
 
 /// Columns per strip on `kernel`'s path (an AVX one, see [`fits`]).
