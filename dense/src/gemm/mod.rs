@@ -303,9 +303,7 @@ pub(crate) fn gemm_f32(
     };
     let work = m * n * (k + epilogue_work + 8);
     let parts = threads::parts_for(work, threads::PARALLEL_MIN_MACS, m.div_ceil(mk.mr));
-    let unpacked =
-        small::fits(kernel, mk, &b, &c) || small::fits_after_transposing_b(kernel, mk, &b, &c);
-    if parts <= 1 && unpacked {
+    if parts <= 1 && small::fits(kernel, mk, &b, &c) {
         small::gemm_small(kernel, mk, alpha, a, b, beta, c, &epilogue);
         return;
     }

@@ -244,7 +244,8 @@ fn walk_block(
         if let (Some(d), Some(v)) = (dbias.as_deref_mut(), db) {
             s.store(d, v);
         }
-        // Elements past a row's end are 0 in ĝ and t: only the step's own columns are added.
+        // Elements past a row's end are 0 in ĝ and t: only the step's own columns are added
+        // (a whole step with a fixed count, so that the vectors stay in registers).
         let (gh, t) = (transpose8(gh), transpose8(t));
         if s.tail.is_none() {
             for l in 0..LANES {

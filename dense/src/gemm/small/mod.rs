@@ -22,7 +22,7 @@
 //! Which products come here ([`fits`]): the AVX paths (on the portable path a plain-Rust unpacked
 //! loop measured slower than the packed kernel), B and C with unit column stride (on AVX2 a
 //! transposed B such as an attention head's `Kᵀ` is first copied into row-major order,
-//! [`fits_after_transposing_b`]; on AVX-512 the packed driver takes it), `k ≤ 64`
+//! in [`gemm_small`]; on AVX-512 the packed driver takes it), `k ≤ 64`
 //! and at most [`SMALL_MACS`] multiply-adds ([`SMALL_MACS_AVX2`] on AVX2), and on AVX-512 only a C
 //! narrower than the driver's 32-column tile (with a whole strip the driver's 12×32 tile is as fast
 //! or faster).
@@ -55,34 +55,22 @@ pub(crate) const SMALL_MACS_AVX2: usize = 1 << 17;
 const MAX_K: usize = 64;
 
 /// Whether the small path takes the `m×k · k×n` product into `c` on `kernel`'s path (`mk` its
-/// micro-kernel): an AVX path, small enough, B and C with unit column stride, inside one cache
-/// block of the driver (so the driver's arithmetic is the single chain of the module doc).
+/// micro-kernel): an AVX path, small enough, inside one cache block of the driver (so the
+/// driver's arithmetic is the single chain of the module doc), C with unit column stride, and B
+/// either with unit column stride or, on AVX2, read transposed (unit row stride, such as an
+/// attention head's `Kᵀ` or `Vᵀ`), which [`gemm_small`] first copies into row-major order. On
+/// AVX2 the `[32×16]·[16×32]` product `Q·Kᵀ` of an attention head then ran at 58.8 GFLOP/s
+/// instead of the packed driver's 47.5, copy included (0.56 µs instead of 0.69; best of 4,000
+/// rounds of five calls, a scratch program alternating the two builds on the 2-core AMD EPYC).
+/// AVX-512, not measured, keeps the driver for a transposed B.
 pub(crate) fn fits(
     kernel: Kernel,
     mk: &MicroKernel<f32>,
     b: &MatRef<'_, f32>,
     c: &MatMut<'_, f32>,
 ) -> bool {
-    b.cs() == 1 && c.cs() == 1 && small_enough(kernel, mk, b, c)
-}
-
-/// Whether the small path takes the product after B, read transposed (unit row stride, such as
-/// an attention head's `Kᵀ` or `Vᵀ`), is copied into row-major order
-/// (in [`gemm_small`]): on AVX2, where the `[32×16]·[16×32]` product `Q·Kᵀ` of an
-/// attention head then ran at 58.8 GFLOP/s instead of the packed driver's 47.5, copy included
-/// (0.56 µs instead of 0.69; best of 4,000 rounds of five calls, a scratch program alternating the
-/// two builds on the 2-core AMD EPYC). AVX-512, not measured, keeps the driver (see [`fits`]).
-pub(crate) fn fits_after_transposing_b(
-    kernel: Kernel,
-    mk: &MicroKernel<f32>,
-    b: &MatRef<'_, f32>,
-    c: &MatMut<'_, f32>,
-) -> bool {
-    kernel == Kernel::Avx2Fma
-        && b.rs() == 1
-        && b.cs() != 1
-        && c.cs() == 1
-        && small_enough(kernel, mk, b, c)
+    let b_rows = b.cs() == 1 || (kernel == Kernel::Avx2Fma && b.rs() == 1);
+    b_rows && c.cs() == 1 && small_enough(kernel, mk, b, c)
 }
 
 /// The size part of [`fits`]: an AVX path, at most the path's multiply-adds, depth at most
@@ -132,9 +120,8 @@ struct Strip {
     rs_c: usize,
 }
 
-/// `C = act(alpha·A·B + beta·C + bias) + residual` for a product that [`fits`] or
-/// [`fits_after_transposing_b`], with the bits of the packed driver on `kernel`'s path (`mk`, the
-/// micro-kernel chosen for it). A transposed B is first copied into row-major order in this
+/// `C = act(alpha·A·B + beta·C + bias) + residual` for a product that [`fits`], with the bits of
+/// the packed driver on `kernel`'s path (`mk`, the micro-kernel chosen for it). A transposed B is first copied into row-major order in this
 /// thread's packing buffer (the driver's B packing with one panel as wide as B, whose layout is
 /// then B's row-major one; eight columns at a time through an 8×8 transpose on AVX2), and the
 /// kernels read the copy: the same values, the same arithmetic.
