@@ -121,10 +121,10 @@ struct Strip {
 }
 
 /// `C = act(alpha·A·B + beta·C + bias) + residual` for a product that [`fits`], with the bits of
-/// the packed driver on `kernel`'s path (`mk`, the micro-kernel chosen for it). A transposed B is first copied into row-major order in this
-/// thread's packing buffer (the driver's B packing with one panel as wide as B, whose layout is
-/// then B's row-major one; eight columns at a time through an 8×8 transpose on AVX2), and the
-/// kernels read the copy: the same values, the same arithmetic.
+/// the packed driver on `kernel`'s path (`mk`, the micro-kernel chosen for it). A transposed B is
+/// first copied into row-major order in this thread's packing buffer (the driver's B packing with
+/// one panel as wide as B, whose layout is then B's row-major one; eight columns at a time through
+/// an 8×8 transpose on AVX2), and the kernels read the copy: the same values, the same arithmetic.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_small(
     kernel: Kernel,
