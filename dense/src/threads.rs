@@ -121,14 +121,20 @@ struct State {
     running: usize,
     /// A part of the current job panicked.
     panicked: bool,
+    /// Workers asleep on `work`, and whether the caller is asleep on `done`. A condition
+    /// variable's signal is a system call even when nobody waits, so the pool signals only a
+    /// thread that sleeps; one that polls sees the change by itself. Both are read and written
+    /// under the lock, as is the wait that they announce, so no signal can be missed.
+    sleeping_workers: usize,
+    caller_sleeping: bool,
 }
 
 /// The persistent pool: `default_threads() − 1` workers (the caller is the other thread).
 struct Pool {
     state: Mutex<State>,
-    /// Signalled when a job is published.
+    /// Signalled when a job is published while a worker sleeps on it.
     work: Condvar,
-    /// Signalled when the last running part of a job finishes.
+    /// Signalled when the last running part of a job finishes while the caller sleeps on it.
     done: Condvar,
     /// Held by the one caller whose job is running; others run theirs on their own thread.
     busy: Mutex<()>,
@@ -173,6 +179,8 @@ fn pool() -> &'static Pool {
                 parts: 0,
                 running: 0,
                 panicked: false,
+                sleeping_workers: 0,
+                caller_sleeping: false,
             }),
             work: Condvar::new(),
             done: Condvar::new(),
@@ -210,7 +218,7 @@ impl Pool {
         state.running -= 1;
         state.panicked |= !ok;
         self.unfinished.fetch_sub(1, Ordering::Release);
-        if state.running == 0 && state.next >= state.parts {
+        if state.running == 0 && state.next >= state.parts && state.caller_sleeping {
             self.done.notify_all();
         }
     }
@@ -225,7 +233,9 @@ impl Pool {
                     if let Some(t) = self.take_part(&mut state) {
                         break t;
                     }
+                    state.sleeping_workers += 1;
                     state = self.work.wait(state).unwrap_or_else(|e| e.into_inner());
+                    state.sleeping_workers -= 1;
                 }
             };
             self.run_part(taken.0, taken.1);
@@ -254,16 +264,13 @@ pub(crate) fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     // clears `job` before returning, so no worker can call `f` after `f`'s borrow ends.
     let job: Job = unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), Job>(f) };
     let mut state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
-    *state = State {
-        job: Some(job),
-        next: 0,
-        parts,
-        running: 0,
-        panicked: false,
-    };
+    state.job = Some(job);
+    (state.next, state.parts, state.running, state.panicked) = (0, parts, 0, false);
     pool.unfinished.store(parts, Ordering::Release);
     pool.unclaimed.store(parts, Ordering::Release);
-    pool.work.notify_all();
+    if state.sleeping_workers > 0 {
+        pool.work.notify_all();
+    }
     loop {
         if let Some((job, part)) = pool.take_part(&mut state) {
             drop(state);
@@ -272,9 +279,11 @@ pub(crate) fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         } else if state.running > 0 {
             drop(state);
             if !spin_until(|| pool.unfinished.load(Ordering::Acquire) == 0) {
-                let state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
+                let mut state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
                 if state.running > 0 {
-                    drop(pool.done.wait(state).unwrap_or_else(|e| e.into_inner()));
+                    state.caller_sleeping = true;
+                    let mut state = pool.done.wait(state).unwrap_or_else(|e| e.into_inner());
+                    state.caller_sleeping = false;
                 }
             }
             state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -336,6 +345,47 @@ mod tests {
                 assert_eq!(next, len);
             }
         }
+    }
+
+    /// A job published while the worker sleeps wakes it, and a caller that fell asleep waiting for
+    /// the worker's part is woken when it ends: the pool signals only sleeping threads, so a
+    /// missed signal would leave the two parts below on one thread (part 0 would wait in vain for
+    /// part 1) or the call would never return. Each round first sleeps far longer than
+    /// [`SPIN`], so that the worker is asleep; another test's job holding the pool would also put
+    /// both parts on this thread, hence a few rounds, of which every one must finish and at least
+    /// one must run the parts side by side.
+    #[test]
+    fn sleeping_threads_are_woken() {
+        use std::sync::atomic::AtomicBool;
+        use std::time::{Duration, Instant};
+        if default_threads() < 2 {
+            return;
+        }
+        run_parts(2, &|_| ()); // the pool started: its worker then polls, and soon sleeps
+        let mut side_by_side = 0;
+        for _ in 0..5 {
+            std::thread::sleep(SPIN * 100);
+            let second_started = AtomicBool::new(false);
+            let met = AtomicBool::new(false);
+            run_parts(2, &|part| {
+                if part == 1 {
+                    second_started.store(true, Ordering::Release);
+                    // Longer than the caller polls, so a caller done first must sleep.
+                    std::thread::sleep(SPIN * 20);
+                    return;
+                }
+                let deadline = Instant::now() + Duration::from_millis(500);
+                while Instant::now() < deadline {
+                    if second_started.load(Ordering::Acquire) {
+                        met.store(true, Ordering::Release);
+                        return;
+                    }
+                    std::thread::yield_now();
+                }
+            });
+            side_by_side += usize::from(met.load(Ordering::Acquire));
+        }
+        assert!(side_by_side > 0, "no job ran its two parts on two threads");
     }
 
     #[test]
