@@ -121,11 +121,12 @@ struct State {
     running: usize,
     /// A part of the current job panicked.
     panicked: bool,
-    /// Workers asleep on `work`, and whether the caller is asleep on `done`. A condition
-    /// variable's signal is a system call even when nobody waits, so the pool signals only a
-    /// thread that sleeps; one that polls sees the change by itself. Both are read and written
-    /// under the lock, as is the wait that they announce, so no signal can be missed.
+    /// Workers asleep on `work`. A condition variable's signal is a system call even when
+    /// nobody waits, so the pool signals only a thread that sleeps; one that polls sees the
+    /// change by itself. This count and `caller_sleeping` are written under the lock, as is the
+    /// wait that they announce, so no signal can be missed.
     sleeping_workers: usize,
+    /// The caller is asleep on `done` (see `sleeping_workers`).
     caller_sleeping: bool,
 }
 
@@ -278,15 +279,13 @@ pub(crate) fn run_parts(parts: usize, f: &(dyn Fn(usize) + Sync)) {
             state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
         } else if state.running > 0 {
             drop(state);
-            if !spin_until(|| pool.unfinished.load(Ordering::Acquire) == 0) {
-                let mut state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
-                if state.running > 0 {
-                    state.caller_sleeping = true;
-                    let mut state = pool.done.wait(state).unwrap_or_else(|e| e.into_inner());
-                    state.caller_sleeping = false;
-                }
-            }
+            let finished = spin_until(|| pool.unfinished.load(Ordering::Acquire) == 0);
             state = pool.state.lock().unwrap_or_else(|e| e.into_inner());
+            if !finished && state.running > 0 {
+                state.caller_sleeping = true;
+                state = pool.done.wait(state).unwrap_or_else(|e| e.into_inner());
+                state.caller_sleeping = false;
+            }
         } else {
             break;
         }
