@@ -327,6 +327,7 @@ fn outer_products_have_the_bits_of_the_general_route() {
             (3, 2),
             (4, 64),
             (5, 3),
+            (9, 4),
             (64, 64),
             (70, 130),
             (200, 7),

@@ -410,18 +410,49 @@ fn rank_one_block(
     data: &mut [f32],
     rs: usize,
 ) {
+    /// One row, `row[j] (+)= alpha·(ai·b[j])`.
+    #[inline(always)]
+    fn row_update(alpha: f32, ai: f32, b: &[f32], beta: f32, row: &mut [f32]) {
+        if beta == 0.0 {
+            row.iter_mut()
+                .zip(b)
+                .for_each(|(x, &bj)| *x = alpha * (ai * bj));
+        } else {
+            row.iter_mut()
+                .zip(b)
+                .for_each(|(x, &bj)| *x += alpha * (ai * bj));
+        }
+    }
+    /// Rows `W` wide: `W` a constant, so each row is `W` straight-line updates where a width
+    /// known only at run time cost a loop, with its checks, for each row (a policy's 2 logits).
+    #[inline(always)]
+    fn narrow_rows<const W: usize>(
+        alpha: f32,
+        a: &[f32],
+        b: &[f32],
+        beta: f32,
+        data: &mut [f32],
+        rs: usize,
+    ) {
+        let b: &[f32; W] = b.try_into().expect("W columns");
+        for (i, &ai) in a.iter().enumerate() {
+            let row: &mut [f32; W] = (&mut data[i * rs..i * rs + W])
+                .try_into()
+                .expect("W columns");
+            row_update(alpha, ai, b, beta, row);
+        }
+    }
     #[inline(always)]
     fn body(alpha: f32, a: &[f32], b: &[f32], beta: f32, data: &mut [f32], rs: usize) {
-        for (i, &ai) in a.iter().enumerate() {
-            let row = &mut data[i * rs..i * rs + b.len()];
-            if beta == 0.0 {
-                row.iter_mut()
-                    .zip(b)
-                    .for_each(|(x, &bj)| *x = alpha * (ai * bj));
-            } else {
-                row.iter_mut()
-                    .zip(b)
-                    .for_each(|(x, &bj)| *x += alpha * (ai * bj));
+        match b.len() {
+            1 => narrow_rows::<1>(alpha, a, b, beta, data, rs),
+            2 => narrow_rows::<2>(alpha, a, b, beta, data, rs),
+            3 => narrow_rows::<3>(alpha, a, b, beta, data, rs),
+            4 => narrow_rows::<4>(alpha, a, b, beta, data, rs),
+            n => {
+                for (i, &ai) in a.iter().enumerate() {
+                    row_update(alpha, ai, b, beta, &mut data[i * rs..i * rs + n]);
+                }
             }
         }
     }

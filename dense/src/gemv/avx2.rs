@@ -51,18 +51,53 @@ pub(super) unsafe fn axpy_rows<const R: usize>(
         run(j, 1);
         j += 8;
     }
-    // Fewer than 8 columns left: scalar.
+    // Fewer than 8 columns left: scalar, in strips of 4, 2 and 1 columns.
     let (x, xrs, xcs) = x;
     for r in 0..R {
-        for jj in j..n {
-            let mut s = 0.0;
-            for p in 0..k {
-                // SAFETY: r < R, p < k, jj < n (contract).
-                s += unsafe { *x.add(r * xrs + p * xcs) * *b.add(p * rs + jj) };
+        // SAFETY: row r < R of x (contract).
+        let x_row = (unsafe { x.add(r * xrs) }, xcs);
+        let mut jj = j;
+        for width in [4, 2, 1] {
+            while n - jj >= width {
+                let out = &mut acc[r * n + jj..r * n + jj + width];
+                // SAFETY: columns jj .. jj + width < n (contract).
+                let b = unsafe { b.add(jj) };
+                match width {
+                    // SAFETY (each): as above.
+                    4 => unsafe { scalar_strip::<4>(x_row, k, b, rs, out) },
+                    2 => unsafe { scalar_strip::<2>(x_row, k, b, rs, out) },
+                    _ => unsafe { scalar_strip::<1>(x_row, k, b, rs, out) },
+                }
+                jj += width;
             }
-            acc[r * n + jj] = s;
         }
     }
+}
+
+/// `out[c] = Σ_p x[p·xcs]·b[p·rs + c]` for the `W` columns c < W, a multiply and an add per
+/// term, p in order. The `W` sums go down the rows side by side: each is a chain of dependent
+/// additions, and one column after another waited for each addition in turn.
+///
+/// # Safety
+/// `x[p·xcs]` and `b[p·rs + c]` readable for p < k, c < W; `out.len() == W`.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn scalar_strip<const W: usize>(
+    (x, xcs): (*const f32, usize),
+    k: usize,
+    b: *const f32,
+    rs: usize,
+    out: &mut [f32],
+) {
+    let mut s = [0.0f32; W];
+    for p in 0..k {
+        // SAFETY: p < k (contract).
+        let xp = unsafe { *x.add(p * xcs) };
+        for (c, sc) in s.iter_mut().enumerate() {
+            // SAFETY: p < k, c < W (contract).
+            *sc += xp * unsafe { *b.add(p * rs + c) };
+        }
+    }
+    out.copy_from_slice(&s);
 }
 
 /// `V` full vectors of columns for `R` rows of x; row r's sums go to `acc[r·n ..]`.
@@ -111,36 +146,58 @@ fn hsum(v: __m256) -> f32 {
     _mm_cvtss_f32(s)
 }
 
-/// `acc[j] = Σ_p x[p]·b[j·cs + p]`, j < acc.len().
+/// `acc[j] = Σ_p x[p]·b[j·cs + p]`, j < acc.len(): blocks of 8 columns, then of 4, then single
+/// ones (eight accumulators and a load of x among the 16 registers).
 ///
 /// # Safety
 /// `b[j·cs + p]` readable for j < acc.len(), p < x.len(); CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn dot_cols(x: &[f32], b: *const f32, cs: usize, acc: &mut [f32]) {
+pub(super) unsafe fn dot_cols(x: &[f32], b: *const f32, cs: usize, mut acc: &mut [f32]) {
+    let mut j = 0;
+    for width in [8, 4, 1] {
+        while acc.len() >= width {
+            let (block, rest) = std::mem::take(&mut acc).split_at_mut(width);
+            // SAFETY: columns j .. j + width are below the first acc.len() (contract).
+            let b = unsafe { b.add(j * cs) };
+            match width {
+                // SAFETY (each): as above.
+                8 => unsafe { dot_block::<8>(x, b, cs, block) },
+                4 => unsafe { dot_block::<4>(x, b, cs, block) },
+                _ => unsafe { dot_block::<1>(x, b, cs, block) },
+            }
+            (acc, j) = (rest, j + width);
+        }
+    }
+}
+
+/// `acc[c] = Σ_p x[p]·b[c·cs + p]` for the `C` columns c < C, each with its own accumulator so
+/// that their chains of fused multiply-adds overlap. `C` is a constant so that the loop over
+/// the columns unrolls (with a count known only at run time the compiler kept a loop, with a
+/// compare and a jump around each multiply-add). The last `k % 8` terms are scalar, a multiply
+/// and an add each, added after the lanes' sum (`+0.0` when k < 8, as the sum of zero lanes).
+///
+/// # Safety
+/// `b[c·cs + p]` readable for c < C, p < x.len(); `acc.len() == C`; CPU has AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_block<const C: usize>(x: &[f32], b: *const f32, cs: usize, acc: &mut [f32]) {
     let k = x.len();
     let full = k / 8 * 8;
-    let n = acc.len();
-    let mut j = 0;
-    while j < n {
-        let cols = (n - j).min(4);
-        let mut r = [_mm256_setzero_ps(); 4];
-        for p in (0..full).step_by(8) {
-            // SAFETY: p + 8 ≤ k.
-            let xv = unsafe { _mm256_loadu_ps(x.as_ptr().add(p)) };
-            for (c, rc) in r.iter_mut().enumerate().take(cols) {
-                // SAFETY: column j + c < n, rows p .. p + 8 ≤ k.
-                let bv = unsafe { _mm256_loadu_ps(b.add((j + c) * cs + p)) };
-                *rc = _mm256_fmadd_ps(xv, bv, *rc);
-            }
+    let mut r = [_mm256_setzero_ps(); C];
+    for p in (0..full).step_by(8) {
+        // SAFETY: p + 8 ≤ k.
+        let xv = unsafe { _mm256_loadu_ps(x.as_ptr().add(p)) };
+        for (c, rc) in r.iter_mut().enumerate() {
+            // SAFETY: column c < C, rows p .. p + 8 ≤ k.
+            let bv = unsafe { _mm256_loadu_ps(b.add(c * cs + p)) };
+            *rc = _mm256_fmadd_ps(xv, bv, *rc);
         }
-        for c in 0..cols {
-            let mut s = hsum(r[c]);
-            for (p, &xp) in x.iter().enumerate().skip(full) {
-                // SAFETY: column j + c < n, row p < k.
-                s += xp * unsafe { *b.add((j + c) * cs + p) };
-            }
-            acc[j + c] = s;
+    }
+    for (c, (out, rc)) in acc.iter_mut().zip(r).enumerate() {
+        let mut s = if full == 0 { 0.0 } else { hsum(rc) };
+        for (p, &xp) in x.iter().enumerate().skip(full) {
+            // SAFETY: column c < C, row p < k.
+            s += xp * unsafe { *b.add(c * cs + p) };
         }
-        j += cols;
+        *out = s;
     }
 }

@@ -171,3 +171,77 @@ fn dot_cols(kernel: Kernel, x: &[f32], b: MatRef<'_, f32>, acc: &mut [f32]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values in about [-2, 2], different for every index and seed.
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7 + seed * 13) as f32 * 0.37).sin() * 2.0)
+            .collect()
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// On AVX2 the axpy form sums the last `n % 8` columns in scalar code, in strips of 4, 2 and
+    /// 1 columns side by side: each must still be the plain loop, a multiply and an add per term,
+    /// rows of B in order, for every tail width and every number of rows of x.
+    #[test]
+    fn axpy_tail_columns_are_the_plain_loop() {
+        if !Kernel::Avx2Fma.is_available() {
+            return;
+        }
+        for rows in 1..=MAX_ROWS {
+            for n in [1, 2, 3, 4, 5, 6, 7, 9, 15, 19, 23] {
+                for k in [1, 2, 5, 64] {
+                    let (x, b) = (values(rows * k, n), values(k * n, k));
+                    let mut acc = vec![f32::NAN; rows * n];
+                    let (xm, bm) = (MatRef::row_major(&x, rows, k), MatRef::row_major(&b, k, n));
+                    axpy_rows(Kernel::Avx2Fma, xm, bm, &mut acc);
+                    for r in 0..rows {
+                        for j in n / 8 * 8..n {
+                            let mut s = 0.0f32;
+                            for p in 0..k {
+                                s += x[r * k + p] * b[p * n + j];
+                            }
+                            assert_eq!(
+                                acc[r * n + j].to_bits(),
+                                s.to_bits(),
+                                "{rows}x{k}·{k}x{n}, row {r}, column {j}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The dot form works on blocks of columns (8, 4, then 1 on AVX2); every column must get
+    /// the bits it gets when it is computed alone, whatever block it falls in.
+    #[test]
+    fn dot_columns_do_not_depend_on_their_block() {
+        for kernel in Kernel::available() {
+            for n in [1, 3, 4, 5, 8, 9, 12, 13, 17, 31] {
+                for k in [1, 2, 7, 8, 9, 64] {
+                    let (x, b) = (values(k, n), values(k * n, k + 1));
+                    // Column-major B: column j is b[j·k ..][.. k].
+                    let bm = MatRef::row_major(&b, n, k).t();
+                    let mut together = vec![f32::NAN; n];
+                    dot_cols(kernel, &x, bm, &mut together);
+                    let alone: Vec<f32> = (0..n)
+                        .map(|j| {
+                            let mut one = [f32::NAN];
+                            dot_cols(kernel, &x, bm.sub(0, j, k, 1), &mut one);
+                            one[0]
+                        })
+                        .collect();
+                    assert_eq!(bits(&together), bits(&alone), "{kernel:?} {k}x{n}");
+                }
+            }
+        }
+    }
+}
