@@ -43,7 +43,7 @@ pub(crate) fn gemv_f32(
     mut y: MatMut<'_, f32>,
     epilogue: Epilogue<'_, f32>,
 ) -> bool {
-    let (k, n, rows) = (b.rows(), b.cols(), x.rows());
+    let (n, rows) = (b.cols(), x.rows());
     assert!(
         rows <= MAX_ROWS,
         "gemv_f32: {rows} rows of x, at most {MAX_ROWS}"
@@ -52,31 +52,56 @@ pub(crate) fn gemv_f32(
     if !row_form && b.rs() != 1 {
         return false;
     }
+    // One contiguous row of y written without scaling (alpha 1, beta 0: a layer's forward, or
+    // a gradient's first write, at batch 1): the kernels write it in place. `1·s` is `s`, so
+    // these are the bits of the route through the accumulator below.
+    let in_place = rows == 1 && alpha == 1.0 && beta == 0.0 && (row_form || x.row(0).is_some());
+    if in_place && let Some(y_row) = y.row_mut(0) {
+        // Zeroed because the portable axpy form adds into it.
+        y_row.fill(0.0);
+        products(kernel, x, b, y_row, &mut Vec::new());
+        apply_epilogue(kernel, &mut y, 0, &epilogue);
+        return true;
+    }
     let (mut xs, mut acc) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
     acc.clear();
     acc.resize(rows * n, 0.0);
-    if row_form {
-        axpy_rows(kernel, x, b, &mut acc);
-    } else {
-        for (i, acc_row) in acc.chunks_exact_mut(n).enumerate() {
-            // Row i of x as a contiguous slice: itself when it is, else gathered into `xs`.
-            let x_row = match x.row(i) {
-                Some(row) => row,
-                None => {
-                    xs.clear();
-                    xs.extend((0..k).map(|p| x.get(i, p)));
-                    &xs[..]
-                }
-            };
-            dot_cols(kernel, x_row, b, acc_row);
-        }
-    }
+    products(kernel, x, b, &mut acc, &mut xs);
     for (i, acc_row) in acc.chunks_exact(n).enumerate() {
         store_row(alpha, acc_row, beta, y.sub(i, 0, 1, n));
     }
     apply_epilogue(kernel, &mut y, 0, &epilogue);
     SCRATCH.with(|s| *s.borrow_mut() = (xs, acc));
     true
+}
+
+/// `acc[r·n + j] = Σ_p x[r, p]·B[p, j]` into a zeroed `acc`, in the form B's strides allow
+/// (checked by the caller); `xs` holds a row of x gathered when the dot form needs it
+/// contiguous.
+fn products(
+    kernel: Kernel,
+    x: MatRef<'_, f32>,
+    b: MatRef<'_, f32>,
+    acc: &mut [f32],
+    xs: &mut Vec<f32>,
+) {
+    let (k, n) = (b.rows(), b.cols());
+    if b.cs() == 1 {
+        axpy_rows(kernel, x, b, acc);
+        return;
+    }
+    for (i, acc_row) in acc.chunks_exact_mut(n).enumerate() {
+        // Row i of x as a contiguous slice: itself when it is, else gathered into `xs`.
+        let x_row = match x.row(i) {
+            Some(row) => row,
+            None => {
+                xs.clear();
+                xs.extend((0..k).map(|p| x.get(i, p)));
+                &xs[..]
+            }
+        };
+        dot_cols(kernel, x_row, b, acc_row);
+    }
 }
 
 /// `y = alpha·acc + beta·y` for a one-row y (not read when `beta = 0`).
@@ -185,6 +210,33 @@ mod tests {
 
     fn bits(v: &[f32]) -> Vec<u32> {
         v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// A single row with alpha 1 and beta 0 is written in place; it must get the bits of the
+    /// route through the accumulator (here: the same row as the first of two), in both forms,
+    /// with an epilogue, on every path.
+    #[test]
+    fn a_row_written_in_place_has_the_bits_of_the_accumulator_route() {
+        for kernel in Kernel::available() {
+            for n in [1, 2, 7, 9, 64, 65] {
+                for k in [1, 2, 5, 64] {
+                    let (x2, b, bias) = (values(2 * k, n), values(k * n, k), values(n, 3));
+                    let epi = Epilogue::new(Some(&bias), crate::Activation::Tanh);
+                    for b_view in [MatRef::row_major(&b, k, n), MatRef::row_major(&b, n, k).t()] {
+                        let (mut one, mut two) = (vec![f32::NAN; n], vec![f32::NAN; 2 * n]);
+                        let x1 = MatRef::row_major(&x2[..k], 1, k);
+                        let y1 = MatMut::row_major(&mut one, 1, n);
+                        assert!(gemv_f32(kernel, 1.0, x1, b_view, 0.0, y1, epi));
+                        let (xm, y2) = (
+                            MatRef::row_major(&x2, 2, k),
+                            MatMut::row_major(&mut two, 2, n),
+                        );
+                        assert!(gemv_f32(kernel, 1.0, xm, b_view, 0.0, y2, epi));
+                        assert_eq!(bits(&one), bits(&two[..n]), "{kernel:?} {k}x{n}");
+                    }
+                }
+            }
+        }
     }
 
     /// On AVX2 the axpy form sums the last `n % 8` columns in scalar code, in strips of 4, 2 and
