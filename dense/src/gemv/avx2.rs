@@ -75,8 +75,8 @@ pub(super) unsafe fn axpy_rows<const R: usize>(
 }
 
 /// `out[c] = Σ_p x[p·xcs]·b[p·rs + c]` for the `W` columns c < W, a multiply and an add per
-/// term, p in order. The `W` sums go down the rows side by side: each is a chain of dependent
-/// additions, and one column after another waited for each addition in turn.
+/// term, p in order. The `W` sums go down the rows side by side, so their chains of dependent
+/// additions overlap; summed one column after another, each chain waited for the one before.
 ///
 /// # Safety
 /// `x[p·xcs]` and `b[p·rs + c]` readable for p < k, c < W; `out.len() == W`.
