@@ -8,8 +8,13 @@
 //! (refilling its batch, [`LmPolicy::nll_gradients`], [`LmPolicy::clip_and_step`]); both
 //! policies as `pg lm rl` updates them ([`RlUpdate::step`]: the forward pass over the sampled
 //! completions, the surrogate with the KL term, backward, clipping, Adam, and the PPO epochs).
+//!
+//! The binary has its own `main` (`harness = false` in `Cargo.toml`) and runs its checks one
+//! after another on the main thread, so the allocator counts every thread while a window is
+//! open, the thread pool's workers included (`dense/tests/alloc.rs` explains why).
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use autograd::{Tape, Tensor};
 use dense::optim::{Adam, AdamConfig};
@@ -26,19 +31,18 @@ use rand::SeedableRng;
 
 struct Counting;
 
-thread_local! {
-    /// Only the thread under test counts (the harness has others; tests run in parallel).
-    static COUNTING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    static ALLOCS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
+/// Whether a window is open, and the allocations (on any thread) while it was.
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
 fn count() {
-    if COUNTING.with(|c| c.get()) {
-        ALLOCS.with(|n| n.set(n.get() + 1));
+    if COUNTING.load(Ordering::SeqCst) {
+        ALLOCS.fetch_add(1, Ordering::SeqCst);
     }
 }
 
-// SAFETY: forwards to the system allocator unchanged; only counts calls.
+// SAFETY: forwards to the system allocator unchanged; only counts calls (atomics, which do not
+// allocate).
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count();
@@ -59,26 +63,60 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// Allocations made by any thread while `f` runs.
 fn allocations(f: impl FnOnce()) -> usize {
-    let before = ALLOCS.with(|n| n.get());
-    COUNTING.with(|c| c.set(true));
+    let before = ALLOCS.load(Ordering::SeqCst);
+    COUNTING.store(true, Ordering::SeqCst);
     f();
-    COUNTING.with(|c| c.set(false));
-    ALLOCS.with(|n| n.get()) - before
+    COUNTING.store(false, Ordering::SeqCst);
+    ALLOCS.load(Ordering::SeqCst) - before
 }
 
-#[test]
+/// Runs each check in turn on this thread; a failed check panics, which fails the test binary.
+fn main() {
+    let checks: [(&str, fn()); 5] = [
+        (
+            "a_warm_training_step_allocates_nothing",
+            a_warm_training_step_allocates_nothing,
+        ),
+        (
+            "a_warm_mlp_pretraining_step_allocates_nothing",
+            a_warm_mlp_pretraining_step_allocates_nothing,
+        ),
+        (
+            "a_warm_transformer_pretraining_step_allocates_nothing",
+            a_warm_transformer_pretraining_step_allocates_nothing,
+        ),
+        (
+            "a_warm_mlp_rl_update_allocates_nothing",
+            a_warm_mlp_rl_update_allocates_nothing,
+        ),
+        (
+            "a_warm_transformer_rl_update_allocates_nothing",
+            a_warm_transformer_rl_update_allocates_nothing,
+        ),
+    ];
+    for (name, check) in checks {
+        check();
+        println!("test {name} ... ok");
+    }
+}
+
+/// A GPT training step on two threads, at a size whose layer products are split over the thread
+/// pool (`32·16` rows of width 64: millions of multiply-adds each), so that the pool's worker
+/// takes part and its allocations would count.
 fn a_warm_training_step_allocates_nothing() {
+    dense::threads::set_threads(2);
     let spec = GptSpec {
         vocab: 32,
         context: 16,
-        width: 32,
+        width: 64,
         heads: 4,
         layers: 2,
     };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
     let mut model = Gpt::<f32>::new(spec, &mut rng);
-    let (batch, len) = (4, 16);
+    let (batch, len) = (32, 16);
     let tokens: Vec<usize> = (0..batch * len).map(|i| (i * 7 + 3) % 32).collect();
     let targets: Vec<usize> = (0..batch * len).map(|i| (i * 5 + 1) % 32).collect();
     let weights = vec![1.0 / (batch * len) as f32; batch * len];
@@ -92,15 +130,18 @@ fn a_warm_training_step_allocates_nothing() {
         adamw.step(model.params_mut(), &grads);
         loss as f64
     };
-    third_step_allocates_nothing_and_learns(&mut step, "the GPT");
+    warm_step_allocates_nothing_and_learns(&mut step, WARM_WITH_POOL, "the GPT");
+    dense::threads::set_threads(0);
 }
 
-/// Runs `step` (one training step on a fixed batch, returning its loss) three times; asserts
-/// that the third, warm, step allocates nothing and that the loss went down. `what` names the
-/// model in the message.
-fn third_step_allocates_nothing_and_learns(step: &mut impl FnMut() -> f64, what: &str) {
+/// Runs `step` (one training step on a fixed batch, returning its loss) `warm + 1` times;
+/// asserts that the last, warm, step allocates nothing and that the loss went down. `what` names
+/// the model in the message.
+fn warm_step_allocates_nothing_and_learns(step: &mut impl FnMut() -> f64, warm: usize, what: &str) {
     let first = step();
-    step();
+    for _ in 1..warm {
+        step();
+    }
     let mut last = 0.0;
     let n = allocations(|| last = step());
     assert_eq!(n, 0, "allocations in a warm step of {what}");
@@ -109,6 +150,15 @@ fn third_step_allocates_nothing_and_learns(step: &mut impl FnMut() -> f64, what:
         "the optimiser lowers the loss of {what} on a fixed batch: {first} -> {last}"
     );
 }
+
+/// Steps before the counted one when one thread does all the work: the first sets the buffers
+/// up, the second finds them all.
+const WARM_ALONE: usize = 2;
+
+/// Steps before the counted one when the pool's worker takes part: it sets up its own buffers
+/// the first time it takes each kind of part, and which thread takes which part changes from
+/// step to step, so a few steps are not enough.
+const WARM_WITH_POOL: usize = 20;
 
 /// One `pg lm pretrain` step of `policy` on three fixed (prompt, completion) pairs: the batch
 /// refilled, [`LmPolicy::nll_gradients`], [`LmPolicy::clip_and_step`]; the third step allocates
@@ -133,12 +183,13 @@ fn pretraining_steps_allocate_nothing(spec: PolicySpec) {
         policy.clip_and_step(&mut adam, f.grads, 1.0, 1e-2);
         loss
     };
-    third_step_allocates_nothing_and_learns(&mut step, &format!("{spec:?}"));
+    warm_step_allocates_nothing_and_learns(&mut step, WARM_ALONE, &format!("{spec:?}"));
 }
 
 /// One `pg lm rl` update ([`RlUpdate::step`]: the reference's pass, then the policy's updates)
 /// of `policy` on four fixed completions in two groups with GRPO's advantages, for each KL mode
-/// and with two PPO epochs; the reference is the initial policy. The third update allocates nothing and lowers the surrogate.
+/// and with two PPO epochs; the reference is the initial policy. The third update allocates
+/// nothing and lowers the surrogate.
 fn rl_updates_allocate_nothing(spec: PolicySpec) {
     let mut reference = LmPolicy::new(&spec, &mut rand_chacha::ChaCha8Rng::seed_from_u64(2));
     // Two prompts, two completions each (a right one and a wrong one), ids below 13.
@@ -178,7 +229,11 @@ fn rl_updates_allocate_nothing(spec: PolicySpec) {
             );
             u.expect("a finite loss").loss
         };
-        third_step_allocates_nothing_and_learns(&mut step, &format!("RL with {kl:?}, {spec:?}"));
+        warm_step_allocates_nothing_and_learns(
+            &mut step,
+            WARM_ALONE,
+            &format!("RL with {kl:?}, {spec:?}"),
+        );
         assert_eq!(
             reference, frozen,
             "the reference lends its parameters and gets them back"
@@ -210,22 +265,18 @@ fn transformer_spec() -> PolicySpec {
     })
 }
 
-#[test]
 fn a_warm_mlp_pretraining_step_allocates_nothing() {
     pretraining_steps_allocate_nothing(mlp_spec());
 }
 
-#[test]
 fn a_warm_transformer_pretraining_step_allocates_nothing() {
     pretraining_steps_allocate_nothing(transformer_spec());
 }
 
-#[test]
 fn a_warm_mlp_rl_update_allocates_nothing() {
     rl_updates_allocate_nothing(mlp_spec());
 }
 
-#[test]
 fn a_warm_transformer_rl_update_allocates_nothing() {
     rl_updates_allocate_nothing(transformer_spec());
 }
