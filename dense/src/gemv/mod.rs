@@ -54,24 +54,24 @@ pub(crate) fn gemv_f32(
     }
     // One contiguous row of y written without scaling (alpha 1, beta 0: a layer's forward, or
     // a gradient's first write, at batch 1): the kernels write it in place. `1·s` is `s`, so
-    // these are the bits of the route through the accumulator below.
+    // these are the bits of the route through the accumulator. The dot form must then find x's
+    // row contiguous, so that the empty gather buffer stays unused (and unallocated).
     let in_place = rows == 1 && alpha == 1.0 && beta == 0.0 && (row_form || x.row(0).is_some());
     if in_place && let Some(y_row) = y.row_mut(0) {
         // Zeroed because the portable axpy form adds into it.
         y_row.fill(0.0);
         products(kernel, x, b, y_row, &mut Vec::new());
-        apply_epilogue(kernel, &mut y, 0, &epilogue);
-        return true;
-    }
-    let (mut xs, mut acc) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    acc.clear();
-    acc.resize(rows * n, 0.0);
-    products(kernel, x, b, &mut acc, &mut xs);
-    for (i, acc_row) in acc.chunks_exact(n).enumerate() {
-        store_row(alpha, acc_row, beta, y.sub(i, 0, 1, n));
+    } else {
+        let (mut xs, mut acc) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        acc.clear();
+        acc.resize(rows * n, 0.0);
+        products(kernel, x, b, &mut acc, &mut xs);
+        for (i, acc_row) in acc.chunks_exact(n).enumerate() {
+            store_row(alpha, acc_row, beta, y.sub(i, 0, 1, n));
+        }
+        SCRATCH.with(|s| *s.borrow_mut() = (xs, acc));
     }
     apply_epilogue(kernel, &mut y, 0, &epilogue);
-    SCRATCH.with(|s| *s.borrow_mut() = (xs, acc));
     true
 }
 
