@@ -2,6 +2,8 @@
 
 use std::arch::x86_64::*;
 
+use crate::vmath::avx512::{load16, store16, tail};
+
 /// Columns per register block in the axpy form: 8 vectors of 16 for one row of x, 4 for two
 /// to four rows (16 accumulators and 4 loads of B among the 32 registers).
 const fn block_for(rows: usize) -> usize {
@@ -27,7 +29,7 @@ pub(super) unsafe fn axpy_rows<const R: usize>(
     let out = acc.as_mut_ptr();
     // SAFETY (every call below): the block's columns j .. (masked) lie below n; the rest is the
     // forwarded contract.
-    let run = |j: usize, v: usize, mask: u16| unsafe {
+    let run = |j: usize, v: usize, mask: Option<u16>| unsafe {
         let (b, out) = (b.add(j), out.add(j));
         match v {
             8 => block::<R, 8>(x, k, b, rs, out, n, mask),
@@ -39,26 +41,26 @@ pub(super) unsafe fn axpy_rows<const R: usize>(
     let wide = block_for(R);
     let mut j = 0;
     while j + 16 * wide <= n {
-        run(j, wide, 0xFFFF);
+        run(j, wide, None);
         j += 16 * wide;
     }
     while j + 32 <= n {
-        run(j, 2, 0xFFFF);
+        run(j, 2, None);
         j += 32;
     }
     if j < n {
-        // Up to 31 columns left: one or two vectors, the last one masked.
+        // Up to 31 columns left: one or two vectors, the last one masked if it is not whole.
         let rem = n - j;
         if rem > 16 {
-            run(j, 2, ((1u32 << (rem - 16)) - 1) as u16);
+            run(j, 2, tail(rem - 16));
         } else {
-            run(j, 1, ((1u32 << rem) - 1) as u16);
+            run(j, 1, tail(rem));
         }
     }
 }
 
-/// `V` vectors of columns for `R` rows of x; the last vector's lanes are limited by `last_mask`.
-/// Row r's sums go to `acc[r·n ..]`.
+/// `V` vectors of columns for `R` rows of x; the last vector's lanes are limited by `last_mask`
+/// (`None`: a whole vector). Row r's sums go to `acc[r·n ..]`.
 ///
 /// # Safety
 /// Lanes selected by the masks are readable in every row p < k of B and writable in each of
@@ -71,15 +73,15 @@ unsafe fn block<const R: usize, const V: usize>(
     rs: usize,
     acc: *mut f32,
     n: usize,
-    last_mask: u16,
+    last_mask: Option<u16>,
 ) {
     let mut sums = [[_mm512_setzero_ps(); V]; R];
-    let mask = |v: usize| if v + 1 == V { last_mask } else { 0xFFFF };
+    let mask = |v: usize| if v + 1 == V { last_mask } else { None };
     for p in 0..k {
         let mut bv = [_mm512_setzero_ps(); V];
         for (v, b_v) in bv.iter_mut().enumerate() {
             // SAFETY: row p, lanes within the mask (masked loads never touch other lanes).
-            *b_v = unsafe { _mm512_maskz_loadu_ps(mask(v), b.add(p * rs + 16 * v)) };
+            *b_v = unsafe { load16(b.add(p * rs + 16 * v), mask(v)) };
         }
         for (r, row) in sums.iter_mut().enumerate() {
             // SAFETY: x[r, p] is readable (contract).
@@ -92,40 +94,57 @@ unsafe fn block<const R: usize, const V: usize>(
     for (r, row) in sums.iter().enumerate() {
         for (v, s) in row.iter().enumerate() {
             // SAFETY: acc row r, lanes within the mask, are in range.
-            unsafe { _mm512_mask_storeu_ps(acc.add(r * n + 16 * v), mask(v), *s) };
+            unsafe { store16(acc.add(r * n + 16 * v), mask(v), *s) };
         }
     }
 }
 
-/// `acc[j] = Σ_p x[p]·b[j·cs + p]`, j < acc.len().
+/// `acc[j] = Σ_p x[p]·b[j·cs + p]`, j < acc.len(): blocks of 8 columns, then 4, then one at a
+/// time.
 ///
 /// # Safety
 /// `b[j·cs + p]` readable for j < acc.len(), p < x.len(); CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn dot_cols(x: &[f32], b: *const f32, cs: usize, acc: &mut [f32]) {
-    let k = x.len();
-    let full = k / 16 * 16;
-    let tail = ((1u32 << (k - full)) - 1) as u16;
-    let n = acc.len();
+pub(super) unsafe fn dot_cols(x: &[f32], b: *const f32, cs: usize, mut acc: &mut [f32]) {
     let mut j = 0;
-    while j < n {
-        let cols = (n - j).min(4);
-        let mut r = [_mm512_setzero_ps(); 4];
-        let mut p = 0;
-        while p < k {
-            let m = if p < full { 0xFFFF } else { tail };
-            // SAFETY: lanes p .. p + 16 masked to < k of x.
-            let xv = unsafe { _mm512_maskz_loadu_ps(m, x.as_ptr().add(p)) };
-            for (c, rc) in r.iter_mut().enumerate().take(cols) {
-                // SAFETY: column j + c < n, lanes masked to rows < k.
-                let bv = unsafe { _mm512_maskz_loadu_ps(m, b.add((j + c) * cs + p)) };
-                *rc = _mm512_fmadd_ps(xv, bv, *rc);
+    for width in [8, 4, 1] {
+        while acc.len() >= width {
+            let (block, rest) = std::mem::take(&mut acc).split_at_mut(width);
+            // SAFETY: columns j .. j + width are below the first acc.len() (contract).
+            let b = unsafe { b.add(j * cs) };
+            match width {
+                // SAFETY (each): as above.
+                8 => unsafe { dot_block::<8>(x, b, cs, block) },
+                4 => unsafe { dot_block::<4>(x, b, cs, block) },
+                _ => unsafe { dot_block::<1>(x, b, cs, block) },
             }
-            p += 16;
+            (acc, j) = (rest, j + width);
         }
-        for (c, rc) in r.iter().enumerate().take(cols) {
-            acc[j + c] = _mm512_reduce_add_ps(*rc);
+    }
+}
+
+/// `acc[c] = Σ_p x[p]·b[c·cs + p]` for the `C` columns c < C, each with its own accumulator so
+/// that their chains of fused multiply-adds overlap (`C` a constant, so the loop over the
+/// columns unrolls). The rows go 16 at a time, the last `k % 16` through a mask (its other lanes
+/// add `0·0`), and each column's 16 lanes are summed at the end.
+///
+/// # Safety
+/// `b[c·cs + p]` readable for c < C, p < x.len(); `acc.len() == C`; CPU has AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn dot_block<const C: usize>(x: &[f32], b: *const f32, cs: usize, acc: &mut [f32]) {
+    let k = x.len();
+    let mut r = [_mm512_setzero_ps(); C];
+    for p in (0..k).step_by(16) {
+        let mask = tail(k - p);
+        // SAFETY: p + 16 ≤ k, or the mask selects rows p + l < k only.
+        let xv = unsafe { load16(x.as_ptr().add(p), mask) };
+        for (c, rc) in r.iter_mut().enumerate() {
+            // SAFETY: column c < C, rows as for x.
+            let bv = unsafe { load16(b.add(c * cs + p), mask) };
+            *rc = _mm512_fmadd_ps(xv, bv, *rc);
         }
-        j += cols;
+    }
+    for (out, rc) in acc.iter_mut().zip(r) {
+        *out = _mm512_reduce_add_ps(rc);
     }
 }

@@ -1,6 +1,7 @@
 //! AVX-512F layer norm: the per-row sums with one row per lane (16 rows side by side: 16
 //! elements of each row loaded, then transposed in registers so that one vector holds element l
-//! of every row), the rest along each row, 16 elements at a time. Every product and
+//! of every row), the rest along each row, 16 elements at a time (a ragged tail through masked
+//! loads and stores, which AMD's cores make slow when every step uses them). Every product and
 //! sum is the one-row code's (`super::forward_rows`, `super::backward_rows`), rounded one by one
 //! in its order: the same bits.
 
@@ -9,7 +10,7 @@ use std::arch::x86_64::*;
 use autograd::Store;
 
 use super::{Grads, Rows, SAVED_PER_ROW, saved};
-use crate::vmath::avx512::lanes;
+use crate::vmath::avx512::{load16, store16, tail};
 
 /// Rows summed side by side, one per lane.
 const LANES: usize = 16;
@@ -62,10 +63,9 @@ fn transpose16(rows: [__m512; LANES]) -> [__m512; LANES] {
 #[inline]
 #[target_feature(enable = "avx512f")]
 fn columns(block: &[f32], n: usize, j: usize) -> [__m512; LANES] {
-    let (present, mask) = (block.len() / n, lanes(n - j));
+    let (present, step) = (block.len() / n, Step::at(n, j));
     transpose16(std::array::from_fn(|k| match k < present {
-        // SAFETY: row k is in the block, and the mask selects its elements j + l < n only.
-        true => unsafe { _mm512_maskz_loadu_ps(mask, block.as_ptr().add(k * n + j)) },
+        true => step.load(&block[k * n..(k + 1) * n]),
         false => _mm512_setzero_ps(),
     }))
 }
@@ -84,14 +84,6 @@ fn sum_along(block: &[f32], n: usize, mut f: impl FnMut(__m512) -> __m512) -> __
     sum
 }
 
-/// The vector of lanes `a`.
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn from_array(a: &[f32; LANES]) -> __m512 {
-    // SAFETY: `a` holds 16 floats.
-    unsafe { _mm512_loadu_ps(a.as_ptr()) }
-}
-
 /// The lanes of `v` as an array.
 #[inline]
 #[target_feature(enable = "avx512f")]
@@ -100,6 +92,44 @@ fn to_array(v: __m512) -> [f32; LANES] {
     // SAFETY: `a` holds 16 floats.
     unsafe { _mm512_storeu_ps(a.as_mut_ptr(), v) };
     a
+}
+
+/// One 16-element step along a row: where it starts and, for the ragged tail, its mask.
+#[derive(Clone, Copy)]
+struct Step {
+    at: usize,
+    mask: Option<u16>,
+}
+
+impl Step {
+    /// The step starting at element `at` of a row of n elements (`at < n`).
+    fn at(n: usize, at: usize) -> Step {
+        Step {
+            at,
+            mask: tail(n - at),
+        }
+    }
+
+    /// The steps along a row of n elements: whole vectors, then a masked tail if any.
+    fn along(n: usize) -> impl Iterator<Item = Step> {
+        (0..n).step_by(LANES).map(move |at| Step::at(n, at))
+    }
+
+    /// The step's 16 values of `row` (masked-off lanes 0).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn load(self, row: &[f32]) -> __m512 {
+        // SAFETY: a whole step has at + 16 ≤ len; a tail's mask selects lanes < len only.
+        unsafe { load16(row.as_ptr().add(self.at), self.mask) }
+    }
+
+    /// Writes `v` over the step's values of `row` (masked-off lanes untouched).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn store(self, row: &mut [f32], v: __m512) {
+        // SAFETY: as `load`.
+        unsafe { store16(row.as_mut_ptr().add(self.at), self.mask, v) }
+    }
 }
 
 /// The forward (see `super::forward_f32`): per block of 16 rows, μ and σ² as 16 lanes, then
@@ -145,26 +175,22 @@ pub(super) unsafe fn forward(
     }
 }
 
-/// `y = γ ⊙ ((x − μ)·r) + β` for one row, 16 elements at a time, the tail masked.
+/// `y = γ ⊙ ((x − μ)·r) + β` for one row.
 #[target_feature(enable = "avx512f")]
 fn normalise_row(x: &[f32], gain: &[f32], bias: &[f32], (mean, r): (f32, f32), y: &mut [f32]) {
     let (m, r) = (_mm512_set1_ps(mean), _mm512_set1_ps(r));
-    for j in (0..x.len()).step_by(LANES) {
-        let mask = lanes(x.len() - j);
-        // SAFETY: only lanes j + l < n (selected by the mask) of the slices are touched.
-        unsafe {
-            let xv = _mm512_maskz_loadu_ps(mask, x.as_ptr().add(j));
-            let gv = _mm512_maskz_loadu_ps(mask, gain.as_ptr().add(j));
-            let bv = _mm512_maskz_loadu_ps(mask, bias.as_ptr().add(j));
-            let xh = _mm512_mul_ps(_mm512_sub_ps(xv, m), r);
-            let yv = _mm512_add_ps(_mm512_mul_ps(gv, xh), bv);
-            _mm512_mask_storeu_ps(y.as_mut_ptr().add(j), mask, yv);
-        }
+    for s in Step::along(x.len()) {
+        let xh = _mm512_mul_ps(_mm512_sub_ps(s.load(x), m), r);
+        s.store(
+            y,
+            _mm512_add_ps(_mm512_mul_ps(s.load(gain), xh), s.load(bias)),
+        );
     }
 }
 
-/// The backward (see `super::backward_f32`): per block of 16 rows, mean(ĝ) and mean(ĝ ⊙ x̂) as
-/// 16 lanes (when x̄ is wanted), then x̄, γ̄ and β̄ along each row.
+/// The backward (see `super::backward_f32`), per block of 16 rows: one walk along the block
+/// ([`walk_block`]) gives mean(ĝ) and mean(ĝ ⊙ x̂) as 16 lanes and adds the rows' terms into γ̄
+/// and β̄; then x̄ along each row.
 ///
 /// # Safety
 /// As [`forward`] (`super::check_backward` checked the lengths).
@@ -185,40 +211,95 @@ pub(super) unsafe fn backward(rows: Rows<'_, f32, &[f32]>, g: &[f32], grads: Gra
     for i0 in (0..count).step_by(LANES) {
         let present = LANES.min(count - i0);
         let (mean, r) = (saved(stats, i0, present, 0), saved(stats, i0, present, 1));
-        let means = dx.is_some().then(|| {
-            let (mean, r) = (from_array(&mean), from_array(&r));
-            let block = i0 * n..(i0 + present) * n;
-            let (g_block, x_block) = (&g[block.clone()], &x[block]);
-            // mean(ĝ) = (Σ ĝ)·(1/n), mean(ĝ ⊙ x̂) = (Σ (ĝ·(x − μ))·r)·(1/n): two chains of
-            // sums in one loop, each in its order.
-            let (mut sum_g, mut sum_gx) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-            for j in (0..n).step_by(LANES) {
-                let (gs, xs) = (columns(g_block, n, j), columns(x_block, n, j));
-                for l in 0..LANES.min(n - j) {
-                    let gh = _mm512_mul_ps(gs[l], _mm512_set1_ps(gain[j + l]));
-                    sum_g = _mm512_add_ps(sum_g, gh);
-                    let term = _mm512_mul_ps(_mm512_mul_ps(gh, _mm512_sub_ps(xs[l], mean)), r);
-                    sum_gx = _mm512_add_ps(sum_gx, term);
-                }
-            }
-            let (mean_g, mean_gx) = (_mm512_mul_ps(sum_g, inv_n), _mm512_mul_ps(sum_gx, inv_n));
-            (to_array(mean_g), to_array(mean_gx))
-        });
+        let block = Block {
+            x: &x[i0 * n..(i0 + present) * n],
+            g: &g[i0 * n..(i0 + present) * n],
+            gain,
+            mean,
+            r,
+        };
+        let (sum_g, sum_gx) = walk_block(&block, dgain.as_deref_mut(), dbias.as_deref_mut());
+        let Some((dx, store)) = dx.as_mut() else {
+            continue;
+        };
+        let (mean_g, mean_gx) = (_mm512_mul_ps(sum_g, inv_n), _mm512_mul_ps(sum_gx, inv_n));
+        let (mean_g, mean_gx) = (to_array(mean_g), to_array(mean_gx));
         for k in 0..present {
             let row = (i0 + k) * n..(i0 + k + 1) * n;
+            let means = (mean_g[k], mean_gx[k]);
             let (xr, gr) = (&x[row.clone()], &g[row.clone()]);
-            if let (Some((dx, store)), Some((mean_g, mean_gx))) = (dx.as_mut(), means) {
-                let means = (mean_g[k], mean_gx[k]);
-                input_grad_row(xr, gr, gain, (mean[k], r[k]), means, &mut dx[row], *store);
-            }
-            if let Some(dgain) = dgain.as_deref_mut() {
-                gain_grad_row(xr, gr, (mean[k], r[k]), dgain);
-            }
-            if let Some(dbias) = dbias.as_deref_mut() {
-                add_row(gr, dbias);
-            }
+            input_grad_row(xr, gr, gain, (mean[k], r[k]), means, &mut dx[row], *store);
         }
     }
+}
+
+/// Up to 16 rows of the backward's input: x and ȳ (row-major, rows of `gain.len()`), γ, and each
+/// row's μ and r.
+struct Block<'a> {
+    x: &'a [f32],
+    g: &'a [f32],
+    gain: &'a [f32],
+    mean: [f32; LANES],
+    r: [f32; LANES],
+}
+
+/// One walk along a block's rows, 16 elements at a time. Each step computes, for every row k
+/// (row-major, as the one-row code does, so the same products):
+///
+/// ```text
+/// ĝ = ȳ·γ        t = (ĝ·(x − μ))·r       for mean(ĝ), mean(ĝ ⊙ x̂)
+/// γ̄ += (ȳ·(x − μ))·r                     β̄ += ȳ            (rows in order)
+/// ```
+///
+/// then turns ĝ and t side by side (a 16×16 transpose: lane k is row k) and adds element after
+/// element into the two sums, each row's sum in its order. Returns (Σ ĝ, Σ t), row k in lane k.
+/// γ̄ and β̄ stay in registers across the block's rows: the additions of the row-by-row code, in
+/// its order, with one load and one store per block instead of per row.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn walk_block(
+    block: &Block<'_>,
+    mut dgain: Option<&mut [f32]>,
+    mut dbias: Option<&mut [f32]>,
+) -> (__m512, __m512) {
+    let n = block.gain.len();
+    let present = block.x.len() / n;
+    let (mut sum_g, mut sum_gx) = (_mm512_setzero_ps(), _mm512_setzero_ps());
+    for s in Step::along(n) {
+        let gain = s.load(block.gain);
+        let mut dg = dgain.as_deref().map(|d| s.load(d));
+        let mut db = dbias.as_deref().map(|d| s.load(d));
+        let (mut gh, mut t) = ([_mm512_setzero_ps(); LANES], [_mm512_setzero_ps(); LANES]);
+        for k in 0..present {
+            let row = k * n..(k + 1) * n;
+            let (gv, xv) = (s.load(&block.g[row.clone()]), s.load(&block.x[row]));
+            let (m, r) = (_mm512_set1_ps(block.mean[k]), _mm512_set1_ps(block.r[k]));
+            let d = _mm512_sub_ps(xv, m);
+            gh[k] = _mm512_mul_ps(gv, gain);
+            t[k] = _mm512_mul_ps(_mm512_mul_ps(gh[k], d), r);
+            if let Some(dg) = dg.as_mut() {
+                *dg = _mm512_add_ps(*dg, _mm512_mul_ps(_mm512_mul_ps(gv, d), r));
+            }
+            if let Some(db) = db.as_mut() {
+                *db = _mm512_add_ps(*db, gv);
+            }
+        }
+        if let (Some(d), Some(v)) = (dgain.as_deref_mut(), dg) {
+            s.store(d, v);
+        }
+        if let (Some(d), Some(v)) = (dbias.as_deref_mut(), db) {
+            s.store(d, v);
+        }
+        // Elements past a row's end are 0 in ĝ and t: only the step's own columns are added
+        // (a whole step with a fixed count, so that the loop unrolls).
+        let (gh, t) = (transpose16(gh), transpose16(t));
+        let columns = if s.mask.is_none() { LANES } else { n - s.at };
+        for l in 0..columns {
+            sum_g = _mm512_add_ps(sum_g, gh[l]);
+            sum_gx = _mm512_add_ps(sum_gx, t[l]);
+        }
+    }
+    (sum_g, sum_gx)
 }
 
 /// `x̄ = r · ((ȳ·γ − mean(ĝ)) − ((x − μ)·r)·mean(ĝ ⊙ x̂))` for one row, written or added.
@@ -234,54 +315,16 @@ fn input_grad_row(
 ) {
     let (m, r) = (_mm512_set1_ps(mean), _mm512_set1_ps(r));
     let (mg, mgx) = (_mm512_set1_ps(mean_g), _mm512_set1_ps(mean_gx));
-    for j in (0..x.len()).step_by(LANES) {
-        let mask = lanes(x.len() - j);
-        // SAFETY: only lanes j + l < n (selected by the mask) of the slices are touched.
-        unsafe {
-            let xv = _mm512_maskz_loadu_ps(mask, x.as_ptr().add(j));
-            let gv = _mm512_maskz_loadu_ps(mask, g.as_ptr().add(j));
-            let gamma = _mm512_maskz_loadu_ps(mask, gain.as_ptr().add(j));
-            let xh = _mm512_mul_ps(_mm512_sub_ps(xv, m), r);
-            let centred = _mm512_sub_ps(
-                _mm512_sub_ps(_mm512_mul_ps(gv, gamma), mg),
-                _mm512_mul_ps(xh, mgx),
-            );
-            let mut v = _mm512_mul_ps(r, centred);
-            if store == Store::Accumulate {
-                v = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, dx.as_ptr().add(j)), v);
-            }
-            _mm512_mask_storeu_ps(dx.as_mut_ptr().add(j), mask, v);
+    for s in Step::along(x.len()) {
+        let xh = _mm512_mul_ps(_mm512_sub_ps(s.load(x), m), r);
+        let gh = _mm512_mul_ps(s.load(g), s.load(gain));
+        let mut v = _mm512_mul_ps(
+            r,
+            _mm512_sub_ps(_mm512_sub_ps(gh, mg), _mm512_mul_ps(xh, mgx)),
+        );
+        if store == Store::Accumulate {
+            v = _mm512_add_ps(s.load(dx), v);
         }
-    }
-}
-
-/// `γ̄ += (ȳ·(x − μ))·r` for one row.
-#[target_feature(enable = "avx512f")]
-fn gain_grad_row(x: &[f32], g: &[f32], (mean, r): (f32, f32), dgain: &mut [f32]) {
-    let (m, r) = (_mm512_set1_ps(mean), _mm512_set1_ps(r));
-    for j in (0..x.len()).step_by(LANES) {
-        let mask = lanes(x.len() - j);
-        // SAFETY: only lanes j + l < n (selected by the mask) of the slices are touched.
-        unsafe {
-            let xv = _mm512_maskz_loadu_ps(mask, x.as_ptr().add(j));
-            let gv = _mm512_maskz_loadu_ps(mask, g.as_ptr().add(j));
-            let d = _mm512_maskz_loadu_ps(mask, dgain.as_ptr().add(j));
-            let v = _mm512_mul_ps(_mm512_mul_ps(gv, _mm512_sub_ps(xv, m)), r);
-            _mm512_mask_storeu_ps(dgain.as_mut_ptr().add(j), mask, _mm512_add_ps(d, v));
-        }
-    }
-}
-
-/// `sums += row`.
-#[target_feature(enable = "avx512f")]
-fn add_row(row: &[f32], sums: &mut [f32]) {
-    for j in (0..row.len()).step_by(LANES) {
-        let mask = lanes(row.len() - j);
-        // SAFETY: only lanes j + l < n (selected by the mask) of the slices are touched.
-        unsafe {
-            let v = _mm512_maskz_loadu_ps(mask, row.as_ptr().add(j));
-            let s = _mm512_maskz_loadu_ps(mask, sums.as_ptr().add(j));
-            _mm512_mask_storeu_ps(sums.as_mut_ptr().add(j), mask, _mm512_add_ps(s, v));
-        }
+        s.store(dx, v);
     }
 }

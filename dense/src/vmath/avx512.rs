@@ -85,6 +85,48 @@ pub(crate) fn lanes(left: usize) -> u16 {
     }
 }
 
+/// The mask of a step of 16 with `left` values still to do: `None` for a whole step (`left ≥
+/// 16`), else the first `left` lanes. Masked loads and stores cost little on Intel cores but are
+/// slow on AMD's, so callers pass a mask only for a ragged tail.
+pub(crate) fn tail(left: usize) -> Option<u16> {
+    (left < 16).then(|| lanes(left))
+}
+
+/// The 16 values at `p`, or with `Some(mask)` only the lanes the mask selects (the others read
+/// as 0.0); see [`tail`].
+///
+/// # Safety
+/// The lanes read lie inside one allocation, and the CPU supports AVX-512F.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn load16(p: *const f32, mask: Option<u16>) -> __m512 {
+    // SAFETY: forwarded.
+    unsafe {
+        match mask {
+            None => _mm512_loadu_ps(p),
+            Some(mask) => _mm512_maskz_loadu_ps(mask, p),
+        }
+    }
+}
+
+/// Writes `v` to the 16 values at `p`, or with `Some(mask)` to the lanes the mask selects (the
+/// others untouched); see [`tail`].
+///
+/// # Safety
+/// The lanes written lie inside one allocation that no one else accesses meanwhile, and the CPU
+/// supports AVX-512F.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn store16(p: *mut f32, mask: Option<u16>, v: __m512) {
+    // SAFETY: forwarded.
+    unsafe {
+        match mask {
+            None => _mm512_storeu_ps(p, v),
+            Some(mask) => _mm512_mask_storeu_ps(p, mask, v),
+        }
+    }
+}
+
 /// Applies `f(x + bias)` to every element (bias optional, same length), 16 at a time, the tail
 /// masked.
 #[target_feature(enable = "avx512f")]
@@ -116,17 +158,17 @@ fn map16(xs: &mut [f32], bias: Option<&[f32]>, f: impl Fn(__m512) -> __m512) {
         j += 32;
     }
     while j < n {
-        let (len, mask) = (16.min(n - j), lanes(n - j));
-        // SAFETY: only lanes j + l < j + len ≤ n (selected by the mask) of xs and bias are read
-        // or written.
+        let mask = tail(n - j);
+        // SAFETY: j + 16 ≤ n, or the tail's mask selects lanes j + l < n only: masked-off lanes
+        // of xs and bias are neither read (they load as 0.0) nor written.
         unsafe {
-            let mut v = _mm512_maskz_loadu_ps(mask, xs.as_ptr().add(j));
+            let mut v = load16(xs.as_ptr().add(j), mask);
             if let Some(b) = bias {
-                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, b.as_ptr().add(j)));
+                v = _mm512_add_ps(v, load16(b.as_ptr().add(j), mask));
             }
-            _mm512_mask_storeu_ps(xs.as_mut_ptr().add(j), mask, f(v));
+            store16(xs.as_mut_ptr().add(j), mask, f(v));
         }
-        j += len;
+        j += 16;
     }
 }
 
@@ -239,27 +281,29 @@ unsafe fn strip<const V: usize>(
     width: usize,
 ) {
     let cols = sums.len();
-    let masks: [u16; V] = std::array::from_fn(|k| lanes(width - 16 * k));
-    // SAFETY (every access below): a lane is read or written only where its mask bit is set,
-    // i.e. at column j0 + 16k + l < j0 + width ≤ cols of a row inside the slices.
+    // Whole vectors but the last, which is masked when the strip's width is not a multiple of 16.
+    let masks: [Option<u16>; V] = std::array::from_fn(|k| tail(width - 16 * k));
+    // SAFETY (every access below): a lane is read or written only at column
+    // j0 + 16k + l < j0 + width ≤ cols of a row inside the slices (a whole vector, or a lane
+    // its mask selects).
     let mut acc = [_mm512_setzero_ps(); V];
     for k in 0..V {
-        acc[k] = unsafe { _mm512_maskz_loadu_ps(masks[k], sums.as_ptr().add(j0 + 16 * k)) };
+        acc[k] = unsafe { load16(sums.as_ptr().add(j0 + 16 * k), masks[k]) };
     }
     for base in (j0..dz.len()).step_by(cols) {
         for k in 0..V {
             let o = base + 16 * k;
             unsafe {
-                let gv = _mm512_maskz_loadu_ps(masks[k], g.as_ptr().add(o));
-                let yv = _mm512_maskz_loadu_ps(masks[k], y.as_ptr().add(o));
+                let gv = load16(g.as_ptr().add(o), masks[k]);
+                let yv = load16(y.as_ptr().add(o), masks[k]);
                 let d = _mm512_fnmadd_ps(_mm512_mul_ps(gv, yv), yv, gv);
-                _mm512_mask_storeu_ps(dz.as_mut_ptr().add(o), masks[k], d);
+                store16(dz.as_mut_ptr().add(o), masks[k], d);
                 acc[k] = _mm512_add_ps(acc[k], d);
             }
         }
     }
     for k in 0..V {
-        unsafe { _mm512_mask_storeu_ps(sums.as_mut_ptr().add(j0 + 16 * k), masks[k], acc[k]) };
+        unsafe { store16(sums.as_mut_ptr().add(j0 + 16 * k), masks[k], acc[k]) };
     }
 }
 
@@ -274,17 +318,17 @@ pub(super) unsafe fn gelu_forward(x: &[f32], t: &mut [f32], y: &mut [f32]) {
     let (c, a) = (_mm512_set1_ps(c), _mm512_set1_ps(a));
     let (half, one) = (_mm512_set1_ps(0.5), _mm512_set1_ps(1.0));
     for j in (0..x.len()).step_by(16) {
-        let mask = lanes(x.len() - j);
-        // SAFETY: only lanes j + l < len (selected by the mask) of the slices are touched.
+        let mask = tail(x.len() - j);
+        // SAFETY: j + 16 ≤ len, or the tail's mask selects lanes j + l < len only.
         unsafe {
-            let xv = _mm512_maskz_loadu_ps(mask, x.as_ptr().add(j));
+            let xv = load16(x.as_ptr().add(j), mask);
             // u = c·(x + ((a·x)·x)·x), t = tanh u
             let cube = _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(a, xv), xv), xv);
             let tv = tanh16(_mm512_mul_ps(c, _mm512_add_ps(xv, cube)));
-            _mm512_mask_storeu_ps(t.as_mut_ptr().add(j), mask, tv);
+            store16(t.as_mut_ptr().add(j), mask, tv);
             // y = (½·x)·(1 + t)
             let yv = _mm512_mul_ps(_mm512_mul_ps(half, xv), _mm512_add_ps(one, tv));
-            _mm512_mask_storeu_ps(y.as_mut_ptr().add(j), mask, yv);
+            store16(y.as_mut_ptr().add(j), mask, yv);
         }
     }
 }
@@ -300,12 +344,12 @@ pub(super) unsafe fn gelu_backward(g: &[f32], x: &[f32], t: &[f32], gx: &mut [f3
     let (c, a3) = (_mm512_set1_ps(c), _mm512_set1_ps(a3));
     let (half, one) = (_mm512_set1_ps(0.5), _mm512_set1_ps(1.0));
     for j in (0..gx.len()).step_by(16) {
-        let mask = lanes(gx.len() - j);
-        // SAFETY: only lanes j + l < len (selected by the mask) of the slices are touched.
+        let mask = tail(gx.len() - j);
+        // SAFETY: j + 16 ≤ len, or the tail's mask selects lanes j + l < len only.
         unsafe {
-            let gv = _mm512_maskz_loadu_ps(mask, g.as_ptr().add(j));
-            let xv = _mm512_maskz_loadu_ps(mask, x.as_ptr().add(j));
-            let tv = _mm512_maskz_loadu_ps(mask, t.as_ptr().add(j));
+            let gv = load16(g.as_ptr().add(j), mask);
+            let xv = load16(x.as_ptr().add(j), mask);
+            let tv = load16(t.as_ptr().add(j), mask);
             let outer = _mm512_mul_ps(half, _mm512_add_ps(one, tv));
             let slope = _mm512_sub_ps(one, _mm512_mul_ps(tv, tv));
             let inner = _mm512_add_ps(one, _mm512_mul_ps(_mm512_mul_ps(a3, xv), xv));
@@ -315,9 +359,9 @@ pub(super) unsafe fn gelu_backward(g: &[f32], x: &[f32], t: &[f32], gx: &mut [f3
             );
             let mut r = _mm512_mul_ps(gv, _mm512_add_ps(outer, chain));
             if add {
-                r = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, gx.as_ptr().add(j)), r);
+                r = _mm512_add_ps(load16(gx.as_ptr().add(j), mask), r);
             }
-            _mm512_mask_storeu_ps(gx.as_mut_ptr().add(j), mask, r);
+            store16(gx.as_mut_ptr().add(j), mask, r);
         }
     }
 }

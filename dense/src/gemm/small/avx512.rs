@@ -1,12 +1,13 @@
 //! The AVX-512F small-product kernel: a strip of 16 columns of C (one zmm per row), 8 rows at a
 //! time, so 8 independent FMA chains hide the FMA latency.
 //!
-//! Per step `p`: one (masked) load of B's row `p`, 8 broadcasts of `A[i, p]`, 8 FMAs
+//! Per step `p`: one load of B's row `p` (masked in a strip narrower than 16), 8 broadcasts of `A[i, p]`, 8 FMAs
 //! `acc[r] = fma(A[i0 + r, p], B[p, ·], acc[r])`, the packed kernel's chain (see `super`).
 
 use std::arch::x86_64::*;
 
 use super::Strip;
+use crate::vmath::avx512::{load16, store16, tail};
 
 /// Columns per strip.
 pub(super) const W: usize = 16;
@@ -19,11 +20,7 @@ const R: usize = 8;
 /// The strip's pointers cover what `Strip` says, and the CPU supports AVX-512F.
 #[target_feature(enable = "avx512f")]
 pub(super) unsafe fn strip(s: &Strip) {
-    let mask: __mmask16 = if s.cols >= W {
-        !0
-    } else {
-        (1u16 << s.cols) - 1
-    };
+    let mask = tail(s.cols);
     for i0 in (0..s.m).step_by(R) {
         let rows = R.min(s.m - i0);
         // SAFETY: forwarded contract; rows i0..i0 + rows exist.
@@ -40,7 +37,7 @@ pub(super) unsafe fn strip(s: &Strip) {
 /// # Safety
 /// As `strip`.
 #[target_feature(enable = "avx512f")]
-unsafe fn chains(s: &Strip, i0: usize, rows: usize, mask: __mmask16) -> [__m512; R] {
+unsafe fn chains(s: &Strip, i0: usize, rows: usize, mask: Option<u16>) -> [__m512; R] {
     let arow: [*const f32; R] = std::array::from_fn(|r| {
         let i = i0 + if r < rows { r } else { 0 };
         s.a.wrapping_add(i * s.rs_a)
@@ -50,7 +47,7 @@ unsafe fn chains(s: &Strip, i0: usize, rows: usize, mask: __mmask16) -> [__m512;
         // SAFETY: p < k, so B's row p has `cols` readable values (the mask loads no others), and
         // A[i, p] exists for every row i read.
         unsafe {
-            let bp = _mm512_maskz_loadu_ps(mask, s.b.add(p * s.ldb));
+            let bp = load16(s.b.add(p * s.ldb), mask);
             for r in 0..R {
                 let ap = _mm512_set1_ps(*arow[r].add(p * s.cs_a));
                 acc[r] = _mm512_fmadd_ps(ap, bp, acc[r]);
@@ -66,7 +63,7 @@ unsafe fn chains(s: &Strip, i0: usize, rows: usize, mask: __mmask16) -> [__m512;
 /// # Safety
 /// As `strip`.
 #[target_feature(enable = "avx512f")]
-unsafe fn store(s: &Strip, i0: usize, rows: usize, mask: __mmask16, acc: &[__m512; R]) {
+unsafe fn store(s: &Strip, i0: usize, rows: usize, mask: Option<u16>, acc: &[__m512; R]) {
     let (va, vb) = (_mm512_set1_ps(s.alpha), _mm512_set1_ps(s.beta));
     for (r, &sum) in acc.iter().enumerate().take(rows) {
         // SAFETY: row i0 + r < m of the strip has `cols` writable values (the mask touches no
@@ -75,14 +72,14 @@ unsafe fn store(s: &Strip, i0: usize, rows: usize, mask: __mmask16, acc: &[__m51
             let cp = s.c.add((i0 + r) * s.rs_c);
             let mut v = _mm512_mul_ps(va, sum);
             if s.beta != 0.0 {
-                let old = _mm512_maskz_loadu_ps(mask, cp);
+                let old = load16(cp, mask);
                 v = if s.fused_beta {
                     _mm512_fmadd_ps(vb, old, v)
                 } else {
                     _mm512_add_ps(v, _mm512_mul_ps(vb, old))
                 };
             }
-            _mm512_mask_storeu_ps(cp, mask, v);
+            store16(cp, mask, v);
         }
     }
 }
