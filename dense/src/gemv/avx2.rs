@@ -146,40 +146,21 @@ fn hsum(v: __m256) -> f32 {
     _mm_cvtss_f32(s)
 }
 
-/// `acc[j] = Σ_p x[p]·b[j·cs + p]`, j < acc.len(): blocks of 8 columns, then of 4, then single
-/// ones (eight accumulators and a load of x among the 16 registers).
-///
-/// # Safety
-/// `b[j·cs + p]` readable for j < acc.len(), p < x.len(); CPU has AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn dot_cols(x: &[f32], b: *const f32, cs: usize, mut acc: &mut [f32]) {
-    let mut j = 0;
-    for width in [8, 4, 1] {
-        while acc.len() >= width {
-            let (block, rest) = std::mem::take(&mut acc).split_at_mut(width);
-            // SAFETY: columns j .. j + width are below the first acc.len() (contract).
-            let b = unsafe { b.add(j * cs) };
-            match width {
-                // SAFETY (each): as above.
-                8 => unsafe { dot_block::<8>(x, b, cs, block) },
-                4 => unsafe { dot_block::<4>(x, b, cs, block) },
-                _ => unsafe { dot_block::<1>(x, b, cs, block) },
-            }
-            (acc, j) = (rest, j + width);
-        }
-    }
-}
-
-/// `acc[c] = Σ_p x[p]·b[c·cs + p]` for the `C` columns c < C, each with its own accumulator so
-/// that their chains of fused multiply-adds overlap. `C` is a constant so that the loop over
-/// the columns unrolls (with a count known only at run time the compiler kept a loop, with a
+/// `acc[c] = Σ_p x[p]·b[c·cs + p]` for the `C` columns c < C (at most 8: eight accumulators and
+/// a load of x among the 16 registers), each with its own accumulator so that their chains of
+/// fused multiply-adds overlap. `C` is a constant so that the loop over the columns unrolls (with a count known only at run time the compiler kept a loop, with a
 /// compare and a jump around each multiply-add). The last `k % 8` terms are scalar, a multiply
 /// and an add each, added after the lanes' sum (`+0.0` when k < 8, as the sum of zero lanes).
 ///
 /// # Safety
 /// `b[c·cs + p]` readable for c < C, p < x.len(); `acc.len() == C`; CPU has AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn dot_block<const C: usize>(x: &[f32], b: *const f32, cs: usize, acc: &mut [f32]) {
+pub(super) unsafe fn dot_block<const C: usize>(
+    x: &[f32],
+    b: *const f32,
+    cs: usize,
+    acc: &mut [f32],
+) {
     let k = x.len();
     let full = k / 8 * 8;
     let mut r = [_mm256_setzero_ps(); C];

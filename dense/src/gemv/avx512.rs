@@ -99,30 +99,6 @@ unsafe fn block<const R: usize, const V: usize>(
     }
 }
 
-/// `acc[j] = Σ_p x[p]·b[j·cs + p]`, j < acc.len(): blocks of 8 columns, then 4, then one at a
-/// time.
-///
-/// # Safety
-/// `b[j·cs + p]` readable for j < acc.len(), p < x.len(); CPU has AVX-512F.
-#[target_feature(enable = "avx512f")]
-pub(super) unsafe fn dot_cols(x: &[f32], b: *const f32, cs: usize, mut acc: &mut [f32]) {
-    let mut j = 0;
-    for width in [8, 4, 1] {
-        while acc.len() >= width {
-            let (block, rest) = std::mem::take(&mut acc).split_at_mut(width);
-            // SAFETY: columns j .. j + width are below the first acc.len() (contract).
-            let b = unsafe { b.add(j * cs) };
-            match width {
-                // SAFETY (each): as above.
-                8 => unsafe { dot_block::<8>(x, b, cs, block) },
-                4 => unsafe { dot_block::<4>(x, b, cs, block) },
-                _ => unsafe { dot_block::<1>(x, b, cs, block) },
-            }
-            (acc, j) = (rest, j + width);
-        }
-    }
-}
-
 /// `acc[c] = Σ_p x[p]·b[c·cs + p]` for the `C` columns c < C, each with its own accumulator so
 /// that their chains of fused multiply-adds overlap (`C` a constant, so the loop over the
 /// columns unrolls). The rows go 16 at a time, the last `k % 16` through a mask (its other lanes
@@ -131,7 +107,12 @@ pub(super) unsafe fn dot_cols(x: &[f32], b: *const f32, cs: usize, mut acc: &mut
 /// # Safety
 /// `b[c·cs + p]` readable for c < C, p < x.len(); `acc.len() == C`; CPU has AVX-512F.
 #[target_feature(enable = "avx512f")]
-unsafe fn dot_block<const C: usize>(x: &[f32], b: *const f32, cs: usize, acc: &mut [f32]) {
+pub(super) unsafe fn dot_block<const C: usize>(
+    x: &[f32],
+    b: *const f32,
+    cs: usize,
+    acc: &mut [f32],
+) {
     let k = x.len();
     let mut r = [_mm512_setzero_ps(); C];
     for p in (0..k).step_by(16) {

@@ -182,17 +182,47 @@ fn dot_cols(kernel: Kernel, x: &[f32], b: MatRef<'_, f32>, acc: &mut [f32]) {
     debug_assert!(data.len() >= (n - 1) * cs + k && x.len() == k && acc.len() == n);
     match kernel {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: B[p, j] = data[j·cs + p] is in range for p < k, j < n (checked by the view);
-        // x has k values, acc n; the caller checked AVX-512F.
-        Kernel::Avx512 => unsafe { avx512::dot_cols(x, data.as_ptr(), cs, acc) },
+        // SAFETY: B[p, j] = data[j·cs + p] is in range for p < k, j < n (checked by the view),
+        // and each block's columns j .. j + width lie below n; x has k values; the caller
+        // checked AVX-512F.
+        Kernel::Avx512 => column_blocks(acc, |j, block| unsafe {
+            let b = data.as_ptr().add(j * cs);
+            match block.len() {
+                8 => avx512::dot_block::<8>(x, b, cs, block),
+                4 => avx512::dot_block::<4>(x, b, cs, block),
+                _ => avx512::dot_block::<1>(x, b, cs, block),
+            }
+        }),
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above, with AVX2+FMA checked by the caller.
-        Kernel::Avx2Fma => unsafe { avx2::dot_cols(x, data.as_ptr(), cs, acc) },
+        Kernel::Avx2Fma => column_blocks(acc, |j, block| unsafe {
+            let b = data.as_ptr().add(j * cs);
+            match block.len() {
+                8 => avx2::dot_block::<8>(x, b, cs, block),
+                4 => avx2::dot_block::<4>(x, b, cs, block),
+                _ => avx2::dot_block::<1>(x, b, cs, block),
+            }
+        }),
         _ => {
             for (j, a) in acc.iter_mut().enumerate() {
                 let col = &data[j * cs..j * cs + k];
                 *a = x.iter().zip(col).map(|(&u, &v)| u * v).sum();
             }
+        }
+    }
+}
+
+/// Cuts `acc` into blocks of 8 columns, then 4, then 1, and calls `block(j, acc_block)` for
+/// each, j its first column: the vector paths' dot form takes a block of a constant width, so
+/// that its loop over the columns unrolls.
+#[cfg(target_arch = "x86_64")]
+fn column_blocks(mut acc: &mut [f32], mut block: impl FnMut(usize, &mut [f32])) {
+    let mut j = 0;
+    for width in [8, 4, 1] {
+        while acc.len() >= width {
+            let (head, rest) = std::mem::take(&mut acc).split_at_mut(width);
+            block(j, head);
+            (acc, j) = (rest, j + width);
         }
     }
 }
