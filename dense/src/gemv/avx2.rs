@@ -148,8 +148,9 @@ fn hsum(v: __m256) -> f32 {
 
 /// `acc[c] = Σ_p x[p]·b[c·cs + p]` for the `C` columns c < C (at most 8: eight accumulators and
 /// a load of x among the 16 registers), each with its own accumulator so that their chains of
-/// fused multiply-adds overlap. `C` is a constant so that the loop over the columns unrolls (with a count known only at run time the compiler kept a loop, with a
-/// compare and a jump around each multiply-add). The last `k % 8` terms are scalar, a multiply
+/// fused multiply-adds overlap. `C` is a constant so that the loop over the columns unrolls
+/// (with a count known only at run time the compiler kept a loop, with a compare and a jump
+/// around each multiply-add). The last `k % 8` terms are scalar, a multiply
 /// and an add each, added after the lanes' sum (`+0.0` when k < 8, as the sum of zero lanes).
 ///
 /// # Safety

@@ -293,10 +293,16 @@ fn walk_block(
         // Elements past a row's end are 0 in ĝ and t: only the step's own columns are added
         // (a whole step with a fixed count, so that the loop unrolls).
         let (gh, t) = (transpose16(gh), transpose16(t));
-        let columns = if s.mask.is_none() { LANES } else { n - s.at };
-        for l in 0..columns {
-            sum_g = _mm512_add_ps(sum_g, gh[l]);
-            sum_gx = _mm512_add_ps(sum_gx, t[l]);
+        if s.mask.is_none() {
+            for l in 0..LANES {
+                sum_g = _mm512_add_ps(sum_g, gh[l]);
+                sum_gx = _mm512_add_ps(sum_gx, t[l]);
+            }
+        } else {
+            for l in 0..n - s.at {
+                sum_g = _mm512_add_ps(sum_g, gh[l]);
+                sum_gx = _mm512_add_ps(sum_gx, t[l]);
+            }
         }
     }
     (sum_g, sum_gx)

@@ -1,8 +1,9 @@
 //! The AVX-512F small-product kernel: a strip of 16 columns of C (one zmm per row), 8 rows at a
 //! time, so 8 independent FMA chains hide the FMA latency.
 //!
-//! Per step `p`: one load of B's row `p` (masked in a strip narrower than 16), 8 broadcasts of `A[i, p]`, 8 FMAs
-//! `acc[r] = fma(A[i0 + r, p], B[p, ·], acc[r])`, the packed kernel's chain (see `super`).
+//! Per step `p`: one load of B's row `p` (masked in a strip narrower than 16), 8 broadcasts of
+//! `A[i, p]`, 8 FMAs `acc[r] = fma(A[i0 + r, p], B[p, ·], acc[r])`, the packed kernel's chain
+//! (see `super`).
 
 use std::arch::x86_64::*;
 
