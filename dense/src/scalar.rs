@@ -225,10 +225,15 @@ impl Scalar for f32 {
         rs: usize,
         bias: Option<&[Self]>,
     ) {
-        if activation == Activation::Tanh {
+        match (activation, bias) {
             // One call per tile: bias add and tanh in a single vectorised pass.
-            crate::vmath::bias_tanh_rows_with(kernel, data, rows, cols, rs, bias);
-            return;
+            (Activation::Tanh, _) => {
+                return crate::vmath::bias_tanh_rows_with(kernel, data, rows, cols, rs, bias);
+            }
+            (Activation::Identity, Some(bias)) => {
+                return crate::vmath::bias_rows_with(kernel, data, rows, cols, rs, bias);
+            }
+            _ => {}
         }
         for i in 0..rows {
             let row = &mut data[i * rs..i * rs + cols];

@@ -242,6 +242,27 @@ pub(super) unsafe fn bias_tanh_rows(
     }
 }
 
+/// `row += bias` for `rows` rows of `cols` values, `rs` apart.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn bias_rows(
+    data: &mut [f32],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    bias: &[f32],
+) {
+    for i in 0..rows {
+        map8(
+            &mut data[i * rs..i * rs + cols],
+            Some(bias),
+            |v: [__m256; 4]| v,
+        );
+    }
+}
+
 /// `xs[i] = exp(xs[i])`.
 ///
 /// # Safety

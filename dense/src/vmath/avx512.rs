@@ -190,6 +190,23 @@ pub(super) unsafe fn bias_tanh_rows(
     }
 }
 
+/// `row += bias` for `rows` rows of `cols` values, `rs` apart.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn bias_rows(
+    data: &mut [f32],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    bias: &[f32],
+) {
+    for i in 0..rows {
+        map16(&mut data[i * rs..i * rs + cols], Some(bias), |v| v);
+    }
+}
+
 /// `xs[i] = exp(xs[i])`.
 ///
 /// # Safety

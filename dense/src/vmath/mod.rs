@@ -216,6 +216,49 @@ pub(crate) fn bias_tanh_rows_with(
     }
 }
 
+/// Rows narrower than this add their bias in the plain loop on every path: a row shorter than a
+/// vector would be one masked load and store, which costs AMD cores more than the loop.
+const BIAS_ROWS_MIN_COLS: usize = 16;
+
+/// `row += bias` for `rows` rows of `cols` values starting `rs` apart in `data` (the fused GEMM
+/// epilogue of a layer with a bias and no activation, on one tile), with `kernel`'s vector
+/// instructions when the rows hold at least [`BIAS_ROWS_MIN_COLS`] values. One addition per
+/// element, so every path gives the bits of the plain loop. Panics if a row falls outside `data`
+/// or `bias` is not `cols` long.
+pub(crate) fn bias_rows_with(
+    kernel: Kernel,
+    data: &mut [f32],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    bias: &[f32],
+) {
+    kernel.assert_available();
+    assert!(
+        bias.len() == cols && (rows == 0 || (rows - 1) * rs + cols <= data.len()),
+        "bias_rows: rows outside the slice, or a bias of {} for rows of {cols}",
+        bias.len()
+    );
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX-512F availability was just asserted.
+        Kernel::Avx512 if cols >= BIAS_ROWS_MIN_COLS => unsafe {
+            avx512::bias_rows(data, rows, cols, rs, bias)
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX2+FMA availability was just asserted.
+        Kernel::Avx2Fma if cols >= BIAS_ROWS_MIN_COLS => unsafe {
+            avx2::bias_rows(data, rows, cols, rs, bias)
+        },
+        _ => {
+            for i in 0..rows {
+                let row = &mut data[i * rs..i * rs + cols];
+                row.iter_mut().zip(bias).for_each(|(x, &b)| *x += b);
+            }
+        }
+    }
+}
+
 /// `dz[i] = g[i]·(1 − y[i]²)`: the gradient through `y = tanh(x)` from the output, computed as
 /// `g − (g·y)·y` (one fused multiply-add on the SIMD paths). Used by the fused layer's backward.
 pub(crate) fn tanh_grad_with(kernel: Kernel, g: &[f32], y: &[f32], dz: &mut [f32]) {
@@ -487,6 +530,30 @@ mod tests {
                     assert!((o as f64 - want).abs() < 3e-7, "{kernel:?} element {i}");
                 } else {
                     assert_eq!(o, d, "{kernel:?}: element {i} outside the rows changed");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bias_rows_have_the_bits_of_the_plain_loop_on_every_path() {
+        for kernel in Kernel::available() {
+            // Widths on both sides of the vector paths' threshold and of whole vectors.
+            for cols in [1, 7, 15, 16, 17, 31, 32, 33, 48, 64, 65] {
+                let (rows, rs) = (3, cols + 5);
+                let len = (rows - 1) * rs + cols + 2;
+                let data: Vec<f32> = (0..len).map(|i| (i as f32 * 0.37).sin() * 3.0).collect();
+                let bias: Vec<f32> = (0..cols).map(|j| (j as f32 * 0.11).cos()).collect();
+                let mut got = data.clone();
+                bias_rows_with(kernel, &mut got, rows, cols, rs, &bias);
+                for (i, (&d, &o)) in data.iter().zip(&got).enumerate() {
+                    let (r, c) = (i / rs, i % rs);
+                    let want = if r < rows && c < cols { d + bias[c] } else { d };
+                    assert_eq!(
+                        o.to_bits(),
+                        want.to_bits(),
+                        "{kernel:?} cols {cols} element {i}"
+                    );
                 }
             }
         }
