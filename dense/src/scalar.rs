@@ -225,22 +225,23 @@ impl Scalar for f32 {
         rs: usize,
         bias: Option<&[Self]>,
     ) {
+        // One call per tile: the bias add (and the tanh) in a single vectorised pass.
         match (activation, bias) {
-            // One call per tile: bias add and tanh in a single vectorised pass.
             (Activation::Tanh, _) => {
-                return crate::vmath::bias_tanh_rows_with(kernel, data, rows, cols, rs, bias);
+                crate::vmath::bias_tanh_rows_with(kernel, data, rows, cols, rs, bias)
             }
             (Activation::Identity, Some(bias)) => {
-                return crate::vmath::bias_rows_with(kernel, data, rows, cols, rs, bias);
+                crate::vmath::bias_rows_with(kernel, data, rows, cols, rs, bias)
             }
-            _ => {}
-        }
-        for i in 0..rows {
-            let row = &mut data[i * rs..i * rs + cols];
-            if let Some(b) = bias {
-                row.iter_mut().zip(b).for_each(|(x, &b)| *x += b);
+            _ => {
+                for i in 0..rows {
+                    let row = &mut data[i * rs..i * rs + cols];
+                    if let Some(b) = bias {
+                        row.iter_mut().zip(b).for_each(|(x, &b)| *x += b);
+                    }
+                    Self::activate_with(kernel, activation, row);
+                }
             }
-            Self::activate_with(kernel, activation, row);
         }
     }
     fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {

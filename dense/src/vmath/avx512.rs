@@ -393,8 +393,14 @@ pub(super) unsafe fn max(row: &[f32]) -> f32 {
     let low = _mm512_set1_ps(f32::NEG_INFINITY);
     let mut acc = low;
     for j in (0..row.len()).step_by(16) {
-        // SAFETY: only lanes j + l < len (selected by the mask) are read; the others are −∞.
-        let v = unsafe { _mm512_mask_loadu_ps(low, lanes(row.len() - j), row.as_ptr().add(j)) };
+        // SAFETY: j + 16 ≤ len, or the tail's mask selects lanes j + l < len only (the others
+        // read as −∞).
+        let v = unsafe {
+            match tail(row.len() - j) {
+                None => _mm512_loadu_ps(row.as_ptr().add(j)),
+                Some(mask) => _mm512_mask_loadu_ps(low, mask, row.as_ptr().add(j)),
+            }
+        };
         // `max` returns its second operand when either is NaN, so NaN lanes keep `acc`.
         acc = _mm512_max_ps(v, acc);
     }
