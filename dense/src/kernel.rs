@@ -127,15 +127,17 @@ impl Kernel {
     }
 
     /// Makes [`Kernel::selected`] return `kernel` for the whole process (`None`: back to the
-    /// detected path). For benchmarks and experiments: the paths sum in different orders, so a
+    /// path it chose before anything was forced, the one `DENSE_KERNEL` names or else the
+    /// detected one). For benchmarks and experiments: the paths sum in different orders, so a
     /// run's bits depend on it. Panics, naming the path, if the CPU cannot run it.
     ///
     /// ```
     /// use dense::Kernel;
+    /// let chosen = Kernel::selected();
     /// Kernel::force(Some(Kernel::Portable));
     /// assert_eq!(Kernel::selected(), Kernel::Portable);
     /// Kernel::force(None);
-    /// assert_eq!(Kernel::selected(), Kernel::detect());
+    /// assert_eq!(Kernel::selected(), chosen);
     /// ```
     #[track_caller]
     pub fn force(kernel: Option<Kernel>) {
