@@ -1,7 +1,8 @@
 //! A 4-64-64-2 tanh MLP, the size of a classic-control policy: one training step (forward,
-//! loss, backward, gradients out; parameters lent to the tape without copying) at batch 1, 64, 512 and 4096 with `dense`'s fused layers
-//! against the same network composed from autograd's reference ops; tape-free inference for
-//! acting; and one Adam step over the network's parameters.
+//! loss, backward, gradients out; parameters lent to the tape without copying) at batch 1, 64,
+//! 512 and 4096 with `dense`'s fused layers against the same network composed from autograd's
+//! reference ops; tape-free inference for acting; and one Adam step over the network's
+//! parameters.
 //!
 //! Throughput counts floating-point operations of the step (see `step_flops`), so `Gelem/s`
 //! reads as GFLOP/s and can be set against the GEMM benchmark's rate.
@@ -9,12 +10,14 @@
 //! Run: `cargo bench -p benches --bench dense_mlp -- --warm-up-time 1 --measurement-time 2`
 //!
 //! `DENSE_MLP_RATIOS=1 cargo bench -p benches --bench dense_mlp` instead prints interleaved
-//! timings (best of 61 rounds of ≈ 0.3 ms windows, every contender once per round, so a shared
-//! machine's load hits them alike): the training step fused and composed from reference ops,
-//! inference, one Adam step, and the step's FLOP count divided by the 64×64·64×64 GEMM rate
-//! measured in the same rounds (the packed driver's), the yardstick for "overhead, not FLOPs". The table is printed for
-//! the AVX-512 path and again for the AVX2 path (forced), where the CPU has them, on one thread;
-//! after each, the batch-4096 step on one thread against every core.
+//! timings: the training step fused and composed from reference ops, inference, one Adam step,
+//! and the step's FLOP count divided by the 64×64·64×64 GEMM rate measured in the same rounds
+//! (the packed driver's), the yardstick for "overhead, not FLOPs". Each line is the best of 61
+//! rounds of ≈ 0.3 ms windows, every contender once per round, so a shared machine's load hits
+//! them alike; the whole table is measured in 5 passes and each line's best taken over all of
+//! them (`BENCH_PASSES` sets the count; see `benches::best_over_passes`). The table is printed
+//! for the AVX-512 path and again for the AVX2 path (forced), where the CPU has them, on one
+//! thread; after each, the batch-4096 step on one thread against every core.
 
 use autograd::{Tape, Tensor};
 use benches::interleaved;
@@ -189,7 +192,10 @@ fn thread_speedup() {
         set_threads(all);
         fused_step(&mut net_all, &mut tape_all, &x, &w, &mut g_all);
     };
-    let best = interleaved(31, 3e-3, &mut [&mut one, &mut every]);
+    let best = benches::best_over_passes(1, benches::passes(), |_| {
+        interleaved(31, 3e-3, &mut [&mut one, &mut every])
+    })
+    .remove(0);
     set_threads(1);
     println!(
         "batch-4096 step: {:.0} µs on 1 thread, {:.0} µs on {all} threads: {:.2}×",
@@ -199,41 +205,60 @@ fn thread_speedup() {
     );
 }
 
+/// One line of the table: a batch of inputs and loss weights, and each contender's tape and
+/// gradient buffers, kept across the passes.
+struct Line {
+    batch: usize,
+    x: Tensor<f32>,
+    w: Tensor<f32>,
+    tape: Tape<f32>,
+    grads: Vec<Tensor<f32>>,
+    tape_ref: Tape<f32>,
+    grads_ref: Vec<Tensor<f32>>,
+    out: Vec<f32>,
+}
+
+impl Line {
+    fn new(batch: usize, net: &Mlp<f32>) -> Line {
+        let mut rng = ChaCha8Rng::seed_from_u64(batch as u64);
+        Line {
+            batch,
+            x: Tensor::<f32>::randn(&[batch, 4], &mut rng),
+            w: Tensor::<f32>::randn(&[batch, 2], &mut rng),
+            tape: Tape::new(),
+            grads: net.zeros_like_params(),
+            tape_ref: Tape::new(),
+            grads_ref: net.zeros_like_params(),
+            out: vec![0.0f32; batch * 2],
+        }
+    }
+}
+
 fn ratios_on_selected_path() {
     let mut net = mlp();
     let mut net_ref = mlp();
     let infer_net = mlp();
     let gemm_a = vec![0.5f32; 64 * 64];
     let mut gemm_c = vec![0.0f32; 64 * 64];
-    println!(
-        "{:>6} {:>14} {:>14} {:>10} {:>12} {:>12} {:>14} {:>10}",
-        "batch",
-        "fused step µs",
-        "ref-ops step µs",
-        "speed-up",
-        "infer µs",
-        "step MFLOP",
-        "FLOPs@GEMM µs",
-        "step/that"
-    );
-    for batch in [1usize, 64, 512, 4096] {
-        let mut rng = ChaCha8Rng::seed_from_u64(batch as u64);
-        let x = Tensor::<f32>::randn(&[batch, 4], &mut rng);
-        let w = Tensor::<f32>::randn(&[batch, 2], &mut rng);
-        let (mut tape, mut grads) = (Tape::new(), net.zeros_like_params());
+    let mut lines: Vec<Line> = [1usize, 64, 512, 4096]
+        .into_iter()
+        .map(|batch| Line::new(batch, &net))
+        .collect();
+    let passes = benches::passes();
+    let best = benches::best_over_passes(lines.len(), passes, |i| {
+        let line = &mut lines[i];
         let mut fused = || {
-            fused_step(&mut net, &mut tape, &x, &w, &mut grads);
-            black_box(&grads);
+            fused_step(&mut net, &mut line.tape, &line.x, &line.w, &mut line.grads);
+            black_box(&line.grads);
         };
-        let (mut tape2, mut grads2) = (Tape::new(), net_ref.zeros_like_params());
         let mut reference = || {
-            reference_step(&mut net_ref, &mut tape2, &x, &w, &mut grads2);
-            black_box(&grads2);
+            let (x, w) = (&line.x, &line.w);
+            reference_step(&mut net_ref, &mut line.tape_ref, x, w, &mut line.grads_ref);
+            black_box(&line.grads_ref);
         };
-        let mut out = vec![0.0f32; batch * 2];
         let mut infer = || {
-            infer_net.infer(x.data(), &mut out);
-            black_box(&out);
+            infer_net.infer(line.x.data(), &mut line.out);
+            black_box(&line.out);
         };
         // The yardstick is the packed driver's rate, which no choice of route can move (on AVX2
         // a 64×64·64×64 product may take the unpacked small-product path).
@@ -249,11 +274,26 @@ fn ratios_on_selected_path() {
             );
             black_box(&gemm_c);
         };
-        let best = interleaved(
+        interleaved(
             61,
             0.3e-3,
             &mut [&mut fused, &mut reference, &mut infer, &mut gemm],
-        );
+        )
+    });
+    println!("(best over {passes} passes of the table)");
+    println!(
+        "{:>6} {:>14} {:>14} {:>10} {:>12} {:>12} {:>14} {:>10}",
+        "batch",
+        "fused step µs",
+        "ref-ops step µs",
+        "speed-up",
+        "infer µs",
+        "step MFLOP",
+        "FLOPs@GEMM µs",
+        "step/that"
+    );
+    for (line, best) in lines.iter().zip(&best) {
+        let batch = line.batch;
         let gemm_rate = 2.0 * 64f64.powi(3) / best[3];
         let flops = step_flops(batch) as f64;
         let at_gemm_rate = flops / gemm_rate;
@@ -296,7 +336,10 @@ fn ratios_on_selected_path() {
         buf2.copy_from_slice(&pre);
         black_box(&buf2);
     };
-    let best = interleaved(61, 0.3e-3, &mut [&mut step, &mut tanh, &mut copy]);
+    let best = benches::best_over_passes(1, passes, |_| {
+        interleaved(61, 0.3e-3, &mut [&mut step, &mut tanh, &mut copy])
+    })
+    .remove(0);
     println!(
         "Adam step over {} parameters: {:.2} µs; vectorised tanh: {:.3} ns per element",
         mlp().num_params(),

@@ -6,10 +6,12 @@
 //! Run: `cargo bench -p benches --bench transformer -- --warm-up-time 1 --measurement-time 2`
 //!
 //! `TRANSFORMER_RATIOS=1 cargo bench -p benches --bench transformer` instead prints interleaved
-//! timings (best of 41 rounds of ≈ 2 ms windows, every contender once per round, so a shared
-//! machine's load hits them alike): the step, the FLOPs of its matrix products (see
-//! [`step_flops`]), and two GEMMs (the packed driver) measured in the same rounds: a square 64×64·64×64 and one of the
-//! step's own shapes, `[B·T, 64]·[64, 256]` (the MLP's first layer). "FLOP time" is the step's
+//! timings: the step, the FLOPs of its matrix products (see [`step_flops`]), and two GEMMs (the
+//! packed driver) measured in the same rounds: a square 64×64·64×64 and one of the step's own
+//! shapes, `[B·T, 64]·[64, 256]` (the MLP's first layer). Each line is the best of 41 rounds of
+//! ≈ 2 ms windows, every contender once per round, so a shared machine's load hits them alike;
+//! the whole table is measured in 5 passes and each line's best taken over all of them
+//! (`BENCH_PASSES` sets the count; see `benches::best_over_passes`). "FLOP time" is the step's
 //! FLOPs at that GEMM's rate; the goal is a step within 1.5× of it at 32×32 and 3× at
 //! 8×16, single-threaded. The table is printed for the AVX-512 path and again for the AVX2 path
 //! (forced) where the CPU has them, then the 32×32 step on one thread against every core.
@@ -132,7 +134,39 @@ fn gemm_of(m: usize, k: usize, n: usize) -> (impl FnMut(), f64) {
     (f, (2 * m * k * n) as f64)
 }
 
+/// One line of the table: the step at one size, and the two yardstick GEMMs with their FLOPs.
+struct Line {
+    step: Step,
+    len: usize,
+    square: (Box<dyn FnMut()>, f64),
+    own: (Box<dyn FnMut()>, f64),
+}
+
 fn ratios_on_selected_path() {
+    let mut lines: Vec<Line> = SIZES
+        .into_iter()
+        .map(|(batch, len)| {
+            let (square, square_flops) = gemm_of(64, 64, 64);
+            let (own, own_flops) = gemm_of(batch * len, SPEC.width, SPEC.mlp_width());
+            Line {
+                step: Step::new(batch, len),
+                len,
+                square: (Box::new(square), square_flops),
+                own: (Box::new(own), own_flops),
+            }
+        })
+        .collect();
+    let passes = benches::passes();
+    let best = benches::best_over_passes(lines.len(), passes, |i| {
+        let line = &mut lines[i];
+        let mut run = || line.step.run();
+        interleaved(
+            41,
+            2e-3,
+            &mut [&mut run, &mut line.square.0, &mut line.own.0],
+        )
+    });
+    println!("(best over {passes} passes of the table)");
     println!(
         "{:>6} {:>9} {:>10} {:>10} {:>10} {:>12} {:>10} {:>12} {:>10}",
         "batch",
@@ -145,14 +179,10 @@ fn ratios_on_selected_path() {
         "own GFLOP/s",
         "step/that"
     );
-    for (batch, len) in SIZES {
-        let mut step = Step::new(batch, len);
-        let mut run = || step.run();
-        let (mut square, square_flops) = gemm_of(64, 64, 64);
-        let (mut own, own_flops) = gemm_of(batch * len, SPEC.width, SPEC.mlp_width());
-        let best = interleaved(41, 2e-3, &mut [&mut run, &mut square, &mut own]);
+    for (line, best) in lines.iter().zip(&best) {
+        let (batch, len) = (line.step.batch, line.len);
         let flops = step_flops(batch, len) as f64;
-        let (square_rate, own_rate) = (square_flops / best[1], own_flops / best[2]);
+        let (square_rate, own_rate) = (line.square.1 / best[1], line.own.1 / best[2]);
         println!(
             "{:>6} {:>9.1} {:>10.0} {:>10.1} {:>10.1} {:>12.1} {:>10.2} {:>12.1} {:>10.2}",
             format!("{batch}x{len}"),
@@ -180,7 +210,10 @@ fn thread_speedup() {
         set_threads(all);
         every.run();
     };
-    let best = interleaved(21, 5e-3, &mut [&mut on_one, &mut on_all]);
+    let best = benches::best_over_passes(1, benches::passes(), |_| {
+        interleaved(21, 5e-3, &mut [&mut on_one, &mut on_all])
+    })
+    .remove(0);
     set_threads(1);
     println!(
         "32x32 step: {:.0} µs on 1 thread, {:.0} µs on {all} threads: {:.2}×",

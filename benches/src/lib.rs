@@ -58,6 +58,44 @@ fn interleaved_rounds(
     best
 }
 
+/// How many passes over a table's lines [`best_over_passes`] is asked for: `BENCH_PASSES` if set
+/// (1 gives the single pass the ratio tables made before 2 Dec), else 5.
+pub fn passes() -> usize {
+    match std::env::var("BENCH_PASSES") {
+        Ok(v) => match v.parse::<usize>() {
+            Ok(n) if n >= 1 => n,
+            _ => panic!("BENCH_PASSES={v:?}: expected a whole number of passes, at least 1"),
+        },
+        Err(_) => 5,
+    }
+}
+
+/// Each line's best times over `passes` passes of the whole table: every pass calls
+/// `measure(line)` for each line in turn (an [`interleaved`] run of that line's contenders) and
+/// keeps each contender's minimum. A virtual machine's speed changes in phases of seconds, longer
+/// than one line takes; a line measured once falls wholly in a slow phase or a fast one, and the
+/// next in another. Spread over passes, every line samples the same stretch of the machine's
+/// time, so its best approaches the unloaded time as the best of one short run is meant to, and
+/// the lines' ratios compare like with like.
+pub fn best_over_passes(
+    lines: usize,
+    passes: usize,
+    mut measure: impl FnMut(usize) -> Vec<f64>,
+) -> Vec<Vec<f64>> {
+    let mut best: Vec<Vec<f64>> = vec![Vec::new(); lines];
+    for _ in 0..passes {
+        for (line, best) in best.iter_mut().enumerate() {
+            let times = measure(line);
+            if best.is_empty() {
+                *best = times;
+            } else {
+                best.iter_mut().zip(times).for_each(|(b, t)| *b = b.min(t));
+            }
+        }
+    }
+    best
+}
+
 /// Runs `table` once per SIMD kernel path this CPU has, AVX-512 then AVX2 (each forced with
 /// [`dense::Kernel::force`], so an AVX-512 machine also measures the AVX2 path), on one thread,
 /// after printing the path's name; then gives the kernel choice and every core back.
