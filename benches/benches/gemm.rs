@@ -7,7 +7,9 @@
 //! On a machine shared with other work, timings that criterion takes one benchmark after another
 //! drift with the load. `DENSE_GEMM_RATIOS=1 cargo bench -p benches --bench gemm` instead prints
 //! interleaved ratios: each round times every contender once, back to back, and the best of 61
-//! short rounds is kept per contender, so slow phases of the machine hit all of them alike.
+//! short rounds is kept per contender, so slow phases of the machine hit all of them alike; the
+//! whole table is measured in 5 passes and each line's best taken over all of them
+//! (`BENCH_PASSES` sets the count; see `benches::best_over_passes`).
 //! Every contender runs on one thread (`dense::threads::set_threads(1)`), except the last three
 //! columns: the selected path on every core, its speed-up over one thread, and that speed-up
 //! again with the pool awake (a second interleaved pass of the two, each window preceded by an
@@ -184,69 +186,20 @@ fn ratios() {
         "speed-up",
         "awake"
     );
-    for (label, m, k, n, at) in cases {
-        let a = random(m * k, &mut rng);
-        let b = random(k * n, &mut rng);
-        let mut out2 = vec![0.0f32; m * n];
+    let data: Vec<(Vec<f32>, Vec<f32>)> = cases
+        .iter()
+        .map(|&(_, m, k, n, _)| (random(m * k, &mut rng), random(k * n, &mut rng)))
+        .collect();
+    let passes = benches::passes();
+    let best = benches::best_over_passes(cases.len(), passes, |i| {
+        let (_, m, k, n, at) = cases[i];
+        let (a, b) = (&data[i].0, &data[i].1);
+        time_case(&kernels, all, (m, k, n, at), a, b)
+    });
+    for ((label, m, k, n, _), best) in cases.iter().zip(&best) {
         let flops = (2 * m * n * k) as f64;
-        let a_strides = if at { (1, m as isize) } else { (k as isize, 1) };
-        let mut dense_fns: Vec<Box<dyn FnMut() + '_>> = kernels
-            .iter()
-            .map(|&kernel| {
-                let (a, b) = (&a, &b);
-                let mut out = vec![0.0f32; m * n];
-                Box::new(move || {
-                    set_threads(1);
-                    let av = if at {
-                        MatRef::row_major(a, k, m).t()
-                    } else {
-                        MatRef::row_major(a, m, k)
-                    };
-                    gemm_with(
-                        kernel,
-                        1.0,
-                        av,
-                        MatRef::row_major(b, k, n),
-                        0.0,
-                        MatMut::row_major(&mut out, m, n),
-                    );
-                    black_box(&out);
-                }) as Box<dyn FnMut() + '_>
-            })
-            .collect();
-        let mut mm = || {
-            mm_sgemm(m, k, n, &a, a_strides, &b, (n as isize, 1), &mut out2);
-            black_box(&out2);
-        };
-        // The selected path again, on every core.
-        let mut out3 = vec![0.0f32; m * n];
-        let mut threaded = || {
-            set_threads(all);
-            let av = if at {
-                MatRef::row_major(&a, k, m).t()
-            } else {
-                MatRef::row_major(&a, m, k)
-            };
-            gemm_with(
-                kernels[0],
-                1.0,
-                av,
-                MatRef::row_major(&b, k, n),
-                0.0,
-                MatMut::row_major(&mut out3, m, n),
-            );
-            black_box(&out3);
-        };
-        let mut contenders: Vec<&mut dyn FnMut()> = dense_fns
-            .iter_mut()
-            .map(|f| f.as_mut() as &mut dyn FnMut())
-            .collect();
-        contenders.push(&mut mm);
-        contenders.push(&mut threaded);
-        let best = interleaved(61, 0.3e-3, &mut contenders);
         let (t_mm, t_all) = (best[kernels.len()], best[kernels.len() + 1]);
-        drop(contenders);
-        let awake = interleaved_warm(61, 0.3e-3, &mut [&mut *dense_fns[0], &mut threaded]);
+        let awake = &best[kernels.len() + 2..];
         print!("{label:<24}");
         for t in &best[..=kernels.len()] {
             print!("{:>12.1}", flops / t / 1e9);
@@ -259,7 +212,75 @@ fn ratios() {
             awake[0] / awake[1]
         );
     }
+    println!("(best over {passes} passes of the table)");
     set_threads(0);
+}
+
+/// One line of the table: each kernel path on one thread, `matrixmultiply`, and the selected path
+/// on `all` threads, interleaved; then the selected path on one thread and on `all` with the pool
+/// awake (see the module doc). Best seconds per product, in that order.
+fn time_case(
+    kernels: &[Kernel],
+    all: usize,
+    (m, k, n, at): (usize, usize, usize, bool),
+    a: &[f32],
+    b: &[f32],
+) -> Vec<f64> {
+    let a_view = || {
+        if at {
+            MatRef::row_major(a, k, m).t()
+        } else {
+            MatRef::row_major(a, m, k)
+        }
+    };
+    let a_strides = if at { (1, m as isize) } else { (k as isize, 1) };
+    let mut dense_fns: Vec<Box<dyn FnMut() + '_>> = kernels
+        .iter()
+        .map(|&kernel| {
+            let mut out = vec![0.0f32; m * n];
+            Box::new(move || {
+                set_threads(1);
+                let c = MatMut::row_major(&mut out, m, n);
+                gemm_with(kernel, 1.0, a_view(), MatRef::row_major(b, k, n), 0.0, c);
+                black_box(&out);
+            }) as Box<dyn FnMut() + '_>
+        })
+        .collect();
+    let mut out2 = vec![0.0f32; m * n];
+    let mut mm = || {
+        mm_sgemm(m, k, n, a, a_strides, b, (n as isize, 1), &mut out2);
+        black_box(&out2);
+    };
+    // The selected path again, on every core.
+    let mut out3 = vec![0.0f32; m * n];
+    let mut threaded = || {
+        set_threads(all);
+        let c = MatMut::row_major(&mut out3, m, n);
+        gemm_with(
+            kernels[0],
+            1.0,
+            a_view(),
+            MatRef::row_major(b, k, n),
+            0.0,
+            c,
+        );
+        black_box(&out3);
+    };
+    let mut contenders: Vec<&mut dyn FnMut()> = dense_fns
+        .iter_mut()
+        .map(|f| f.as_mut() as &mut dyn FnMut())
+        .collect();
+    contenders.push(&mut mm);
+    contenders.push(&mut threaded);
+    let mut best = interleaved(61, 0.3e-3, &mut contenders);
+    drop(contenders);
+    best.extend(interleaved_warm(
+        61,
+        0.3e-3,
+        &mut [&mut *dense_fns[0], &mut threaded],
+    ));
+    set_threads(1);
+    best
 }
 
 fn main() {
