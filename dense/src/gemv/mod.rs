@@ -6,8 +6,9 @@
 //! - B row-major (`cs == 1`, the forward `x·W`): *axpy form*, `acc += x[p] · B[p, :]`, a block of
 //!   columns held in vector registers while `p` runs down the rows, for every row of x at once
 //!   (one pass over B);
-//! - B column-major (`rs == 1`, e.g. `x·Wᵀ`): *dot form*, `acc[j] = ⟨x, B[:, j]⟩`, four columns at
-//!   a time so each load of `x` is used four times; one row of x after another.
+//! - B column-major (`rs == 1`, e.g. `x·Wᵀ`): *dot form*, `acc[j] = ⟨x, B[:, j]⟩`, up to eight
+//!   columns at a time so each load of `x` is used several times; with several rows of x, B's
+//!   columns in chunks that stay in L1 while every row of x runs over them (one pass over B).
 //!
 //! Other strides return `false` and the caller uses the packed GEMM.
 
@@ -85,23 +86,39 @@ fn products(
     acc: &mut [f32],
     xs: &mut Vec<f32>,
 ) {
-    let (k, n) = (b.rows(), b.cols());
+    let (k, n, rows) = (b.rows(), b.cols(), x.rows());
     if b.cs() == 1 {
         axpy_rows(kernel, x, b, acc);
         return;
     }
-    for (i, acc_row) in acc.chunks_exact_mut(n).enumerate() {
-        // Row i of x as a contiguous slice: itself when it is, else gathered into `xs`.
-        let x_row = match x.row(i) {
-            Some(row) => row,
-            None => {
-                xs.clear();
-                xs.extend((0..k).map(|p| x.get(i, p)));
-                &xs[..]
-            }
-        };
-        dot_cols(kernel, x_row, b, acc_row);
+    // The rows of x as contiguous slices: themselves when they are, else gathered into `xs`.
+    let contiguous = (0..rows).all(|i| x.row(i).is_some());
+    if !contiguous {
+        xs.clear();
+        xs.extend((0..rows).flat_map(|i| (0..k).map(move |p| x.get(i, p))));
     }
+    let xs: &[f32] = xs;
+    let x_row = |i: usize| x.row(i).unwrap_or_else(|| &xs[i * k..(i + 1) * k]);
+    // With several rows of x, B's columns go by in chunks small enough to stay in L1 while every
+    // row of x runs over them, so B is read from memory once, not once per row: a policy head's
+    // two logits over a batch of 4096 read the 1 MB of hidden activations once.
+    let chunk = if rows == 1 { n } else { dot_chunk(k) };
+    for j0 in (0..n).step_by(chunk.max(1)) {
+        let width = chunk.min(n - j0);
+        let b_chunk = b.sub(0, j0, k, width);
+        for (i, acc_row) in acc.chunks_exact_mut(n).enumerate() {
+            dot_cols(kernel, x_row(i), b_chunk, &mut acc_row[j0..j0 + width]);
+        }
+    }
+}
+
+/// Columns of a column-major B (each `k` values) per chunk of the dot form with several rows of
+/// x: about 8 KB of B, a whole number of the 8-column blocks of [`column_blocks`] (at least one).
+/// Every column is computed alone (its bits do not depend on its block), so the chunk size
+/// changes no result.
+fn dot_chunk(k: usize) -> usize {
+    const CHUNK_BYTES: usize = 8 * 1024;
+    (CHUNK_BYTES / (std::mem::size_of::<f32>() * k.max(1))).max(8) / 8 * 8
 }
 
 /// `y = alpha·acc + beta·y` for a one-row y (not read when `beta = 0`).
@@ -295,6 +312,36 @@ mod tests {
                                 s.to_bits(),
                                 "{rows}x{k}·{k}x{n}, row {r}, column {j}"
                             );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// With several rows of x the dot form walks B in chunks of columns, every row over a chunk
+    /// before the next; each row must get the bits it gets alone, for chunks cut anywhere and
+    /// rows of x that are gathered (strided) or contiguous.
+    #[test]
+    fn dot_form_rows_have_the_bits_of_one_row_alone() {
+        for kernel in Kernel::available() {
+            for rows in 1..=MAX_ROWS {
+                for n in [1, 7, 8, 31, 33, 100] {
+                    for k in [1, 9, 64, 300] {
+                        let (x, b) = (values(rows * k, n), values(k * n, k));
+                        let bm = MatRef::row_major(&b, n, k).t();
+                        for xm in [
+                            MatRef::row_major(&x, rows, k),
+                            MatRef::row_major(&x, k, rows).t(),
+                        ] {
+                            let mut all = vec![f32::NAN; rows * n];
+                            products(kernel, xm, bm, &mut all, &mut Vec::new());
+                            for r in 0..rows {
+                                let mut one = vec![f32::NAN; n];
+                                products(kernel, xm.sub(r, 0, 1, k), bm, &mut one, &mut Vec::new());
+                                let got = &all[r * n..(r + 1) * n];
+                                assert_eq!(bits(got), bits(&one), "{kernel:?} {rows}x{k}·{k}x{n}");
+                            }
                         }
                     }
                 }
