@@ -192,10 +192,7 @@ fn thread_speedup() {
         set_threads(all);
         fused_step(&mut net_all, &mut tape_all, &x, &w, &mut g_all);
     };
-    let best = benches::best_over_passes(1, benches::passes(), |_| {
-        interleaved(31, 3e-3, &mut [&mut one, &mut every])
-    })
-    .remove(0);
+    let best = benches::interleaved_in_passes(31, 3e-3, &mut [&mut one, &mut every]);
     set_threads(1);
     println!(
         "batch-4096 step: {:.0} µs on 1 thread, {:.0} µs on {all} threads: {:.2}×",
@@ -336,10 +333,7 @@ fn ratios_on_selected_path() {
         buf2.copy_from_slice(&pre);
         black_box(&buf2);
     };
-    let best = benches::best_over_passes(1, passes, |_| {
-        interleaved(61, 0.3e-3, &mut [&mut step, &mut tanh, &mut copy])
-    })
-    .remove(0);
+    let best = benches::interleaved_in_passes(61, 0.3e-3, &mut [&mut step, &mut tanh, &mut copy]);
     println!(
         "Adam step over {} parameters: {:.2} µs; vectorised tanh: {:.3} ns per element",
         mlp().num_params(),

@@ -279,7 +279,6 @@ fn time_case(
         0.3e-3,
         &mut [&mut *dense_fns[0], &mut threaded],
     ));
-    set_threads(1);
     best
 }
 

@@ -210,10 +210,7 @@ fn thread_speedup() {
         set_threads(all);
         every.run();
     };
-    let best = benches::best_over_passes(1, benches::passes(), |_| {
-        interleaved(21, 5e-3, &mut [&mut on_one, &mut on_all])
-    })
-    .remove(0);
+    let best = benches::interleaved_in_passes(21, 5e-3, &mut [&mut on_one, &mut on_all]);
     set_threads(1);
     println!(
         "32x32 step: {:.0} µs on 1 thread, {:.0} µs on {all} threads: {:.2}×",

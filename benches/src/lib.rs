@@ -96,6 +96,16 @@ pub fn best_over_passes(
     best
 }
 
+/// [`interleaved`] for a table of one line, in [`passes`] passes: each contender's best over all
+/// of them (see [`best_over_passes`]).
+pub fn interleaved_in_passes(
+    rounds: usize,
+    window: f64,
+    contenders: &mut [&mut dyn FnMut()],
+) -> Vec<f64> {
+    best_over_passes(1, passes(), |_| interleaved(rounds, window, contenders)).remove(0)
+}
+
 /// Runs `table` once per SIMD kernel path this CPU has, AVX-512 then AVX2 (each forced with
 /// [`dense::Kernel::force`], so an AVX-512 machine also measures the AVX2 path), on one thread,
 /// after printing the path's name; then gives the kernel choice and every core back.
